@@ -1,0 +1,1 @@
+"""Benchmarks of training and inference across devices, runtimes and sizes; stands on linreg and export."""

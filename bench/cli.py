@@ -1,0 +1,49 @@
+"""The `linreg-bench` command: argparse subcommands, each dispatched to a `cmd_*` function.
+
+Errors that users cause are caught once, here, and become one `error: ...` line and exit 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from linreg import cli as linreg_cli
+from linreg.errors import LinregError
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one `error: ...` line (exit 2), like every other error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"error: {message} (see {self.prog} --help)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(
+        prog="linreg-bench",
+        description="The PyTorch workflow tutorial as a reproducible benchmark harness.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
+    linreg_cli.register(sub)
+    linreg_cli.register_predict(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return int(args.func(args) or 0)
+    except SystemExit as exc:  # argparse --help and usage errors
+        return int(exc.code or 0) if isinstance(exc.code, int) else 2
+    except LinregError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

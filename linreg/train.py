@@ -1,0 +1,188 @@
+"""The tutorial's training loop, step for step, on any device, with a full loss history."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from linreg.data import TRAIN_FRACTION, make_linear_data, make_linear_samples, split_train_test
+from linreg.device import resolve_device
+from linreg.environment import pin_threads
+from linreg.errors import LinregError
+from linreg.models import MODELS
+
+LOSSES: dict[str, Callable[[], nn.Module]] = {"l1": nn.L1Loss, "mse": nn.MSELoss}
+OPTIMIZERS = ("sgd", "adam")
+
+
+class DivergenceError(LinregError):
+    """Training produced a NaN or infinite loss or parameter."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "parameter"   # "parameter" (two nn.Parameter, as in the tutorial) | "linear" (nn.Linear)
+    epochs: int = 100          # the tutorial's model_0 run; its nn.Linear run uses 1000
+    lr: float = 0.01           # the tutorial's SGD learning rate
+    loss: str = "l1"           # "l1" (the tutorial's MAE) | "mse"
+    optimizer: str = "sgd"     # "sgd" (the tutorial's) | "adam"
+    seed: int = 42             # the tutorial's seed: reproduces its published numbers
+    device: str = "auto"       # auto | cpu | cuda | cuda:N | mps; auto prefers CUDA
+    n: int | None = None       # None: the tutorial's 50 points (arange(0, 1, 0.02)); else N evenly spaced
+    train_fraction: float = TRAIN_FRACTION  # ordered split, as in the tutorial
+    threads: int = 1           # torch intra-op threads; at large N results depend on it, so it is pinned
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise LinregError(f"unknown model {self.model!r} (choose from {', '.join(MODELS)})")
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 0:
+            raise LinregError(f"epochs must be an integer >= 0, got {self.epochs!r}")
+        if not math.isfinite(self.lr) or self.lr <= 0:
+            raise LinregError(f"lr must be a positive finite number, got {self.lr!r}")
+        if self.loss not in LOSSES:
+            raise LinregError(f"unknown loss {self.loss!r} (choose from {', '.join(LOSSES)})")
+        if self.optimizer not in OPTIMIZERS:
+            raise LinregError(
+                f"unknown optimizer {self.optimizer!r} (choose from {', '.join(OPTIMIZERS)})"
+            )
+        if self.n is not None and self.n < 2:
+            raise LinregError(f"n must be >= 2 so both splits are non-empty, got {self.n}")
+        if not 0.0 < self.train_fraction < 1.0:
+            raise LinregError(f"train_fraction must be in (0, 1), got {self.train_fraction}")
+        if self.threads < 1:
+            raise LinregError(f"threads must be >= 1, got {self.threads}")
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    test_loss: float
+
+
+@dataclass
+class TrainResult:
+    config: TrainConfig
+    device: torch.device
+    model: nn.Module
+    initial_state: dict[str, Any]
+    final_state: dict[str, Any]
+    history: list[EpochRecord]
+    X_train: torch.Tensor
+    y_train: torch.Tensor
+    X_test: torch.Tensor
+    y_test: torch.Tensor
+    initial_predictions: torch.Tensor  # on X_test, before training (the tutorial's first plot)
+    test_predictions: torch.Tensor     # on X_test, after training, on the CPU
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-ready part of the result (train.json without the environment)."""
+        return {
+            "config": asdict(self.config),
+            "initial_state": self.initial_state,
+            "final_state": self.final_state,
+            "history": [asdict(r) for r in self.history],
+            "initial_predictions": self.initial_predictions.flatten().tolist(),
+            "test_predictions": self.test_predictions.flatten().tolist(),
+        }
+
+
+def state_as_lists(model: nn.Module) -> dict[str, Any]:
+    """{param name: nested list of floats}; float32 values are exact in a Python float."""
+    return {k: v.detach().cpu().tolist() for k, v in model.state_dict().items()}
+
+
+def make_split(config: TrainConfig) -> tuple[torch.Tensor, ...]:
+    X, y = make_linear_data() if config.n is None else make_linear_samples(config.n)
+    return split_train_test(X, y, config.train_fraction)
+
+
+def build_optimizer(name: str, model: nn.Module, lr: float) -> torch.optim.Optimizer:
+    if name == "sgd":
+        return torch.optim.SGD(params=model.parameters(), lr=lr)
+    return torch.optim.Adam(params=model.parameters(), lr=lr)
+
+
+def train_epoch(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    X_train: torch.Tensor,
+    y_train: torch.Tensor,
+) -> torch.Tensor:
+    """One full-batch step, in the tutorial's order; returns the loss tensor (no sync)."""
+    model.train()
+    y_pred = model(X_train)
+    loss = loss_fn(y_pred, y_train)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def evaluate(
+    model: nn.Module, loss_fn: nn.Module, X_test: torch.Tensor, y_test: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval mode and inference_mode, as the tutorial's test loop; returns (predictions, loss)."""
+    model.eval()
+    with torch.inference_mode():
+        test_pred = model(X_test)
+        test_loss = loss_fn(test_pred, y_test.type(torch.float))
+    return test_pred, test_loss
+
+
+def train(
+    config: TrainConfig, on_epoch: Callable[[EpochRecord], None] | None = None
+) -> TrainResult:
+    """Seed, build the model on the CPU (so every device starts alike), move it, train, evaluate."""
+    device = resolve_device(config.device)
+    pin_threads(config.threads)
+    X_train, y_train, X_test, y_test = make_split(config)
+
+    torch.manual_seed(config.seed)
+    model = MODELS[config.model]()
+    initial_state = state_as_lists(model)
+    model.to(device)
+    X_train, y_train = X_train.to(device), y_train.to(device)
+    X_test, y_test = X_test.to(device), y_test.to(device)
+
+    loss_fn = LOSSES[config.loss]()
+    optimizer = build_optimizer(config.optimizer, model, config.lr)
+    initial_predictions, _ = evaluate(model, loss_fn, X_test, y_test)
+
+    history: list[EpochRecord] = []
+    for epoch in range(config.epochs):
+        loss = train_epoch(model, loss_fn, optimizer, X_train, y_train)
+        _, test_loss = evaluate(model, loss_fn, X_test, y_test)
+        # .item() is a CPU-GPU sync point; the history needs every epoch anyway.
+        record = EpochRecord(epoch, loss.item(), test_loss.item())
+        if not (math.isfinite(record.train_loss) and math.isfinite(record.test_loss)) or not all(
+            torch.isfinite(p).all() for p in model.parameters()
+        ):
+            raise DivergenceError(
+                f"training diverged at epoch {epoch}: train loss {record.train_loss}, "
+                f"test loss {record.test_loss} (lower --lr)"
+            )
+        history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+
+    test_predictions, _ = evaluate(model, loss_fn, X_test, y_test)
+    return TrainResult(
+        config=config,
+        device=device,
+        model=model,
+        initial_state=initial_state,
+        final_state=state_as_lists(model),
+        history=history,
+        X_train=X_train.cpu(),
+        y_train=y_train.cpu(),
+        X_test=X_test.cpu(),
+        y_test=y_test.cpu(),
+        initial_predictions=initial_predictions.cpu(),
+        test_predictions=test_predictions.cpu(),
+    )
