@@ -1,0 +1,31 @@
+"""The results.json format: its version, its history, and what must match before two runs compare.
+
+Format history:
+  1 (linreg-bench 0.1): schema_version, created_utc, environment, config, floors, measurements.
+    Each measurement: phase, runtime, device, batch_size, then either times_s (raw seconds per call,
+    warmups excluded) with derived median_s/iqr_s/min_s/max_s/mean_s/p05_s/p95_s, or skip_reason;
+    always parity (or null) and warnings; optional extras: minor_faults_per_call, bytes_moved,
+    bytes_per_s, bandwidth_efficiency, compile_s, provider, threads.
+"""
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+SUPPORTED_SCHEMA_VERSIONS = (1,)
+
+# Environment fields that must be equal for two runs' absolute numbers to be comparable.
+# Paths are dotted keys into results.json's `environment`.
+FINGERPRINT_KEYS = (
+    "cpu_model",
+    "cpu_count",
+    "gpu_name",
+    "gpu_driver",
+    "cuda_version",
+    "versions.torch",
+    "versions.onnxruntime",
+    "versions.onnx",
+    "versions.numpy",
+    "versions.python",
+    "threads.torch",
+    "threads.onnxruntime",
+    "allocator",
+)
