@@ -40,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     except LinregError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return exc.exit_code
+    except OSError as exc:  # an unwritable --out, a full disk: say which file, no traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        sys.stderr.write(f"error: {exc.strerror or exc}{where}\n")
+        return 2
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130

@@ -6,6 +6,7 @@ it fails with `Unsupported global` and becomes a CheckpointError naming the file
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -37,7 +38,10 @@ def load_state_dict(path: str | os.PathLike[str]) -> tuple[str, dict[str, torch.
     if not source.is_file():
         raise CheckpointError(f"checkpoint is not a file: {source}")
     try:
-        state = torch.load(source, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # A foreign pickle protocol warns before it fails; the error below says it all.
+            warnings.simplefilter("ignore")
+            state = torch.load(source, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt, truncated or hostile files
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"cannot load checkpoint {source} ({reason[:200]})") from None
