@@ -14,6 +14,8 @@ import torch  # noqa: E402
 from linreg.files import atomic_path  # noqa: E402
 from linreg.train import EpochRecord  # noqa: E402
 
+MAX_POINTS = 2000  # per series; scatter of millions of points takes minutes in Agg
+
 
 def plot_predictions(
     path: str | os.PathLike[str],
@@ -26,10 +28,10 @@ def plot_predictions(
 ) -> Path:
     """Training data blue, test data green, predictions red: the tutorial's plot_predictions."""
     fig, ax = plt.subplots(figsize=(10, 7))
-    ax.scatter(train_data.cpu(), train_labels.cpu(), c="b", s=4, label="Training data")
-    ax.scatter(test_data.cpu(), test_labels.cpu(), c="g", s=4, label="Testing data")
+    ax.scatter(_thin(train_data), _thin(train_labels), c="b", s=4, label="Training data")
+    ax.scatter(_thin(test_data), _thin(test_labels), c="g", s=4, label="Testing data")
     if predictions is not None:
-        ax.scatter(test_data.cpu(), predictions.detach().cpu(), c="r", s=4, label="Predictions")
+        ax.scatter(_thin(test_data), _thin(predictions), c="r", s=4, label="Predictions")
     ax.set_xlabel("X")
     ax.set_ylabel("y")
     if title:
@@ -51,6 +53,13 @@ def plot_loss_curves(
     ax.set_xlabel("Epochs")
     ax.legend()
     return _save(fig, path)
+
+
+def _thin(t: torch.Tensor, max_points: int = MAX_POINTS) -> torch.Tensor:
+    """Every k-th point, so a 10^7-sample run plots in a second and looks the same."""
+    t = t.detach().cpu().flatten()
+    step = max(1, len(t) // max_points)
+    return t[::step]
 
 
 def _save(fig: plt.Figure, path: str | os.PathLike[str]) -> Path:
