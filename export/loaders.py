@@ -1,0 +1,127 @@
+"""Load export artifacts in their own runtimes: the API that `bench` and `verify` stand on.
+
+Heavy runtimes (onnxruntime, onnx) are imported inside the functions that need them.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from export.errors import ArtifactError, RuntimeUnavailableError
+from export.exporters import export_all
+from export.manifest import check_artifacts, load_manifest_json
+from export.quiet import quiet
+
+if TYPE_CHECKING:
+    import onnxruntime
+
+__all__ = [
+    "read_manifest", "load_torchscript", "load_exported_program", "make_ort_session",
+    "export_all", "ort_providers_for",
+]
+
+
+def read_manifest(export_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """manifest.json of an export folder, after re-checking every artifact's sha256."""
+    folder = Path(export_dir)
+    manifest = load_manifest_json(folder)
+    check_artifacts(folder, manifest)
+    return manifest
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+def _require_file(path: Path, what: str) -> None:
+    if not path.exists():
+        raise ArtifactError(f"{what} not found: {path}")
+    if not path.is_file():
+        raise ArtifactError(f"{what} is not a file: {path}")
+
+
+def load_torchscript(
+    path: str | os.PathLike[str], device: str | torch.device = "cpu"
+) -> torch.jit.ScriptModule:
+    """torch.jit.load, in eval mode, with torch.jit's DeprecationWarnings contained."""
+    source = Path(path)
+    _require_file(source, "TorchScript artifact")
+    try:
+        with quiet():
+            module = torch.jit.load(str(source), map_location=device)
+    except Exception as exc:  # truncated zip, not a TorchScript archive, ...
+        raise ArtifactError(f"cannot load TorchScript {source} ({_reason(exc)})") from None
+    return module.eval()
+
+
+def load_exported_program(
+    path: str | os.PathLike[str], device: str | torch.device = "cpu"
+) -> torch.nn.Module:
+    """torch.export.load(path).module(): a callable nn.Module with a dynamic batch dimension."""
+    source = Path(path)
+    _require_file(source, "ExportedProgram artifact")
+    try:
+        with quiet():
+            program = torch.export.load(str(source))
+            module = program.module()
+    except Exception as exc:
+        raise ArtifactError(f"cannot load ExportedProgram {source} ({_reason(exc)})") from None
+    return module.to(device)
+
+
+def ort_providers_for(device: str) -> tuple[str, list[Any]]:
+    """(the provider that must run, the providers list for InferenceSession) for a device spec."""
+    spec = device.strip().lower()
+    if spec == "cpu":
+        return "CPUExecutionProvider", ["CPUExecutionProvider"]
+    match = re.fullmatch(r"cuda(?::(\d+))?", spec)
+    if match is None:
+        raise RuntimeUnavailableError(f"unknown onnxruntime device {device!r} (choose cpu, cuda, cuda:N)")
+    index = int(match.group(1) or 0)
+    return "CUDAExecutionProvider", [("CUDAExecutionProvider", {"device_id": index})]
+
+
+def make_ort_session(
+    path: str | os.PathLike[str], device: str = "cpu", threads: int = 1
+) -> onnxruntime.InferenceSession:
+    """An ORT session pinned to `threads` intra-op threads, 1 inter-op thread, sequential.
+
+    One thread by default so ORT's spinning pool cannot steal cores from torch in the same
+    process, and comparisons with numpy (single-threaded) are like for like. ORT silently falls
+    back to the CPU when a provider fails to load, so the provider that actually runs
+    (`session.get_providers()[0]`) is checked against the one requested, and a mismatch raises.
+    """
+    import onnxruntime as ort
+
+    source = Path(path)
+    _require_file(source, "ONNX artifact")
+    if threads < 1:
+        raise RuntimeUnavailableError(f"threads must be >= 1, got {threads}")
+    wanted, providers = ort_providers_for(device)
+    available = ort.get_available_providers()
+    if wanted not in available:
+        raise RuntimeUnavailableError(
+            f"onnxruntime has no {wanted} on this machine (available: {', '.join(available)}); "
+            f"device {device!r} needs onnxruntime-gpu and a GPU"
+        )
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3  # errors only: no provider-fallback chatter on stderr
+    try:
+        session = ort.InferenceSession(str(source), sess_options=options, providers=providers)
+    except Exception as exc:  # ORT raises its own Fail/InvalidProtobuf/... for bad files
+        raise ArtifactError(f"cannot load ONNX {source} in onnxruntime ({_reason(exc)})") from None
+    running = session.get_providers()
+    if not running or running[0] != wanted:
+        raise RuntimeUnavailableError(
+            f"onnxruntime runs {running[0] if running else 'nothing'} instead of the requested "
+            f"{wanted} for {source} (it fell back silently)"
+        )
+    return session
