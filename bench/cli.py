@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from export import cli as export_cli
 from linreg import cli as linreg_cli
 from linreg.errors import LinregError
 
@@ -26,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     linreg_cli.register(sub)
-    linreg_cli.register_predict(sub)
+    export_cli.register(sub)
+    from bench import compare_cli
+    compare_cli.register(sub)
     return parser
 
 

@@ -1,0 +1,383 @@
+"""Compare two benchmark files (results.json v1 or pytest-benchmark JSON): ratios, verdicts, a gate.
+
+Each measurement present in both files gets the ratio of medians NEW/BASE, a bootstrap interval, a
+Mann-Whitney p-value and a verdict (bench/gate.py). Environment fingerprints are compared first:
+absolute numbers from different machines or versions are not comparable, and the report says so.
+"""
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.gate import MedianGate
+from bench.measurement import Measurement
+from bench.schema import FINGERPRINT_KEYS, SUPPORTED_SCHEMA_VERSIONS
+from bench.significance import RatioStats, compare_samples
+from linreg.errors import LinregError
+
+RESULTS_FORMAT = "results.json"
+PYTEST_FORMAT = "pytest-benchmark"
+
+# Older or flatter environments (linreg.environment.collect_environment) spell some keys differently.
+_ENV_ALIASES: dict[str, tuple[str, ...]] = {
+    "versions.torch": ("torch",),
+    "versions.numpy": ("numpy",),
+    "versions.python": ("python",),
+    "versions.onnxruntime": ("onnxruntime",),
+    "versions.onnx": ("onnx",),
+    "threads.torch": ("torch_threads",),
+}
+
+# machine_info fields that must match; the last ones come from tests/benchmarks/conftest.py.
+PYTEST_FINGERPRINT_KEYS = (
+    "cpu.brand_raw", "cpu.count", "machine", "system", "python_implementation", "python_version",
+    "torch_version", "onnxruntime_version", "onnx_version", "numpy_version", "cuda_version",
+    "gpu_name", "gpu_driver", "torch_threads", "torch_interop_threads", "ort_intra_op_threads",
+    "allocator",
+)
+
+
+class CompareInputError(LinregError):
+    """A file given to `compare` is missing, unreadable or of an unknown format or version."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One measurement of one file, reduced to what a comparison needs."""
+
+    key: str                          # what two files are matched on
+    label: str                        # phase/runtime/device/batch, or the pytest-benchmark name
+    times_s: tuple[float, ...] = ()   # raw samples
+    median_s: float = math.nan        # from the samples, or the file's own when it kept none
+    skip_reason: str | None = None
+    parity_passed: bool | None = None
+    parity_detail: str = ""
+
+
+@dataclass(frozen=True)
+class BenchFile:
+    path: str
+    format: str                       # RESULTS_FORMAT | PYTEST_FORMAT
+    entries: dict[str, Entry]
+    fingerprint: dict[str, Any]       # dotted key -> value, only the keys that must match
+    revision: str = ""                # git commit, when the file records one
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    label: str
+    base: Entry | None
+    new: Entry | None
+    stats: RatioStats | None
+    verdict: str     # faster | slower | unchanged | inconclusive | only in BASE | only in NEW | skipped | parity failed
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    base: BenchFile
+    new: BenchFile
+    gate: MedianGate
+    rows: tuple[Row, ...]
+    env_diffs: tuple[tuple[str, Any, Any], ...]
+    warnings: tuple[str, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def regressions(self) -> list[Row]:
+        """Rows that fail the gate: significantly slower beyond the threshold, or wrong outputs in NEW."""
+        return [r for r in self.rows if r.verdict in ("slower", "parity failed")]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.regressions else 0
+
+
+# ---------------------------------------------------------------- loading
+
+def _read_json(path: str | Path) -> Any:
+    p = Path(path)
+    if not p.exists():
+        raise CompareInputError(f"{p}: no such file")
+    if p.is_dir():
+        raise CompareInputError(f"{p}: is a folder, expected a results.json or pytest-benchmark JSON")
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise CompareInputError(f"{p}: not a text file") from None
+    except json.JSONDecodeError as exc:
+        raise CompareInputError(f"{p}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    except OSError as exc:
+        raise CompareInputError(f"{p}: cannot read ({exc.strerror})") from None
+
+
+def _dotted(d: Any, key: str) -> Any:
+    for part in key.split("."):
+        if not isinstance(d, dict) or part not in d:
+            return None
+        d = d[part]
+    return d
+
+
+def _env_value(env: dict[str, Any], key: str) -> Any:
+    value = _dotted(env, key)
+    for alias in _ENV_ALIASES.get(key, ()):
+        if value is None:
+            value = _dotted(env, alias)
+    return value
+
+
+def _results_entries(data: dict[str, Any], path: str) -> dict[str, Entry]:
+    try:
+        from bench.results import load_results, measurements_of  # the shared reader, once it exists
+    except ImportError:
+        measurements = [Measurement.from_dict(d) for d in data["measurements"]]
+    else:
+        measurements = measurements_of(load_results(path))
+    entries: dict[str, Entry] = {}
+    for m in measurements:
+        label = m.spec.label
+        parity = m.parity
+        entries[label] = Entry(
+            key=label,
+            label=label,
+            times_s=tuple(m.times_s),
+            median_s=m.median_s,
+            skip_reason=m.skip_reason,
+            parity_passed=None if parity is None else bool(parity.passed),
+            parity_detail="" if parity is None else
+            f"max_abs_error {parity.max_abs_error:.3g}, max_ulp {parity.max_ulp} ({parity.tolerance})",
+        )
+    return entries
+
+
+def _load_results(data: dict[str, Any], path: str) -> BenchFile:
+    version = data.get("schema_version")
+    if version not in SUPPORTED_SCHEMA_VERSIONS:
+        raise CompareInputError(
+            f"{path}: unknown schema_version {version!r} "
+            f"(this linreg-bench reads {', '.join(map(str, SUPPORTED_SCHEMA_VERSIONS))})"
+        )
+    try:
+        entries = _results_entries(data, path)
+    except LinregError as exc:
+        raise CompareInputError(str(exc)) from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CompareInputError(f"{path}: malformed measurements ({type(exc).__name__}: {exc})") from None
+    env = data.get("environment") or {}
+    fingerprint = {k: v for k in FINGERPRINT_KEYS if (v := _env_value(env, k)) is not None}
+    git = env.get("git") if isinstance(env, dict) else None
+    revision = git.get("commit", "") if isinstance(git, dict) else ""
+    return BenchFile(path, RESULTS_FORMAT, entries, fingerprint, revision or "")
+
+
+def _load_pytest(data: dict[str, Any], path: str) -> BenchFile:
+    entries: dict[str, Entry] = {}
+    try:
+        for b in data["benchmarks"]:
+            extra = b.get("extra_info") or {}
+            if all(k in extra for k in ("phase", "runtime", "device", "batch_size")):
+                key = f"{extra['phase']}/{extra['runtime']}/{extra['device']}/{extra['batch_size']}"
+            else:
+                key = b.get("fullname") or b["name"]
+            stats = b.get("stats") or {}
+            times = tuple(float(t) for t in (stats.get("data") or ()))
+            median = statistics.median(times) if times else float(stats.get("median", math.nan))
+            entries[key] = Entry(key=key, label=key, times_s=times, median_s=median)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CompareInputError(f"{path}: malformed benchmarks ({type(exc).__name__}: {exc})") from None
+    info = data.get("machine_info") or {}
+    fingerprint = {k: v for k in PYTEST_FINGERPRINT_KEYS if (v := _dotted(info, k)) is not None}
+    commit = data.get("commit_info") or {}
+    return BenchFile(path, PYTEST_FORMAT, entries, fingerprint, str(commit.get("id") or ""))
+
+
+def load_bench_file(path: str | Path) -> BenchFile:
+    """Read a results.json (schema v1) or a pytest-benchmark --benchmark-json file; detects which."""
+    data = _read_json(path)
+    p = str(path)
+    if isinstance(data, dict) and "schema_version" in data:
+        return _load_results(data, p)
+    if isinstance(data, dict) and isinstance(data.get("benchmarks"), list) and "machine_info" in data:
+        return _load_pytest(data, p)
+    raise CompareInputError(
+        f"{p}: neither a linreg-bench results.json (no schema_version) nor pytest-benchmark JSON"
+    )
+
+
+# ---------------------------------------------------------------- comparing
+
+def fingerprint_diffs(base: BenchFile, new: BenchFile) -> list[tuple[str, Any, Any]]:
+    """(key, base value, new value) for every fingerprint field that differs or is missing on one side."""
+    keys = list(dict.fromkeys([*base.fingerprint, *new.fingerprint]))
+    return [(k, base.fingerprint.get(k), new.fingerprint.get(k))
+            for k in keys if base.fingerprint.get(k) != new.fingerprint.get(k)]
+
+
+def _compare_entry(b: Entry, n: Entry, gate: MedianGate, resamples: int) -> Row:
+    if b.skip_reason or n.skip_reason:
+        note = "; ".join(f"{side} skipped: {e.skip_reason}" for side, e in (("BASE", b), ("NEW", n))
+                         if e.skip_reason)
+        return Row(b.key, b.label, b, n, None, "skipped", note)
+    if n.parity_passed is False:
+        note = f"NEW outputs fail parity ({n.parity_detail})"
+        note += "; BASE failed too" if b.parity_passed is False else "; BASE passed: a correctness regression"
+        return Row(b.key, b.label, b, n, None, "parity failed", note)
+    if len(b.times_s) < 2 or len(n.times_s) < 2:
+        ratio = n.median_s / b.median_s if b.median_s > 0 else math.nan
+        stats = RatioStats(ratio, ratio, ratio, math.nan, len(b.times_s), len(n.times_s), 1.0)
+        return Row(b.key, b.label, b, n, stats, "inconclusive",
+                   "no raw samples, no significance test (use --benchmark-json, not autosave)")
+    stats = compare_samples(b.times_s, n.times_s, resamples=resamples)
+    verdict = gate.verdict(stats)
+    note = ""
+    if verdict == "inconclusive":
+        note = f"n={stats.n_base}/{stats.n_new} can never reach p<{gate.alpha:g}"
+    elif b.parity_passed is False:
+        note = "BASE failed parity; NEW passes"
+    return Row(b.key, b.label, b, n, stats, verdict, note)
+
+
+def compare_files(
+    base: BenchFile, new: BenchFile, gate: MedianGate, resamples: int = 2000
+) -> Comparison:
+    """Every measurement of both files, matched by key, with its verdict."""
+    warnings: list[str] = []
+    if base.format != new.format:
+        warnings.append(f"comparing a {base.format} file with a {new.format} file: names may not match")
+    diffs = fingerprint_diffs(base, new)
+    if diffs:
+        warnings.append(
+            "ENVIRONMENTS DIFFER, absolute numbers are not comparable: "
+            + "; ".join(f"{k}: {bv!r} -> {nv!r}" for k, bv, nv in diffs)
+        )
+    rows: list[Row] = []
+    for key, b in base.entries.items():
+        n = new.entries.get(key)
+        if n is None:
+            rows.append(Row(key, b.label, b, None, None, "only in BASE", "missing from NEW"))
+        else:
+            rows.append(_compare_entry(b, n, gate, resamples))
+    for key, n in new.entries.items():
+        if key not in base.entries:
+            verdict = "parity failed" if n.parity_passed is False else "only in NEW"
+            note = f"new measurement; NEW outputs fail parity ({n.parity_detail})" \
+                if n.parity_passed is False else "new measurement"
+            rows.append(Row(key, n.label, None, n, None, verdict, note))
+    return Comparison(base, new, gate, tuple(rows), tuple(diffs), tuple(warnings))
+
+
+def compare_paths(base_path: str | Path, new_path: str | Path, gate: MedianGate,
+                  resamples: int = 2000) -> Comparison:
+    return compare_files(load_bench_file(base_path), load_bench_file(new_path), gate, resamples)
+
+
+# ---------------------------------------------------------------- rendering
+
+def format_time(seconds: float) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def _cells(row: Row) -> list[str]:
+    s = row.stats
+    ratio = "-" if s is None or not math.isfinite(s.ratio) else f"{s.ratio:.3f}"
+    ci = "-" if s is None or not math.isfinite(s.ci_low) else f"[{s.ci_low:.3f}, {s.ci_high:.3f}]"
+    p = "-" if s is None or not math.isfinite(s.p_value) else f"{s.p_value:.2g}"
+    return [
+        row.label,
+        format_time(row.base.median_s) if row.base else "-",
+        format_time(row.new.median_s) if row.new else "-",
+        ratio, ci, p, row.verdict, row.note,
+    ]
+
+
+HEADERS = ["measurement", "BASE median", "NEW median", "NEW/BASE", "95% CI", "p (MWU)", "verdict", "note"]
+
+
+def _summary_lines(c: Comparison) -> list[str]:
+    lines = [f"gate: {c.gate.label}"]
+    if c.regressions:
+        lines.append(f"REGRESSED ({len(c.regressions)}): " + ", ".join(
+            f"{r.label} ({r.verdict})" for r in c.regressions))
+    else:
+        lines.append("no significant regression")
+    return lines
+
+
+def render_text(c: Comparison) -> str:
+    rows = [HEADERS] + [_cells(r) for r in c.rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADERS))]
+    out = [f"BASE: {c.base.path}" + (f" ({c.base.revision[:12]})" if c.base.revision else ""),
+           f"NEW:  {c.new.path}" + (f" ({c.new.revision[:12]})" if c.new.revision else "")]
+    out += [f"WARNING: {w}" for w in c.warnings]
+    for i, r in enumerate(rows):
+        out.append("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+        if i == 0:
+            out.append("  ".join("-" * w for w in widths))
+    out += _summary_lines(c)
+    return "\n".join(out) + "\n"
+
+
+def render_markdown(c: Comparison) -> str:
+    out = [f"**linreg-bench compare**: `{c.base.path}` → `{c.new.path}`", ""]
+    out += [f"> ⚠️ **WARNING:** {w}" for w in c.warnings]
+    if c.warnings:
+        out.append("")
+    out.append("| " + " | ".join(HEADERS) + " |")
+    out.append("|" + "|".join("---" for _ in HEADERS) + "|")
+    for r in c.rows:
+        cells = [x.replace("|", "\\|") for x in _cells(r)]
+        if r.verdict in ("slower", "parity failed"):
+            cells[6] = f"**{cells[6]}**"
+        out.append("| " + " | ".join(cells) + " |")
+    out.append("")
+    out += [f"{line}  " for line in _summary_lines(c)]
+    return "\n".join(out) + "\n"
+
+
+def _num(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else x
+
+
+def to_json(c: Comparison) -> dict[str, Any]:
+    def entry(e: Entry | None) -> dict[str, Any] | None:
+        if e is None:
+            return None
+        return {"median_s": _num(e.median_s), "n_samples": len(e.times_s), "skip_reason": e.skip_reason,
+                "parity_passed": e.parity_passed}
+    return {
+        "base": {"path": c.base.path, "format": c.base.format, "revision": c.base.revision},
+        "new": {"path": c.new.path, "format": c.new.format, "revision": c.new.revision},
+        "gate": {"field": "median", "threshold": c.gate.threshold, "alpha": c.gate.alpha},
+        "environment_differs": bool(c.env_diffs),
+        "environment_diffs": [{"key": k, "base": b, "new": n} for k, b, n in c.env_diffs],
+        "warnings": list(c.warnings),
+        "measurements": [
+            {
+                "key": r.key, "label": r.label, "verdict": r.verdict, "note": r.note,
+                "base": entry(r.base), "new": entry(r.new),
+                "ratio": _num(r.stats.ratio) if r.stats else None,
+                "ci_low": _num(r.stats.ci_low) if r.stats else None,
+                "ci_high": _num(r.stats.ci_high) if r.stats else None,
+                "p_value": _num(r.stats.p_value) if r.stats else None,
+            }
+            for r in c.rows
+        ],
+        "regressions": [r.label for r in c.regressions],
+        "exit_code": c.exit_code,
+        **({"meta": c.meta} if c.meta else {}),
+    }
+
+
+def render_json(c: Comparison) -> str:
+    return json.dumps(to_json(c), indent=2, default=str) + "\n"

@@ -1,0 +1,93 @@
+"""`linreg-bench compare`: two benchmark files, or this tree against a git revision measured interleaved.
+
+Exit codes: 0 nothing regressed, 1 a significant regression beyond the threshold (or a parity
+failure in NEW), 2 bad input (one `error: ...` line, raised as LinregError and printed by bench.cli).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench.compare import Comparison, compare_paths, render_json, render_markdown, render_text
+from bench.gate import DEFAULT_ALPHA, DEFAULT_FAIL_ON, MedianGate
+from linreg.errors import LinregError
+from linreg.files import write_text_atomic
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "compare",
+        help="compare two benchmark files, or this tree against a git revision (--rev)",
+        description=(
+            "Compare BASE and NEW (results.json v1 or pytest-benchmark --benchmark-json files), or "
+            "measure this tree against a git revision interleaved in one job (--rev). A change counts "
+            "only when the ratio of medians is beyond --fail-on AND Mann-Whitney U gives p < --alpha. "
+            "Exit 0: no regression; 1: regression; 2: bad input."
+        ),
+    )
+    p.add_argument("base", nargs="?", help="baseline file (results.json or pytest-benchmark JSON)")
+    p.add_argument("new", nargs="?", help="candidate file")
+    p.add_argument("--rev", metavar="BASE_REV",
+                   help="measure this working tree against BASE_REV (checked out into a temporary "
+                        "git worktree), interleaved in one job: the noise-robust gate")
+    p.add_argument("--fail-on", default=DEFAULT_FAIL_ON, metavar="median:N%",
+                   help=f"regression threshold on the ratio of medians (default {DEFAULT_FAIL_ON})")
+    p.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
+                   help=f"significance level of the Mann-Whitney U test (default {DEFAULT_ALPHA}, as asv)")
+    p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--markdown", action="store_true", help="a Markdown table, for PR comments")
+    fmt.add_argument("--json", action="store_true", help="JSON, for machines")
+    p.add_argument("--output", "-o", metavar="FILE", help="also write the report to FILE")
+    g = p.add_argument_group("interleaved comparison (--rev)")
+    g.add_argument("--rounds", type=int, default=10, help="alternating rounds per workload (default 10)")
+    g.add_argument("--block-s", type=float, default=0.5, help="seconds per timed block (default 0.5)")
+    g.add_argument("--threads", type=int, default=1, help="torch intra-op threads in both workers (default 1)")
+    g.add_argument("--workloads", default=None,
+                   help="comma-separated subset of the interleaved workloads (default: all)")
+    g.add_argument("--save-dir", metavar="DIR",
+                   help="write base.json and new.json (results.json v1) of the interleaved run to DIR")
+    p.set_defaults(func=cmd_compare)
+
+
+def _render(c: Comparison, args: argparse.Namespace) -> str:
+    if args.json:
+        return render_json(c)
+    if args.markdown:
+        return render_markdown(c)
+    return render_text(c)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    gate = MedianGate.parse(args.fail_on, alpha=args.alpha)
+    if args.resamples < 100:
+        raise LinregError(f"--resamples must be >= 100, got {args.resamples}")
+    if args.rev:
+        if args.base or args.new:
+            raise LinregError("give either BASE NEW files or --rev BASE_REV, not both")
+        from bench.interleave import InterleaveConfig, compare_revision
+
+        config = InterleaveConfig(
+            rounds=args.rounds, block_s=args.block_s, threads=args.threads,
+            workloads=tuple(w.strip() for w in args.workloads.split(",")) if args.workloads else None,
+        )
+        comparison = compare_revision(args.rev, config, gate, save_dir=args.save_dir,
+                                      resamples=args.resamples)
+    else:
+        if not (args.base and args.new):
+            raise LinregError("compare needs two files, BASE and NEW (or --rev BASE_REV)")
+        comparison = compare_paths(args.base, args.new, gate, resamples=args.resamples)
+
+    # The loud part: differing environments go to stderr as well, whatever the output format.
+    for w in comparison.warnings:
+        sys.stderr.write(f"WARNING: {w}\n")
+    report = _render(comparison, args)
+    sys.stdout.write(report)
+    if args.output:
+        write_text_atomic(args.output, report)
+    if comparison.regressions:
+        for r in comparison.regressions:
+            what = f"{r.stats.ratio:.3f}x the baseline median, p={r.stats.p_value:.2g}" \
+                if r.stats else r.note
+            sys.stderr.write(f"REGRESSION: {r.label} ({r.verdict}: {what})\n")
+    return comparison.exit_code

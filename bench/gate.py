@@ -1,0 +1,73 @@
+"""The regression check: a small object whose `fails(current, baseline)` returns a message or None.
+
+As in pytest-benchmark's `PercentageRegressionCheck`, but significance-aware (asv's rule): a change
+counts only when the ratio of medians is beyond the threshold AND Mann-Whitney U gives p < alpha.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from bench.significance import RatioStats, compare_samples
+from linreg.errors import LinregError
+
+DEFAULT_FAIL_ON = "median:10%"  # pytest-benchmark's spelling; the median, because the mean follows outliers
+DEFAULT_ALPHA = 0.002           # asv's default: with ~10 measurements per side it needs a clean separation
+
+
+class GateSpecError(LinregError):
+    """A --fail-on or --alpha value that cannot be understood."""
+
+
+@dataclass(frozen=True)
+class MedianGate:
+    threshold: float = 0.10   # relative change of the median that matters (0.10 = 10%)
+    alpha: float = DEFAULT_ALPHA  # significance level of the two-sided Mann-Whitney U test
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.threshold) and 0.0 <= self.threshold < 10.0):
+            raise GateSpecError(f"threshold must be in [0%, 1000%), got {self.threshold:.0%}")
+        if not (math.isfinite(self.alpha) and 0.0 < self.alpha < 1.0):
+            raise GateSpecError(f"--alpha must be in (0, 1), got {self.alpha}")
+
+    @classmethod
+    def parse(cls, spec: str, alpha: float = DEFAULT_ALPHA) -> "MedianGate":
+        """From pytest-benchmark's `median:10%` spelling (only the median is supported)."""
+        match = re.fullmatch(r"\s*(\w+)\s*:\s*([0-9]*\.?[0-9]+)\s*%\s*", spec or "")
+        if match is None:
+            raise GateSpecError(f"bad --fail-on {spec!r} (expected e.g. median:10%)")
+        field, value = match.group(1).lower(), float(match.group(2))
+        if field != "median":
+            raise GateSpecError(
+                f"bad --fail-on {spec!r}: only median is supported (the mean moves with outliers)"
+            )
+        return cls(threshold=value / 100.0, alpha=alpha)
+
+    @property
+    def label(self) -> str:
+        return f"median:{self.threshold * 100:g}% at p<{self.alpha:g}"
+
+    def verdict(self, stats: RatioStats) -> str:
+        """faster | slower | unchanged | inconclusive (too few samples to ever reach p < alpha)."""
+        beyond_slow = stats.ratio > 1.0 + self.threshold
+        beyond_fast = stats.ratio < 1.0 / (1.0 + self.threshold)
+        if stats.min_p_value >= self.alpha:
+            return "inconclusive" if (beyond_slow or beyond_fast) else "unchanged"
+        significant = stats.p_value < self.alpha
+        if beyond_slow and significant:
+            return "slower"
+        if beyond_fast and significant:
+            return "faster"
+        return "unchanged"
+
+    def fails(self, current: Sequence[float], baseline: Sequence[float]) -> str | None:
+        """A message when `current` samples are significantly slower than `baseline`, else None."""
+        stats = compare_samples(baseline, current)
+        if self.verdict(stats) != "slower":
+            return None
+        return (
+            f"median {stats.ratio:.3f}x the baseline [{stats.ci_low:.3f}, {stats.ci_high:.3f}] "
+            f"> {1 + self.threshold:.3f}x, p={stats.p_value:.2g} < {self.alpha:g}"
+        )
