@@ -8,6 +8,7 @@ import argparse
 import sys
 
 from export import cli as export_cli
+from export import cli as export_cli
 from linreg import cli as linreg_cli
 from linreg.errors import LinregError
 

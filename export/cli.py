@@ -1,8 +1,130 @@
-"""`linreg-bench export`, `verify` and `predict`: filled by the export issue."""
+"""`linreg-bench export`, `verify`, `predict` and `export-speed`."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from export.errors import ParityError
+from linreg.cli import format_predictions, number, predict_checkpoint
+from linreg.errors import LinregError
+
+RUNTIMES = ("eager", "torchscript", "onnxruntime", "exported_program")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add export's subcommands (none yet)."""
+    """Add export, verify, predict and export-speed to the linreg-bench parser."""
+    p = subparsers.add_parser("export", help="write TorchScript, ONNX and ExportedProgram artifacts, then verify them")
+    p.add_argument("--checkpoint", type=Path, required=True, help="a model.pth state_dict")
+    p.add_argument("--out", type=Path, required=True, help="export folder (built beside, then renamed)")
+    p.add_argument("--no-verify", action="store_true", help="skip the parity check (not recommended)")
+    p.set_defaults(func=cmd_export)
+
+    p = subparsers.add_parser("verify", help="re-check an export folder's hashes and parity with its checkpoint")
+    p.add_argument("--export-dir", type=Path, required=True)
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="where the source checkpoint is now (default: the path in manifest.json)")
+    p.set_defaults(func=cmd_verify)
+
+    p = subparsers.add_parser("predict", help="print predictions for inputs X from a checkpoint or an export folder")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", type=Path, help="a model.pth state_dict (runtime eager)")
+    source.add_argument("--export-dir", type=Path, help="an export folder written by `export`")
+    p.add_argument("--runtime", choices=RUNTIMES, default=None,
+                   help="default: eager for --checkpoint, onnxruntime for --export-dir")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("x", type=number, nargs="+", metavar="X")
+    p.set_defaults(func=cmd_predict)
+
+    p = subparsers.add_parser("export-speed", help="ORT time of the naive vs the exported ONNX graph vs numpy")
+    p.add_argument("--batches", type=int, nargs="+", default=None, help="default: 1000000 10000000")
+    p.add_argument("--repeats", type=int, default=None)
+    p.set_defaults(func=cmd_export_speed)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from export.exporters import export_all
+
+    reports = []
+    try:
+        manifest = export_all(args.checkpoint, args.out, verify=not args.no_verify,
+                              on_report=reports.append)
+    except ParityError as exc:
+        print(exc.report)  # the table of what failed; nothing was written to --out
+        raise
+    for entry in manifest["artifacts"]:
+        extra = f" (opset {entry['opset']}, IR {entry['ir_version']})" if entry["format"] == "onnx" else ""
+        print(f"wrote {args.out / entry['path']}: {entry['format']}{extra}, {entry['bytes']} bytes")
+    print(f"wrote {args.out / 'manifest.json'}")
+    for report in reports:
+        _report(report)
+    return 0
+
+
+def _report(report) -> int:  # noqa: ANN001 - export.parity.VerifyReport
+    print(report.table())
+    if not report.passed:
+        failed = sorted({r.runtime for r in report.rows if not r.passed})
+        raise ParityError(f"parity failed for {', '.join(failed)} in {report.export_dir}")
+    print(f"parity ok: {len(report.rows)} checks within tolerance in {report.export_dir}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from export.parity import verify_export
+
+    return _report(verify_export(args.export_dir, args.checkpoint))
+
+
+def predict_export(export_dir: Path, runtime: str, xs: list[float], device: str = "cpu") -> np.ndarray:
+    """Predictions of one runtime from an export folder (hashes checked first), as float32."""
+    from export.loaders import load_exported_program, load_torchscript, make_ort_session, read_manifest
+    from export.manifest import artifact_entry, resolve_inside
+    from export.parity import reference_checkpoint
+
+    manifest = read_manifest(export_dir)
+    x = np.asarray(xs, dtype=np.float32).reshape(-1, 1)
+    if runtime == "eager":
+        return predict_checkpoint(reference_checkpoint(export_dir, manifest), xs, device)
+    fmt = {"onnxruntime": "onnx"}.get(runtime, runtime)
+    path = resolve_inside(export_dir, artifact_entry(manifest, fmt)["path"])
+    if runtime == "onnxruntime":
+        return make_ort_session(path, device).run(["y"], {"x": x})[0].ravel()
+    load = load_torchscript if runtime == "torchscript" else load_exported_program
+    module = load(path, device)
+    with torch.no_grad():
+        return module(torch.from_numpy(x).to(device)).cpu().numpy().ravel()
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from linreg.device import resolve_device
+
+    if args.checkpoint is not None:
+        runtime = args.runtime or "eager"
+        if runtime != "eager":
+            raise LinregError(f"--runtime {runtime} needs --export-dir (a checkpoint runs eager only)")
+        device = resolve_device(args.device)
+        ys = predict_checkpoint(args.checkpoint, args.x, device)
+    else:
+        runtime = args.runtime or "onnxruntime"
+        # ORT takes "cpu"/"cuda[:N]" itself and checks its provider; torch runtimes need a real device.
+        device = args.device if runtime == "onnxruntime" else str(resolve_device(args.device))
+        ys = predict_export(args.export_dir, runtime, args.x, device)
+    print(format_predictions(ys))
+    return 0
+
+
+def cmd_export_speed(args: argparse.Namespace) -> int:
+    from export.graph_speed import main as speed_main
+
+    argv: list[str] = []
+    if args.batches:
+        argv += ["--batches", *map(str, args.batches)]
+    if args.repeats:
+        argv += ["--repeats", str(args.repeats)]
+    return speed_main(argv)
+
+
+__all__ = ["register", "predict_export", "RUNTIMES"]

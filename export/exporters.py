@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from datetime import datetime, timezone
 from importlib import metadata
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -146,12 +147,17 @@ def _publish(tmp: Path, out: Path) -> None:
 
 
 def export_all(
-    checkpoint: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, verify: bool = True
+    checkpoint: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    verify: bool = True,
+    on_report: Callable[[Any], None] | None = None,
 ) -> dict[str, Any]:
     """Export a checkpoint to all three formats in `out_dir` and return the manifest.
 
     With verify=True (the CLI's default) the artifacts are validated and checked for parity
-    before the folder is published; a failure leaves `out_dir` as it was and raises.
+    before the folder is published; a failure leaves `out_dir` as it was and raises
+    ParityError (exit 1). `on_report` receives the passing export.parity.VerifyReport.
     """
     source = Path(checkpoint)
     out = Path(out_dir)
@@ -185,7 +191,10 @@ def export_all(
         if verify:
             from export.parity import verify_export  # parity imports the loaders, which import us
 
-            verify_export(tmp, raise_on_failure=True)
+            report = verify_export(tmp, raise_on_failure=True)
+            report.export_dir = out
+            if on_report is not None:
+                on_report(report)
         _publish(tmp, out)
     except OSError as exc:
         raise ExportError(f"cannot write --out {out} ({exc.strerror or exc})") from None

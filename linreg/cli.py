@@ -1,4 +1,4 @@
-"""`linreg-bench train` and `linreg-bench predict --checkpoint`: the tutorial from the shell."""
+"""`linreg-bench train`, and the checkpoint helpers that `predict` (in export/cli.py) uses."""
 from __future__ import annotations
 
 import argparse
@@ -117,19 +117,3 @@ def predict_checkpoint(checkpoint: Path, xs: list[float], device: str = "cpu") -
 def format_predictions(ys: np.ndarray) -> str:
     """One prediction per line, the shortest text that round-trips the float32 exactly."""
     return "\n".join(str(np.float32(y)) for y in ys)
-
-
-def register_predict(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("predict", help="print a checkpoint's predictions for inputs X")
-    p.add_argument("--checkpoint", type=Path, required=True, help="a model.pth state_dict")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("x", type=number, nargs="+", metavar="X")
-    p.set_defaults(func=cmd_predict)
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    from linreg.device import resolve_device
-
-    device = resolve_device(args.device)
-    print(format_predictions(predict_checkpoint(args.checkpoint, args.x, device)))
-    return 0
