@@ -8,7 +8,6 @@ import argparse
 import sys
 
 from export import cli as export_cli
-from export import cli as export_cli
 from linreg import cli as linreg_cli
 from linreg.errors import LinregError
 
