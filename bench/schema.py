@@ -6,6 +6,10 @@ Format history:
     warmups excluded) with derived median_s/iqr_s/min_s/max_s/mean_s/p05_s/p95_s, or skip_reason;
     always parity (or null) and warnings; optional extras: minor_faults_per_call, bytes_moved,
     bytes_per_s, bandwidth_efficiency, compile_s, provider, threads.
+    Also `summary` (counts: total, measured, skipped, parity_failed, warned), derived from
+    `measurements` and recomputed by readers rather than trusted. Non-finite floats are written
+    as null (strict JSON). results.csv is a flat view of the same entries, not a stored format.
+    Golden file: tests/golden/results_v1.json, which must keep loading.
 """
 from __future__ import annotations
 

@@ -1,0 +1,203 @@
+"""results.json and results.csv: build, write atomically, and load back with validation.
+
+The JSON is the record (raw samples, fingerprint, floors); the CSV is a flat view of it for
+spreadsheets. `load_results` is the one way in for everything that reads a run back (report,
+compare): it checks the file before anyone indexes into it, so a bad file is one error line.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from bench.measurement import PHASES, Measurement
+from bench.schema import SCHEMA_VERSION, SUPPORTED_SCHEMA_VERSIONS
+from linreg.errors import LinregError
+from linreg.files import atomic_path, write_json_atomic
+
+RESULTS_JSON = "results.json"
+RESULTS_CSV = "results.csv"
+
+TOP_LEVEL_KEYS = ("schema_version", "created_utc", "environment", "config", "floors", "measurements")
+ENTRY_KEYS = ("phase", "runtime", "device", "batch_size", "parity", "warnings")
+
+# One row per measurement; skipped rows leave the timing columns empty.
+CSV_COLUMNS = (
+    "phase", "runtime", "device", "batch_size",
+    "median_s", "iqr_s", "min_s", "p05_s", "p95_s", "n_samples", "calls_per_sample",
+    "parity_passed", "max_abs_error", "max_ulp",
+    "bytes_per_s", "bandwidth_efficiency", "minor_faults_per_call", "compile_s",
+    "skip_reason", "warnings",
+)
+
+
+class ResultsError(LinregError):
+    """A results file that is missing, unreadable, or not a results file this version reads."""
+
+
+def summarize(entries: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Counts a reader wants first: what ran, what was skipped, what failed parity or warned."""
+    entries = list(entries)
+    return {
+        "total": len(entries),
+        "measured": sum(1 for e in entries if "skip_reason" not in e),
+        "skipped": sum(1 for e in entries if "skip_reason" in e),
+        "parity_failed": sum(1 for e in entries if e.get("parity") and not e["parity"].get("passed")),
+        "warned": sum(1 for e in entries if e.get("warnings")),
+    }
+
+
+def build_results(
+    environment: dict[str, Any],
+    config: dict[str, Any],
+    floors: dict[str, Any],
+    measurements: list[Measurement],
+) -> dict[str, Any]:
+    """The results.json document; non-finite floats become null (JSON has no NaN)."""
+    entries = [_finite(m.to_dict()) for m in measurements]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "created_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "environment": _finite(environment),
+        "config": _finite(config),
+        "floors": _finite(floors),
+        "measurements": entries,
+        "summary": summarize(entries),
+    }
+
+
+def write_results(
+    out_dir: str | Path,
+    environment: dict[str, Any],
+    config: dict[str, Any],
+    floors: dict[str, Any],
+    measurements: list[Measurement],
+) -> Path:
+    """Write results.json and results.csv into out_dir (each atomically); return the JSON's path."""
+    out = Path(out_dir)
+    results = build_results(environment, config, floors, measurements)
+    json_path = out / RESULTS_JSON
+    write_json_atomic(json_path, results)
+    write_csv(results, out / RESULTS_CSV)
+    return json_path
+
+
+def csv_row(entry: dict[str, Any]) -> dict[str, Any]:
+    """One results.json entry flattened to CSV_COLUMNS; absent values are empty cells."""
+    parity = entry.get("parity") or {}
+    row: dict[str, Any] = {col: entry.get(col) for col in CSV_COLUMNS}
+    row["parity_passed"] = ("true" if parity["passed"] else "false") if parity else None
+    row["max_abs_error"] = parity.get("max_abs_error")
+    row["max_ulp"] = parity.get("max_ulp")
+    row["warnings"] = "; ".join(entry.get("warnings") or ())
+    return {k: ("" if v is None else (repr(v) if isinstance(v, float) else v)) for k, v in row.items()}
+
+
+def write_csv(results: dict[str, Any], path: str | Path) -> Path:
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        with tmp.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            for entry in results["measurements"]:
+                writer.writerow(csv_row(entry))
+    return target
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """Read and validate a results.json; any problem is a ResultsError naming the file."""
+    p = Path(path)
+    if p.is_dir():
+        if not (p / RESULTS_JSON).is_file():
+            raise ResultsError(f"{p}: a folder without {RESULTS_JSON}")
+        p = p / RESULTS_JSON
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(f"{p}: no such results file") from None
+    except UnicodeDecodeError:
+        raise ResultsError(f"{p}: not a results file (not UTF-8 text)") from None
+    except OSError as exc:
+        raise ResultsError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    try:
+        results = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultsError(
+            f"{p}: invalid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})"
+        ) from None
+    validate_results(results, str(p))
+    return results
+
+
+def validate_results(results: Any, name: str = "results") -> None:
+    """Raise ResultsError (prefixed with `name`) unless `results` is a readable results document."""
+    if not isinstance(results, dict):
+        raise ResultsError(f"{name}: not a results file (top level is {type(results).__name__}, not an object)")
+    if "schema_version" not in results:
+        raise ResultsError(f"{name}: not a results file (missing key 'schema_version')")
+    version = results["schema_version"]
+    if version not in SUPPORTED_SCHEMA_VERSIONS or isinstance(version, bool):
+        supported = ", ".join(map(str, SUPPORTED_SCHEMA_VERSIONS))
+        raise ResultsError(
+            f"{name}: unknown schema version {version!r} (this linreg-bench reads {supported})"
+        )
+    for key in TOP_LEVEL_KEYS:
+        if key not in results:
+            raise ResultsError(f"{name}: missing key {key!r}")
+    for key in ("environment", "config", "floors"):
+        if not isinstance(results[key], dict):
+            raise ResultsError(f"{name}: {key!r} must be an object, got {type(results[key]).__name__}")
+    if not isinstance(results["measurements"], list):
+        raise ResultsError(f"{name}: 'measurements' must be a list")
+    for i, entry in enumerate(results["measurements"]):
+        _validate_entry(entry, f"{name}: measurements[{i}]")
+
+
+def _validate_entry(entry: Any, where: str) -> None:
+    if not isinstance(entry, dict):
+        raise ResultsError(f"{where} must be an object, got {type(entry).__name__}")
+    for key in ENTRY_KEYS:
+        if key not in entry:
+            raise ResultsError(f"{where} is missing key {key!r}")
+    if entry["phase"] not in PHASES:
+        raise ResultsError(f"{where}: phase must be one of {', '.join(PHASES)}, got {entry['phase']!r}")
+    size = entry["batch_size"]
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ResultsError(f"{where}: batch_size must be an integer >= 1, got {size!r}")
+    parity = entry["parity"]
+    if parity is not None and not (
+        isinstance(parity, dict) and all(k in parity for k in ("max_abs_error", "max_ulp", "passed"))
+    ):
+        raise ResultsError(f"{where}: parity must be null or hold max_abs_error, max_ulp and passed")
+    if not isinstance(entry["warnings"], list):
+        raise ResultsError(f"{where}: warnings must be a list")
+    if "skip_reason" in entry:
+        if not isinstance(entry["skip_reason"], str):
+            raise ResultsError(f"{where}: skip_reason must be a string")
+        return
+    if "times_s" not in entry:
+        raise ResultsError(f"{where} is missing key 'times_s' (or 'skip_reason')")
+    times = entry["times_s"]
+    if (not isinstance(times, list) or not times
+            or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in times)):
+        raise ResultsError(f"{where}: times_s must be a non-empty list of numbers")
+
+
+def measurements_of(results: dict[str, Any]) -> list[Measurement]:
+    """The Measurement records of a loaded results document (statistics recomputed from samples)."""
+    return [Measurement.from_dict(entry) for entry in results["measurements"]]
+
+
+def _finite(value: Any) -> Any:
+    """A copy with NaN and ±inf replaced by None, so the strict JSON writer accepts it."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value

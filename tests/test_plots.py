@@ -1,0 +1,52 @@
+"""The benchmark figures: written as real PNGs, only from measured entries, skipped ones left out."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from bench.plots import LATENCY_PNG, THROUGHPUT_PNG, TRAIN_PNG, _compact, series, write_plots
+from bench.results import load_results
+
+GOLDEN = Path(__file__).parent / "golden" / "results_v1.json"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def golden() -> dict:
+    return load_results(GOLDEN)
+
+
+def test_write_plots_writes_three_pngs(golden: dict, tmp_path: Path) -> None:
+    assert any("skip_reason" in e for e in golden["measurements"])  # skipped entries are in the input
+    paths = write_plots(golden, tmp_path / "plots")
+    assert [p.name for p in paths] == [LATENCY_PNG, THROUGHPUT_PNG, TRAIN_PNG]
+    for p in paths:
+        data = p.read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 10_000, p
+    assert sorted(x.name for x in (tmp_path / "plots").iterdir()) == sorted(p.name for p in paths)
+
+
+def test_skipped_entries_are_not_series(golden: dict) -> None:
+    inference = series(golden["measurements"], "inference", ())
+    assert all(device == "cpu" for _, device in inference)
+    assert list(inference)[0] == ("compile", "cpu")  # without an order: alphabetical
+    eager = series(golden["measurements"], "inference", ("eager",))[("eager", "cpu")]
+    assert [b for b, *_ in eager] == [1, 1000, 10**6, 10**7]
+    assert all(p25 <= median <= p75 for _, p25, median, p75 in eager)
+
+
+def test_phases_without_data_write_no_figure(golden: dict, tmp_path: Path) -> None:
+    only_train = copy.deepcopy(golden)
+    only_train["measurements"] = [e for e in golden["measurements"]
+                                  if e["phase"] == "train_epoch" or "skip_reason" in e]
+    only_train["floors"] = {}  # no bandwidth floor: no floor line, still a figure
+    assert [p.name for p in write_plots(only_train, tmp_path)] == [TRAIN_PNG]
+    all_skipped = {"measurements": [e for e in golden["measurements"] if "skip_reason" in e]}
+    assert write_plots(all_skipped, tmp_path / "none") == []
+
+
+def test_tick_labels_are_compact() -> None:
+    assert [_compact(t) for t in ("10.0 ms", "1.00 µs", "2.50 ms", "100 k/s", "12.0/s")] == \
+        ["10 ms", "1 µs", "2.5 ms", "100 k/s", "12/s"]

@@ -1,0 +1,88 @@
+"""report.md: fingerprint, floors, parity verdicts (failures first), speedups, warnings, skips, plots."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from bench.report import format_duration, format_rate, format_size, render_report, write_report
+from bench.results import load_results
+
+GOLDEN = Path(__file__).parent / "golden" / "results_v1.json"
+
+
+@pytest.fixture(scope="module")
+def golden() -> dict:
+    return load_results(GOLDEN)
+
+
+@pytest.mark.parametrize("seconds, text", [
+    (2.5e-8, "25.0 ns"), (7.1e-6, "7.10 µs"), (9.9996e-7, "1.00 µs"), (1.3e-4, "130 µs"),
+    (0.0098, "9.80 ms"), (2.35, "2.35 s"), (150.0, "150 s"), (0.0, "0 s"), (None, "–"),
+    (float("nan"), "–"), (99.96e-6, "100 µs"),
+])
+def test_format_duration(seconds: float | None, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+def test_format_duration_in_a_given_unit() -> None:
+    assert format_duration(3.1e-7, "µs") == "0.310 µs"
+    assert format_duration(3.4e-5, "ms") == "34.0 µs"  # 0.034 ms would be harder to read
+
+
+def test_format_rate_and_size() -> None:
+    assert format_rate(7.52e6) == "7.52 M/s" and format_rate(1234) == "1.23 k/s" and format_rate(12) == "12.0/s"
+    assert [format_size(n) for n in (1, 40, 1000, 10**4, 10**7, 12345)] == \
+        ["1", "40", "1,000", "10^4", "10^7", "12,345"]
+
+
+def test_report_of_the_golden_run(golden: dict, tmp_path: Path) -> None:
+    for name in ("inference_latency.png", "inference_throughput.png", "train_epoch.png"):
+        (tmp_path / name).write_bytes(b"")  # write_report embeds the plots that exist; drawing them is test_plots' job
+    path = write_report(golden, tmp_path)
+    assert path == tmp_path / "report.md"
+    text = path.read_text()
+    # Fingerprint and floors.
+    for needle in ("AMD EPYC 9B14", "torch 2.13.0+cpu", "onnxruntime 1.32.0", "MALLOC_MMAP_MAX_=0",
+                   "`8737064a1f3c` (clean)", "Threads | torch 2, onnxruntime 2", "26.0 GB/s", "25.0 ns"):
+        assert needle in text, needle
+    # Parity verdicts, all passed.
+    assert "All 32 parity checks passed." in text and "**FAIL**" not in text
+    assert "| inference | compile | cpu | 10^7 | 5.96e-08 | 1 | max_abs_error <= 1e-6 | PASS |" in text
+    # Speedups vs eager at the same size and device, compile time apart, efficiency for large batches.
+    assert "| fused | 6.59× | 5.45× | 1.56× | 1.57× |" in text
+    assert "| 10^7 | compile | cpu | 3.37 ms ± 0.210 ms | 2.97 G | 2.88× | 1.10 s | 90% | 0 | PASS |  |" in text
+    assert "| 1 | compile | cpu | 20.2 µs ± 4.91 µs | 49.5 k | 0.35× | 19.5 s | – | 0 | PASS | ⚠ |" in text
+    assert "| 40 | eager | cpu | 159 µs ± 5.10 µs | 1.00× (baseline) |" in text
+    # Warnings, skips with reasons, plots by relative link, the reading guide.
+    assert "- `inference/compile/cpu/1`: IQR/median 12.4% > 10%" in text
+    assert "- `train_epoch/cuda_graphs/cpu` at N 40: CUDA graphs need a CUDA device" in text
+    assert "- `inference/onnxruntime/cuda` at batch 1: no CUDA device" in text
+    for name in ("inference_latency.png", "inference_throughput.png", "train_epoch.png"):
+        assert f"]({name})" in text
+    assert "## How to read this" in text and "within one device" in text
+
+
+def test_parity_failure_is_loud_at_the_top(golden: dict) -> None:
+    results = copy.deepcopy(golden)
+    bad = next(e for e in results["measurements"] if e["runtime"] == "onnxruntime" and e["batch_size"] == 1000)
+    bad["parity"] = {"max_abs_error": 0.25, "max_ulp": 4194304, "passed": False, "tolerance": "bit-exact"}
+    text = render_report(results)
+    banner = text.index("PARITY FAILED for 1 measurement(s)")
+    assert banner < text.index("## Environment")
+    assert "`inference/onnxruntime/cpu/1,000`: max_abs_error 0.25, max_ulp 4194304" in text
+    parity = text[text.index("## Parity"):]
+    first_row = parity.splitlines()[4]
+    assert "onnxruntime" in first_row and "**FAIL**" in first_row  # failures sort first
+    assert "1 parity failures" in text
+
+
+def test_report_without_plots_or_baseline(golden: dict, tmp_path: Path) -> None:
+    results = copy.deepcopy(golden)
+    results["measurements"] = [e for e in results["measurements"]
+                               if e["phase"] == "inference" and e["runtime"] != "eager"]
+    results["environment"] = {}
+    text = write_report(results, tmp_path).read_text()
+    assert "## Plots" not in text and "## Training" not in text
+    assert "1.00× (baseline)" not in text and "| 1 | onnxruntime | cpu | 6.04 µs ± 0.229 µs | 166 k | – |" in text
