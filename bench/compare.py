@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.gate import MedianGate
-from bench.measurement import Measurement
 from bench.schema import FINGERPRINT_KEYS, SUPPORTED_SCHEMA_VERSIONS
 from bench.significance import RatioStats, compare_samples
 from linreg.errors import LinregError
@@ -133,12 +132,10 @@ def _env_value(env: dict[str, Any], key: str) -> Any:
 
 
 def _results_entries(data: dict[str, Any], path: str) -> dict[str, Entry]:
-    try:
-        from bench.results import load_results, measurements_of  # the shared reader, once it exists
-    except ImportError:
-        measurements = [Measurement.from_dict(d) for d in data["measurements"]]
-    else:
-        measurements = measurements_of(load_results(path))
+    from bench.results import measurements_of, validate_results
+
+    validate_results(data, path)  # ResultsError naming the file and the bad entry
+    measurements = measurements_of(data)
     entries: dict[str, Entry] = {}
     for m in measurements:
         label = m.spec.label
@@ -195,6 +192,11 @@ def _load_pytest(data: dict[str, Any], path: str) -> BenchFile:
     fingerprint = {k: v for k in PYTEST_FINGERPRINT_KEYS if (v := _dotted(info, k)) is not None}
     commit = data.get("commit_info") or {}
     return BenchFile(path, PYTEST_FORMAT, entries, fingerprint, str(commit.get("id") or ""))
+
+
+def results_bench_file(data: dict[str, Any], name: str) -> BenchFile:
+    """A results.json document already in memory (the interleaved run builds two)."""
+    return _load_results(data, name)
 
 
 def load_bench_file(path: str | Path) -> BenchFile:
