@@ -271,6 +271,10 @@ def compare_files(
             note = f"new measurement; NEW outputs fail parity ({n.parity_detail})" \
                 if n.parity_passed is False else "new measurement"
             rows.append(Row(key, n.label, None, n, None, verdict, note))
+    few = [r.label for r in rows if r.stats is not None and r.stats.min_p_value >= gate.alpha]
+    if few:
+        warnings.append(f"too few samples to ever reach p<{gate.alpha:g} (so never flagged): "
+                        + ", ".join(few))
     return Comparison(base, new, gate, tuple(rows), tuple(diffs), tuple(warnings))
 
 
