@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.plots import (
-    BYTES_PER_SAMPLE, INFERENCE_ORDER, LATENCY_PNG, THROUGHPUT_PNG, TRAIN_ORDER, TRAIN_PNG,
+    BYTES_PER_SAMPLE, INFERENCE_ORDER, bandwidth_of, LATENCY_PNG, THROUGHPUT_PNG, TRAIN_ORDER, TRAIN_PNG,
     device_rank, runtime_rank,
 )
 from bench.results import summarize
@@ -67,10 +67,10 @@ def format_bytes_per_s(bytes_per_s: float | None) -> str:
 
 
 def format_size(n: int) -> str:
-    """1, 1,000, 10^6: powers of ten from 10^4 up as exponents, everything else with separators."""
+    """1, 1000, 10^6: powers of ten from 10^4 up as exponents, other large sizes with separators."""
     if n >= 10_000 and 10 ** round(math.log10(n)) == n:
         return f"10^{round(math.log10(n))}"
-    return f"{n:,}"
+    return str(n) if n < 10_000 else f"{n:,}"
 
 
 def _parity_text(p: dict[str, Any] | None) -> str:
@@ -147,10 +147,16 @@ def _environment_lines(env: dict[str, Any]) -> list[str]:
 def _floor_lines(floors: dict[str, Any]) -> list[str]:
     rows = []
     for key, value in floors.items():
-        if key.endswith("bytes_per_s"):
+        if isinstance(value, list):
+            text = "; ".join(map(str, value)) or "none"
+        elif not isinstance(value, (int, float)) or isinstance(value, bool):
+            text = _fmt(value)
+        elif key.endswith("bytes_per_s"):
             text = format_bytes_per_s(value)
         elif key.endswith("_s"):
             text = format_duration(value)
+        elif key.endswith("_bytes"):
+            text = f"{value / 1e6:.0f} MB"
         else:
             text = _fmt(value)
         rows.append([key, text])
@@ -170,7 +176,8 @@ HOW_TO_READ = """\
   the working set fits in a cache faster than memory.
 - **Parity**: before timing, each runtime's outputs (or each training variant's final parameters)
   were compared with the reference; the verdict, max abs error and ULP distance are recorded.
-- Compile time (`torch.compile`) is reported separately and is not part of the median.
+- Compile time (`torch.compile`; graph capture for CUDA graphs) is the first call at a size. It is
+  reported separately and is not part of the median.
 """.replace("{BYTES}", str(BYTES_PER_SAMPLE))
 
 
@@ -235,7 +242,7 @@ def render_report(results: dict[str, Any], plots: list[str] | None = None) -> st
     entries = results.get("measurements", [])
     env = results.get("environment") or {}
     floors = results.get("floors") or {}
-    bandwidth = floors.get("memory_bandwidth_bytes_per_s")
+    bandwidth = bandwidth_of(floors)
     summary = summarize(entries)
     failed = [e for e in entries if e.get("parity") and not e["parity"].get("passed")]
     warned = [e for e in entries if e.get("warnings")]
@@ -282,7 +289,7 @@ def render_report(results: dict[str, Any], plots: list[str] | None = None) -> st
 
     if train:
         out += ["## Training: time per epoch", ""] + _speedup_matrix(train, TRAIN_ORDER, "N")
-        out += _table(["N", "variant", "device", "median ± IQR", "speedup vs eager", "compile time",
+        out += _table(["N", "variant", "device", "median ± IQR", "speedup vs eager", "compile/capture",
                        "efficiency", "faults/epoch", "parity", "warn"],
                       _timing_rows(train, bandwidth, training=True)) + [""]
     if inference:
@@ -295,12 +302,19 @@ def render_report(results: dict[str, Any], plots: list[str] | None = None) -> st
     out += [f"- `{_label(e)}`: " + "; ".join(e["warnings"]) for e in warned] or ["None."]
     out.append("")
     out += ["## Skipped", ""]
-    groups: dict[tuple[str, str, str, str], list[int]] = {}
-    for e in skipped:  # one line per runtime and device: a GPU-less run skips every size alike
-        groups.setdefault((e["phase"], e["runtime"], e["device"], e["skip_reason"]), []).append(int(e["batch_size"]))
-    for (phase, runtime, device, reason), sizes in groups.items():
+    # A GPU-less run skips every runtime at every size alike: one line per phase, device and reason.
+    sizes_of: dict[tuple[str, str, str, str], list[int]] = {}
+    for e in skipped:
+        key = (e["phase"], e["device"], e["skip_reason"], e["runtime"])
+        sizes_of.setdefault(key, []).append(int(e["batch_size"]))
+    groups: dict[tuple[str, str, str, tuple[int, ...]], list[str]] = {}
+    for (phase, device, reason, runtime), sizes in sizes_of.items():
+        groups.setdefault((phase, device, reason, tuple(sorted(sizes))), []).append(runtime)
+    for (phase, device, reason, sizes), runtimes in groups.items():
         what = "N" if phase == "train_epoch" else "batch"
-        out.append(f"- `{phase}/{runtime}/{device}` at {what} {', '.join(format_size(s) for s in sorted(sizes))}: {reason}")
+        order = TRAIN_ORDER if phase == "train_epoch" else INFERENCE_ORDER
+        names = ", ".join(sorted(runtimes, key=lambda r: runtime_rank(r, order)))
+        out.append(f"- {phase} on `{device}`: {names} at {what} {', '.join(map(format_size, sizes))}: {reason}")
     if not groups:
         out.append("Nothing was skipped.")
     out.append("")

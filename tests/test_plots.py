@@ -19,8 +19,13 @@ def golden() -> dict:
 
 
 def test_write_plots_writes_three_pngs(golden: dict, tmp_path: Path) -> None:
-    assert any("skip_reason" in e for e in golden["measurements"])  # skipped entries are in the input
-    paths = write_plots(golden, tmp_path / "plots")
+    results = copy.deepcopy(golden)
+    assert any("skip_reason" in e for e in results["measurements"])  # skipped entries are in the input
+    results["measurements"] += [  # a second device draws its own (dashed) series
+        dict(e, device="cuda:0") for e in golden["measurements"]
+        if e["runtime"] == "eager" and "times_s" in e
+    ]
+    paths = write_plots(results, tmp_path / "plots")
     assert [p.name for p in paths] == [LATENCY_PNG, THROUGHPUT_PNG, TRAIN_PNG]
     for p in paths:
         data = p.read_bytes()
@@ -31,7 +36,7 @@ def test_write_plots_writes_three_pngs(golden: dict, tmp_path: Path) -> None:
 def test_skipped_entries_are_not_series(golden: dict) -> None:
     inference = series(golden["measurements"], "inference", ())
     assert all(device == "cpu" for _, device in inference)
-    assert list(inference)[0] == ("compile", "cpu")  # without an order: alphabetical
+    assert list(inference)[0] == ("eager", "cpu")  # without an order: alphabetical
     eager = series(golden["measurements"], "inference", ("eager",))[("eager", "cpu")]
     assert [b for b, *_ in eager] == [1, 1000, 10**6, 10**7]
     assert all(p25 <= median <= p75 for _, p25, median, p75 in eager)

@@ -34,7 +34,7 @@ def test_format_duration_in_a_given_unit() -> None:
 def test_format_rate_and_size() -> None:
     assert format_rate(7.52e6) == "7.52 M/s" and format_rate(1234) == "1.23 k/s" and format_rate(12) == "12.0/s"
     assert [format_size(n) for n in (1, 40, 1000, 10**4, 10**7, 12345)] == \
-        ["1", "40", "1,000", "10^4", "10^7", "12,345"]
+        ["1", "40", "1000", "10^4", "10^7", "12,345"]
 
 
 def test_report_of_the_golden_run(golden: dict, tmp_path: Path) -> None:
@@ -45,20 +45,24 @@ def test_report_of_the_golden_run(golden: dict, tmp_path: Path) -> None:
     text = path.read_text()
     # Fingerprint and floors.
     for needle in ("AMD EPYC 9B14", "torch 2.13.0+cpu", "onnxruntime 1.32.0", "MALLOC_MMAP_MAX_=0",
-                   "`8737064a1f3c` (clean)", "Threads | torch 2, onnxruntime 2", "26.0 GB/s", "25.0 ns"):
+                   "`8737064a1f3c` (clean)", "Threads | torch 2, onnxruntime 2", "26.0 GB/s", "25.0 ns",
+                   "| bandwidth_copy_bytes | 400 MB |", "| bandwidth_warnings | none |"):
         assert needle in text, needle
     # Parity verdicts, all passed.
     assert "All 32 parity checks passed." in text and "**FAIL**" not in text
-    assert "| inference | compile | cpu | 10^7 | 5.96e-08 | 1 | max_abs_error <= 1e-6 | PASS |" in text
+    assert "| inference | torch_compile | cpu | 10^7 | 5.96e-08 | 1 | max_abs_error <= 1e-06 | PASS |" in text
+    assert "| train_epoch | fused | cpu | 10^7 | 0 | 0 | bit-exact | PASS |" in text
     # Speedups vs eager at the same size and device, compile time apart, efficiency for large batches.
     assert "| fused | 6.59× | 5.45× | 1.56× | 1.57× |" in text
-    assert "| 10^7 | compile | cpu | 3.37 ms ± 0.210 ms | 2.97 G | 2.88× | 1.10 s | 90% | 0 | PASS |  |" in text
-    assert "| 1 | compile | cpu | 20.2 µs ± 4.91 µs | 49.5 k | 0.35× | 19.5 s | – | 0 | PASS | ⚠ |" in text
+    assert "| 10^7 | torch_compile | cpu | 3.37 ms ± 0.210 ms | 2.97 G | 2.88× | 1.10 s | 91% | 0 | PASS |  |" in text
+    assert "| 1 | torch_compile | cpu | 20.2 µs ± 4.91 µs | 49.5 k | 0.35× | 19.5 s | – | 0 | PASS | ⚠ |" in text
+    assert "| 10^6 | torch_compile | cpu | 1.48 ms ± 75.0 µs | 2.06× | 1.10 s | 21% | 0 | PASS |  |" in text
     assert "| 40 | eager | cpu | 159 µs ± 5.10 µs | 1.00× (baseline) |" in text
     # Warnings, skips with reasons, plots by relative link, the reading guide.
-    assert "- `inference/compile/cpu/1`: IQR/median 12.4% > 10%" in text
-    assert "- `train_epoch/cuda_graphs/cpu` at N 40: CUDA graphs need a CUDA device" in text
-    assert "- `inference/onnxruntime/cuda` at batch 1: no CUDA device" in text
+    assert "- `inference/torch_compile/cpu/1`: unstable: IQR is 12% of the median (> 10%)" in text
+    assert "- train_epoch on `cpu`: cuda_graph at N 40, 10^4, 10^6, 10^7: cuda_graph needs a CUDA device" in text
+    assert ("- inference on `cuda`: eager, inference_mode, torchscript, exported_program, onnxruntime, "
+            "torch_compile at batch 1, 1000, 10^6, 10^7: cuda: no CUDA device") in text
     for name in ("inference_latency.png", "inference_throughput.png", "train_epoch.png"):
         assert f"]({name})" in text
     assert "## How to read this" in text and "within one device" in text
@@ -71,7 +75,7 @@ def test_parity_failure_is_loud_at_the_top(golden: dict) -> None:
     text = render_report(results)
     banner = text.index("PARITY FAILED for 1 measurement(s)")
     assert banner < text.index("## Environment")
-    assert "`inference/onnxruntime/cpu/1,000`: max_abs_error 0.25, max_ulp 4194304" in text
+    assert "`inference/onnxruntime/cpu/1000`: max_abs_error 0.25, max_ulp 4194304" in text
     parity = text[text.index("## Parity"):]
     first_row = parity.splitlines()[4]
     assert "onnxruntime" in first_row and "**FAIL**" in first_row  # failures sort first
@@ -86,3 +90,18 @@ def test_report_without_plots_or_baseline(golden: dict, tmp_path: Path) -> None:
     text = write_report(results, tmp_path).read_text()
     assert "## Plots" not in text and "## Training" not in text
     assert "1.00× (baseline)" not in text and "| 1 | onnxruntime | cpu | 6.04 µs ± 0.229 µs | 166 k | – |" in text
+
+
+def test_speedups_compare_within_one_device(golden: dict) -> None:
+    results = copy.deepcopy(golden)
+    gpu = []
+    for e in results["measurements"]:
+        if e["phase"] == "inference" and e["device"] == "cpu" and e["batch_size"] == 1:
+            scale = 0.5 if e["runtime"] == "eager" else 2.0  # on the GPU eager is 2x faster, the others 2x slower
+            gpu.append(dict(e, device="cuda:0", times_s=[t * scale for t in e["times_s"]],
+                            median_s=e["median_s"] * scale, iqr_s=e["iqr_s"] * scale))
+    results["measurements"] += gpu
+    text = render_report(results)
+    assert "Speedup vs eager on `cpu`" in text and "Speedup vs eager on `cuda:0`" in text
+    cuda_matrix = text[text.index("Speedup vs eager on `cuda:0`"):]
+    assert "| onnxruntime | 0.30× |" in cuda_matrix  # 4x slower than eager on its own device: (0.5*7.17)/(2*6.04)

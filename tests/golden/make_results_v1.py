@@ -28,12 +28,13 @@ def exact(reference: str = "state_dict eager model on the CPU") -> Parity:
 
 
 def measured(phase, runtime, batch, median_s, parity, n=9, spread=0.03, calls=1, warnings=(), **extra):
+    """Extras as bench/floors.py and bench/timing.py write them: bytes only from batch 10^5 on."""
     times = samples(median_s, n, spread)
-    bytes_moved = 8 * batch
-    extra = {"minor_faults_per_call": 0.0, "bytes_moved": bytes_moved,
-             "bytes_per_s": bytes_moved / median_s,
-             "bandwidth_efficiency": bytes_moved / median_s / BANDWIDTH_BYTES_PER_S,
-             "threads": 2, **extra}
+    extra = {"minor_faults_per_call": 0.0, "threads": 2, **extra}
+    if batch >= 100_000:
+        median = sorted(times)[len(times) // 2]
+        extra.update(bytes_moved=8 * batch, bytes_per_s=8 * batch / median,
+                     bandwidth_efficiency=8 * batch / median / BANDWIDTH_BYTES_PER_S)
     return Measurement(Spec(phase, runtime, "cpu", batch), times, calls, parity, tuple(warnings), None, extra)
 
 
@@ -47,48 +48,62 @@ INFERENCE_S = {  # median seconds per call at batch 1, 10^3, 10^6, 10^7 on 2 AMD
     "torchscript": (7.7e-6, 9.6e-6, 1.4e-4, 1.01e-2),
     "exported_program": (1.2e-5, 1.4e-5, 1.42e-4, 1.03e-2),
     "onnxruntime": (6.0e-6, 8.1e-6, 7.6e-4, 8.1e-3),
-    "compile": (2.0e-5, 2.2e-5, 1.1e-4, 3.4e-3),
+    "torch_compile": (2.0e-5, 2.2e-5, 1.1e-4, 3.4e-3),
 }
+BATCH_SIZES = (1, 10**3, 10**6, 10**7)
+TRAIN_SIZES = (40, 10**4, 10**6, 10**7)
 TRAIN_S = {  # median seconds per epoch at N = 40, 10^4, 10^6, 10^7
     "eager": (1.6e-4, 2.1e-4, 3.1e-3, 2.8e-2),
     "fused": (2.5e-5, 4.0e-5, 2.0e-3, 1.9e-2),
-    "compile": (6.1e-5, 7.0e-5, 1.5e-3, 1.2e-2),
+    "torch_compile": (6.1e-5, 7.0e-5, 1.5e-3, 1.2e-2),
 }
 
 
 def measurements() -> list[Measurement]:
     out: list[Measurement] = []
     for runtime, medians in TRAIN_S.items():
-        for n, median_s in zip((40, 10**4, 10**6, 10**7), medians):
-            parity = None if runtime == "eager" else exact("eager tutorial loop's final parameters")
-            extra = {"compile_s": 19.5 if n == 40 else 1.1} if runtime == "compile" else {}
+        for n, median_s in zip(TRAIN_SIZES, medians):
+            parity = None
+            if runtime == "fused":
+                parity = exact("eager loop's parameters after 100 epochs")
+            elif runtime == "torch_compile":
+                parity = Parity(0.0, 0, True, "max_abs_error <= 0.0001", "eager loop's parameters after 100 epochs")
+            extra = {"timed": "train_epoch (one full-batch step)"}
+            if runtime == "torch_compile":
+                extra["compile_s"] = 19.5 if n == 40 else 1.1
             warnings = []
             kwargs = {}
             if runtime == "eager" and n == 10**7:
-                warnings = ["IQR/median 15.2% > 10%", "only 5 samples (< 10)"]
+                warnings = ["too few samples: 5 < 9 (hit max_total_s)",
+                            "unstable: IQR is 15% of the median (> 10%)"]
                 kwargs = {"n": 5, "spread": 0.12}
                 extra["minor_faults_per_call"] = 12.4
             out.append(measured("train_epoch", runtime, n, median_s, parity, warnings=warnings,
                                 **kwargs, **extra))
-    for runtime in ("eager", "fused", "compile", "cuda_graphs"):
-        out.append(skipped("train_epoch", runtime, "cuda", 40, "no CUDA device"))
-    out.append(skipped("train_epoch", "cuda_graphs", "cpu", 40, "CUDA graphs need a CUDA device"))
+    for n in TRAIN_SIZES:
+        out.append(skipped("train_epoch", "cuda_graph", "cpu", n, "cuda_graph needs a CUDA device"))
+    for runtime in (*TRAIN_S, "cuda_graph"):
+        for n in TRAIN_SIZES:
+            out.append(skipped("train_epoch", runtime, "cuda", n, "cuda: no CUDA device"))
     for runtime, medians in INFERENCE_S.items():
-        for batch, median_s in zip((1, 10**3, 10**6, 10**7), medians):
-            parity = exact()
-            if runtime == "compile" and batch >= 10**6:
-                parity = Parity(5.960464477539063e-08, 1, True, "max_abs_error <= 1e-6")
+        for batch, median_s in zip(BATCH_SIZES, medians):
+            parity = Parity(0.0, 0, True, "max_abs_error <= 1e-06", "state_dict eager model on the CPU")
+            if runtime == "torch_compile" and batch >= 10**6:  # an FMA: one ulp at most
+                parity = Parity(5.960464477539063e-08, 1, True, "max_abs_error <= 1e-06",
+                                "state_dict eager model on the CPU")
             calls = max(1, int(2e-4 / median_s))  # samples of >= 0.2 ms keep the timer's 50 ns below 0.1%
             extra = {}
             if runtime == "onnxruntime":
                 extra["provider"] = "CPUExecutionProvider"
-            if runtime == "compile":
+            if runtime == "torch_compile":
                 extra["compile_s"] = 19.5 if batch == 1 else 1.1
-            warnings = ["IQR/median 12.4% > 10%"] if (runtime, batch) == ("compile", 1) else []
+            warnings = ["unstable: IQR is 12% of the median (> 10%)"] if (runtime, batch) == ("torch_compile", 1) else []
             spread = 0.1 if warnings else 0.03
             out.append(measured("inference", runtime, batch, median_s, parity, calls=calls,
                                 warnings=warnings, spread=spread, **extra))
-        out.append(skipped("inference", runtime, "cuda", 1, "no CUDA device"))
+    for runtime in INFERENCE_S:
+        for batch in BATCH_SIZES:
+            out.append(skipped("inference", runtime, "cuda", batch, "cuda: no CUDA device"))
     return out
 
 
@@ -111,10 +126,14 @@ CONFIG = {
     "batch_sizes": [1, 1000, 1000000, 10000000],
     "train_sizes": [40, 10000, 1000000, 10000000],
 }
-FLOORS = {
+FLOORS = {  # as bench/floors.py writes them
     "empty_call_s": 2.5e-08,
     "timer_overhead_s": 5.1e-08,
-    "memory_bandwidth_bytes_per_s": BANDWIDTH_BYTES_PER_S,
+    "timer_resolution_s": 6.0e-08,
+    "bandwidth_bytes_per_s": BANDWIDTH_BYTES_PER_S,
+    "bandwidth_copy_bytes": 400000000,
+    "bandwidth_threads": 2,
+    "bandwidth_warnings": [],
 }
 
 if __name__ == "__main__":
