@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,7 +116,11 @@ def make_ort_session(
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # errors only: no provider-fallback chatter on stderr
     try:
-        session = ort.InferenceSession(str(source), sess_options=options, providers=providers)
+        with warnings.catch_warnings():
+            # ORT warns "Specified provider ... is not in available provider names" and falls
+            # back; the check below turns that into an error that says so.
+            warnings.filterwarnings("ignore", message="Specified provider", category=UserWarning)
+            session = ort.InferenceSession(str(source), sess_options=options, providers=providers)
     except Exception as exc:  # ORT raises its own Fail/InvalidProtobuf/... for bad files
         raise ArtifactError(f"cannot load ONNX {source} in onnxruntime ({_reason(exc)})") from None
     running = session.get_providers()

@@ -1,0 +1,136 @@
+"""How fast ORT runs the naive [N, 1] graph vs the exported flat graph, against numpy's floor.
+
+    python -m export.graph_speed [--batches 1000000 10000000] [--repeats 20]
+    linreg-bench export-speed
+
+Everything runs in one process with one thread each (ORT intra-op 1, torch 1, numpy is single
+threaded), each (variant, batch) pair is warmed first, outputs are preallocated where the
+runtime allows it (numpy out=, ORT io_binding), and minor page faults per call are reported:
+at 10^6-10^7 elements a fresh output buffer page-faults on every call (see METHOD.md).
+The floor is numpy `np.multiply(x, w, out=y); np.add(y, b, out=y)`.
+A measurement, not a test: the numbers go into the README and reports, never into assertions.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from export.exporters import INPUT_NAME, OUTPUT_NAME
+from export.graphs import FlatLine, batch_dynamic_shapes, example_input
+from export.loaders import make_ort_session
+from export.quiet import quiet
+from linreg.models import LinearRegressionModel, line_parameters
+
+DEFAULT_BATCHES = (1_000_000, 10_000_000)
+DEFAULT_REPEATS = 20  # calls timed per (variant, batch), after 3 warmups
+
+
+def export_onnx_file(module: torch.nn.Module, path: Path) -> Path:
+    """Dynamo-export `module` with a dynamic batch to one self-contained file."""
+    with quiet():
+        program = torch.onnx.export(module.eval(), (example_input(),), dynamo=True,
+                                    input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                                    dynamic_shapes=batch_dynamic_shapes(),
+                                    external_data=False, verbose=False)
+        program.save(str(path), external_data=False)
+    return path
+
+
+def time_calls(call: Callable[[], object], repeats: int, warmups: int = 3) -> tuple[float, float]:
+    """(median seconds per call, minor page faults per call) over `repeats` timed calls."""
+    for _ in range(warmups):
+        call()
+    times_s = []
+    faults_before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times_s.append(time.perf_counter() - start)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults_before
+    return statistics.median(times_s), faults / repeats
+
+
+def ort_variants(path: Path, x: np.ndarray) -> dict[str, Callable[[], object]]:
+    """run() (allocates its output each call) and io_binding into a preallocated output."""
+    import onnxruntime as ort
+
+    session = make_ort_session(path, "cpu", threads=1)
+    y = np.empty_like(x)
+    binding = session.io_binding()
+    binding.bind_cpu_input(INPUT_NAME, x)
+    binding.bind_output(OUTPUT_NAME, "cpu", 0, np.float32, list(y.shape), y.ctypes.data)
+    run_options = ort.RunOptions()
+    return {
+        "run": lambda: session.run([OUTPUT_NAME], {INPUT_NAME: x}),
+        # y rides in the closure: ORT writes through its raw pointer, so it must outlive the binding.
+        "io_binding": lambda y=y: session.run_with_iobinding(binding, run_options),
+    }
+
+
+def measure(batches: tuple[int, ...], repeats: int) -> list[dict[str, object]]:
+    torch.manual_seed(42)
+    model = LinearRegressionModel().eval()
+    weight, bias = (float(t.detach()) for t in line_parameters(model))
+    w32, b32 = np.float32(weight), np.float32(bias)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        naive = export_onnx_file(model, Path(tmp) / "naive.onnx")
+        flat = export_onnx_file(FlatLine(model), Path(tmp) / "flat.onnx")
+        for batch in batches:
+            x = np.random.default_rng(0).random((batch, 1), dtype=np.float32)
+            y = np.empty_like(x)
+            xt = torch.from_numpy(x)
+            yt = torch.empty_like(xt)
+            w_t, b_t = torch.tensor(w32), torch.tensor(b32)
+
+            def numpy_out() -> None:
+                np.multiply(x, w32, out=y)
+                np.add(y, b32, out=y)
+
+            def torch_out() -> None:
+                torch.mul(xt, w_t, out=yt)
+                yt.add_(b_t)
+
+            variants: dict[str, Callable[[], object]] = {"numpy w*x+b (out=)": numpy_out,
+                                                         "torch eager (out=)": torch_out}
+            for name, call in ort_variants(naive, x).items():
+                variants[f"ORT naive [N,1] {name}"] = call
+            for name, call in ort_variants(flat, x).items():
+                variants[f"ORT exported flat {name}"] = call
+            for name, call in variants.items():
+                median_s, faults = time_calls(call, repeats)
+                rows.append({"batch": batch, "variant": name, "median_ms": median_s * 1e3,
+                             "minor_faults_per_call": faults})
+    floors = {r["batch"]: r["median_ms"] for r in rows if r["variant"].startswith("numpy")}
+    for r in rows:
+        r["x_numpy"] = r["median_ms"] / floors[r["batch"]]
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m export.graph_speed", description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, nargs="+", default=list(DEFAULT_BATCHES))
+    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)  # same thread count for every variant
+    rows = measure(tuple(args.batches), args.repeats)
+    print(f"{'batch':>9}  {'variant':<30} {'median_ms':>10} {'x numpy':>8} {'faults/call':>11}")
+    for r in rows:
+        print(f"{r['batch']:>9}  {r['variant']:<30} {r['median_ms']:>10.3f} {r['x_numpy']:>8.2f} "
+              f"{r['minor_faults_per_call']:>11.0f}")
+    print(json.dumps({"threads": 1, "repeats": args.repeats, "rows": rows}, separators=(",", ":")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
