@@ -1,0 +1,225 @@
+"""Orchestration: which measurements run, in what order, in which process.
+
+Order: floors first (their bandwidth judges every large-batch result), then the training
+variants, then the inference runtimes, then the ORT-interference probe. Isolation "runtime"
+(the default) gives every runtime and every training variant its own worker process
+(bench.worker), started with the allocator settings; "none" runs everything in this process
+(tests, debugging). Skips that are known up front (absent device, CUDA graphs on a CPU,
+torch.compile in --quick) are recorded here without starting a worker.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from bench.floors import COPY_BYTES
+from bench.measurement import Measurement, Spec
+from bench.runtimes import INFERENCE_RUNTIMES, INFERENCE_SIZES, Artifacts, device_skip_reason
+from bench.timing import QUICK_TIMING, TimingConfig, skipped
+from bench.training import PARITY_EPOCHS, TRAIN_SIZES, TRAINING_VARIANTS, variant_skip_reason
+from bench.worker import allocator_settings, run_job, worker_environment
+from linreg.errors import LinregError
+
+ISOLATIONS = ("runtime", "none")
+DEFAULT_DEVICES = ("cpu", "cuda")  # cuda is always listed: on a CPU machine it is a skip record
+QUICK_COMPILE_SKIP = "skipped in --quick: compile takes ~20 s cold"
+COMPILED = ("torch_compile",)
+
+
+class SuiteError(LinregError):
+    """A bench configuration names something that does not exist."""
+
+
+def default_threads() -> int:
+    """One intra-op thread, for torch and ORT alike: the steadiest numbers on a shared machine.
+
+    With 2 threads on 2 busy cores every parallel region waits for a descheduled thread: an
+    eager [10^5, 1] forward measured 13 us with 2 threads when idle and 11 ms when another
+    process ran; 1 thread stayed at 22 us. linreg's training default is also 1 thread. Use
+    --threads N to measure more; it is recorded either way.
+    """
+    return 1
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    devices: tuple[str, ...] = DEFAULT_DEVICES
+    runtimes: tuple[str, ...] = INFERENCE_RUNTIMES
+    variants: tuple[str, ...] = TRAINING_VARIANTS
+    batch_sizes: tuple[int, ...] = INFERENCE_SIZES
+    train_sizes: tuple[int, ...] = TRAIN_SIZES
+    threads: int = field(default_factory=default_threads)  # torch and ORT intra-op, equal
+    timing: TimingConfig = TimingConfig()
+    isolation: str = "runtime"         # "runtime": a worker process each | "none": in-process
+    parity_epochs: int = PARITY_EPOCHS  # epochs each training variant is compared over
+    compile_skip_reason: str | None = None  # set by --quick: torch.compile is recorded as skipped
+    interference: bool = True          # probe ORT's pool slowing torch in one process
+    interference_calls: int = 300
+    copy_bytes: int = COPY_BYTES       # the bandwidth floor's copy (read + write)
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("runtimes", INFERENCE_RUNTIMES), ("variants", TRAINING_VARIANTS)):
+            bad = [v for v in getattr(self, name) if v not in allowed]
+            if bad:
+                raise SuiteError(f"unknown {name[:-1]} {bad[0]!r} (choose from {', '.join(allowed)})")
+        if self.isolation not in ISOLATIONS:
+            raise SuiteError(f"isolation must be one of {ISOLATIONS}, got {self.isolation!r}")
+        if self.threads < 1:
+            raise SuiteError(f"threads must be >= 1, got {self.threads}")
+        for name in ("batch_sizes", "train_sizes"):
+            if any(int(v) < 1 for v in getattr(self, name)):
+                raise SuiteError(f"{name} must all be >= 1")
+        if not self.devices:
+            raise SuiteError("devices must name at least one device")
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> "SuiteConfig":
+        """Under a minute on 2 cores: fewer sizes, short min-times, no cold compiles."""
+        base = cls(batch_sizes=(1, 1000, 100_000), train_sizes=(40, 10_000), timing=QUICK_TIMING,
+                   compile_skip_reason=QUICK_COMPILE_SKIP, interference_calls=100,
+                   copy_bytes=100_000_000, parity_epochs=10)
+        return replace(base, **overrides)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["timing"] = asdict(self.timing)
+        return d
+
+
+@dataclass
+class SuiteResult:
+    floors: dict[str, Any]
+    measurements: list[Measurement]
+    interference: dict[str, Any] | None
+    allocator: dict[str, str]          # the MALLOC_* settings the measuring processes ran with
+
+
+def _planned(config: SuiteConfig, artifacts: Artifacts | None) -> list[tuple[dict[str, Any], list[Measurement]]]:
+    """(worker job or {}, skip records known up front) per runtime / variant."""
+    plan = []
+    common = {"threads": config.threads, "timing": asdict(config.timing)}
+    for variant in config.variants:
+        skips, devices = [], []
+        for device in config.devices:
+            reason = (config.compile_skip_reason if variant in COMPILED else None) \
+                or device_skip_reason(device) or variant_skip_reason(variant, device)
+            if reason:
+                skips += [skipped(Spec("train_epoch", variant, device, n), reason)
+                          for n in config.train_sizes]
+            else:
+                devices.append(device)
+        job = {"task": "training", "variant": variant, "devices": devices,
+               "sizes": list(config.train_sizes), "parity_epochs": config.parity_epochs,
+               **common} if devices else {}
+        plan.append((job, skips))
+    for runtime in config.runtimes:
+        skips, devices = [], []
+        for device in config.devices:
+            reason = (config.compile_skip_reason if runtime in COMPILED else None) \
+                or device_skip_reason(device) \
+                or (None if artifacts is not None or runtime in ("eager", "inference_mode", "torch_compile")
+                    else "no export folder given")
+            if reason:
+                skips += [skipped(Spec("inference", runtime, device, b), reason)
+                          for b in config.batch_sizes]
+            else:
+                devices.append(device)
+        job = {"task": "inference", "runtime": runtime, "devices": devices,
+               "sizes": list(config.batch_sizes), "artifacts": artifacts.to_json() if artifacts else None,
+               **common} if devices else {}
+        plan.append((job, skips))
+    return plan
+
+
+def count_measurements(config: SuiteConfig) -> int:
+    """How many Measurement records a run produces (skips included): the progress total."""
+    return len(config.devices) * (len(config.variants) * len(config.train_sizes)
+                                  + len(config.runtimes) * len(config.batch_sizes))
+
+
+def run_worker(job: dict[str, Any], emit: Callable[[Measurement], None],
+               cache_dir: str | None = None) -> dict[str, Any]:
+    """Run one job in a fresh `python -m bench.worker`; measurements stream back through `emit`."""
+    root = str(Path(__file__).resolve().parent.parent)
+    env = worker_environment(cache_dir)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    with tempfile.TemporaryFile(mode="w+") as errors:
+        proc = subprocess.Popen([sys.executable, "-m", "bench.worker"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=errors, text=True, env=env)
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps(job))
+        proc.stdin.close()
+        final: dict[str, Any] | None = None
+        for line in proc.stdout:
+            msg = json.loads(line)
+            if "measurement" in msg:
+                emit(Measurement.from_dict(msg["measurement"]))
+            elif "done" in msg:
+                final = msg
+        proc.wait()
+        if final is None or not final.get("done"):
+            errors.seek(0)
+            tail = errors.read().strip().splitlines()[-1:] or ["no output"]
+            reason = final.get("error") if final else f"exit code {proc.returncode}: {tail[0]}"
+            raise RuntimeError(f"worker for {job.get('runtime') or job.get('variant') or job['task']} "
+                               f"failed ({reason})")
+    return final
+
+
+def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
+              progress: Callable[[str], None] | None = None,
+              cache_dir: str | None = None) -> SuiteResult:
+    """Floors, then every training variant and inference runtime, each in its own worker."""
+    emit_progress = progress or (lambda label: None)
+
+    def execute(job: dict[str, Any], emit: Callable[[Measurement], None]) -> dict[str, Any]:
+        if config.isolation == "none":
+            return run_job(job, emit)
+        return run_worker(job, emit, cache_dir)
+
+    emit_progress("floors")
+    floor_run = execute({"task": "floors", "threads": config.threads,
+                         "timing": asdict(config.timing), "copy_bytes": config.copy_bytes},
+                        lambda m: None)
+    floors = floor_run["floors"]
+    allocator = floor_run["process"]["allocator"] if config.isolation != "none" else allocator_settings()
+
+    measurements: list[Measurement] = []
+
+    def collect(m: Measurement) -> None:
+        measurements.append(m)
+        emit_progress(m.spec.label)
+
+    for job, skips in _planned(config, artifacts):
+        for m in skips:
+            collect(m)
+        if not job:
+            continue
+        job["bandwidth_bytes_per_s"] = floors["bandwidth_bytes_per_s"]
+        before = len(measurements)
+        try:
+            execute(job, collect)
+        except RuntimeError as exc:  # a crashed worker: its missing records say why, loudly
+            sys.stderr.write(f"warning: {exc}\n")
+            done = {m.spec.key for m in measurements[before:]}
+            phase = "train_epoch" if job["task"] == "training" else "inference"
+            name = job.get("variant") or job.get("runtime")
+            for device in job["devices"]:
+                for size in job["sizes"]:
+                    spec = Spec(phase, name, device, size)
+                    if spec.key not in done:
+                        collect(skipped(spec, f"worker failed: {exc}"))
+
+    interference = None
+    if config.interference and artifacts is not None and "onnx" in artifacts.paths:
+        emit_progress("ort interference probe")
+        interference = execute({"task": "interference", "threads": config.threads,
+                                "artifacts": artifacts.to_json(), "batch": 100_000,
+                                "calls": config.interference_calls}, lambda m: None)["interference"]
+    return SuiteResult(floors, measurements, interference, allocator)

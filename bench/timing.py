@@ -1,0 +1,204 @@
+"""The measurement engine: warmups, calibrated blocks of calls, raw samples, stability warnings.
+
+How one measurement runs (the shape of torch.utils.benchmark's blocked_autorange, plus pyperf's
+minimums and warnings):
+  1. warmups: at least `warmup_calls` calls and at least `warmup_s` seconds (caches, allocator,
+     lazy initialisation, JIT specialisation all happen here, not in the samples);
+  2. calibration: calls_per_sample doubles (or jumps by the missing factor) until one block of
+     calls lasts `min_sample_s`, so the clock's resolution and overhead are < 0.1% of a sample;
+  3. samples: blocks of calls_per_sample calls, until BOTH `min_total_s` of timed work AND
+     `min_samples` samples (or the `max_total_s` cap, which then warns).
+Each sample is stored as seconds per call (block time / calls_per_sample): the raw samples are
+kept, statistics are derived from them (bench.measurement.Measurement).
+
+The clock and the `sync` hook are pluggable: tests drive calibration with a fake clock, and on a
+GPU `sync` is torch.cuda.synchronize (or an ORT io_binding's synchronize_outputs), called once at
+the end of each block, before the clock stops (note: a CPU-GPU sync point, outside the calls).
+"""
+from __future__ import annotations
+
+import math
+import resource
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from bench.measurement import Measurement, Parity, Spec
+
+Clock = Callable[[], float]
+BlockTimer = Callable[[int], float]  # runs n calls and returns the seconds they took
+
+UNSTABLE_IQR_RATIO = 0.10      # pyperf and TUB's adaptive_autorange both draw the line at 10%
+RESOLUTION_FACTOR = 1000       # a block shorter than 1000x the clock's resolution/overhead warns
+MAX_CALLS_PER_SAMPLE = 1 << 24
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    warmup_calls: int = 10        # optimum-benchmark's 10 warmups
+    warmup_s: float = 0.05        # ...and at least this long, so big sizes warm their pages too
+    min_sample_s: float = 0.002   # one block lasts >= 2 ms: perf_counter's ~50 ns overhead is 0.0025%
+    min_total_s: float = 0.5      # timed work per measurement, TUB's blocked_autorange default
+    min_samples: int = 10         # ...and at least this many samples, for a meaningful IQR
+    max_total_s: float = 10.0     # cap for very slow calls; fewer samples then, with a warning
+
+    def __post_init__(self) -> None:
+        if self.warmup_calls < 0:
+            raise ValueError(f"warmup_calls must be >= 0, got {self.warmup_calls}")
+        for name in ("warmup_s", "min_sample_s", "min_total_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.min_samples < 1:
+            raise ValueError(f"min_samples must be >= 1, got {self.min_samples}")
+        if self.max_total_s < self.min_total_s:
+            raise ValueError(
+                f"max_total_s ({self.max_total_s}) must be >= min_total_s ({self.min_total_s})"
+            )
+
+
+QUICK_TIMING = TimingConfig(warmup_calls=3, warmup_s=0.005, min_sample_s=0.001,
+                            min_total_s=0.05, min_samples=5, max_total_s=1.0)
+
+
+def minor_faults() -> int:
+    """Minor page faults of this process so far (all threads): fresh pages the allocator touched."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def clock_resolution_s(clock: Clock = time.perf_counter, tries: int = 2000) -> float:
+    """The smallest step between two clock readings: resolution and call overhead together."""
+    best = math.inf
+    for _ in range(tries):
+        a = clock()
+        b = clock()
+        while b == a:  # a coarse clock: wait for it to tick
+            b = clock()
+        best = min(best, b - a)
+    return best
+
+
+def loop_timer(fn: Callable[[], Any], clock: Clock = time.perf_counter,
+               sync: Callable[[], None] | None = None) -> BlockTimer:
+    """The plain block timer: n calls, then sync, between two clock readings."""
+
+    def run(n: int) -> float:
+        if sync is not None:
+            sync()  # nothing queued from before may leak into this block
+        start = clock()
+        for _ in range(n):
+            fn()
+        if sync is not None:
+            sync()
+        return clock() - start
+
+    return run
+
+
+def torch_timer(fn: Callable[[], Any], threads: int,
+                sync: Callable[[], None] | None = None) -> BlockTimer:
+    """A block timer built on torch.utils.benchmark.Timer with an explicit thread count.
+
+    TUB's Timer defaults to ONE thread, which would silently measure something else than the
+    rest of the run: num_threads is passed explicitly. TUB returns only per-block totals, which
+    is exactly what a sample is, so the raw samples survive.
+    """
+    from torch.utils import benchmark
+
+    def stopwatch() -> float:
+        if sync is not None:
+            sync()
+        return time.perf_counter()
+
+    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads, timer=stopwatch)
+
+    def run(n: int) -> float:
+        m = timer.timeit(n)
+        return float(m.raw_times[0])
+
+    return run
+
+
+def calibrate(block: BlockTimer, min_sample_s: float) -> tuple[int, float]:
+    """Grow calls per block until one block lasts min_sample_s; returns (calls, last block's s)."""
+    n = 1
+    while True:
+        elapsed = min(block(n), block(n))  # the faster of two: one preempted block cannot stop growth
+        if elapsed >= min_sample_s or n >= MAX_CALLS_PER_SAMPLE:
+            return n, elapsed
+        if elapsed <= 0:
+            factor = 10
+        else:  # jump close to the target, but at least double and at most x100 per step
+            factor = min(100, max(2, math.ceil(1.2 * min_sample_s / elapsed)))
+        n = min(n * factor, MAX_CALLS_PER_SAMPLE)
+
+
+def stability_warnings(times_s: tuple[float, ...] | list[float], calls_per_sample: int,
+                       min_samples: int, resolution_s: float) -> list[str]:
+    """pyperf-style warnings: spread, too few samples, samples near the clock's resolution."""
+    out: list[str] = []
+    if not times_s:
+        return ["no samples"]
+    if len(times_s) < min_samples:
+        out.append(f"too few samples: {len(times_s)} < {min_samples} (hit max_total_s)")
+    m = Measurement(Spec("inference", "_", "_", 1), tuple(times_s))
+    if m.median_s > 0 and m.iqr_s / m.median_s > UNSTABLE_IQR_RATIO:
+        out.append(f"unstable: IQR is {100 * m.iqr_s / m.median_s:.0f}% of the median (> 10%)")
+    block_s = m.median_s * calls_per_sample
+    if resolution_s > 0 and block_s < RESOLUTION_FACTOR * resolution_s:
+        out.append(f"near timer resolution: a sample lasts {block_s * 1e6:.3g} us, "
+                   f"< {RESOLUTION_FACTOR}x the clock's {resolution_s * 1e9:.3g} ns")
+    return out
+
+
+def measure(
+    fn: Callable[[], Any],
+    spec: Spec,
+    config: TimingConfig = TimingConfig(),
+    *,
+    clock: Clock = time.perf_counter,
+    sync: Callable[[], None] | None = None,
+    block: BlockTimer | None = None,
+    parity: Parity | None = None,
+    resolution_s: float | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Measurement:
+    """Warm up, calibrate, sample; a Measurement with raw per-call samples and its warnings.
+
+    `block` overrides how a block of calls is timed (e.g. torch_timer); by default n calls run
+    between two `clock` readings with `sync` before the clock stops. Minor page faults per call
+    are recorded in extra["minor_faults_per_call"].
+    """
+    block = block or loop_timer(fn, clock, sync)
+    warm_start = clock()
+    calls = 0
+    while calls < config.warmup_calls or clock() - warm_start < config.warmup_s:
+        fn()
+        calls += 1
+    if sync is not None:
+        sync()
+    n, _ = calibrate(block, config.min_sample_s)
+
+    faults_before = minor_faults()
+    samples: list[float] = []
+    total = 0.0
+    while True:
+        elapsed = block(n)
+        samples.append(elapsed / n)
+        total += elapsed
+        enough = total >= config.min_total_s and len(samples) >= config.min_samples
+        if enough or total >= config.max_total_s:
+            break
+    faults = minor_faults() - faults_before
+
+    if resolution_s is None:
+        resolution_s = clock_resolution_s(clock, tries=50) if clock is time.perf_counter else 0.0
+    warnings = stability_warnings(samples, n, config.min_samples, resolution_s)
+    info: dict[str, Any] = {"minor_faults_per_call": faults / (n * len(samples))}
+    info.update(extra or {})
+    return Measurement(spec=spec, times_s=tuple(samples), calls_per_sample=n, parity=parity,
+                       warnings=tuple(warnings), extra=info)
+
+
+def skipped(spec: Spec, reason: str, **extra: Any) -> Measurement:
+    """The record of a measurement that could not run here: nothing goes silently missing."""
+    return Measurement(spec=spec, skip_reason=reason, extra=dict(extra))

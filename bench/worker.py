@@ -1,0 +1,113 @@
+"""A worker process per runtime: `python -m bench.worker` reads one JSON job on stdin and writes
+one JSON line per finished measurement on stdout, then a final {"done": ...} line.
+
+Why a process: ORT's intra-op pool slows torch in the same process, the allocator's state left
+by runtime A changes runtime B's numbers at large sizes (METHOD.md), and glibc's malloc reads
+its MALLOC_* settings only at process start. pyperf does the same (its _worker.py).
+
+Protocol (all JSON, one object per stdout line):
+  job   (stdin):  {"task": "inference" | "training" | "floors" | "interference", ...}
+  lines (stdout): {"measurement": Measurement.to_dict()} ... then
+                  {"done": true, "floors": {...}, "interference": {...}, "process": {...}}
+                  or {"done": false, "error": "one line"}
+Anything else a library prints goes to stderr: stdout is reserved for the protocol.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Callable, TextIO
+
+from bench.measurement import Measurement
+
+# Large thresholds keep freed big buffers in the heap instead of returning them to the OS, so
+# calls at 10^6-10^7 elements stop page-faulting fresh memory on every call (METHOD.md: 102 ms
+# -> 28 ms for the eager epoch at N = 10^7). MALLOC_MMAP_MAX_=0 also covers buffers above the
+# largest threshold glibc accepts for mmap (32 MiB on 64-bit).
+ALLOCATOR_ENV = {
+    "MALLOC_MMAP_THRESHOLD_": "268435456",
+    "MALLOC_TRIM_THRESHOLD_": "268435456",
+    "MALLOC_MMAP_MAX_": "0",
+}
+
+
+def allocator_settings(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The MALLOC_* variables in effect (what results.json records as `allocator`)."""
+    env = os.environ if environ is None else environ
+    return {k: v for k, v in sorted(env.items()) if k.startswith("MALLOC_")}
+
+
+def worker_environment(cache_dir: str | None = None) -> dict[str, str]:
+    """The environment a worker starts with: ours, plus the allocator settings and caches."""
+    env = dict(os.environ)
+    env.update(ALLOCATOR_ENV)
+    if cache_dir:
+        env.setdefault("TORCHINDUCTOR_CACHE_DIR", cache_dir)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = None) -> dict[str, Any]:
+    """Run one job in this process; every finished Measurement is passed to `emit`."""
+    from bench.runtimes import Artifacts, measure_inference, probe_ort_interference
+    from bench.timing import TimingConfig
+    from bench.training import measure_training
+
+    task = job["task"]
+    threads = int(job.get("threads", 1))
+    timing = TimingConfig(**job.get("timing", {}))
+    bandwidth = job.get("bandwidth_bytes_per_s")
+    out: dict[str, Any] = {}
+    if task == "floors":
+        from bench.floors import measure_floors
+
+        out["floors"] = measure_floors(threads, timing, job.get("copy_bytes", 400_000_000))
+    elif task == "interference":
+        out["interference"] = probe_ort_interference(
+            Artifacts.from_json(job["artifacts"]), threads, job.get("batch", 100_000),
+            job.get("calls", 300))
+    elif task == "inference":
+        artifacts = Artifacts.from_json(job["artifacts"])
+        for device in job["devices"]:
+            measure_inference(job["runtime"], device, job["sizes"], artifacts, threads, timing,
+                              job.get("skip_reason"), bandwidth, emit)
+    elif task == "training":
+        for device in job["devices"]:
+            measure_training(job["variant"], device, job["sizes"], threads, timing,
+                             job.get("parity_epochs", 10), job.get("skip_reason"), bandwidth, emit)
+    else:
+        raise ValueError(f"unknown worker task {task!r}")
+    import torch
+
+    out["process"] = {"pid": os.getpid(), "allocator": allocator_settings(),
+                      "torch_threads": torch.get_num_threads()}
+    return out
+
+
+def main(stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
+    protocol = stdout
+    sys.stdout = sys.stderr  # stray prints from libraries must not corrupt the protocol
+
+    def send(obj: dict[str, Any]) -> None:
+        protocol.write(json.dumps(obj) + "\n")
+        protocol.flush()
+
+    try:
+        job = json.loads(stdin.read())
+        result = run_job(job, lambda m: send({"measurement": m.to_dict()}))
+        send({"done": True, **result})
+        return 0
+    except Exception as exc:  # reported to the parent as one line; it decides what to show
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        send({"done": False, "error": f"{type(exc).__name__}: {first[:300]}"})
+        return 1
+    finally:
+        sys.stdout = protocol
+
+
+if __name__ == "__main__":
+    sys.exit(main())
