@@ -98,7 +98,7 @@ def write_plots(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
                     label=f"{runtime} ({device})", marker=MARKERS[i % len(MARKERS)],
                     linestyle="-" if device == "cpu" else "--", capsize=3, markersize=6,
                 )
-            ys_all = [v for points in data.values() for b, *q in points for v in y_of(b, *q)]
+            ys_all = [v for points in data.values() for b, *q in points for v in y_of(b, *q) if v > 0]
             if bandwidth and floor_of is not None:
                 lo_x, hi_x = min(xs_all), max(xs_all)
                 ax.plot([lo_x, hi_x], [floor_of(lo_x), floor_of(hi_x)], color="0.45", linestyle=":",
@@ -120,7 +120,7 @@ def write_plots(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
             plt.close(fig)
         written.append(path)
 
-    bw_gbs = f"{bandwidth / 1e9:.0f} GB/s" if bandwidth else ""
+    bw_gbs = f"{bandwidth / 1e9:.3g} GB/s" if bandwidth else ""
     inference = series(entries, "inference", INFERENCE_ORDER)
     if inference:
         figure(

@@ -126,9 +126,13 @@ def _fmt(x: Any) -> str:
 def _environment_lines(env: dict[str, Any]) -> list[str]:
     git = env.get("git") or {}
     commit = git.get("commit")
-    commit_text = "–" if not commit else f"`{commit[:12]}`" + (" (dirty: uncommitted changes)" if git.get("dirty") else " (clean)")
+    commit_text = "–"
+    if commit:
+        commit_text = f"`{commit[:12]}`" + (" (dirty: uncommitted changes)" if git.get("dirty") else " (clean)")
     gpu = env.get("gpu_name")
-    gpu_text = "none" if not gpu else f"{gpu} (driver {_fmt(env.get('gpu_driver'))}, CUDA {_fmt(env.get('cuda_version'))})"
+    gpu_text = "none"
+    if gpu:
+        gpu_text = f"{gpu} (driver {_fmt(env.get('gpu_driver'))}, CUDA {_fmt(env.get('cuda_version'))})"
     versions = env.get("versions") or {}
     threads = env.get("threads") or {}
     rows = [
@@ -192,7 +196,8 @@ def _speedup(entry: dict[str, Any], baselines: dict[tuple[str, int], float]) -> 
 
 def _timing_rows(entries: list[dict[str, Any]], bandwidth: float | None, training: bool) -> list[list[str]]:
     measured = [e for e in entries if "skip_reason" not in e and e.get("median_s")]
-    baselines = {(e["device"], int(e["batch_size"])): e["median_s"] for e in measured if e["runtime"] == BASELINE}
+    baselines = {(e["device"], int(e["batch_size"])): e["median_s"]
+                 for e in measured if e["runtime"] == BASELINE}
     rows = []
     for e in _sorted(measured, TRAIN_ORDER if training else INFERENCE_ORDER):
         median, iqr = e["median_s"], e.get("iqr_s")
@@ -207,7 +212,7 @@ def _timing_rows(entries: list[dict[str, Any]], bandwidth: float | None, trainin
             _speedup(e, baselines),
             format_duration(e.get("compile_s")) if e.get("compile_s") is not None else "–",
             "–" if eff is None else f"{eff:.0%}",
-            "–" if _missing(faults) else f"{faults:.3g}",
+            "–" if _missing(faults) else (f"{faults:.3g}" if faults < 1000 else f"{faults:.0f}"),
             _parity_text(e.get("parity")),
             "⚠" if e.get("warnings") else "",
         ]
@@ -251,7 +256,8 @@ def render_report(results: dict[str, Any], plots: list[str] | None = None) -> st
     inference = [e for e in entries if e["phase"] == "inference"]
 
     out = ["# linreg-bench report", ""]
-    out.append(f"Run of {results.get('created_utc', '?')} (results schema v{results.get('schema_version', '?')}): "
+    out.append(f"Run of {results.get('created_utc', '?')} "
+               f"(results schema v{results.get('schema_version', '?')}): "
                f"{summary['measured']} measured, {summary['skipped']} skipped, "
                f"{summary['parity_failed']} parity failures, {summary['warned']} with stability warnings.")
     out.append("")
@@ -260,7 +266,8 @@ def render_report(results: dict[str, Any], plots: list[str] | None = None) -> st
                 "the runtime computes something else.", ">"]
         for e in failed:
             p = e["parity"]
-            out.append(f"> - `{_label(e)}`: max_abs_error {p.get('max_abs_error')}, max_ulp {p.get('max_ulp')}"
+            out.append(f"> - `{_label(e)}`: max_abs_error {p.get('max_abs_error')}, "
+                       f"max_ulp {p.get('max_ulp')}"
                        f" (tolerance: {p.get('tolerance', '?')})")
         out.append("")
     else:
@@ -279,7 +286,8 @@ def render_report(results: dict[str, Any], plots: list[str] | None = None) -> st
         rows = [[e["phase"], e["runtime"], e["device"], format_size(int(e["batch_size"])),
                  _fmt(e["parity"].get("max_abs_error")), _fmt(e["parity"].get("max_ulp")),
                  _fmt(e["parity"].get("tolerance")), _parity_text(e["parity"])] for e in checked]
-        out += _table(["phase", "runtime", "device", "size", "max_abs_error", "max_ulp", "tolerance", "verdict"], rows)
+        header = ["phase", "runtime", "device", "size", "max_abs_error", "max_ulp", "tolerance", "verdict"]
+        out += _table(header, rows)
         references = sorted({e["parity"].get("reference") for e in checked if e["parity"].get("reference")})
         if references:
             out += ["", "References: " + "; ".join(references) + "."]
@@ -314,7 +322,8 @@ def render_report(results: dict[str, Any], plots: list[str] | None = None) -> st
         what = "N" if phase == "train_epoch" else "batch"
         order = TRAIN_ORDER if phase == "train_epoch" else INFERENCE_ORDER
         names = ", ".join(sorted(runtimes, key=lambda r: runtime_rank(r, order)))
-        out.append(f"- {phase} on `{device}`: {names} at {what} {', '.join(map(format_size, sizes))}: {reason}")
+        at = ", ".join(map(format_size, sizes))
+        out.append(f"- {phase} on `{device}`: {names} at {what} {at}: {reason}")
     if not groups:
         out.append("Nothing was skipped.")
     out.append("")

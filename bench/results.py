@@ -136,7 +136,8 @@ def load_results(path: str | Path) -> dict[str, Any]:
 def validate_results(results: Any, name: str = "results") -> None:
     """Raise ResultsError (prefixed with `name`) unless `results` is a readable results document."""
     if not isinstance(results, dict):
-        raise ResultsError(f"{name}: not a results file (top level is {type(results).__name__}, not an object)")
+        kind = type(results).__name__
+        raise ResultsError(f"{name}: not a results file (top level is {kind}, not an object)")
     if "schema_version" not in results:
         raise ResultsError(f"{name}: not a results file (missing key 'schema_version')")
     version = results["schema_version"]
