@@ -133,8 +133,9 @@ def _environment_lines(env: dict[str, Any]) -> list[str]:
     gpu_text = "none"
     if gpu:
         gpu_text = f"{gpu} (driver {_fmt(env.get('gpu_driver'))}, CUDA {_fmt(env.get('cuda_version'))})"
-    versions = env.get("versions") or {}
-    threads = env.get("threads") or {}
+    # Nested versions/threads as bench writes them; linreg's flat collect_environment keys otherwise.
+    versions = env.get("versions") or {k: env[k] for k in ("torch", "numpy", "python") if env.get(k)}
+    threads = env.get("threads") or ({"torch": env["torch_threads"]} if env.get("torch_threads") else {})
     rows = [
         ["CPU", f"{_fmt(env.get('cpu_model'))} ({_fmt(env.get('cpu_count'))} CPUs available)"],
         ["GPU", gpu_text],

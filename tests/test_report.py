@@ -86,8 +86,10 @@ def test_report_without_plots_or_baseline(golden: dict, tmp_path: Path) -> None:
     results = copy.deepcopy(golden)
     results["measurements"] = [e for e in results["measurements"]
                                if e["phase"] == "inference" and e["runtime"] != "eager"]
-    results["environment"] = {}
+    results["environment"] = {"torch": "2.13.0+cpu", "torch_threads": 2}  # linreg's flat fingerprint
     text = write_report(results, tmp_path).read_text()
+    assert "| Versions | torch 2.13.0+cpu |" in text and "| Threads | torch 2 |" in text
+    assert "| GPU | none |" in text and "| Git commit | – |" in text
     assert "## Plots" not in text and "## Training" not in text
     assert "1.00× (baseline)" not in text and "| 1 | onnxruntime | cpu | 6.04 µs ± 0.229 µs | 166 k | – |" in text
 
