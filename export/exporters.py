@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from export.errors import ExportError
+from export.errors import ExportError, ParityError
 from export.graphs import FlatLine, batch_dynamic_shapes, example_input
 from export.manifest import ARTIFACT_NAMES, MANIFEST_NAME, MANIFEST_VERSION, sha256_file
 from export.quiet import quiet
@@ -191,8 +191,12 @@ def export_all(
         if verify:
             from export.parity import verify_export  # parity imports the loaders, which import us
 
-            report = verify_export(tmp, raise_on_failure=True)
-            report.export_dir = out
+            report = verify_export(tmp)
+            report.export_dir = out  # name the folder the user asked for, not the temporary one
+            if not report.passed:
+                failed = sorted({r.runtime for r in report.rows if not r.passed})
+                raise ParityError(f"parity failed for {', '.join(failed)}; nothing written to {out}",
+                                  report=report.table())
             if on_report is not None:
                 on_report(report)
         _publish(tmp, out)

@@ -225,3 +225,18 @@ def test_onnx_metadata_names_the_source(exported, checkpoint):
     assert props["linreg.source_checkpoint_sha256"] == sha256_file(checkpoint)
     assert props["linreg.model"] == "parameter"
     assert np.isfinite(float(len(props)))
+
+
+def test_parity_failure_at_export_is_exit_1_and_writes_nothing(checkpoint, tmp_path, capsys, monkeypatch):
+    from export import graphs
+
+    # A subtly wrong ONNX graph (bias off by 1e-3): only the parity check can notice.
+    monkeypatch.setattr(graphs.FlatLine, "forward",
+                        lambda self, x: (x.reshape(-1) * self.weight + (self.bias + 1e-3)).reshape(-1, 1))
+    out = tmp_path / "exp"
+    assert main(["export", "--checkpoint", str(checkpoint), "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "FAIL" in captured.out and "onnxruntime-cpu" in captured.out
+    assert captured.err.startswith("error: parity failed for onnx-reference, onnxruntime-cpu")
+    assert captured.err.count("\n") == 1 and str(out) in captured.err
+    assert not out.exists() and leftovers(tmp_path) == []
