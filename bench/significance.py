@@ -125,7 +125,8 @@ def min_p_value(m: int, n: int) -> float:
     """The smallest two-sided p the U test can give for these sizes: 2 / C(m+n, m)."""
     if m == 0 or n == 0:
         return 1.0
-    return min(1.0, 2.0 / math.comb(m + n, m))
+    log_comb = math.lgamma(m + n + 1) - math.lgamma(m + 1) - math.lgamma(n + 1)
+    return min(1.0, 2.0 * math.exp(-log_comb))  # underflows to 0.0 at large sizes, never overflows
 
 
 def compare_samples(

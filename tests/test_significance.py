@@ -100,3 +100,11 @@ def test_gate_needs_threshold_and_significance():
     assert gate.fails(base[:3] * 2.0, base[:3]) is None            # beyond, but n=3 cannot be significant
     noisy = np.r_[base[:10], base[10:] * 3.0]                      # median moves, samples overlap
     assert gate.verdict(compare_samples(base, noisy)) in ("unchanged", "slower")
+
+
+def test_large_samples_do_not_overflow():
+    rng = np.random.default_rng(5)
+    base = rng.normal(1.0, 0.01, 20_000)
+    assert min_p_value(20_000, 20_000) == 0.0
+    s = compare_samples(base, base * 1.5, resamples=200)
+    assert s.p_value < 1e-10 and 1.49 < s.ratio < 1.51
