@@ -39,8 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_predict)
 
     p = subparsers.add_parser("export-speed", help="ORT time of the naive vs the exported ONNX graph vs numpy")
-    p.add_argument("--batches", type=int, nargs="+", default=None, help="default: 1000000 10000000")
-    p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--batches", type=positive_int, nargs="+", default=None, help="default: 1000000 10000000")
+    p.add_argument("--repeats", type=positive_int, default=None, help="timed calls per variant (default 20)")
     p.set_defaults(func=cmd_export_speed)
 
 
@@ -114,6 +114,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
         ys = predict_export(args.export_dir, runtime, args.x, device)
     print(format_predictions(ys))
     return 0
+
+
+def positive_int(text: str) -> int:
+    from export.graph_speed import positive_int as parse
+
+    return parse(text)
 
 
 def cmd_export_speed(args: argparse.Namespace) -> int:

@@ -117,10 +117,21 @@ def measure(batches: tuple[int, ...], repeats: int) -> list[dict[str, object]]:
     return rows
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m export.graph_speed", description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", type=int, nargs="+", default=list(DEFAULT_BATCHES))
-    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS)
+    parser.add_argument("--batches", type=positive_int, nargs="+", default=list(DEFAULT_BATCHES))
+    parser.add_argument("--repeats", type=positive_int, default=DEFAULT_REPEATS)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # same thread count for every variant
     rows = measure(tuple(args.batches), args.repeats)

@@ -240,3 +240,13 @@ def test_parity_failure_at_export_is_exit_1_and_writes_nothing(checkpoint, tmp_p
     assert captured.err.startswith("error: parity failed for onnx-reference, onnxruntime-cpu")
     assert captured.err.count("\n") == 1 and str(out) in captured.err
     assert not out.exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_export_speed_runs_and_reports_every_variant(capsys):
+    """The measurement tool runs end to end; no timing is asserted (the machine is shared)."""
+    assert main(["export-speed", "--batches", "1000", "--repeats", "2"]) == 0
+    record = json.loads(capsys.readouterr().out.splitlines()[-1])
+    variants = {r["variant"] for r in record["rows"]}
+    assert {"numpy w*x+b (out=)", "ORT naive [N,1] run", "ORT exported flat run"} <= variants
+    assert record["threads"] == 1
