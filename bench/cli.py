@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     export_cli.register(sub)
     from bench import compare_cli
     compare_cli.register(sub)
+    from bench import commands as bench_commands
+    bench_commands.register(sub)
     return parser
 
 

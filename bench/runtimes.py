@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Protocol
@@ -135,7 +136,8 @@ class CompileRuntime(TorchModuleRuntime):
         xd = x.to(self.device)
         sync = _cuda_sync(self.device)
         start = time.perf_counter()
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():  # inductor touches torch.jit (deprecated)
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
             self.module(xd)  # compiles (cold ~20 s, cache-warm ~2 s; a new size may recompile)
         if sync:
             sync()

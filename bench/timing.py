@@ -102,7 +102,11 @@ def torch_timer(fn: Callable[[], Any], threads: int,
     rest of the run: num_threads is passed explicitly. TUB returns only per-block totals, which
     is exactly what a sample is, so the raw samples survive.
     """
-    from torch.utils import benchmark
+    import warnings
+
+    with warnings.catch_warnings():  # importing TUB touches torch.jit: a DeprecationWarning in 2.13
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        from torch.utils import benchmark
 
     def stopwatch() -> float:
         if sync is not None:

@@ -17,6 +17,7 @@ its final (weights, bias) are compared with the eager loop's.
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any, Callable
 
 from bench.floors import with_efficiency
@@ -196,8 +197,10 @@ def measure_training(
         X, y = make_train_data(n, device)
         extra: dict[str, Any] = {"threads": threads, "timed": "train_epoch (one full-batch step)"}
         start = time.perf_counter()
-        loop = make_loop(variant, X, y, device)
-        loop.step()  # the first step at a size compiles (torch_compile) or captures (cuda_graph)
+        with warnings.catch_warnings():  # inductor touches torch.jit: DeprecationWarnings in 2.13
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            loop = make_loop(variant, X, y, device)
+            loop.step()  # the first step at a size compiles (torch_compile) or captures (cuda_graph)
         if sync:
             sync()
         if variant in ("torch_compile", "cuda_graph"):

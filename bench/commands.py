@@ -1,0 +1,92 @@
+"""`linreg-bench bench` and `linreg-bench run`: argparse subcommands and their cmd_* functions."""
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from bench.runtimes import INFERENCE_RUNTIMES
+from bench.suite import SuiteConfig, default_threads
+from bench.training import TRAINING_VARIANTS
+from linreg.errors import LinregError
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, required=True, help="folder for results.json/csv, plots, report.md")
+    p.add_argument("--quick", action="store_true",
+                   help="under a minute: sizes 1/10^3/10^5 and N 40/10^4, short timings, no torch.compile")
+    p.add_argument("--threads", type=int, default=default_threads(),
+                   help="intra-op threads for torch AND onnxruntime, pinned and recorded (default 1)")
+    p.add_argument("--devices", nargs="+", default=None, metavar="DEVICE",
+                   help="devices to measure (default: cpu cuda; an absent one is recorded as skipped)")
+    p.add_argument("--runtimes", nargs="+", default=None, metavar="RUNTIME",
+                   help=f"inference runtimes (default: all of {', '.join(INFERENCE_RUNTIMES)})")
+    p.add_argument("--variants", nargs="+", default=None, metavar="VARIANT",
+                   help=f"training variants (default: all of {', '.join(TRAINING_VARIANTS)})")
+    p.add_argument("--isolation", choices=["runtime", "none"], default=None,
+                   help="runtime: a worker process per runtime (default); none: all in this process")
+    p.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)  # tiny, for tests
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("bench", help="time training epochs and inference runtimes")
+    _add_common(p)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--export-dir", type=Path, help="an export folder (linreg-bench export)")
+    source.add_argument("--checkpoint", type=Path,
+                        help="a model.pth: exported (and verified) into OUT/export first")
+    p.set_defaults(func=cmd_bench)
+
+    p = subparsers.add_parser("run", help="the whole pipeline: train, export, verify, bench, report")
+    _add_common(p)
+    p.set_defaults(func=cmd_run)
+
+
+def suite_config_from_args(args: argparse.Namespace) -> SuiteConfig:
+    from bench.pipeline import smoke_config
+
+    if args.threads < 1:
+        raise LinregError(f"--threads must be >= 1, got {args.threads}")
+    if args.smoke:
+        config = smoke_config()
+    elif args.quick:
+        config = SuiteConfig.quick()
+    else:
+        config = SuiteConfig()
+    overrides: dict[str, object] = {"threads": args.threads}
+    if args.devices:
+        overrides["devices"] = tuple(args.devices)
+    if args.runtimes:
+        overrides["runtimes"] = tuple(args.runtimes)
+    if args.variants:
+        overrides["variants"] = tuple(args.variants)
+    if args.isolation:
+        overrides["isolation"] = args.isolation
+    return replace(config, **overrides)  # SuiteConfig validates names (SuiteError: exit 2)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bench.pipeline import bench, export_checkpoint, summary_line
+    from bench.results import measurements_of
+    from bench.runtimes import Artifacts
+
+    config = suite_config_from_args(args)
+    if args.checkpoint is not None:
+        artifacts = export_checkpoint(args.checkpoint, args.out / "export")
+    else:
+        artifacts = Artifacts.from_export_dir(args.export_dir)
+    results = bench(args.out, config, artifacts, {"pipeline": "bench", "quick": args.quick})
+    print(f"{summary_line(measurements_of(results))}; wrote {args.out}/results.json, "
+          f"results.csv, report.md")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench.pipeline import run_pipeline, summary_line
+    from bench.results import measurements_of
+
+    config = suite_config_from_args(args)
+    results = run_pipeline(args.out, config, quick=args.quick)
+    print(f"{summary_line(measurements_of(results))}; wrote {args.out}/results.json, "
+          f"results.csv, report.md")
+    return 0

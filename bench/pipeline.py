@@ -1,0 +1,142 @@
+"""`bench` and `run`: measure a suite into results.json/csv, plots and report.md; or do it all.
+
+`run` is the whole pipeline in one command: train the tutorial's model (linreg), export it and
+verify the exports (export), bench every runtime and training variant, write the results and
+the report. Progress goes to stderr, one line per stage, and a bar while measuring.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from bench.runtimes import Artifacts
+from bench.suite import SuiteConfig, count_measurements, run_suite
+from bench.timing import TimingConfig
+from linreg.errors import LinregError
+from linreg.progress import Progress
+
+# A tiny configuration for end-to-end tests: seconds, in one process, nothing compiled.
+SMOKE_TIMING = TimingConfig(warmup_calls=1, warmup_s=0.0, min_sample_s=0.0002,
+                            min_total_s=0.002, min_samples=3, max_total_s=0.2)
+
+
+def smoke_config(**overrides: Any) -> SuiteConfig:
+    base = SuiteConfig(batch_sizes=(1, 1000), train_sizes=(40,), timing=SMOKE_TIMING,
+                       isolation="none", parity_epochs=3, interference_calls=20,
+                       copy_bytes=8_000_000, compile_skip_reason="skipped in --smoke (tests)")
+    return replace(base, **overrides)
+
+
+def inductor_cache_dir() -> str:
+    """Where torch.compile keeps its cache between runs: a cold compile ~20 s, a warm one ~2 s."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return os.environ.get("TORCHINDUCTOR_CACHE_DIR") or str(Path(base) / "linreg-bench" / "inductor")
+
+
+def say(message: str, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stderr
+    stream.write(message + "\n")
+    stream.flush()
+
+
+def flatten_interference(probe: dict[str, Any] | None) -> dict[str, Any]:
+    """The interference probe as flat floors keys (ort_interference_*), or nothing."""
+    if not probe:
+        return {}
+    return {f"ort_interference_{k}": v for k, v in probe.items()}
+
+
+def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
+          extra_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Measure `config` into `out`: results.json, results.csv, plots and report.md; returns results."""
+    from bench.fingerprint import fingerprint
+    from bench.results import load_results, write_results
+
+    _prepare_out(out)
+    cache = inductor_cache_dir()
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", cache)  # the in-process (isolation none) case
+    total = count_measurements(config)
+    start = time.monotonic()
+    say(f"bench: {total} measurements on {', '.join(config.devices)} with {config.threads} "
+        f"thread(s), isolation {config.isolation}")
+    with Progress(total, "bench") as bar:
+        current: list[str] = [""]
+
+        def progress(label: str) -> None:
+            if label.count("/") != 3:
+                say(f"bench: {label}")
+                return
+            bar.update(1, label)
+            group = label.rsplit("/", 2)[0]  # phase/runtime: one line each when not on a terminal
+            if not bar.enabled and group != current[0]:
+                current[0] = group
+                say(f"bench: {group} ({bar.done}/{total}, {time.monotonic() - start:.0f} s)")
+
+        result = run_suite(config, artifacts, progress=progress, cache_dir=cache)
+    floors = {**result.floors, **flatten_interference(result.interference)}
+    environment = fingerprint(config.threads, result.allocator)
+    run_config = {**config.to_json(), "artifacts": artifacts.to_json(),
+                  "torchinductor_cache_dir": cache, **(extra_config or {})}
+    path = write_results(out, environment, run_config, floors, result.measurements)
+    results = load_results(path)
+    _write_outputs(results, out)
+    say(f"bench: done in {time.monotonic() - start:.1f} s: {summary_line(result.measurements)}")
+    return results
+
+
+def _write_outputs(results: dict[str, Any], out: Path) -> None:
+    from bench.plots import write_plots
+    from bench.report import write_report
+
+    write_plots(results, out)
+    write_report(results, out)
+
+
+def summary_line(measurements: list[Any]) -> str:
+    timed = [m for m in measurements if not m.skipped]
+    failed = [m for m in timed if m.parity is not None and not m.parity.passed]
+    warned = [m for m in timed if m.warnings]
+    return (f"{len(timed)} timed, {len(measurements) - len(timed)} skipped, "
+            f"{len(failed)} parity failures, {len(warned)} with stability warnings")
+
+
+def _prepare_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise LinregError(f"--out {out} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LinregError(f"cannot create --out {out} ({exc.strerror})") from None
+
+
+def export_checkpoint(checkpoint: Path, export_dir: Path) -> Artifacts:
+    """Export all formats (with export's parity verification) and return their paths."""
+    from export.loaders import export_all
+
+    export_all(checkpoint, export_dir)
+    return Artifacts.from_export_dir(export_dir, checkpoint)
+
+
+def run_pipeline(out: Path, config: SuiteConfig, quick: bool = False) -> dict[str, Any]:
+    """Train -> export + verify -> bench -> results, plots, report; all under `out`."""
+    from linreg.cli import run_training
+    from linreg.train import TrainConfig
+
+    _prepare_out(out)
+    start = time.monotonic()
+    train_config = TrainConfig(device="cpu", threads=config.threads)
+    say(f"[1/3] train: the tutorial's model, {train_config.epochs} epochs -> {out / 'train'}")
+    result = run_training(train_config, out / "train")
+    weights = ", ".join(f"{k}={v}" for k, v in result.final_state.items())
+    say(f"      trained: {weights}")
+    say(f"[2/3] export + verify: TorchScript, ONNX, ExportedProgram -> {out / 'export'}")
+    artifacts = export_checkpoint(out / "train" / "model.pth", out / "export")
+    say("[3/3] bench")
+    results = bench(out, config, artifacts,
+                    {"pipeline": "run", "quick": quick, "train": asdict(train_config)})
+    say(f"run: done in {time.monotonic() - start:.1f} s -> {out / 'report.md'}")
+    return results

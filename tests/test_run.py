@@ -1,0 +1,84 @@
+"""End to end through bench.cli.main: `run --smoke` (seconds), `run --quick` (slow), bad input."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.schema import FINGERPRINT_KEYS, SCHEMA_VERSION
+
+
+def _get(d: dict, dotted: str) -> object:
+    for part in dotted.split("."):
+        assert part in d, f"missing environment key {dotted}"
+        d = d[part]
+    return d
+
+
+def check_results(out: Path) -> dict:
+    results = json.loads((out / "results.json").read_text())
+    assert results["schema_version"] == SCHEMA_VERSION
+    for key in FINGERPRINT_KEYS:
+        _get(results["environment"], key)
+    assert "commit" in results["environment"]["git"]
+    timed = [m for m in results["measurements"] if "times_s" in m]
+    skipped = [m for m in results["measurements"] if "skip_reason" in m]
+    assert timed and all(m["times_s"] and m["median_s"] > 0 for m in timed)
+    assert all(m["parity"]["passed"] for m in timed if m["parity"])
+    assert all(not m["skip_reason"].startswith("worker failed") for m in skipped)
+    runtimes = {m["runtime"] for m in results["measurements"] if m["phase"] == "inference"}
+    assert runtimes == {"eager", "inference_mode", "torchscript", "exported_program",
+                        "onnxruntime", "torch_compile"}
+    assert results["floors"]["bandwidth_bytes_per_s"] > 0
+    assert "ort_interference_slowdown_spinning" in results["floors"]
+    for name in ("results.csv", "report.md", "train/model.pth", "export/manifest.json"):
+        assert (out / name).is_file(), name
+    assert list(out.glob("*.png"))
+    return results
+
+
+def test_run_smoke_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert main(["run", "--smoke", "--out", str(out)]) == 0
+    results = check_results(out)
+    assert results["config"]["isolation"] == "none"
+    err = capsys.readouterr().err
+    assert "[1/3] train" in err and "[3/3] bench" in err
+
+
+def test_bench_from_an_export_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert main(["run", "--smoke", "--out", str(out), "--runtimes", "eager",
+                 "--variants", "fused"]) == 0
+    again = tmp_path / "again"
+    assert main(["bench", "--smoke", "--out", str(again), "--export-dir", str(out / "export"),
+                 "--runtimes", "onnxruntime", "--variants", "eager", "--devices", "cpu"]) == 0
+    results = json.loads((again / "results.json").read_text())
+    ort = [m for m in results["measurements"] if m["runtime"] == "onnxruntime"]
+    assert ort and all(m["provider"] == "CPUExecutionProvider" for m in ort)
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["bench", "--out", "{tmp}/o", "--export-dir", "{tmp}/nope"], "export folder not found"),
+    (["bench", "--out", "{tmp}/o", "--checkpoint", "{tmp}/nope.pth"], "checkpoint not found"),
+    (["run", "--out", "{tmp}/o", "--runtimes", "tensorrt"], "'tensorrt'"),
+    (["run", "--out", "{tmp}/o", "--threads", "0"], "threads"),
+])
+def test_user_errors_are_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         argv: list[str], needle: str) -> None:
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and needle in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_run_quick_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "quick"
+    assert main(["run", "--quick", "--out", str(out)]) == 0
+    results = check_results(out)
+    assert results["config"]["isolation"] == "runtime"
+    assert results["environment"]["allocator"]["MALLOC_MMAP_MAX_"] == "0"
+    compiled = [m for m in results["measurements"] if m["runtime"] == "torch_compile"]
+    assert all(m["skip_reason"].startswith("skipped in --quick") for m in compiled)

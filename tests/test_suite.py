@@ -1,0 +1,94 @@
+"""Orchestration and isolation: the plan's skip records, the worker protocol, a real worker."""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.measurement import Measurement
+from bench.runtimes import Artifacts, measure_inference
+from bench.suite import (QUICK_COMPILE_SKIP, SuiteConfig, SuiteError, _planned,
+                         count_measurements, run_worker)
+from bench.timing import TimingConfig
+from bench.worker import ALLOCATOR_ENV, main as worker_main
+
+TINY = TimingConfig(warmup_calls=1, warmup_s=0.0, min_sample_s=0.0002, min_total_s=0.002,
+                    min_samples=3, max_total_s=0.3)
+NO_CUDA = not torch.cuda.is_available()
+
+
+def training_job(**kw: object) -> dict:
+    return {"task": "training", "variant": "eager", "devices": ["cpu"], "sizes": [40],
+            "threads": 1, "timing": asdict(TINY), "parity_epochs": 2, **kw}
+
+
+def test_worker_round_trip_in_a_subprocess_with_allocator_settings() -> None:
+    got: list[Measurement] = []
+    final = run_worker(training_job(), got.append)
+    assert final["done"] is True
+    assert [m.spec.label for m in got] == ["train_epoch/eager/cpu/40"]
+    assert got[0].times_s and got[0].extra["threads"] == 1
+    assert final["process"]["allocator"] == ALLOCATOR_ENV
+    assert final["process"]["torch_threads"] == 1
+
+
+def test_worker_protocol_in_process_and_its_error_line() -> None:
+    out = io.StringIO()
+    assert worker_main(io.StringIO(json.dumps(training_job())), out) == 0
+    lines = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert "measurement" in lines[0] and lines[-1]["done"] is True
+    out = io.StringIO()
+    assert worker_main(io.StringIO(json.dumps({"task": "nonsense"})), out) == 1
+    last = json.loads(out.getvalue().splitlines()[-1])
+    assert last["done"] is False and "nonsense" in last["error"]
+
+
+def test_failed_worker_raises_with_its_reason() -> None:
+    with pytest.raises(RuntimeError, match="nonsense"):
+        run_worker({"task": "nonsense"}, lambda m: None)
+
+
+@pytest.mark.skipif(not NO_CUDA, reason="checks the records of a machine without CUDA")
+def test_plan_records_absent_devices_and_quick_compile_as_skips() -> None:
+    config = SuiteConfig.quick(runtimes=("eager", "torch_compile"), variants=("eager", "cuda_graph"))
+    plan = _planned(config, Artifacts(Path("model.pth")))
+    skips = [m for _, s in plan for m in s]
+    reasons = {(m.spec.phase, m.spec.runtime, m.spec.device): m.skip_reason for m in skips}
+    assert reasons[("inference", "eager", "cuda")] == "cuda: no CUDA device"
+    assert reasons[("inference", "torch_compile", "cpu")] == QUICK_COMPILE_SKIP
+    assert reasons[("train_epoch", "cuda_graph", "cpu")] == "CUDA graphs need a CUDA device"
+    jobs = [j for j, _ in plan if j]
+    assert [(j["task"], j["devices"]) for j in jobs] == [("training", ["cpu"]), ("inference", ["cpu"])]
+    runnable = sum(len(j["sizes"]) * len(j["devices"]) for j in jobs)
+    assert runnable + len(skips) == count_measurements(config)
+
+
+def test_config_names_the_bad_value() -> None:
+    with pytest.raises(SuiteError, match="'tensorrt'"):
+        SuiteConfig(runtimes=("tensorrt",))
+    with pytest.raises(SuiteError, match="threads"):
+        SuiteConfig(threads=0)
+
+
+@pytest.mark.skipif(not NO_CUDA, reason="checks the records of a machine without CUDA")
+def test_inference_on_an_absent_device_is_skipped_per_size(checkpoint: Path) -> None:
+    out = measure_inference("onnxruntime", "cuda", [1, 10], Artifacts(checkpoint), 1, TINY)
+    assert [m.skip_reason for m in out] == ["cuda: no CUDA device"] * 2
+
+
+def test_eager_inference_checks_parity_before_timing(checkpoint: Path) -> None:
+    out = measure_inference("inference_mode", "cpu", [1, 100_000], Artifacts(checkpoint), 1, TINY,
+                            bandwidth_bytes_per_s=1e10)
+    for m in out:
+        assert m.parity is not None and m.parity.passed and m.parity.max_ulp == 0
+        assert m.times_s
+    assert "bandwidth_efficiency" in out[1].extra and "bytes_moved" not in out[0].extra
+
+
+def test_missing_artifact_is_a_skip_with_the_reason(checkpoint: Path) -> None:
+    out = measure_inference("torchscript", "cpu", [1], Artifacts(checkpoint), 1, TINY)
+    assert out[0].skipped and "torchscript" in out[0].skip_reason
