@@ -219,7 +219,9 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
     interference = None
     if config.interference and artifacts is not None and "onnx" in artifacts.paths:
         emit_progress("ort interference probe")
-        interference = execute({"task": "interference", "threads": config.threads,
+        # ORT's pool only exists (and spins) with >= 2 intra-op threads: probe with every core.
+        probe_threads = max(2, os.cpu_count() or 1, config.threads)
+        interference = execute({"task": "interference", "threads": probe_threads,
                                 "artifacts": artifacts.to_json(), "batch": 100_000,
                                 "calls": config.interference_calls}, lambda m: None)["interference"]
     return SuiteResult(floors, measurements, interference, allocator)
