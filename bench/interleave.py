@@ -372,7 +372,11 @@ def _worker_main(argv: list[str]) -> int:
     inject = float(os.environ.get(INJECT_ENV, "0") or 0)
     fns: dict[str, Any] = {}
     calls: dict[str, int] = {}
-    out = sys.stdout
+    # The protocol owns the real stdout; anything else printed (an exporter's progress lines, C
+    # libraries) goes to stderr, which the orchestrator logs.
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     for line in sys.stdin:
         req = json.loads(line)
         try:

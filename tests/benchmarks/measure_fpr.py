@@ -84,9 +84,22 @@ def main() -> int:
         run(args.out, args.nulls, [float(s) for s in args.slowdowns.split(",") if s],
             args.repeats, args.rounds, args.block_s)
     report = analyze(args.out, [float(t) for t in args.thresholds.split(",")], args.alpha)
-    json.dump(report, sys.stdout, indent=1)
-    print()
+    (args.out / "report.json").write_text(json.dumps(report, indent=1))
+    print(summary(report))
     return 0
+
+
+def summary(report: dict) -> str:
+    """Markdown: per gate and injected slowdown, runs that failed and measurements flagged."""
+    lines = ["| gate | injected slowdown | runs failing | measurements flagged | ratio range |",
+             "|---|---|---|---|---|"]
+    for gate, by_inject in report.items():
+        for inject, d in sorted(by_inject.items()):
+            ratios = [r for rs in d["ratios"].values() for r in rs]
+            lines.append(f"| {gate} | {float(inject):.0%} | {d['runs_failed']}/{d['runs']} | "
+                         f"{d['measurements_flagged']}/{d['measurements']} | "
+                         f"{min(ratios):.3f}-{max(ratios):.3f} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
