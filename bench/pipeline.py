@@ -84,6 +84,12 @@ def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
     path = write_results(out, environment, run_config, floors, result.measurements)
     results = load_results(path)
     _write_outputs(results, out)
+    probe = result.interference
+    if probe:
+        say(f"bench: ORT interference: eager torch at batch {probe['batch']} is "
+            f"{probe['slowdown_spinning']:.2f}x slower right after an ORT run in the same process "
+            f"({probe['slowdown_no_spin']:.2f}x with spinning off; numpy control "
+            f"{probe['slowdown_numpy_control']:.2f}x): ORT runs in its own worker")
     say(f"bench: done in {time.monotonic() - start:.1f} s: {summary_line(result.measurements)}")
     return results
 

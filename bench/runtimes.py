@@ -189,7 +189,8 @@ class OrtRuntime:
             call()
             if sync:
                 sync()
-            return y_ov.numpy()
+            # numpy() reads host memory only; a CUDA output is copied back by the binding
+            return binding.copy_outputs_to_cpu()[0] if sync else y_ov.numpy()
 
         bound = Bound(call=call, output=output, sync=sync, extra={"provider": self.provider})
         bound.extra["_keep"] = (x_ov, y_ov, xn)  # OrtValues must outlive the binding
