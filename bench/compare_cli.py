@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="measure this working tree against BASE_REV (checked out into a temporary "
                         "git worktree), interleaved in one job: the noise-robust gate")
     p.add_argument("--fail-on", default=DEFAULT_FAIL_ON, metavar="median:N%",
-                   help=f"regression threshold on the ratio of medians (default {DEFAULT_FAIL_ON})")
+                   help="regression threshold on the ratio of medians (default "
+                        f"{DEFAULT_FAIL_ON.replace('%', '%%')})")
     p.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
                    help=f"significance level of the Mann-Whitney U test (default {DEFAULT_ALPHA}, as asv)")
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")

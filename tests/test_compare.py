@@ -221,3 +221,8 @@ def test_output_file_is_written(tmp_path, capsys):
     target = tmp_path / "report" / "cmp.md"
     assert run(capsys, a, a, "--markdown", "-o", str(target))[0] == 0
     assert target.read_text().startswith("**linreg-bench compare**")
+
+
+def test_help_works(capsys):
+    assert main(["compare", "--help"]) == 0
+    assert "--fail-on" in capsys.readouterr().out
