@@ -35,15 +35,16 @@ bench-save: $(STAMP)
 	  --benchmark-warmup=on --benchmark-min-rounds=20 --benchmark-max-time=0.5 \
 	  --benchmark-json=.benchmarks/baseline.json
 
-# Same run, then a significance-aware median gate (FAIL_ON=median:N% overrides): exit 1 names the
-# regressed benchmarks. Between-run noise on a shared VM is large; `linreg-bench compare --rev` is tighter.
+# Same run, then a significance-aware median gate; exit 1 names the regressed benchmarks. 20% by default:
+# separate runs differ by up to 16% here (FAIL_ON=median:N% overrides). The interleaved
+# `linreg-bench compare --rev BASE` holds at 5-10%: use that as the CI gate.
 bench-check: $(STAMP)
 	@test -f .benchmarks/baseline.json || { echo "error: no .benchmarks/baseline.json (run make bench-save first)" >&2; exit 2; }
 	MALLOC_MMAP_THRESHOLD_=268435456 MALLOC_TRIM_THRESHOLD_=268435456 LINREG_BENCH_THREADS=1 \
 	  $(BIN)/python -m pytest tests/benchmarks -q -m "not slow" -p no:cacheprovider \
 	  --benchmark-warmup=on --benchmark-min-rounds=20 --benchmark-max-time=0.5 \
 	  --benchmark-json=.benchmarks/current.json
-	$(BIN)/linreg-bench compare .benchmarks/baseline.json .benchmarks/current.json --fail-on $${FAIL_ON:-median:10%}
+	$(BIN)/linreg-bench compare .benchmarks/baseline.json .benchmarks/current.json --fail-on $${FAIL_ON:-median:20%}
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
