@@ -310,6 +310,31 @@ def _cells(row: Row) -> list[str]:
 HEADERS = ["measurement", "BASE median", "NEW median", "NEW/BASE", "95% CI", "p (MWU)", "verdict", "note"]
 
 
+def _split_rows(c: Comparison) -> tuple[list[Row], dict[str, int]]:
+    """Rows worth a line each, and {reason: count} of those skipped alike in both files.
+
+    A run without a GPU skips dozens of cuda entries for the same reason; one line says it.
+    A row skipped on one side only stays in the table: coverage was gained or lost there.
+    """
+    shown: list[Row] = []
+    both: dict[str, int] = {}
+    for r in c.rows:
+        if (r.verdict == "skipped" and r.base is not None and r.new is not None
+                and r.base.skip_reason and r.base.skip_reason == r.new.skip_reason):
+            both[r.base.skip_reason] = both.get(r.base.skip_reason, 0) + 1
+        else:
+            shown.append(r)
+    return shown, both
+
+
+def _skipped_lines(both: dict[str, int]) -> list[str]:
+    if not both:
+        return []
+    total = sum(both.values())
+    return [f"skipped in both ({total}): " + "; ".join(
+        f"{reason} ({count})" for reason, count in sorted(both.items(), key=lambda kv: -kv[1]))]
+
+
 def _summary_lines(c: Comparison) -> list[str]:
     lines = [f"gate: {c.gate.label}"]
     if c.regressions:
@@ -321,7 +346,8 @@ def _summary_lines(c: Comparison) -> list[str]:
 
 
 def render_text(c: Comparison) -> str:
-    rows = [HEADERS] + [_cells(r) for r in c.rows]
+    shown, both = _split_rows(c)
+    rows = [HEADERS] + [_cells(r) for r in shown]
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADERS))]
     out = [f"BASE: {c.base.path}" + (f" ({c.base.revision[:12]})" if c.base.revision else ""),
            f"NEW:  {c.new.path}" + (f" ({c.new.revision[:12]})" if c.new.revision else "")]
@@ -330,6 +356,7 @@ def render_text(c: Comparison) -> str:
         out.append("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
         if i == 0:
             out.append("  ".join("-" * w for w in widths))
+    out += _skipped_lines(both)
     out += _summary_lines(c)
     return "\n".join(out) + "\n"
 
@@ -341,13 +368,14 @@ def render_markdown(c: Comparison) -> str:
         out.append("")
     out.append("| " + " | ".join(HEADERS) + " |")
     out.append("|" + "|".join("---" for _ in HEADERS) + "|")
-    for r in c.rows:
+    shown, both = _split_rows(c)
+    for r in shown:
         cells = [x.replace("|", "\\|") for x in _cells(r)]
         if r.verdict in ("slower", "parity failed"):
             cells[6] = f"**{cells[6]}**"
         out.append("| " + " | ".join(cells) + " |")
     out.append("")
-    out += [f"{line}  " for line in _summary_lines(c)]
+    out += [f"{line}  " for line in _skipped_lines(both) + _summary_lines(c)]
     return "\n".join(out) + "\n"
 
 

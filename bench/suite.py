@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -77,6 +78,9 @@ class SuiteConfig:
                 raise SuiteError(f"{name} must all be >= 1")
         if not self.devices:
             raise SuiteError("devices must name at least one device")
+        for device in self.devices:  # absent-but-known devices are recorded as skipped, typos are errors
+            if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", device):
+                raise SuiteError(f"unknown device {device!r} (choose from cpu, cuda, cuda:N, mps)")
 
     @classmethod
     def quick(cls, **overrides: Any) -> "SuiteConfig":

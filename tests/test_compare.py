@@ -226,3 +226,18 @@ def test_output_file_is_written(tmp_path, capsys):
 def test_help_works(capsys):
     assert main(["compare", "--help"]) == 0
     assert "--fail-on" in capsys.readouterr().out
+
+
+def test_skipped_alike_in_both_collapses_to_one_line(tmp_path, capsys):
+    docs = []
+    for seed in (0, 1):
+        doc = results_doc(seed)
+        for batch in (1, 1000, 10**6):
+            doc["measurements"].append({"phase": "inference", "runtime": "eager", "device": "cuda",
+                                        "batch_size": batch, "skip_reason": "cuda: no CUDA device",
+                                        "parity": None, "warnings": []})
+        docs.append(write(tmp_path, f"{seed}.json", doc))
+    code, out, _ = run(capsys, *docs)
+    assert code == 0
+    assert "skipped in both (3): cuda: no CUDA device (3)" in out
+    assert "inference/eager/cuda" not in out

@@ -72,6 +72,9 @@ def test_config_names_the_bad_value() -> None:
         SuiteConfig(runtimes=("tensorrt",))
     with pytest.raises(SuiteError, match="threads"):
         SuiteConfig(threads=0)
+    with pytest.raises(SuiteError, match="unknown device 'tpu'"):
+        SuiteConfig(devices=("cpu", "tpu"))
+    SuiteConfig(devices=("cpu", "cuda:1", "mps"))  # known but maybe absent: recorded as skipped
 
 
 @pytest.mark.skipif(not NO_CUDA, reason="checks the records of a machine without CUDA")
