@@ -153,9 +153,10 @@ def run_worker(job: dict[str, Any], emit: Callable[[Measurement], None],
     root = str(Path(__file__).resolve().parent.parent)
     env = worker_environment(cache_dir)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    with tempfile.TemporaryFile(mode="w+") as errors:
-        proc = subprocess.Popen([sys.executable, "-m", "bench.worker"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=errors, text=True, env=env)
+    with tempfile.TemporaryFile(mode="w+") as errors, subprocess.Popen(
+        [sys.executable, "-m", "bench.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=errors, text=True, env=env,
+    ) as proc:  # the context closes the pipes and waits for the process
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(json.dumps(job))
         proc.stdin.close()
