@@ -136,8 +136,11 @@ class CompileRuntime(TorchModuleRuntime):
     def load(self, artifacts: Artifacts, device: str, threads: int) -> None:
         import torch
 
+        from export.quiet import quiet
+
         super().load(artifacts, device, threads)
-        self.module = torch.compile(self.module)
+        with quiet():  # importing inductor touches torch.jit: DeprecationWarnings in 2.13
+            self.module = torch.compile(self.module)
 
     def bind(self, x: Any) -> Bound:
         import torch
