@@ -80,6 +80,8 @@ def write_plots(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
     from bench.report import format_duration, format_rate
 
     out = Path(out_dir)
+    for name in (LATENCY_PNG, THROUGHPUT_PNG, TRAIN_PNG):  # a plot without data this run must not
+        (out / name).unlink(missing_ok=True)              # survive from an earlier one
     entries = results.get("measurements", [])
     bandwidth = bandwidth_of(results.get("floors"))
     seconds_axis = FuncFormatter(lambda v, _pos: _compact(format_duration(v)))

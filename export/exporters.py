@@ -10,8 +10,8 @@ import platform
 import shutil
 import tempfile
 from datetime import datetime, timezone
-from importlib import metadata
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from export.graphs import FlatLine, batch_dynamic_shapes, example_input
 from export.manifest import ARTIFACT_NAMES, MANIFEST_NAME, MANIFEST_VERSION, sha256_file
 from export.quiet import quiet
 from linreg.checkpoint import load_model
-from linreg.files import write_json_atomic
+from linreg.files import default_mode, write_json_atomic
 
 INPUT_NAME = "x"    # the ONNX input: float32 [batch, 1]
 OUTPUT_NAME = "y"   # the ONNX output: float32 [batch, 1]
@@ -167,6 +167,7 @@ def export_all(
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
+        os.chmod(tmp, default_mode(directory=True))  # mkdtemp's 0700 would outlive the rename
     except OSError as exc:
         raise ExportError(f"cannot write --out {out} ({exc.strerror or exc})") from None
     try:

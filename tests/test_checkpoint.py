@@ -106,3 +106,15 @@ def test_hostile_pickle_never_runs(tmp_path, writer):
 def test_directory_is_not_a_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="is not a file"):
         load_model(tmp_path)
+
+
+def test_written_files_follow_the_umask(tutorial_run, tmp_path):
+    """mkstemp makes 0600 files; a result must be readable like any file the user writes."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = save_checkpoint(tutorial_run.model, tmp_path / "model.pth")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -55,3 +55,12 @@ def test_phases_without_data_write_no_figure(golden: dict, tmp_path: Path) -> No
 def test_tick_labels_are_compact() -> None:
     assert [_compact(t) for t in ("10.0 ms", "1.00 µs", "2.50 ms", "100 k/s", "12.0/s")] == \
         ["10 ms", "1 µs", "2.5 ms", "100 k/s", "12/s"]
+
+
+def test_a_stale_plot_from_an_earlier_run_is_removed(golden: dict, tmp_path: Path) -> None:
+    (tmp_path / LATENCY_PNG).write_bytes(b"old run")
+    only_train = copy.deepcopy(golden)
+    only_train["measurements"] = [e for e in golden["measurements"] if e["phase"] == "train_epoch"]
+    write_plots(only_train, tmp_path)
+    assert not (tmp_path / LATENCY_PNG).exists()
+    assert (tmp_path / TRAIN_PNG).exists()
