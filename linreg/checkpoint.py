@@ -6,6 +6,7 @@ it fails with `Unsupported global` and becomes a CheckpointError naming the file
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -43,15 +44,34 @@ def load_state_dict(path: str | os.PathLike[str]) -> tuple[str, dict[str, torch.
             warnings.simplefilter("ignore")
             state = torch.load(source, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt, truncated or hostile files
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"cannot load checkpoint {source} ({reason[:200]})") from None
+        raise CheckpointError(f"cannot load checkpoint {source} ({_load_failure(exc)})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"checkpoint {source} does not hold a state_dict of tensors")
     name = model_name_for_keys(set(state))
     if name is None:
         keys = ", ".join(sorted(map(str, state))) or "none"
-        raise CheckpointError(f"checkpoint {source} is not a linreg model (keys: {keys})")
+        raise CheckpointError(f"checkpoint {source} is not a linreg model (keys: {keys[:200]})")
+    for key, tensor in state.items():
+        problem = None
+        if tensor.layout != torch.strided:
+            problem = f"{key} is a {str(tensor.layout).removeprefix('torch.')} tensor"
+        elif tensor.is_meta:
+            problem = f"{key} is a meta tensor with no data"
+        elif not tensor.is_floating_point():
+            problem = f"{key} holds {str(tensor.dtype).removeprefix('torch.')}, not floating point"
+        if problem:
+            raise CheckpointError(f"checkpoint {source} is not a linreg model ({problem})")
     return name, state
+
+
+def _load_failure(exc: Exception) -> str:
+    """One short, plain line for why torch.load refused a file (no ANSI codes, no bad advice)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+    if "Weights only load failed" in text or "Unsupported global" in text:
+        # torch's text advises weights_only=False: exactly wrong for a stranger's file.
+        return "it holds pickled Python objects, not a plain state_dict; refusing to unpickle them"
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first.split(". ")[0][:200]
 
 
 def load_model(
@@ -65,6 +85,7 @@ def load_model(
     except RuntimeError as exc:
         reason = str(exc).strip().splitlines()[-1].strip()
         raise CheckpointError(f"checkpoint {path} does not fit model {name!r} ({reason})") from None
-    if any(not torch.isfinite(t).all() for t in state.values()):
-        raise CheckpointError(f"checkpoint {path} holds NaN or infinite parameters")
+    # Checked after the cast to the model's float32: 1e300 in a float64 file becomes inf here.
+    if any(not torch.isfinite(p).all() for p in model.state_dict().values()):
+        raise CheckpointError(f"checkpoint {path} holds NaN or infinite parameters (as float32)")
     return name, model.to(device).eval()

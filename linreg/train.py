@@ -54,6 +54,9 @@ class TrainConfig:
             raise LinregError(f"train_fraction must be in (0, 1), got {self.train_fraction}")
         if self.threads < 1:
             raise LinregError(f"threads must be >= 1, got {self.threads}")
+        # torch.manual_seed wraps values modulo 2**64, so -1 and 2**64 - 1 would be the same run.
+        if not 0 <= self.seed < 2**63:
+            raise LinregError(f"seed must be in [0, 2**63), got {self.seed}")
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,10 @@ def train(
     """Seed, build the model on the CPU (so every device starts alike), move it, train, evaluate."""
     device = resolve_device(config.device)
     pin_threads(config.threads)
-    X_train, y_train, X_test, y_test = make_split(config)
+    try:
+        X_train, y_train, X_test, y_test = make_split(config)
+    except (MemoryError, RuntimeError) as exc:  # torch's allocator raises RuntimeError
+        raise LinregError(f"not enough memory for n={config.n} samples ({_first_line(exc)})") from None
 
     torch.manual_seed(config.seed)
     model = MODELS[config.model]()
@@ -156,7 +162,12 @@ def train(
 
     history: list[EpochRecord] = []
     for epoch in range(config.epochs):
-        loss = train_epoch(model, loss_fn, optimizer, X_train, y_train)
+        try:
+            loss = train_epoch(model, loss_fn, optimizer, X_train, y_train)
+        except RuntimeError as exc:  # e.g. Adam's step overflowing float32 at a huge lr
+            raise DivergenceError(
+                f"training diverged at epoch {epoch} ({_first_line(exc)}; lower --lr)"
+            ) from None
         _, test_loss = evaluate(model, loss_fn, X_test, y_test)
         # .item() is a CPU-GPU sync point; the history needs every epoch anyway.
         record = EpochRecord(epoch, loss.item(), test_loss.item())
@@ -186,3 +197,8 @@ def train(
         initial_predictions=initial_predictions.cpu(),
         test_predictions=test_predictions.cpu(),
     )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:160]

@@ -118,3 +118,30 @@ def test_written_files_follow_the_umask(tutorial_run, tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize(
+    "state, message",
+    [
+        ({"weights": torch.tensor([1e300], dtype=torch.float64), "bias": torch.ones(1)},
+         "NaN or infinite"),
+        ({"weights": torch.tensor([1], dtype=torch.int64), "bias": torch.ones(1)}, "not floating point"),
+        ({"weights": torch.tensor([True]), "bias": torch.ones(1)}, "not floating point"),
+        ({"weights": torch.ones(1, dtype=torch.complex64), "bias": torch.ones(1)}, "not floating point"),
+        ({"weights": torch.ones(1).to_sparse(), "bias": torch.ones(1)}, "sparse"),
+    ],
+    ids=["float64-overflow", "int", "bool", "complex", "sparse"],
+)
+def test_checkpoints_that_are_not_float_models(tmp_path, state, message):
+    path = _write(tmp_path / "model.pth", state)
+    with pytest.raises(CheckpointError, match=message):
+        load_model(path)
+
+
+def test_whole_pickled_model_gets_plain_advice(tmp_path):
+    torch.save(torch.nn.Linear(1, 1), tmp_path / "model.pth")  # the tutorial's torch.save(model)
+    with pytest.raises(CheckpointError) as info:
+        load_model(tmp_path / "model.pth")
+    message = str(info.value)
+    assert "pickled Python objects" in message
+    assert "weights_only=False" not in message and "\x1b" not in message

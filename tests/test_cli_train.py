@@ -112,3 +112,30 @@ def test_out_that_is_a_file(tmp_path, capsys):
 def test_help_exits_0(capsys):
     assert main(["--help"]) == 0
     assert "train" in capsys.readouterr().out
+
+
+def test_rerun_into_a_folder_publishes_a_consistent_set(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), "--epochs", "5"]) == 0
+    (out / "notes.txt").write_text("mine")
+    assert main(["train", "--out", str(out), "--epochs", "7"]) == 0
+    record = json.loads((out / "train.json").read_text())
+    assert record["config"]["epochs"] == 7
+    assert (out / "notes.txt").read_text() == "mine"  # the user's other files are left alone
+    assert sorted(p.name for p in out.iterdir()) == [
+        "loss_curves.png", "model.pth", "notes.txt", "predictions.png", "train.json"]
+
+
+def test_a_failed_rerun_keeps_no_model_from_another_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), "--epochs", "5"]) == 0
+    assert main(["train", "--out", str(out), "--loss", "mse", "--lr", "1e12"]) == 2
+    # The old set is untouched (the failed run published nothing), and no staging debris.
+    assert json.loads((out / "train.json").read_text())["config"]["epochs"] == 5
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**64 - 1), "99999999999999999999"])
+def test_seed_out_of_range(tmp_path, capsys, seed):
+    assert main(["train", "--seed", seed, "--out", str(tmp_path / "o")]) == 2
+    assert "seed must be in" in capsys.readouterr().err

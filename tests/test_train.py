@@ -64,3 +64,8 @@ def test_progress_is_quiet_off_a_terminal(capsys):
     with Progress(10, "train", stream=stream, enabled=True) as bar:
         bar.update(10)
     assert "10/10" in stream.getvalue()
+
+
+def test_optimizer_overflow_is_divergence():
+    with pytest.raises(DivergenceError, match="diverged at epoch 0"):
+        train(TrainConfig(device="cpu", optimizer="adam", lr=1e38, epochs=3))
