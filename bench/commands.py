@@ -66,7 +66,10 @@ def suite_config_from_args(args: argparse.Namespace) -> SuiteConfig:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from bench.pipeline import bench, export_checkpoint, summary_line
+    from bench.pipeline import use_inductor_cache_dir
+
+    use_inductor_cache_dir()  # before anything imports torch._inductor (exporting does)
+    from bench.pipeline import bench, exit_status, export_checkpoint, summary_line
     from bench.results import measurements_of
     from bench.runtimes import Artifacts
 
@@ -76,17 +79,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         artifacts = Artifacts.from_export_dir(args.export_dir)
     results = bench(args.out, config, artifacts, {"pipeline": "bench", "quick": args.quick})
-    print(f"{summary_line(measurements_of(results))}; wrote {args.out}/results.json, "
-          f"results.csv, report.md")
-    return 0
+    measurements = measurements_of(results)
+    print(f"{summary_line(measurements)}; wrote {args.out}/results.json, results.csv, report.md")
+    return exit_status(measurements)  # 1 on parity failures or nothing timed, all files written
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench.pipeline import run_pipeline, summary_line
+    from bench.pipeline import use_inductor_cache_dir
+
+    use_inductor_cache_dir()  # before anything imports torch._inductor (exporting does)
+    from bench.pipeline import exit_status, run_pipeline, summary_line
     from bench.results import measurements_of
 
     config = suite_config_from_args(args)
     results = run_pipeline(args.out, config, quick=args.quick)
-    print(f"{summary_line(measurements_of(results))}; wrote {args.out}/results.json, "
-          f"results.csv, report.md")
-    return 0
+    measurements = measurements_of(results)
+    print(f"{summary_line(measurements)}; wrote {args.out}/results.json, results.csv, report.md")
+    return exit_status(measurements)  # 1 on parity failures or nothing timed, all files written

@@ -37,12 +37,34 @@ def gpu_driver() -> str | None:
     return lines[0].strip() if out.returncode == 0 and lines else None
 
 
-def fingerprint(threads: int, allocator: dict[str, str]) -> dict[str, Any]:
-    """results.json's `environment`: linreg's environment plus GPU, versions, threads, allocator."""
+def gpu_names(devices: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """{device: GPU name} of the CUDA devices among `devices` that exist here ("cuda" is cuda:0)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return {}
+    out: dict[str, str] = {}
+    for device in dict.fromkeys(devices):
+        if not device.startswith("cuda"):
+            continue
+        index = int(device.partition(":")[2] or 0)
+        if index < torch.cuda.device_count():
+            out[device] = torch.cuda.get_device_name(index)
+    return out
+
+
+def fingerprint(threads: int, allocator: dict[str, str],
+                devices: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
+    """results.json's `environment`: linreg's environment plus GPU, versions, threads, allocator.
+
+    gpu_names maps each CUDA device the run measured on to its GPU's name; gpu_name is the
+    first of them (None when no GPU was used, even if one is present).
+    """
     import torch
 
     env = collect_environment()
     has_cuda = torch.cuda.is_available()
+    used = gpu_names(devices)
     ort_providers: list[str] = []
     try:
         import onnxruntime
@@ -51,7 +73,8 @@ def fingerprint(threads: int, allocator: dict[str, str]) -> dict[str, Any]:
     except ImportError:
         pass
     env.update({
-        "gpu_name": torch.cuda.get_device_name(0) if has_cuda else None,
+        "gpu_name": next(iter(used.values()), None),
+        "gpu_names": used,
         "gpu_count": torch.cuda.device_count() if has_cuda else 0,
         "gpu_driver": gpu_driver() if has_cuda else None,
         "cuda_version": torch.version.cuda,

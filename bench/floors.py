@@ -2,8 +2,12 @@
 
 - empty_call_s: a Python call that does nothing (the cost of being timed through a callable);
 - timer_overhead_s: one time.perf_counter() reading;
-- bandwidth_bytes_per_s: a large torch copy_ (bytes read + bytes written per second) with the
-  run's thread count, the anchor every large-batch result is judged against.
+- bandwidth_bytes_per_s: a large torch copy_ in host memory (bytes read + bytes written per
+  second) with the run's thread count, the anchor every large-batch CPU result is judged against;
+- device_bandwidth_bytes_per_s: {device: bytes/s} per measured device: "cpu" is the host copy
+  above, a CUDA device gets a device-to-device copy_ of a large tensor (synchronized). Every
+  result is judged against the floor of ITS OWN device; a device without a floor gets no
+  efficiency.
 
 The traffic model (minimum bytes a workload must move, float32 throughout):
 - inference at batch B reads x and writes y: 8 bytes per element, 8 * B bytes;
@@ -29,9 +33,34 @@ def _noop() -> None:
     return None
 
 
+def device_copy_bandwidth(device: str, config: TimingConfig, copy_bytes: int) -> float | None:
+    """A device-to-device copy_'s bytes (read + written) per second on `device`, or None.
+
+    CUDA devices only (synchronized once per block); anything else has no floor here.
+    """
+    import torch
+
+    if not device.startswith("cuda"):
+        return None
+    from bench.runtimes import device_skip_reason
+
+    if device_skip_reason(device) is not None:
+        return None
+    n = copy_bytes // 4 // 2
+    with torch.cuda.device(device):
+        src = torch.ones(n, dtype=torch.float32, device=device)
+        dst = torch.empty_like(src)
+        copy = measure(lambda: dst.copy_(src), Spec("inference", "copy", device, n), config,
+                       sync=lambda: torch.cuda.synchronize(device))
+    del src, dst
+    return 2 * n * 4 / copy.median_s
+
+
 def measure_floors(threads: int, config: TimingConfig = TimingConfig(),
-                   copy_bytes: int = COPY_BYTES) -> dict[str, Any]:
-    """{empty_call_s, timer_overhead_s, timer_resolution_s, bandwidth_bytes_per_s, ...}."""
+                   copy_bytes: int = COPY_BYTES, devices: tuple[str, ...] | list[str] = ()
+                   ) -> dict[str, Any]:
+    """{empty_call_s, timer_overhead_s, timer_resolution_s, bandwidth_bytes_per_s,
+    device_bandwidth_bytes_per_s, ...}; `devices` are the run's devices (a floor each, if any)."""
     import torch
 
     torch.set_num_threads(threads)
@@ -44,6 +73,13 @@ def measure_floors(threads: int, config: TimingConfig = TimingConfig(),
     dst = torch.empty_like(src)
     copy = measure(lambda: dst.copy_(src), Spec("inference", "copy", "cpu", n), config)
     moved = 2 * n * 4  # read src + write dst
+    del src, dst
+    per_device: dict[str, float] = {"cpu": moved / copy.median_s}
+    for device in dict.fromkeys(devices):
+        if device != "cpu":
+            bw = device_copy_bandwidth(device, config, copy_bytes)
+            if bw is not None:
+                per_device[device] = bw
     return {
         "empty_call_s": empty.median_s,
         "timer_overhead_s": timer.median_s,
@@ -52,6 +88,7 @@ def measure_floors(threads: int, config: TimingConfig = TimingConfig(),
         "bandwidth_copy_bytes": moved,
         "bandwidth_threads": threads,
         "bandwidth_warnings": list(copy.warnings),
+        "device_bandwidth_bytes_per_s": per_device,
     }
 
 
@@ -61,8 +98,26 @@ def bytes_moved(spec: Spec) -> int:
     return per * spec.batch_size
 
 
+def device_bandwidth(floors: dict[str, Any] | None, device: str) -> float | None:
+    """The copy floor of `device` in `floors` (results of measure_floors), or None without one.
+
+    Older results have only the host copy (bandwidth_bytes_per_s): it judges "cpu" alone.
+    """
+    floors = floors or {}
+    per_device = floors.get("device_bandwidth_bytes_per_s")
+    if isinstance(per_device, dict):
+        value = per_device.get(device)
+    else:
+        value = floors.get("bandwidth_bytes_per_s") if device == "cpu" else None
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+
 def with_efficiency(m: Measurement, bandwidth_bytes_per_s: float | None) -> Measurement:
-    """Attach bytes_moved, bytes_per_s and bandwidth_efficiency to a large-batch result."""
+    """Attach bytes_moved, bytes_per_s and bandwidth_efficiency to a large-batch result.
+
+    `bandwidth_bytes_per_s` must be the floor of the measurement's own device (None: no
+    efficiency is attached).
+    """
     if m.skipped or not m.times_s or m.spec.batch_size < LARGE_BATCH:
         return m
     moved = bytes_moved(m.spec)

@@ -37,6 +37,17 @@ def inductor_cache_dir() -> str:
     return os.environ.get("TORCHINDUCTOR_CACHE_DIR") or str(Path(base) / "linreg-bench" / "inductor")
 
 
+def use_inductor_cache_dir() -> str:
+    """Put TORCHINDUCTOR_CACHE_DIR in the environment (unless set) and return it.
+
+    Must run before anything imports torch._inductor (exporting does): that import sets the
+    variable to /tmp/torchinductor_<user> when it is missing. cmd_run and cmd_bench call it
+    first; the value returned is then the one this process and its workers really use.
+    """
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", inductor_cache_dir())
+    return os.environ["TORCHINDUCTOR_CACHE_DIR"]
+
+
 def say(message: str, stream: TextIO | None = None) -> None:
     stream = stream or sys.stderr
     stream.write(message + "\n")
@@ -57,8 +68,7 @@ def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
     from bench.results import load_results, write_results
 
     _prepare_out(out)
-    cache = inductor_cache_dir()
-    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", cache)  # the in-process (isolation none) case
+    cache = use_inductor_cache_dir()  # already set by cmd_*: then this is the one in use
     total = count_measurements(config)
     start = time.monotonic()
     say(f"bench: {total} measurements on {', '.join(config.devices)} with {config.threads} "
@@ -78,20 +88,60 @@ def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
 
         result = run_suite(config, artifacts, progress=progress, cache_dir=cache)
     floors = {**result.floors, **flatten_interference(result.interference)}
-    environment = fingerprint(config.threads, result.allocator)
+    environment = fingerprint(config.threads, result.allocator, config.devices)
     run_config = {**config.to_json(), "artifacts": artifacts.to_json(),
                   "torchinductor_cache_dir": cache, **(extra_config or {})}
     path = write_results(out, environment, run_config, floors, result.measurements)
     results = load_results(path)
     _write_outputs(results, out)
-    probe = result.interference
-    if probe:
-        say(f"bench: ORT interference: eager torch at batch {probe['batch']} is "
-            f"{probe['slowdown_spinning']:.2f}x slower right after an ORT run in the same process "
-            f"({probe['slowdown_no_spin']:.2f}x with spinning off; numpy control "
-            f"{probe['slowdown_numpy_control']:.2f}x): ORT runs in its own worker")
+    for line in interference_lines(result.interference):
+        say(line)
     say(f"bench: done in {time.monotonic() - start:.1f} s: {summary_line(result.measurements)}")
     return results
+
+
+def interference_lines(probe: dict[str, Any] | None) -> list[str]:
+    """What the ORT interference probe measured, one line per thread count; no cause asserted."""
+    if not probe:
+        return []
+    if "skipped" in probe and "slowdown_spinning" not in probe:
+        return [f"bench: ORT interference probe skipped: {probe['skipped']}"]
+    lines = []
+    prefixes = [""] + sorted({k.split("_", 1)[0] + "_" for k in probe if k.startswith("threads")
+                              and k.split("_", 1)[0][7:].isdigit()})
+    for prefix in prefixes:
+        p = {k[len(prefix):]: v for k, v in probe.items() if k.startswith(prefix)} if prefix else probe
+        if "slowdown_spinning" not in p:
+            if p.get("skipped"):
+                lines.append(f"bench: ORT interference probe at {p.get('threads', '?')} thread(s) "
+                             f"failed: {p['skipped']}")
+            continue
+        lines.append(f"bench: eager torch after an ORT run in the same process: "
+                     f"{p['slowdown_spinning']:.2f}x (spin off: {p['slowdown_no_spin']:.2f}x; "
+                     f"numpy control {p['slowdown_numpy_control']:.2f}x) at batch {p['batch']}, "
+                     f"{p['threads']} thread(s)")
+    if lines and probe.get("isolation") == "runtime":
+        lines.append("bench: ORT runs in its own worker")
+    return lines
+
+
+def parity_failures(measurements: list[Any]) -> list[Any]:
+    """Timed measurements whose parity check failed."""
+    return [m for m in measurements if not m.skipped and m.parity is not None and not m.parity.passed]
+
+
+def exit_status(measurements: list[Any], stream: TextIO | None = None) -> int:
+    """1 (with one `error: ...` line on stderr) if parity failed anywhere or nothing was timed."""
+    stream = stream or sys.stderr
+    failed = parity_failures(measurements)
+    if failed:
+        names = ", ".join(m.spec.label for m in failed[:5]) + (", ..." if len(failed) > 5 else "")
+        stream.write(f"error: parity failed for {len(failed)} measurement(s): {names}\n")
+        return 1
+    if not any(not m.skipped for m in measurements):
+        stream.write(f"error: no measurement was timed ({len(measurements)} skipped)\n")
+        return 1
+    return 0
 
 
 def _write_outputs(results: dict[str, Any], out: Path) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from bench.floors import device_bandwidth
 from bench.measurement import percentile
 from linreg.files import atomic_path
 
@@ -30,7 +31,10 @@ BANDWIDTH_KEYS = ("bandwidth_bytes_per_s", "memory_bandwidth_bytes_per_s")
 
 
 def bandwidth_of(floors: dict[str, Any] | None) -> float | None:
-    """The run's measured memory bandwidth (bytes read + written per second), if it has one."""
+    """The run's host-memory copy bandwidth (bytes read + written per second), if it has one.
+
+    It judges cpu results only: use bench.floors.device_bandwidth(floors, device) per device.
+    """
     for key in BANDWIDTH_KEYS:
         value = (floors or {}).get(key)
         if isinstance(value, (int, float)) and value > 0:
@@ -83,12 +87,12 @@ def write_plots(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
     for name in (LATENCY_PNG, THROUGHPUT_PNG, TRAIN_PNG):  # a plot without data this run must not
         (out / name).unlink(missing_ok=True)              # survive from an earlier one
     entries = results.get("measurements", [])
-    bandwidth = bandwidth_of(results.get("floors"))
+    floors = results.get("floors")
     seconds_axis = FuncFormatter(lambda v, _pos: _compact(format_duration(v)))
     rate_axis = FuncFormatter(lambda v, _pos: _compact(format_rate(v)))
     written: list[Path] = []
 
-    def figure(data, title, xlabel, ylabel, y_of, floor_of, floor_label, formatter, path):
+    def figure(data, title, xlabel, ylabel, y_of, floor_of, floor_name, formatter, path):
         fig, ax = plt.subplots(figsize=(10, 6))
         try:
             xs_all = [b for points in data.values() for b, *_ in points]
@@ -101,10 +105,18 @@ def write_plots(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
                     linestyle="-" if device == "cpu" else "--", capsize=3, markersize=6,
                 )
             ys_all = [v for points in data.values() for b, *q in points for v in y_of(b, *q) if v > 0]
-            if bandwidth and floor_of is not None:
+            # One floor per device that has one, drawn only where that device has data: a CPU
+            # copy floor says nothing about a GPU's results, and vice versa.
+            devices = sorted({device for _, device in data}, key=device_rank)
+            for j, device in enumerate(devices):
+                bandwidth = device_bandwidth(floors, device)
+                if not bandwidth or floor_of is None:
+                    continue
                 lo_x, hi_x = min(xs_all), max(xs_all)
-                ax.plot([lo_x, hi_x], [floor_of(lo_x), floor_of(hi_x)], color="0.45", linestyle=":",
-                        linewidth=1.5, label=floor_label)
+                ax.plot([lo_x, hi_x], [floor_of(lo_x, bandwidth), floor_of(hi_x, bandwidth)],
+                        color="0.45" if device == "cpu" else "0.25", linestyle=":" if j == 0 else "-.",
+                        linewidth=1.5, label=f"{floor_name}, {device} "
+                        f"({BYTES_PER_SAMPLE} B/sample at {bandwidth / 1e9:.3g} GB/s)")
             # The axes follow the data; the floor line is clipped, not allowed to stretch them.
             ax.set_ylim(min(ys_all) / 2, max(ys_all) * 2)
             ax.set_xscale("log")
@@ -122,22 +134,19 @@ def write_plots(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
             plt.close(fig)
         written.append(path)
 
-    bw_gbs = f"{bandwidth / 1e9:.3g} GB/s" if bandwidth else ""
     inference = series(entries, "inference", INFERENCE_ORDER)
     if inference:
         figure(
             inference, "Inference latency per call (median, bars: IQR)", "batch size (samples)",
             "latency per call", lambda b, p25, med, p75: (med, p25, p75),
-            lambda b: BYTES_PER_SAMPLE * b / bandwidth,
-            f"memory-bandwidth floor ({BYTES_PER_SAMPLE} B/sample at {bw_gbs})",
+            lambda b, bw: BYTES_PER_SAMPLE * b / bw, "copy-bandwidth floor",
             seconds_axis, out / LATENCY_PNG,
         )
         # Throughput inverts time: the slow quartile (p75) is the low end of the bar.
         figure(
             inference, "Inference throughput (median, bars: IQR)", "batch size (samples)",
             "throughput (samples/s)", lambda b, p25, med, p75: (b / med, b / p75, b / p25),
-            lambda b: bandwidth / BYTES_PER_SAMPLE,
-            f"memory-bandwidth ceiling ({BYTES_PER_SAMPLE} B/sample at {bw_gbs})",
+            lambda b, bw: bw / BYTES_PER_SAMPLE, "copy-bandwidth ceiling",
             rate_axis, out / THROUGHPUT_PNG,
         )
     train = series(entries, "train_epoch", TRAIN_ORDER)
@@ -145,8 +154,7 @@ def write_plots(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
         figure(
             train, "Training: time per epoch (median, bars: IQR)", "N (training samples)",
             "time per epoch", lambda b, p25, med, p75: (med, p25, p75),
-            lambda n: BYTES_PER_SAMPLE * n / bandwidth,
-            f"memory-bandwidth floor ({BYTES_PER_SAMPLE} B/sample at {bw_gbs})",
+            lambda n, bw: BYTES_PER_SAMPLE * n / bw, "copy-bandwidth floor",
             seconds_axis, out / TRAIN_PNG,
         )
     return written

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.plots import (
-    BYTES_PER_SAMPLE, INFERENCE_ORDER, bandwidth_of, LATENCY_PNG, THROUGHPUT_PNG, TRAIN_ORDER, TRAIN_PNG,
+    BYTES_PER_SAMPLE, INFERENCE_ORDER, LATENCY_PNG, THROUGHPUT_PNG, TRAIN_ORDER, TRAIN_PNG,
     device_rank, runtime_rank,
 )
+from bench.floors import device_bandwidth
 from bench.results import summarize
 from linreg.files import write_text_atomic
 
@@ -79,9 +80,11 @@ def _parity_text(p: dict[str, Any] | None) -> str:
     return "PASS" if p.get("passed") else "**FAIL**"
 
 
-def _efficiency(entry: dict[str, Any], bandwidth: float | None) -> float | None:
+def _efficiency(entry: dict[str, Any], floors: dict[str, Any] | None) -> float | None:
+    """Efficiency against the copy floor of the entry's OWN device; None where it has none."""
+    bandwidth = device_bandwidth(floors, entry["device"])
     eff = entry.get("bandwidth_efficiency")
-    if not _missing(eff):
+    if bandwidth and not _missing(eff):
         return float(eff)
     if not bandwidth:
         return None
@@ -100,9 +103,14 @@ def _sorted(entries: list[dict[str, Any]], order: tuple[str, ...]) -> list[dict[
                                           runtime_rank(e["runtime"], order)))
 
 
+def _cell(text: Any) -> str:
+    """A table cell: a `|` (e.g. in a path) would end the cell, a newline the row."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return lines + ["| " + " | ".join(r) + " |" for r in rows]
+    lines = ["| " + " | ".join(map(_cell, header)) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(map(_cell, r)) + " |" for r in rows]
 
 
 def _get(d: dict[str, Any], dotted: str) -> Any:
@@ -154,6 +162,8 @@ def _floor_lines(floors: dict[str, Any]) -> list[str]:
     for key, value in floors.items():
         if isinstance(value, list):
             text = "; ".join(map(str, value)) or "none"
+        elif isinstance(value, dict) and key.endswith("bytes_per_s"):
+            text = ", ".join(f"{k}: {format_bytes_per_s(v)}" for k, v in value.items()) or "none"
         elif not isinstance(value, (int, float)) or isinstance(value, bool):
             text = _fmt(value)
         elif key.endswith("bytes_per_s"):
@@ -176,8 +186,9 @@ HOW_TO_READ = """\
 - **Speedup** is the eager median divided by this row's median, at the same size and on the same
   device (>1× is faster than eager). Speedups compare runtimes within one device and one run;
   absolute times from another machine, device or thread count are not comparable.
-- **Efficiency** is bytes moved per second against the memory bandwidth measured in this run
-  ({BYTES} bytes per sample: read x, write y). It only means something at large sizes; above 100%
+- **Efficiency** is bytes moved per second against the copy bandwidth of the row's own device,
+  measured in this run (host memory for cpu, a device-to-device copy on a GPU; – where the device
+  has no such floor), at {BYTES} bytes per sample: read x, write y. It only means something at large sizes; above 100%
   the working set fits in a cache faster than memory.
 - **Parity**: before timing, each runtime's outputs (or each training variant's final parameters)
   were compared with the reference; the verdict, max abs error and ULP distance are recorded.
@@ -195,7 +206,14 @@ def _speedup(entry: dict[str, Any], baselines: dict[tuple[str, int], float]) -> 
     return f"{base / entry['median_s']:.2f}×"
 
 
-def _timing_rows(entries: list[dict[str, Any]], bandwidth: float | None, training: bool) -> list[list[str]]:
+def _compile_text(e: dict[str, Any]) -> str:
+    if e.get("compile_s") is None:
+        return "–"
+    note = e.get("compile_cache")
+    return format_duration(e["compile_s"]) + (f" ({note})" if note in ("cold", "warm") else "")
+
+
+def _timing_rows(entries: list[dict[str, Any]], floors: dict[str, Any], training: bool) -> list[list[str]]:
     measured = [e for e in entries if "skip_reason" not in e and e.get("median_s")]
     baselines = {(e["device"], int(e["batch_size"])): e["median_s"]
                  for e in measured if e["runtime"] == BASELINE}
@@ -204,14 +222,14 @@ def _timing_rows(entries: list[dict[str, Any]], bandwidth: float | None, trainin
         median, iqr = e["median_s"], e.get("iqr_s")
         unit = format_duration(median).split()[-1]
         spread = f"{format_duration(median)} ± {format_duration(iqr, unit)}"
-        eff = _efficiency(e, bandwidth) if int(e["batch_size"]) >= LARGE_BATCH else None
+        eff = _efficiency(e, floors) if int(e["batch_size"]) >= LARGE_BATCH else None
         faults = e.get("minor_faults_per_call")
         row = [format_size(int(e["batch_size"])), e["runtime"], e["device"], spread]
         if not training:
             row.append(format_rate(int(e["batch_size"]) / median).replace("/s", ""))
         row += [
             _speedup(e, baselines),
-            format_duration(e.get("compile_s")) if e.get("compile_s") is not None else "–",
+            _compile_text(e),
             "–" if eff is None else f"{eff:.0%}",
             "–" if _missing(faults) else (f"{faults:.3g}" if faults < 1000 else f"{faults:.0f}"),
             _parity_text(e.get("parity")),
@@ -248,7 +266,6 @@ def render_report(results: dict[str, Any], plots: list[str] | None = None) -> st
     entries = results.get("measurements", [])
     env = results.get("environment") or {}
     floors = results.get("floors") or {}
-    bandwidth = bandwidth_of(floors)
     summary = summarize(entries)
     failed = [e for e in entries if e.get("parity") and not e["parity"].get("passed")]
     warned = [e for e in entries if e.get("warnings")]
@@ -273,7 +290,8 @@ def render_report(results: dict[str, Any], plots: list[str] | None = None) -> st
         out.append("")
     else:
         parity_count = sum(1 for e in entries if e.get("parity"))
-        out += [f"All {parity_count} parity checks passed.", ""]
+        out += [f"All {parity_count} parity checks passed." if parity_count
+                else "No parity checks ran.", ""]
 
     out += ["## Environment", ""] + _environment_lines(env) + [""]
     out += ["## Floors (measured in this run)", ""] + _floor_lines(floors) + [""]
@@ -300,12 +318,12 @@ def render_report(results: dict[str, Any], plots: list[str] | None = None) -> st
         out += ["## Training: time per epoch", ""] + _speedup_matrix(train, TRAIN_ORDER, "N")
         out += _table(["N", "variant", "device", "median ± IQR", "speedup vs eager", "compile/capture",
                        "efficiency", "faults/epoch", "parity", "warn"],
-                      _timing_rows(train, bandwidth, training=True)) + [""]
+                      _timing_rows(train, floors, training=True)) + [""]
     if inference:
         out += ["## Inference: latency per call", ""] + _speedup_matrix(inference, INFERENCE_ORDER, "batch")
         out += _table(["batch", "runtime", "device", "median latency ± IQR", "samples/s", "speedup vs eager",
                        "compile time", "efficiency", "faults/call", "parity", "warn"],
-                      _timing_rows(inference, bandwidth, training=False)) + [""]
+                      _timing_rows(inference, floors, training=False)) + [""]
 
     out += ["## Stability warnings", ""]
     out += [f"- `{_label(e)}`: " + "; ".join(e["warnings"]) for e in warned] or ["None."]

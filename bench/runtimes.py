@@ -81,12 +81,44 @@ class Runtime(Protocol):
     def bind(self, x: Any) -> Bound: ...
 
 
-def _cuda_sync(device: str) -> Callable[[], None] | None:
-    if not device.startswith("cuda"):
-        return None
+def device_sync(device: str) -> Callable[[], None] | None:
+    """The wait-for-the-device hook of `device` (None on the CPU): cuda and mps queue work."""
     import torch
 
-    return lambda: torch.cuda.synchronize(device)  # note: a CPU-GPU sync point, once per block
+    if device.startswith("cuda"):
+        return lambda: torch.cuda.synchronize(device)  # a CPU-GPU sync point, once per block
+    if device.startswith("mps"):
+        return torch.mps.synchronize
+    return None
+
+
+def device_context(device: str) -> ContextManager[Any]:
+    """Makes a cuda:N device the current one (streams, graphs, timing); a no-op elsewhere."""
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.cuda.device(device)
+    return contextlib.nullcontext()
+
+
+def compile_cache_state() -> dict[str, int]:
+    """Inductor's FX-graph cache hits and misses so far in this process (for cold/warm notes)."""
+    try:
+        from torch._dynamo.utils import counters
+
+        return {"hit": int(counters["inductor"]["fxgraph_cache_hit"]),
+                "miss": int(counters["inductor"]["fxgraph_cache_miss"])}
+    except Exception:  # a torch without the counters: the note just says "unknown"
+        return {"hit": 0, "miss": 0}
+
+
+def compile_cache_note(before: dict[str, int], after: dict[str, int]) -> str:
+    """"cold" (some graph compiled from scratch), "warm" (all from the cache) or "unknown"."""
+    if after["miss"] > before["miss"]:
+        return "cold"
+    if after["hit"] > before["hit"]:
+        return "warm"
+    return "unknown"
 
 
 class TorchModuleRuntime:
@@ -122,39 +154,49 @@ class TorchModuleRuntime:
                 last[0] = module(xd)
             return last[0]
 
-        sync = _cuda_sync(self.device)
+        sync = device_sync(self.device)
         return Bound(call=lambda: module(xd), output=output, sync=sync, context=self._ctx,
                      block=torch_timer(lambda: module(xd), self.threads, sync))
 
 
 class CompileRuntime(TorchModuleRuntime):
-    """torch.compile of the state_dict model; each new batch size's compile time is reported."""
+    """torch.compile of the state_dict model, compiled afresh for every batch size.
+
+    Each size starts from torch._dynamo.reset() and compiles with dynamic=False: its own
+    static-shape kernels and its own compile time, whatever sizes ran before (otherwise a later
+    size reuses an earlier dynamic-shape graph and reports ~0 s). extra["compile_cache"] says
+    whether Inductor's on-disk cache served it ("warm") or it compiled from scratch ("cold").
+    """
 
     def __init__(self) -> None:
         super().__init__("torch_compile", "checkpoint")
 
     def load(self, artifacts: Artifacts, device: str, threads: int) -> None:
-        import torch
-
         from export.quiet import quiet
 
         super().load(artifacts, device, threads)
+        self.eager_module = self.module
         with quiet():  # importing inductor touches torch.jit: DeprecationWarnings in 2.13
-            self.module = torch.compile(self.module)
+            import torch._inductor  # noqa: F401
 
     def bind(self, x: Any) -> Bound:
         import torch
 
         xd = x.to(self.device)
-        sync = _cuda_sync(self.device)
+        sync = device_sync(self.device)
+        torch._dynamo.reset()  # nothing compiled for an earlier size is reused
+        cache_before = compile_cache_state()
         start = time.perf_counter()
         with torch.no_grad(), warnings.catch_warnings():  # inductor touches torch.jit (deprecated)
             warnings.filterwarnings("ignore", category=DeprecationWarning)
-            self.module(xd)  # compiles (cold ~20 s, cache-warm ~2 s; a new size may recompile)
+            self.module = torch.compile(self.eager_module, dynamic=False)
+            self.module(xd)  # compiles: cold ~20 s, cache-warm ~2 s
         if sync:
             sync()
+        compile_s = time.perf_counter() - start
         bound = super().bind(x)
-        bound.extra["compile_s"] = time.perf_counter() - start
+        bound.extra["compile_s"] = compile_s
+        bound.extra["compile_cache"] = compile_cache_note(cache_before, compile_cache_state())
         return bound
 
 
@@ -301,7 +343,7 @@ def measure_inference(
         del reference
         extra = {k: v for k, v in bound.extra.items() if not k.startswith("_")}
         extra["threads"] = threads
-        with bound.context():
+        with bound.context(), device_context(device):
             m = measure(bound.call, spec, timing, sync=bound.sync, block=bound.block,
                         parity=parity, extra=extra)
         m = with_efficiency(m, bandwidth_bytes_per_s)
@@ -314,14 +356,15 @@ def measure_inference(
 
 def probe_ort_interference(artifacts: Artifacts, threads: int, batch: int = 100_000,
                            calls: int = 300) -> dict[str, Any]:
-    """Does a live ORT session slow torch in the same process? Eager torch timed three ways.
+    """Does an ORT run slow the next eager torch call in the same process? Timed four ways.
 
-    Each of `calls` rounds optionally runs an ORT session once (untimed), then times ONE eager
-    torch call right after it: that is when ORT's intra-op pool still spins on its cores
-    (onnxruntime#13808). Cases: torch alone; after an ORT run with spinning allowed (ORT's
-    default); after an ORT run with session.intra_op.allow_spinning=0. Both use `threads`
-    intra-op threads, like torch. A control runs the same arithmetic in numpy before each call
-    (same cache pollution, no thread pool). Returns median seconds per torch call for each case.
+    Each of `calls` rounds optionally runs something once (untimed), then times ONE eager torch
+    call right after it. Cases: torch alone; after an ORT run with ORT's defaults (spinning
+    allowed); after an ORT run with session.intra_op.allow_spinning=0; after the same arithmetic
+    in numpy (a control: same memory traffic, no ORT). ORT and torch both use `threads` intra-op
+    threads. Returns median seconds per torch call for each case and the ratios to torch alone.
+    It measures THAT torch slows down, not why: the cause is not established by this probe
+    (turning spinning off did not remove the slowdown where it was measured).
     """
     import statistics
 

@@ -63,8 +63,14 @@ class SuiteConfig:
     interference: bool = True          # probe ORT's pool slowing torch in one process
     interference_calls: int = 300
     copy_bytes: int = COPY_BYTES       # the bandwidth floor's copy (read + write)
+    worker_timeout_s: float = 900.0    # a worker running longer is killed; its records: skipped
 
     def __post_init__(self) -> None:
+        for name in ("devices", "runtimes", "variants", "batch_sizes", "train_sizes"):
+            # a name given twice is measured once, in the order first given
+            object.__setattr__(self, name, tuple(dict.fromkeys(getattr(self, name))))
+        if not self.worker_timeout_s > 0:
+            raise SuiteError(f"worker_timeout_s must be > 0, got {self.worker_timeout_s}")
         for name, allowed in (("runtimes", INFERENCE_RUNTIMES), ("variants", TRAINING_VARIANTS)):
             bad = [v for v in getattr(self, name) if v not in allowed]
             if bad:
@@ -147,9 +153,18 @@ def count_measurements(config: SuiteConfig) -> int:
                                   + len(config.runtimes) * len(config.batch_sizes))
 
 
+class WorkerTimeout(RuntimeError):
+    """A worker ran past its time limit and was killed."""
+
+
 def run_worker(job: dict[str, Any], emit: Callable[[Measurement], None],
-               cache_dir: str | None = None) -> dict[str, Any]:
-    """Run one job in a fresh `python -m bench.worker`; measurements stream back through `emit`."""
+               cache_dir: str | None = None, timeout_s: float | None = None) -> dict[str, Any]:
+    """Run one job in a fresh `python -m bench.worker`; measurements stream back through `emit`.
+
+    A worker still running after `timeout_s` is killed: WorkerTimeout("worker timed out after N s").
+    """
+    import threading
+
     root = str(Path(__file__).resolve().parent.parent)
     env = worker_environment(cache_dir)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -160,14 +175,30 @@ def run_worker(job: dict[str, Any], emit: Callable[[Measurement], None],
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(json.dumps(job))
         proc.stdin.close()
+        timed_out = threading.Event()
+
+        def kill() -> None:
+            timed_out.set()
+            proc.kill()  # its stdout closes: the loop below ends
+
+        watchdog = threading.Timer(timeout_s, kill) if timeout_s else None
+        if watchdog is not None:
+            watchdog.daemon = True
+            watchdog.start()
         final: dict[str, Any] | None = None
-        for line in proc.stdout:
-            msg = json.loads(line)
-            if "measurement" in msg:
-                emit(Measurement.from_dict(msg["measurement"]))
-            elif "done" in msg:
-                final = msg
-        proc.wait()
+        try:
+            for line in proc.stdout:
+                msg = json.loads(line)
+                if "measurement" in msg:
+                    emit(Measurement.from_dict(msg["measurement"]))
+                elif "done" in msg:
+                    final = msg
+            proc.wait()
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+        if timed_out.is_set():
+            raise WorkerTimeout(f"worker timed out after {timeout_s:g} s")
         if final is None or not final.get("done"):
             errors.seek(0)
             tail = errors.read().strip().splitlines()[-1:] or ["no output"]
@@ -186,11 +217,12 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
     def execute(job: dict[str, Any], emit: Callable[[Measurement], None]) -> dict[str, Any]:
         if config.isolation == "none":
             return run_job(job, emit)
-        return run_worker(job, emit, cache_dir)
+        return run_worker(job, emit, cache_dir, config.worker_timeout_s)
 
     emit_progress("floors")
     floor_run = execute({"task": "floors", "threads": config.threads,
-                         "timing": asdict(config.timing), "copy_bytes": config.copy_bytes},
+                         "timing": asdict(config.timing), "copy_bytes": config.copy_bytes,
+                         "devices": list(config.devices)},
                         lambda m: None)
     floors = floor_run["floors"]
     allocator = floor_run["process"]["allocator"] if config.isolation != "none" else allocator_settings()
@@ -206,12 +238,13 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
             collect(m)
         if not job:
             continue
-        job["bandwidth_bytes_per_s"] = floors["bandwidth_bytes_per_s"]
+        job["device_bandwidth_bytes_per_s"] = floors.get("device_bandwidth_bytes_per_s", {})
         before = len(measurements)
         try:
             execute(job, collect)
         except RuntimeError as exc:  # a crashed worker: its missing records say why, loudly
             sys.stderr.write(f"warning: {exc}\n")
+            reason = str(exc) if isinstance(exc, WorkerTimeout) else f"worker failed: {exc}"
             done = {m.spec.key for m in measurements[before:]}
             phase = "train_epoch" if job["task"] == "training" else "inference"
             name = job.get("variant") or job.get("runtime")
@@ -219,14 +252,28 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
                 for size in job["sizes"]:
                     spec = Spec(phase, name, device, size)
                     if spec.key not in done:
-                        collect(skipped(spec, f"worker failed: {exc}"))
+                        collect(skipped(spec, reason))
 
     interference = None
-    if config.interference and artifacts is not None and "onnx" in artifacts.paths:
+    if config.interference and "onnxruntime" not in config.runtimes:
+        interference = {"skipped": "onnxruntime not in --runtimes"}
+    elif config.interference and artifacts is not None and "onnx" in artifacts.paths:
         emit_progress("ort interference probe")
-        # ORT's pool only exists (and spins) with >= 2 intra-op threads: probe with every core.
-        probe_threads = max(2, os.cpu_count() or 1, config.threads)
-        interference = execute({"task": "interference", "threads": probe_threads,
-                                "artifacts": artifacts.to_json(), "batch": 100_000,
-                                "calls": config.interference_calls}, lambda m: None)["interference"]
+        # At the run's thread count (what the measurements used) and, if that differs, at 2
+        # threads (ORT's intra-op pool only has worker threads from 2 on).
+        interference = {}
+        for probe_threads in dict.fromkeys((config.threads, 2)):
+            job = {"task": "interference", "threads": probe_threads,
+                   "artifacts": artifacts.to_json(), "batch": 100_000,
+                   "calls": config.interference_calls}
+            try:
+                probe = execute(job, lambda m: None)["interference"]
+            except RuntimeError as exc:
+                sys.stderr.write(f"warning: ORT interference probe: {exc}\n")
+                probe = {"threads": probe_threads, "skipped": str(exc)}
+            if probe_threads == config.threads:
+                interference.update(probe)
+            else:
+                interference.update({f"threads{probe_threads}_{k}": v for k, v in probe.items()})
+        interference["isolation"] = config.isolation
     return SuiteResult(floors, measurements, interference, allocator)

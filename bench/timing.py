@@ -99,14 +99,16 @@ def torch_timer(fn: Callable[[], Any], threads: int,
     """A block timer built on torch.utils.benchmark.Timer with an explicit thread count.
 
     TUB's Timer defaults to ONE thread, which would silently measure something else than the
-    rest of the run: num_threads is passed explicitly. TUB returns only per-block totals, which
-    is exactly what a sample is, so the raw samples survive.
+    rest of the run: num_threads is passed explicitly. A block is Timer._timeit(n): exactly n
+    timed calls. (Timer.timeit(n) first runs max(n // 100, 2) hidden warmup calls inside the
+    block, which the fault count and the max_total_s budget would not account for.)
     """
     import warnings
 
     with warnings.catch_warnings():  # importing TUB touches torch.jit: a DeprecationWarning in 2.13
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         from torch.utils import benchmark
+        from torch.utils.benchmark.utils.common import set_torch_threads
 
     def stopwatch() -> float:
         if sync is not None:
@@ -116,8 +118,8 @@ def torch_timer(fn: Callable[[], Any], threads: int,
     timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads, timer=stopwatch)
 
     def run(n: int) -> float:
-        m = timer.timeit(n)
-        return float(m.raw_times[0])
+        with set_torch_threads(threads):  # what Timer.timeit does, minus its hidden warmup calls
+            return float(timer._timeit(n))
 
     return run
 
@@ -146,7 +148,7 @@ def stability_warnings(times_s: tuple[float, ...] | list[float], calls_per_sampl
         out.append(f"too few samples: {len(times_s)} < {min_samples} (hit max_total_s)")
     m = Measurement(Spec("inference", "_", "_", 1), tuple(times_s))
     if m.median_s > 0 and m.iqr_s / m.median_s > UNSTABLE_IQR_RATIO:
-        out.append(f"unstable: IQR is {100 * m.iqr_s / m.median_s:.0f}% of the median (> 10%)")
+        out.append(f"unstable: IQR is {100 * m.iqr_s / m.median_s:.1f}% of the median (> 10%)")
     block_s = m.median_s * calls_per_sample
     if resolution_s > 0 and block_s < RESOLUTION_FACTOR * resolution_s:
         out.append(f"near timer resolution: a sample lasts {block_s * 1e6:.3g} us, "

@@ -9,7 +9,9 @@ Variants (all L1 loss + SGD, lr 0.01, the tutorial's `parameter` model):
 - fused:         the same update by hand, no autograd (METHOD.md):
                  r = sign(w*x + b - y) / N;  w -= lr * sum(r*x);  b -= lr * sum(r)
                  bit-exact with autograd for L1 + SGD (tested);
-- torch_compile: torch.compile of the fused step; compile time in extra["compile_s"];
+- torch_compile: torch.compile of the fused step, compiled afresh per size (torch._dynamo.reset,
+                 dynamic=False); compile time in extra["compile_s"], cache cold/warm in
+                 extra["compile_cache"];
 - cuda_graph:    the fused step captured once in a CUDA graph and replayed (GPU only).
 Parity: every variant runs K epochs from the same initial parameters as the eager loop and
 its final (weights, bias) are compared with the eager loop's.
@@ -22,7 +24,8 @@ from typing import Any, Callable
 
 from bench.floors import with_efficiency
 from bench.measurement import Measurement, Spec
-from bench.runtimes import device_skip_reason
+from bench.runtimes import (compile_cache_note, compile_cache_state, device_context,
+                            device_skip_reason, device_sync)
 from bench.stats import check_parity
 from bench.timing import TimingConfig, measure, skipped, torch_timer
 
@@ -104,7 +107,7 @@ class FusedLoop:
         w, b = initial_parameters()
         self.w, self.b = w.to(device), b.to(device)
         self.X, self.y = X, y
-        self.fn: Callable[..., None] = torch.compile(fused_update) if compiled else fused_update
+        self.fn: Callable[..., None] = torch.compile(fused_update, dynamic=False) if compiled else fused_update
 
     def step(self) -> None:
         self.fn(self.w, self.b, self.X, self.y)
@@ -117,6 +120,10 @@ class CudaGraphLoop(FusedLoop):
     """The fused step captured in a CUDA graph; each step is one graph replay."""
 
     def __init__(self, X: Any, y: Any, device: str) -> None:
+        with device_context(device):  # cuda:N: the side stream and the graph live on N
+            self._capture(X, y, device)
+
+    def _capture(self, X: Any, y: Any, device: str) -> None:
         import torch
 
         super().__init__(X, y, device)
@@ -151,11 +158,12 @@ def make_loop(variant: str, X: Any, y: Any, device: str) -> Any:
 
 def run_epochs(variant: str, n: int, device: str, epochs: int) -> tuple[Any, Any]:
     """Final (weights, bias) on the CPU after `epochs` steps from the tutorial's initial values."""
-    X, y = make_train_data(n, device)
-    loop = make_loop(variant, X, y, device)
-    for _ in range(epochs):
-        loop.step()
-    w, b = loop.parameters()
+    with device_context(device):
+        X, y = make_train_data(n, device)
+        loop = make_loop(variant, X, y, device)
+        for _ in range(epochs):
+            loop.step()
+        w, b = loop.parameters()
     return w.detach().cpu().clone(), b.detach().cpu().clone()
 
 
@@ -188,16 +196,17 @@ def measure_training(
             on_done and on_done(m)
         return out
 
-    sync = None
-    if device.startswith("cuda"):
-        sync = lambda: torch.cuda.synchronize(device)  # noqa: E731  (a CPU-GPU sync point)
+    sync = device_sync(device)  # cuda / mps: the block waits for the device
     results: list[Measurement] = []
     for spec in specs:
         n = spec.batch_size
         X, y = make_train_data(n, device)
         extra: dict[str, Any] = {"threads": threads, "timed": "train_epoch (one full-batch step)"}
+        if variant == "torch_compile":
+            torch._dynamo.reset()  # this size compiles its own static-shape graph, timed below
+        cache_before = compile_cache_state()
         start = time.perf_counter()
-        with warnings.catch_warnings():  # inductor touches torch.jit: DeprecationWarnings in 2.13
+        with warnings.catch_warnings(), device_context(device):  # inductor touches torch.jit
             warnings.filterwarnings("ignore", category=DeprecationWarning)
             loop = make_loop(variant, X, y, device)
             loop.step()  # the first step at a size compiles (torch_compile) or captures (cuda_graph)
@@ -205,14 +214,17 @@ def measure_training(
             sync()
         if variant in ("torch_compile", "cuda_graph"):
             extra["compile_s"] = time.perf_counter() - start
+        if variant == "torch_compile":
+            extra["compile_cache"] = compile_cache_note(cache_before, compile_cache_state())
         parity = None
         if variant != "eager" and parity_epochs > 0:
             ref = torch.cat(run_epochs("eager", n, device, parity_epochs))
             cand = torch.cat(run_epochs(variant, n, device, parity_epochs))
             parity = check_parity(ref, cand, PARITY_ATOL.get(variant, 1e-4),
                                   reference_name=f"eager loop's parameters after {parity_epochs} epochs")
-        m = measure(loop.step, spec, timing, sync=sync, block=torch_timer(loop.step, threads, sync),
-                    parity=parity, extra=extra)
+        with device_context(device):
+            m = measure(loop.step, spec, timing, sync=sync,
+                        block=torch_timer(loop.step, threads, sync), parity=parity, extra=extra)
         m = with_efficiency(m, bandwidth_bytes_per_s)
         results.append(m)
         if on_done:

@@ -57,12 +57,14 @@ def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = No
     task = job["task"]
     threads = int(job.get("threads", 1))
     timing = TimingConfig(**job.get("timing", {}))
-    bandwidth = job.get("bandwidth_bytes_per_s")
+    # each device's own copy floor (floors' device_bandwidth_bytes_per_s); none: no efficiency
+    bandwidths = job.get("device_bandwidth_bytes_per_s") or {}
     out: dict[str, Any] = {}
     if task == "floors":
         from bench.floors import measure_floors
 
-        out["floors"] = measure_floors(threads, timing, job.get("copy_bytes", 400_000_000))
+        out["floors"] = measure_floors(threads, timing, job.get("copy_bytes", 400_000_000),
+                                       job.get("devices", ()))
     elif task == "interference":
         out["interference"] = probe_ort_interference(
             Artifacts.from_json(job["artifacts"]), threads, job.get("batch", 100_000),
@@ -71,11 +73,12 @@ def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = No
         artifacts = Artifacts.from_json(job["artifacts"])
         for device in job["devices"]:
             measure_inference(job["runtime"], device, job["sizes"], artifacts, threads, timing,
-                              job.get("skip_reason"), bandwidth, emit)
+                              job.get("skip_reason"), bandwidths.get(device), emit)
     elif task == "training":
         for device in job["devices"]:
             measure_training(job["variant"], device, job["sizes"], threads, timing,
-                             job.get("parity_epochs", 10), job.get("skip_reason"), bandwidth, emit)
+                             job.get("parity_epochs", 10), job.get("skip_reason"),
+                             bandwidths.get(device), emit)
     else:
         raise ValueError(f"unknown worker task {task!r}")
     import torch
