@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +41,47 @@ PYTEST_FINGERPRINT_KEYS = (
 )
 
 
+# results.json config fields that change what a number means; a difference is warned about.
+CONFIG_KEYS = ("timing", "isolation", "threads", "quick")
+
+# Verdicts that fail the gate on their own (plus "inconclusive" with a slower ratio, see MedianGate).
+FAILING_VERDICTS = ("slower", "parity failed", "failed in NEW", "lost")
+
+# A skip_reason that records a crash rather than an absence: the suite's crashed worker, the
+# interleave driver's failed setup, or a bare exception text ("RuntimeError: boom").
+_FAILURE_RE = re.compile(r"^(worker (failed|timed out|died)|failed\b|[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b)")
+
+
 class CompareInputError(LinregError):
     """A file given to `compare` is missing, unreadable or of an unknown format or version."""
+
+
+def is_failure(skip_reason: str | None) -> bool:
+    """Whether a skip_reason says the measurement crashed (as opposed to: not available here)."""
+    return bool(skip_reason) and _FAILURE_RE.match(skip_reason.strip()) is not None
+
+
+def normalize_device(device: str) -> str:
+    """`cuda:0` and `cuda` are the same device (index 0 is the default one)."""
+    device = str(device).strip().lower()
+    return device[:-2] if device.endswith(":0") else device
+
+
+def match_key(phase: Any, runtime: Any, device: Any, batch_size: Any) -> str:
+    """What two files' measurements are matched on: phase/runtime/device/batch, device normalized."""
+    return f"{phase}/{runtime}/{normalize_device(device)}/{batch_size}"
+
+
+def _fmt_opt(value: Any, spec: str) -> str:
+    """A number formatted with `spec`, or "-" when it is missing or not finite (NaN parity errors)."""
+    if value is None or isinstance(value, bool):
+        return "-" if value is None else str(value)
+    try:
+        if isinstance(value, float) and not math.isfinite(value):
+            return "-"
+        return format(value, spec)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 @dataclass(frozen=True)
@@ -64,6 +104,7 @@ class BenchFile:
     entries: dict[str, Entry]
     fingerprint: dict[str, Any]       # dotted key -> value, only the keys that must match
     revision: str = ""                # git commit, when the file records one
+    config: dict[str, Any] = field(default_factory=dict)  # CONFIG_KEYS of a results.json's config
 
 
 @dataclass(frozen=True)
@@ -73,7 +114,9 @@ class Row:
     base: Entry | None
     new: Entry | None
     stats: RatioStats | None
-    verdict: str     # faster | slower | unchanged | inconclusive | only in BASE | only in NEW | skipped | parity failed
+    # faster | slower | unchanged | inconclusive | only in BASE | only in NEW | skipped |
+    # parity failed | failed in NEW (crashed) | lost (BASE measured it, NEW does not)
+    verdict: str
     note: str = ""
 
 
@@ -89,8 +132,10 @@ class Comparison:
 
     @property
     def regressions(self) -> list[Row]:
-        """Rows that fail the gate: significantly slower beyond the threshold, or wrong outputs in NEW."""
-        return [r for r in self.rows if r.verdict in ("slower", "parity failed")]
+        """Rows that fail the gate: significantly slower beyond the threshold, slower beyond it but
+        with too few samples to tell, wrong outputs in NEW, crashed in NEW, or no longer measured."""
+        return [r for r in self.rows
+                if r.verdict in FAILING_VERDICTS or self.gate.is_blocking(r.verdict, r.stats)]
 
     @property
     def exit_code(self) -> int:
@@ -139,16 +184,21 @@ def _results_entries(data: dict[str, Any], path: str) -> dict[str, Entry]:
     entries: dict[str, Entry] = {}
     for m in measurements:
         label = m.spec.label
+        key = match_key(m.spec.phase, m.spec.runtime, m.spec.device, m.spec.batch_size)
+        if key in entries:
+            raise CompareInputError(
+                f"{path}: duplicate measurement {label} (same as {entries[key].label})")
         parity = m.parity
-        entries[label] = Entry(
-            key=label,
+        entries[key] = Entry(
+            key=key,
             label=label,
             times_s=tuple(m.times_s),
             median_s=m.median_s,
             skip_reason=m.skip_reason,
             parity_passed=None if parity is None else bool(parity.passed),
             parity_detail="" if parity is None else
-            f"max_abs_error {parity.max_abs_error:.3g}, max_ulp {parity.max_ulp} ({parity.tolerance})",
+            f"max_abs_error {_fmt_opt(parity.max_abs_error, '.3g')}, "
+            f"max_ulp {_fmt_opt(parity.max_ulp, 'd')} ({parity.tolerance})",
         )
     return entries
 
@@ -170,7 +220,9 @@ def _load_results(data: dict[str, Any], path: str) -> BenchFile:
     fingerprint = {k: v for k in FINGERPRINT_KEYS if (v := _env_value(env, k)) is not None}
     git = env.get("git") if isinstance(env, dict) else None
     revision = git.get("commit", "") if isinstance(git, dict) else ""
-    return BenchFile(path, RESULTS_FORMAT, entries, fingerprint, revision or "")
+    cfg = data.get("config") or {}
+    config = {k: cfg[k] for k in CONFIG_KEYS if isinstance(cfg, dict) and k in cfg}
+    return BenchFile(path, RESULTS_FORMAT, entries, fingerprint, revision or "", config)
 
 
 def _load_pytest(data: dict[str, Any], path: str) -> BenchFile:
@@ -179,13 +231,18 @@ def _load_pytest(data: dict[str, Any], path: str) -> BenchFile:
         for b in data["benchmarks"]:
             extra = b.get("extra_info") or {}
             if all(k in extra for k in ("phase", "runtime", "device", "batch_size")):
-                key = f"{extra['phase']}/{extra['runtime']}/{extra['device']}/{extra['batch_size']}"
+                label = f"{extra['phase']}/{extra['runtime']}/{extra['device']}/{extra['batch_size']}"
+                key = match_key(extra["phase"], extra["runtime"], extra["device"], extra["batch_size"])
             else:
-                key = b.get("fullname") or b["name"]
+                key = label = b.get("fullname") or b["name"]
+            if key in entries:
+                raise CompareInputError(f"{path}: duplicate benchmark {label}")
             stats = b.get("stats") or {}
             times = tuple(float(t) for t in (stats.get("data") or ()))
+            if not all(math.isfinite(t) for t in times):
+                raise CompareInputError(f"{path}: benchmark {label} has non-finite timing samples")
             median = statistics.median(times) if times else float(stats.get("median", math.nan))
-            entries[key] = Entry(key=key, label=key, times_s=times, median_s=median)
+            entries[key] = Entry(key=key, label=label, times_s=times, median_s=median)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CompareInputError(f"{path}: malformed benchmarks ({type(exc).__name__}: {exc})") from None
     info = data.get("machine_info") or {}
@@ -221,7 +278,27 @@ def fingerprint_diffs(base: BenchFile, new: BenchFile) -> list[tuple[str, Any, A
             for k in keys if base.fingerprint.get(k) != new.fingerprint.get(k)]
 
 
+def config_diffs(base: BenchFile, new: BenchFile) -> list[tuple[str, Any, Any]]:
+    """(key, base value, new value) for every CONFIG_KEYS field that both files record and differ in."""
+    keys = [k for k in CONFIG_KEYS if k in base.config and k in new.config]
+    return [(k, base.config[k], new.config[k]) for k in keys if base.config[k] != new.config[k]]
+
+
+def _one_line(text: str) -> str:
+    return (str(text).strip().splitlines() or [""])[0][:200]
+
+
 def _compare_entry(b: Entry, n: Entry, gate: MedianGate, resamples: int) -> Row:
+    if n.skip_reason and not b.skip_reason:
+        # BASE measured it, NEW did not: a gate must not go green by measuring less.
+        if is_failure(n.skip_reason):
+            return Row(b.key, b.label, b, n, None, "failed in NEW",
+                       f"BASE measured it; NEW crashed: {_one_line(n.skip_reason)}")
+        return Row(b.key, b.label, b, n, None, "lost",
+                   f"BASE measured it; NEW no longer measures this ({_one_line(n.skip_reason)})")
+    if n.skip_reason and is_failure(n.skip_reason) and not is_failure(b.skip_reason):
+        return Row(b.key, b.label, b, n, None, "failed in NEW",
+                   f"NEW crashed: {_one_line(n.skip_reason)}; BASE skipped: {_one_line(b.skip_reason or '')}")
     if b.skip_reason or n.skip_reason:
         note = "; ".join(f"{side} skipped: {e.skip_reason}" for side, e in (("BASE", b), ("NEW", n))
                          if e.skip_reason)
@@ -240,6 +317,8 @@ def _compare_entry(b: Entry, n: Entry, gate: MedianGate, resamples: int) -> Row:
     note = ""
     if verdict == "inconclusive":
         note = f"n={stats.n_base}/{stats.n_new} can never reach p<{gate.alpha:g}"
+        if gate.is_blocking(verdict, stats):
+            note += ": slower beyond the threshold, more samples needed to tell (fails the gate)"
     elif b.parity_passed is False:
         note = "BASE failed parity; NEW passes"
     return Row(b.key, b.label, b, n, stats, verdict, note)
@@ -258,22 +337,36 @@ def compare_files(
             "ENVIRONMENTS DIFFER, absolute numbers are not comparable: "
             + "; ".join(f"{k}: {bv!r} -> {nv!r}" for k, bv, nv in diffs)
         )
+    cdiffs = config_diffs(base, new)
+    if cdiffs:
+        warnings.append(
+            "CONFIGS DIFFER, the two runs measured differently: "
+            + "; ".join(f"{k}: {bv!r} -> {nv!r}" for k, bv, nv in cdiffs)
+        )
     rows: list[Row] = []
     for key, b in base.entries.items():
         n = new.entries.get(key)
         if n is None:
-            rows.append(Row(key, b.label, b, None, None, "only in BASE", "missing from NEW"))
+            if b.skip_reason:
+                rows.append(Row(key, b.label, b, None, None, "only in BASE", "missing from NEW"))
+            else:
+                rows.append(Row(key, b.label, b, None, None, "lost",
+                                "BASE measured it; missing from NEW"))
         else:
             rows.append(_compare_entry(b, n, gate, resamples))
     for key, n in new.entries.items():
         if key not in base.entries:
-            verdict = "parity failed" if n.parity_passed is False else "only in NEW"
-            note = f"new measurement; NEW outputs fail parity ({n.parity_detail})" \
-                if n.parity_passed is False else "new measurement"
+            if n.parity_passed is False:
+                verdict, note = "parity failed", f"new measurement; NEW outputs fail parity ({n.parity_detail})"
+            elif is_failure(n.skip_reason):
+                verdict, note = "failed in NEW", f"new measurement; NEW crashed: {_one_line(n.skip_reason or '')}"
+            else:
+                verdict, note = "only in NEW", "new measurement"
             rows.append(Row(key, n.label, None, n, None, verdict, note))
     few = [r.label for r in rows if r.stats is not None and r.stats.min_p_value >= gate.alpha]
     if few:
-        warnings.append(f"too few samples to ever reach p<{gate.alpha:g} (so never flagged): "
+        warnings.append(f"too few samples to ever reach p<{gate.alpha:g} (a slowdown beyond the "
+                        "threshold fails as inconclusive, more samples needed): "
                         + ", ".join(few))
     return Comparison(base, new, gate, tuple(rows), tuple(diffs), tuple(warnings))
 
@@ -369,9 +462,10 @@ def render_markdown(c: Comparison) -> str:
     out.append("| " + " | ".join(HEADERS) + " |")
     out.append("|" + "|".join("---" for _ in HEADERS) + "|")
     shown, both = _split_rows(c)
+    regressions = c.regressions
     for r in shown:
         cells = [x.replace("|", "\\|") for x in _cells(r)]
-        if r.verdict in ("slower", "parity failed"):
+        if r in regressions:
             cells[6] = f"**{cells[6]}**"
         out.append("| " + " | ".join(cells) + " |")
     out.append("")

@@ -1,7 +1,8 @@
 """`linreg-bench compare`: two benchmark files, or this tree against a git revision measured interleaved.
 
-Exit codes: 0 nothing regressed, 1 a significant regression beyond the threshold (or a parity
-failure in NEW), 2 bad input (one `error: ...` line, raised as LinregError and printed by bench.cli).
+Exit codes: 0 nothing regressed, 1 a significant regression beyond the threshold (or a slowdown
+beyond it with too few samples to tell, a parity failure, a crash in NEW, or a measurement BASE
+has and NEW lost), 2 bad input (one `error: ...` line, raised as LinregError and printed by bench.cli).
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 
 from bench.compare import Comparison, compare_paths, render_json, render_markdown, render_text
 from bench.gate import DEFAULT_ALPHA, DEFAULT_FAIL_ON, MedianGate
+from bench.significance import min_p_value, min_rounds
 from linreg.errors import LinregError
 from linreg.files import write_text_atomic
 
@@ -42,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output", "-o", metavar="FILE", help="also write the report to FILE")
     g = p.add_argument_group("interleaved comparison (--rev)")
     g.add_argument("--rounds", type=int, default=10, help="alternating rounds per workload (default 10)")
+    g.add_argument("--restart-every", type=int, default=2, metavar="K",
+                   help="start a fresh worker pair every K rounds, so a slow process is noise "
+                        "between samples rather than a bias of one side (default 2)")
     g.add_argument("--block-s", type=float, default=0.5, help="seconds per timed block (default 0.5)")
     g.add_argument("--threads", type=int, default=1, help="torch intra-op threads in both workers (default 1)")
     g.add_argument("--workloads", default=None,
@@ -61,6 +66,14 @@ def _render(c: Comparison, args: argparse.Namespace) -> str:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     gate = MedianGate.parse(args.fail_on, alpha=args.alpha)
+    if args.rev and (args.rounds < 1 or min_p_value(args.rounds, args.rounds) >= gate.alpha):
+        # Interleaving gives one sample per side per round: too few and no slowdown can ever be
+        # significant, so the gate would pass anything. Refuse before measuring for minutes.
+        raise LinregError(
+            f"--rounds {args.rounds} can never reach p<{gate.alpha:g} (smallest possible p is "
+            f"{min_p_value(max(args.rounds, 0), max(args.rounds, 0)):.2g}); "
+            f"use --rounds >= {min_rounds(gate.alpha)}"
+        )
     if args.resamples < 100:
         raise LinregError(f"--resamples must be >= 100, got {args.resamples}")
     if args.rev:
@@ -70,6 +83,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
         config = InterleaveConfig(
             rounds=args.rounds, block_s=args.block_s, threads=args.threads,
+            restart_every=args.restart_every,
             workloads=tuple(w.strip() for w in args.workloads.split(",")) if args.workloads else None,
         )
         comparison = compare_revision(args.rev, config, gate, save_dir=args.save_dir,
@@ -89,6 +103,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if comparison.regressions:
         for r in comparison.regressions:
             what = f"{r.stats.ratio:.3f}x the baseline median, p={r.stats.p_value:.2g}" \
-                if r.stats else r.note
+                if r.stats and r.verdict == "slower" else r.note
             sys.stderr.write(f"REGRESSION: {r.label} ({r.verdict}: {what})\n")
     return comparison.exit_code

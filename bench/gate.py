@@ -50,7 +50,12 @@ class MedianGate:
         return f"median:{self.threshold * 100:g}% at p<{self.alpha:g}"
 
     def verdict(self, stats: RatioStats) -> str:
-        """faster | slower | unchanged | inconclusive (too few samples to ever reach p < alpha)."""
+        """faster | slower | unchanged | inconclusive.
+
+        inconclusive: the ratio is beyond the threshold but these sample counts can never reach
+        p < alpha. When the ratio says slower (`is_blocking`) that fails the gate: a gate must not
+        pass a 5x slowdown because it was measured too few times.
+        """
         beyond_slow = stats.ratio > 1.0 + self.threshold
         beyond_fast = stats.ratio < 1.0 / (1.0 + self.threshold)
         if stats.min_p_value >= self.alpha:
@@ -62,11 +67,24 @@ class MedianGate:
             return "faster"
         return "unchanged"
 
+    def is_blocking(self, verdict: str, stats: RatioStats | None) -> bool:
+        """Whether a verdict fails the gate: slower, or inconclusive with a ratio beyond the threshold."""
+        if verdict == "slower":
+            return True
+        return (verdict == "inconclusive" and stats is not None and math.isfinite(stats.ratio)
+                and stats.ratio > 1.0 + self.threshold)
+
     def fails(self, current: Sequence[float], baseline: Sequence[float]) -> str | None:
         """A message when `current` samples are significantly slower than `baseline`, else None."""
         stats = compare_samples(baseline, current)
-        if self.verdict(stats) != "slower":
+        verdict = self.verdict(stats)
+        if not self.is_blocking(verdict, stats):
             return None
+        if verdict == "inconclusive":
+            return (
+                f"median {stats.ratio:.3f}x the baseline > {1 + self.threshold:.3f}x, but "
+                f"n={stats.n_base}/{stats.n_new} can never reach p<{self.alpha:g}: more samples needed"
+            )
         return (
             f"median {stats.ratio:.3f}x the baseline [{stats.ci_low:.3f}, {stats.ci_high:.3f}] "
             f"> {1 + self.threshold:.3f}x, p={stats.p_value:.2g} < {self.alpha:g}"

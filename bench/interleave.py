@@ -2,10 +2,15 @@
 
 Why: on this kind of machine two CI jobs (or two processes) differ by 26% and more, while
 alternating blocks of 0.5 s inside one job agree within about 2% (../shared/METHOD.md). So the
-baseline revision is checked out into a temporary `git worktree`, and two long-lived worker
-processes (one per tree, each importing its own `linreg`/`export` through PYTHONPATH) time the
-same small workloads in alternating blocks, in ABBA order so drift cancels. The per-block medians
-become two results.json documents that go through the same statistics and gate as `compare`.
+baseline revision is checked out into a temporary `git worktree`, and a pair of worker processes
+(one per tree, each importing its own `linreg`/`export` through PYTHONPATH) time the same small
+workloads in alternating blocks, in ABBA order so drift cancels. Whole processes can also run
+1.4-2x slow for their lifetime (METHOD.md), which one long-lived worker per side would turn into a
+bias of that side, so the pair is replaced by a fresh one every `restart_every` rounds (2 by
+default, alternating which side starts first): a slow process then becomes noise between samples
+that the U test sees, not a constant offset. The per-block medians become two results.json
+documents that go through the same statistics and gate as `compare`. A candidate that raises in
+a workload gets a "failed: ..." record, which the gate counts as a regression.
 
 This file is also the driver that runs inside each worker. The driver half (everything below
 "driver") imports only the standard library at the top, then torch/numpy/linreg of the tree it
@@ -53,6 +58,7 @@ class InterleaveConfig:
     workloads: tuple[str, ...] | None = None  # subset of WORKLOADS; None: all
     warmup_s: float = 0.3         # per workload and worker, before the first block
     inject_slowdown: float = 0.0  # testing only: candidate spins this fraction longer per chunk
+    restart_every: int = 2        # rounds per worker pair: whole-process effects become noise
 
     def __post_init__(self) -> None:
         from linreg.errors import LinregError
@@ -61,6 +67,8 @@ class InterleaveConfig:
             raise LinregError(f"--rounds must be >= 2, got {self.rounds}")
         if not 0.001 <= self.block_s <= 60:
             raise LinregError(f"--block-s must be in [0.001, 60], got {self.block_s}")
+        if self.restart_every < 1:
+            raise LinregError(f"--restart-every must be >= 1, got {self.restart_every}")
         if self.threads < 1:
             raise LinregError(f"--threads must be >= 1, got {self.threads}")
         unknown = [w for w in (self.workloads or ()) if w not in WORKLOADS]
@@ -92,6 +100,14 @@ def repo_root() -> Path:
     return Path(_git(Path(__file__).resolve().parent, "rev-parse", "--show-toplevel"))
 
 
+class WorkerFailure(Exception):
+    """A worker's reply was an exception (died=False) or the worker process died (died=True)."""
+
+    def __init__(self, message: str, died: bool) -> None:
+        super().__init__(message)
+        self.message, self.died = message, died
+
+
 class Worker:
     """One driver process bound to one source tree; JSON lines over its stdin/stdout."""
 
@@ -110,24 +126,33 @@ class Worker:
         )
         self.log_path = log
 
-    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
-        from linreg.errors import LinregError
-
+    def send(self, request: dict[str, Any]) -> None:
         try:
-            assert self.proc.stdin and self.proc.stdout
+            assert self.proc.stdin
             self.proc.stdin.write(json.dumps(request) + "\n")
             self.proc.stdin.flush()
-            line = self.proc.stdout.readline()
         except (BrokenPipeError, OSError):
+            pass  # receive() reports the dead worker with its log's last lines
+
+    def receive(self) -> dict[str, Any]:
+        """The next reply; WorkerFailure when it is an error or the worker died."""
+        try:
+            assert self.proc.stdout
+            line = self.proc.stdout.readline()
+        except OSError:
             line = ""
         if not line:
             self._log.flush()
             tail = self.log_path.read_text(errors="replace").strip().splitlines()[-3:]
-            raise LinregError(f"benchmark worker for {self.tree} died ({' | '.join(tail) or 'no output'})")
+            raise WorkerFailure(f"worker died ({' | '.join(tail) or 'no output'})", died=True)
         reply = json.loads(line)
         if "error" in reply:
-            raise LinregError(f"benchmark worker for {self.tree}: {reply['error']}")
+            raise WorkerFailure(str(reply["error"]), died=False)
         return reply
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.send(request)
+        return self.receive()
 
     def close(self) -> None:
         try:
@@ -139,75 +164,150 @@ class Worker:
             self.proc.kill()
             self.proc.wait()
         finally:
+            for stream in (self.proc.stdin, self.proc.stdout):
+                try:
+                    stream and stream.close()
+                except OSError:
+                    pass
             self._log.close()
+
+
+def _one_line(text: str) -> str:
+    return (str(text).strip().splitlines() or ["?"])[0][:200]
 
 
 def measure_interleaved(
     base_tree: Path, new_tree: Path, config: InterleaveConfig, work_dir: Path,
     progress: Any = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Time both trees in alternating blocks; return (base, new) results.json documents."""
+    """Time both trees in alternating blocks; return (base, new) results.json documents.
+
+    A fresh worker pair is started every `config.restart_every` rounds (alternating which side
+    starts first), so a process that happens to run slow for its whole life (METHOD.md: 1.4-2x)
+    adds noise between samples instead of biasing one side. An exception in a workload, at setup
+    or while measuring, is recorded as a failure of that side ("failed: Type: message"), which the
+    comparison turns into a regression when it is NEW's; the workload is dropped from later rounds.
+    """
+    from linreg.errors import LinregError
+
     driver = work_dir / "linreg_interleave_driver.py"
     shutil.copyfile(Path(__file__).resolve(), driver)  # its folder holds nothing else to import
     sides = {"base": base_tree, "new": new_tree}
-    workers: dict[str, Worker] = {}
-    try:
-        for side, tree in sides.items():
-            inject = config.inject_slowdown if side == "new" else 0.0
-            workers[side] = Worker(driver, tree, config.threads, inject, work_dir / f"{side}.log")
-        setup = {side: w.ask({"cmd": "setup", "workloads": list(config.names),
-                              "warmup_s": config.warmup_s, "work_dir": str(work_dir / side)})
-                 for side, w in workers.items()}
-        samples: dict[str, dict[str, list[float]]] = {s: {n: [] for n in config.names} for s in sides}
-        faults: dict[str, dict[str, list[float]]] = {s: {n: [] for n in config.names} for s in sides}
-        runnable = [n for n in config.names
-                    if all(n not in setup[s]["skipped"] for s in sides)]
-        total = config.rounds * len(runnable)
-        done = 0
-        for r in range(config.rounds):
-            for i, name in enumerate(runnable):
-                order = ("base", "new") if (r + i) % 2 == 0 else ("new", "base")  # ABBA
-                for side in order:
-                    reply = workers[side].ask({"cmd": "measure", "workload": name, "block_s": config.block_s})
-                    samples[side][name].append(reply["time_s_per_call"])
-                    faults[side][name].append(reply["minor_faults_per_call"])
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-    finally:
-        for w in workers.values():
-            w.close()
+    names = list(config.names)
+    samples: dict[str, dict[str, list[float]]] = {s: {n: [] for n in names} for s in sides}
+    faults: dict[str, dict[str, list[float]]] = {s: {n: [] for n in names} for s in sides}
+    skipped: dict[str, dict[str, str]] = {s: {} for s in sides}  # setup: absent, or failed
+    calls: dict[str, dict[str, int]] = {s: {} for s in sides}
+    environment: dict[str, dict[str, Any]] = {}
+    runnable = list(names)
+    rounds_done = segment = done = 0
+    total = config.rounds * len(runnable)
+
+    def fail(side: str, name: str, message: str) -> None:
+        skipped[side][name] = f"failed: {_one_line(message)}"
+        if name in runnable:
+            runnable.remove(name)
+
+    while rounds_done < config.rounds and runnable:
+        start_order = ("base", "new") if segment % 2 == 0 else ("new", "base")
+        workers: dict[str, Worker] = {}
+        try:
+            for side in start_order:
+                inject = config.inject_slowdown if side == "new" else 0.0
+                workers[side] = Worker(driver, sides[side], config.threads, inject,
+                                       work_dir / f"{side}.{segment}.log")
+            request = {"cmd": "setup", "workloads": list(runnable), "warmup_s": config.warmup_s}
+            for side in start_order:  # both set up at once
+                workers[side].send({**request, "work_dir": str(work_dir / side / f"seg{segment}")})
+            for side in start_order:
+                try:
+                    setup = workers[side].receive()
+                except WorkerFailure as exc:
+                    if side == "base" or not exc.died:  # the baseline, or the harness itself
+                        raise LinregError(f"benchmark worker for {sides[side]}: {exc.message}") from None
+                    for name in list(runnable):  # the candidate cannot even start: all fail
+                        fail(side, name, exc.message)
+                    continue
+                environment.setdefault(side, setup["environment"])
+                for name, reason in setup["skipped"].items():
+                    if name not in runnable:
+                        continue
+                    if segment == 0:
+                        skipped[side][name] = reason
+                        runnable.remove(name)
+                    else:  # ran in an earlier worker, not in this one: a failure, not an absence
+                        fail(side, name, reason if reason.startswith("failed: ")
+                             else f"could not set up in a restarted worker: {reason}")
+                for name, n in setup["calls_per_chunk"].items():
+                    calls[side].setdefault(name, int(n))
+            if segment == 0:
+                total = config.rounds * len(runnable)
+            died = False
+            for r in range(rounds_done, min(rounds_done + config.restart_every, config.rounds)):
+                for i, name in enumerate(list(runnable)):
+                    order = ("base", "new") if (r + i + segment) % 2 == 0 else ("new", "base")  # ABBA
+                    for side in order:
+                        try:
+                            reply = workers[side].ask(
+                                {"cmd": "measure", "workload": name, "block_s": config.block_s})
+                        except WorkerFailure as exc:
+                            fail(side, name, exc.message)
+                            died = exc.died
+                            break
+                        samples[side][name].append(reply["time_s_per_call"])
+                        faults[side][name].append(reply["minor_faults_per_call"])
+                    done += 1
+                    if progress is not None:
+                        progress(done, total)
+                    if died:
+                        break
+                if died:
+                    break  # a fresh pair redoes this round
+                rounds_done += 1
+        finally:
+            for w in workers.values():
+                w.close()
+        segment += 1
+    if "base" not in environment:
+        raise LinregError(f"benchmark worker for {base_tree}: never started")
+    environment.setdefault("new", environment["base"])
     return tuple(  # type: ignore[return-value]
-        _results_doc(side, sides[side], setup[side], samples[side], faults[side], config)
+        _results_doc(side, sides[side], environment[side], calls[side], skipped, samples[side],
+                     faults[side], config, segment)
         for side in ("base", "new")
     )
 
 
-def _results_doc(side: str, tree: Path, setup: dict[str, Any], samples: dict[str, list[float]],
-                 faults: dict[str, list[float]], config: InterleaveConfig) -> dict[str, Any]:
+def _results_doc(side: str, tree: Path, environment: dict[str, Any], calls: dict[str, int],
+                 skipped: dict[str, dict[str, str]], samples: dict[str, list[float]],
+                 faults: dict[str, list[float]], config: InterleaveConfig,
+                 worker_pairs: int) -> dict[str, Any]:
     from bench.measurement import Measurement, Spec
     from bench.results import build_results
 
+    other = "new" if side == "base" else "base"
     measurements = []
     for name in config.names:
         spec = Spec(*WORKLOADS[name])
-        reason = setup["skipped"].get(name)
+        reason = skipped[side].get(name)
         if reason is None and not samples[name]:
-            reason = "skipped because the other side could not run it"
+            reason = "not measured: the other side could not run it"
         if reason is not None:
             measurements.append(Measurement(spec, skip_reason=reason))
             continue
         f = sorted(faults[name])
+        extra = {"interleaved": True, "block_s": config.block_s, "minor_faults_per_call": f[len(f) // 2]}
+        if name in skipped[other]:
+            extra["other_side"] = skipped[other][name]
         measurements.append(Measurement(
-            spec, times_s=tuple(samples[name]), calls_per_sample=int(setup["calls_per_chunk"][name]),
-            extra={"interleaved": True, "block_s": config.block_s,
-                   "minor_faults_per_call": f[len(f) // 2]},
+            spec, times_s=tuple(samples[name]), calls_per_sample=int(calls.get(name, 1)), extra=extra,
         ))
-    env = dict(setup["environment"])
+    env = dict(environment)
     env["git"] = {"commit": _git(tree, "rev-parse", "HEAD"),
                   "dirty": bool(_git(tree, "status", "--porcelain", "--untracked-files=no"))}
     env["tree"] = str(tree)
     cfg = {"mode": "interleaved", "side": side, "rounds": config.rounds, "block_s": config.block_s,
+           "restart_every": config.restart_every, "worker_pairs": worker_pairs,
            "threads": config.threads, "workloads": list(config.names),
            "inject_slowdown": config.inject_slowdown if side == "new" else 0.0}
     return build_results(env, cfg, {}, measurements)
@@ -390,9 +490,12 @@ def _worker_main(argv: list[str]) -> int:
                     try:
                         fn = _build_workload(name, tree, Path(req["work_dir"]) / name)
                         fn()
-                    except Exception as exc:  # noqa: BLE001 - reported as a skip, per workload
+                    except LookupError as exc:  # this tree lacks what the workload needs: absent
+                        skipped[name] = (str(exc).strip().splitlines() or ["not available"])[0][:200]
+                        continue
+                    except Exception as exc:  # noqa: BLE001 - a crash: the orchestrator fails it
                         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-                        skipped[name] = f"{type(exc).__name__}: {text}"
+                        skipped[name] = f"failed: {type(exc).__name__}: {text}"
                         continue
                     # Calibrate chunks to >= 1 ms so perf_counter's ~50 ns is noise, then warm up.
                     n = 1

@@ -154,8 +154,16 @@ def validate_results(results: Any, name: str = "results") -> None:
             raise ResultsError(f"{name}: {key!r} must be an object, got {type(results[key]).__name__}")
     if not isinstance(results["measurements"], list):
         raise ResultsError(f"{name}: 'measurements' must be a list")
+    seen: dict[tuple[Any, ...], int] = {}
     for i, entry in enumerate(results["measurements"]):
         _validate_entry(entry, f"{name}: measurements[{i}]")
+        key = (entry["phase"], entry["runtime"], entry["device"], entry["batch_size"])
+        if key in seen:
+            label = "/".join(map(str, key))
+            raise ResultsError(
+                f"{name}: measurements[{i}] duplicates measurements[{seen[key]}] ({label})"
+            )
+        seen[key] = i
 
 
 def _validate_entry(entry: Any, where: str) -> None:
@@ -186,6 +194,9 @@ def _validate_entry(entry: Any, where: str) -> None:
     if (not isinstance(times, list) or not times
             or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in times)):
         raise ResultsError(f"{where}: times_s must be a non-empty list of numbers")
+    bad = next((t for t in times if not (math.isfinite(t) and t >= 0)), None)
+    if bad is not None:
+        raise ResultsError(f"{where}: times_s must be finite and >= 0, got {bad!r}")
 
 
 def measurements_of(results: dict[str, Any]) -> list[Measurement]:

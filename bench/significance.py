@@ -154,6 +154,16 @@ def min_p_value(m: int, n: int) -> float:
     return min(1.0, 2.0 * math.exp(-log_comb))  # underflows to 0.0 at large sizes, never overflows
 
 
+def min_rounds(alpha: float, limit: int = 10_000) -> int:
+    """The fewest samples per side (equal sizes) at which the U test can reach p < alpha."""
+    n = 1
+    while min_p_value(n, n) >= alpha:
+        n += 1
+        if n > limit:
+            raise ValueError(f"alpha {alpha} is unreachable with up to {limit} samples per side")
+    return n
+
+
 def compare_samples(
     base: np.ndarray | list[float],
     new: np.ndarray | list[float],

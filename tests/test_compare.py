@@ -138,9 +138,11 @@ def test_environment_differences_are_loud(tmp_path, capsys):
 def test_one_sided_skipped_and_parity_rows(tmp_path, capsys):
     base = results_doc(0)
     new = results_doc(1)
-    dropped = new["measurements"].pop(0)                      # only in BASE
-    new["measurements"].append({**dropped, "batch_size": 80})  # only in NEW
-    skipped = new["measurements"][0]
+    base["measurements"].append({"phase": "train_epoch", "runtime": "eager", "device": "cuda",
+                                 "batch_size": 40, "skip_reason": "cuda: no CUDA device",
+                                 "parity": None, "warnings": []})  # skipped, only in BASE
+    new["measurements"].append({**new["measurements"][0], "batch_size": 80})  # only in NEW
+    skipped = base["measurements"][1]                          # BASE skipped, NEW measures it
     for k in ("times_s", "calls_per_sample"):
         skipped.pop(k)
     skipped["skip_reason"] = "no onnxruntime"
@@ -148,10 +150,11 @@ def test_one_sided_skipped_and_parity_rows(tmp_path, capsys):
     code, out, _ = run(capsys, a, b, "--json")
     assert code == 0
     verdicts = {m["label"]: m["verdict"] for m in json.loads(out)["measurements"]}
-    assert verdicts["train_epoch/eager/cpu/40"] == "only in BASE"
+    assert verdicts["train_epoch/eager/cuda/40"] == "only in BASE"
     assert verdicts["train_epoch/eager/cpu/80"] == "only in NEW"
     assert verdicts["train_epoch/eager/cpu/1000000"] == "skipped"
 
+    a = write(tmp_path, "a.json", results_doc(0))
     new = results_doc(1)
     new["measurements"][3]["parity"] = {"max_abs_error": 0.5, "max_ulp": 99, "passed": False,
                                        "tolerance": "bit-exact"}
@@ -178,9 +181,12 @@ def test_pytest_benchmark_files(tmp_path, capsys):
 def test_autosaved_pytest_benchmark_files_are_inconclusive(tmp_path, capsys):
     a = write(tmp_path, "a.json", pytest_doc(0, keep_data=False))
     b = write(tmp_path, "b.json", pytest_doc(1, {"test_inference[eager-1]": 2.0}, keep_data=False))
-    code, out, _ = run(capsys, a, b)
-    assert code == 0
+    code, out, err = run(capsys, a, b)
+    assert code == 1  # 2x slower: without samples the gate cannot tell, so it must not pass it
     assert "inconclusive" in out and "--benchmark-json" in out
+    assert "REGRESSION: tests/benchmarks/x.py::test_inference[eager-1] (inconclusive" in err
+    same = write(tmp_path, "same.json", pytest_doc(1, keep_data=False))
+    assert run(capsys, a, same)[0] == 0  # within the threshold: nothing to tell
 
 
 @pytest.mark.parametrize("make, expected", [

@@ -66,7 +66,7 @@ def test_injected_slowdown_spins_inside_the_timed_region():
 @pytest.mark.slow
 def test_head_against_itself_end_to_end(tmp_path, capsys):
     before = worktrees()
-    code = main(["compare", "--rev", "HEAD", "--rounds", "3", "--block-s", "0.02",
+    code = main(["compare", "--rev", "HEAD", "--rounds", "4", "--alpha", "0.05", "--block-s", "0.02",
                  "--workloads", "infer_eager_1,train_eager_40,infer_ort_1", "--json",
                  "--save-dir", str(tmp_path)])
     out = capsys.readouterr().out
@@ -74,9 +74,10 @@ def test_head_against_itself_end_to_end(tmp_path, capsys):
     report = json.loads(out)
     labels = {m["label"]: m for m in report["measurements"]}
     assert set(labels) == {"inference/eager/cpu/1", "train_epoch/eager/cpu/40", "inference/onnxruntime/cpu/1"}
-    assert all(m["base"]["n_samples"] == 3 or m["verdict"] == "skipped" for m in labels.values())
+    assert all(m["base"]["n_samples"] == 4 or m["verdict"] == "skipped" for m in labels.values())
     base = json.loads((tmp_path / "base.json").read_text())
     new = json.loads((tmp_path / "new.json").read_text())
+    assert base["config"]["worker_pairs"] == 2  # 4 rounds, a fresh pair every 2
     # Each side imported linreg from its own tree.
     assert base["environment"]["linreg_file"] != new["environment"]["linreg_file"]
     assert new["environment"]["linreg_file"].startswith(str(repo_root()))

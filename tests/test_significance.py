@@ -97,7 +97,10 @@ def test_gate_needs_threshold_and_significance():
     gate = MedianGate(threshold=0.10)
     assert gate.fails(base * 2.0, base) is not None                # 2x: beyond and significant
     assert gate.fails(base * 1.02, base) is None                   # significant, but within 10%
-    assert gate.fails(base[:3] * 2.0, base[:3]) is None            # beyond, but n=3 cannot be significant
+    # Beyond, but n=3 can never be significant: the gate fails it anyway, asking for more samples.
+    assert "more samples needed" in gate.fails(base[:3] * 2.0, base[:3])
+    assert gate.fails(base[:3] * 1.02, base[:3]) is None           # within the threshold
+    assert gate.fails(base[:3] * 0.5, base[:3]) is None            # faster beyond it: no failure
     noisy = np.r_[base[:10], base[10:] * 3.0]                      # median moves, samples overlap
     assert gate.verdict(compare_samples(base, noisy)) in ("unchanged", "slower")
 
