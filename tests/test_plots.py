@@ -64,3 +64,26 @@ def test_a_stale_plot_from_an_earlier_run_is_removed(golden: dict, tmp_path: Pat
     write_plots(only_train, tmp_path)
     assert not (tmp_path / LATENCY_PNG).exists()
     assert (tmp_path / TRAIN_PNG).exists()
+
+
+def test_floor_lines_belong_to_their_device(golden: dict, tmp_path: Path, monkeypatch) -> None:
+    import matplotlib.axes
+
+    labels: list[str] = []
+    real_plot = matplotlib.axes.Axes.plot
+
+    def spy(self, *args, **kwargs):
+        if "label" in kwargs:
+            labels.append(kwargs["label"])
+        return real_plot(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", spy)
+    results = copy.deepcopy(golden)
+    extra = copy.deepcopy([e for e in results["measurements"] if e["device"] == "cpu"])
+    for e in extra:
+        e["device"] = "cuda"
+    results["measurements"] += extra
+    results["floors"]["device_bandwidth_bytes_per_s"] = {"cpu": 1e10}
+    write_plots(results, tmp_path)
+    floors = [label for label in labels if "bandwidth" in label]
+    assert floors and all(", cpu (" in label for label in floors)  # no floor for cuda: none drawn

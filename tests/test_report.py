@@ -107,3 +107,24 @@ def test_speedups_compare_within_one_device(golden: dict) -> None:
     assert "Speedup vs eager on `cpu`" in text and "Speedup vs eager on `cuda:0`" in text
     cuda_matrix = text[text.index("Speedup vs eager on `cuda:0`"):]
     assert "| onnxruntime | 0.30× |" in cuda_matrix  # 4x slower than eager on its own device: (0.5*7.17)/(2*6.04)
+
+
+def test_no_parity_checks_and_pipes_in_cells(golden: dict) -> None:
+    results = copy.deepcopy(golden)
+    for e in results["measurements"]:
+        e.pop("parity", None)
+    results["config"]["artifacts"] = {"checkpoint": "/tmp/odd dir|x/model.pth"}
+    text = render_report(results)
+    assert "No parity checks ran." in text and "All 0 parity checks" not in text
+    rows = [line for line in text.splitlines() if "odd dir" in line]
+    assert rows and all(line.startswith("|") and "odd dir\\|x" in line for line in rows)
+
+
+def test_efficiency_is_left_out_for_a_device_without_a_floor(golden: dict) -> None:
+    results = copy.deepcopy(golden)
+    results["floors"]["device_bandwidth_bytes_per_s"] = {"cpu": results["floors"]["bandwidth_bytes_per_s"]}
+    for e in results["measurements"]:
+        e["device"] = "cuda"
+    text = render_report(results)
+    rows = [line for line in text.splitlines() if line.startswith("| 10^") and "| cuda |" in line]
+    assert rows and all("%" not in r for r in rows)

@@ -82,3 +82,38 @@ def test_run_quick_end_to_end(tmp_path: Path) -> None:
     assert results["environment"]["allocator"]["MALLOC_MMAP_MAX_"] == "0"
     compiled = [m for m in results["measurements"] if m["runtime"] == "torch_compile"]
     assert all(m["skip_reason"].startswith("skipped in --quick") for m in compiled)
+
+
+def test_parity_failure_exits_1_after_writing_everything(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.runtimes
+    from bench.measurement import Parity
+
+    monkeypatch.setattr(bench.runtimes, "check_parity",
+                        lambda *a, **k: Parity(1.0, 99, False, "bit-exact"))
+    out = tmp_path / "bad"
+    assert main(["run", "--smoke", "--out", str(out), "--runtimes", "eager",
+                 "--variants", "eager", "--devices", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert "error: parity failed for 2 measurement(s): inference/eager/cpu/" in err
+    for name in ("results.json", "results.csv", "report.md"):
+        assert (out / name).is_file(), name
+    assert "PARITY FAILED" in (out / "report.md").read_text()
+
+
+def test_run_uses_and_records_the_cache_dir_it_sets_before_exporting(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    out = tmp_path / "run"
+    assert main(["run", "--smoke", "--out", str(out), "--runtimes", "eager",
+                 "--variants", "fused", "--devices", "cpu"]) == 0
+    expected = str(tmp_path / "xdg" / "linreg-bench" / "inductor")
+    import os
+
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == expected
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["torchinductor_cache_dir"] == expected
+    # no onnxruntime in --runtimes: the ORT interference probe is recorded as skipped
+    assert results["floors"]["ort_interference_skipped"] == "onnxruntime not in --runtimes"
+    assert results["floors"]["device_bandwidth_bytes_per_s"]["cpu"] > 0

@@ -95,3 +95,62 @@ def test_eager_inference_checks_parity_before_timing(checkpoint: Path) -> None:
 def test_missing_artifact_is_a_skip_with_the_reason(checkpoint: Path) -> None:
     out = measure_inference("torchscript", "cpu", [1], Artifacts(checkpoint), 1, TINY)
     assert out[0].skipped and "torchscript" in out[0].skip_reason
+
+
+def test_names_given_twice_are_measured_once_in_first_order() -> None:
+    config = SuiteConfig(devices=("cpu", "cuda", "cpu"), runtimes=("eager", "onnxruntime", "eager"),
+                         variants=("fused", "fused"), batch_sizes=(10, 1, 10), train_sizes=(40, 40))
+    assert config.devices == ("cpu", "cuda")
+    assert config.runtimes == ("eager", "onnxruntime")
+    assert config.variants == ("fused",)
+    assert config.batch_sizes == (10, 1) and config.train_sizes == (40,)
+    assert count_measurements(config) == count_measurements(
+        SuiteConfig(devices=("cpu", "cuda"), runtimes=("eager", "onnxruntime"), variants=("fused",),
+                    batch_sizes=(10, 1), train_sizes=(40,)))
+
+
+def test_a_worker_past_its_timeout_is_killed_with_the_reason() -> None:
+    from bench.suite import WorkerTimeout
+
+    with pytest.raises(WorkerTimeout, match=r"worker timed out after 0.5 s"):
+        run_worker(training_job(), lambda m: None, timeout_s=0.5)  # still importing torch
+    with pytest.raises(SuiteError, match="worker_timeout_s"):
+        SuiteConfig(worker_timeout_s=0)
+
+
+def test_device_hooks_sync_mps_and_leave_the_cpu_alone() -> None:
+    from bench.runtimes import device_context, device_sync
+
+    assert device_sync("cpu") is None
+    assert device_sync("mps") is torch.mps.synchronize
+    with device_context("cpu"):
+        pass
+
+
+def test_fingerprint_names_only_the_gpus_used() -> None:
+    from bench.fingerprint import gpu_names
+
+    assert gpu_names(["cpu"]) == {}
+    if NO_CUDA:
+        assert gpu_names(["cpu", "cuda:1"]) == {}
+    else:
+        names = gpu_names(["cpu", "cuda"])
+        assert list(names) == ["cuda"] and names["cuda"] == torch.cuda.get_device_name(0)
+
+
+def test_probe_lines_report_what_was_measured_without_a_cause() -> None:
+    from bench.pipeline import interference_lines
+
+    probe = {"batch": 100_000, "threads": 1, "slowdown_spinning": 1.5, "slowdown_no_spin": 1.4,
+             "slowdown_numpy_control": 1.1, "threads2_batch": 100_000, "threads2_threads": 2,
+             "threads2_slowdown_spinning": 2.0, "threads2_slowdown_no_spin": 2.1,
+             "threads2_slowdown_numpy_control": 1.0, "isolation": "none"}
+    lines = interference_lines(probe)
+    assert lines == [
+        "bench: eager torch after an ORT run in the same process: 1.50x (spin off: 1.40x; "
+        "numpy control 1.10x) at batch 100000, 1 thread(s)",
+        "bench: eager torch after an ORT run in the same process: 2.00x (spin off: 2.10x; "
+        "numpy control 1.00x) at batch 100000, 2 thread(s)",
+    ]
+    assert interference_lines({**probe, "isolation": "runtime"})[-1] == "bench: ORT runs in its own worker"
+    assert "skipped" in interference_lines({"skipped": "onnxruntime not in --runtimes"})[0]

@@ -137,3 +137,34 @@ def test_floors_are_positive_and_efficiency_attaches_to_large_batches() -> None:
     assert out.extra["bandwidth_efficiency"] == pytest.approx(1.0)
     small = Measurement(Spec("inference", "eager", "cpu", 10), (1e-6,))
     assert "bytes_moved" not in with_efficiency(small, 8e9).extra
+
+
+def test_torch_timer_block_runs_exactly_n_calls() -> None:
+    # Timer.timeit(n) would add max(n // 100, 2) hidden warmup calls to every block, which the
+    # fault count and the time budget do not see: a block must be exactly the n timed calls.
+    calls = [0]
+
+    def fn() -> None:
+        calls[0] += 1
+
+    block = torch_timer(fn, threads=1)
+    for n in (1, 7, 300):
+        calls[0] = 0
+        block(n)
+        assert calls[0] == n
+
+
+def test_unstable_warning_prints_one_decimal() -> None:
+    samples = [0.9307] * 3 + [1.0] * 4 + [1.0693] * 3  # IQR 10.4% of the median, not "10% (> 10%)"
+    (warning,) = [w for w in stability_warnings(samples, 10, 10, 1e-9) if w.startswith("unstable")]
+    assert "IQR is 10." in warning and "IQR is 10% " not in warning
+
+
+def test_efficiency_uses_the_floor_of_the_measurements_own_device() -> None:
+    from bench.floors import device_bandwidth
+
+    floors = {"bandwidth_bytes_per_s": 1e10, "device_bandwidth_bytes_per_s": {"cpu": 1e10}}
+    assert device_bandwidth(floors, "cpu") == 1e10
+    assert device_bandwidth(floors, "cuda") is None  # never judged against host memory
+    assert device_bandwidth({"bandwidth_bytes_per_s": 1e10}, "cuda:1") is None  # old results
+    assert device_bandwidth({"bandwidth_bytes_per_s": 1e10}, "cpu") == 1e10

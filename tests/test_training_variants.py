@@ -58,3 +58,13 @@ def test_cuda_variants(variant: str) -> None:
     assert not m.skipped and m.times_s
     if variant != "eager":
         assert m.parity is not None and m.parity.passed, m.parity
+
+
+@pytest.mark.slow
+def test_compile_runs_afresh_for_every_size() -> None:
+    # Without torch._dynamo.reset() + dynamic=False the second size reused the first's
+    # dynamic-shape graph: Inductor never ran for it (no cache hit or miss: "unknown").
+    ms = measure_training("torch_compile", "cpu", [40, 1000], threads=1, timing=TINY, parity_epochs=2)
+    for m in ms:
+        assert m.extra["compile_cache"] in ("cold", "warm"), m.spec.label
+        assert m.parity is not None and m.parity.passed
