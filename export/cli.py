@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,9 @@ from linreg.cli import format_predictions, number, predict_checkpoint
 from linreg.errors import LinregError
 
 RUNTIMES = ("eager", "torchscript", "onnxruntime", "exported_program")
+# Any negative float literal Python's float() reads: -3, -2.5, -.5, -1e5, -2.5E-3, -inf, -nan.
+NEGATIVE_NUMBER = re.compile(r"^-(?:(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:e[+-]?\d[\d_]*)?|inf(?:inity)?|nan)$",
+                             re.IGNORECASE)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,6 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="default: eager for --checkpoint, onnxruntime for --export-dir")
     p.add_argument("--device", default="cpu")
     p.add_argument("x", type=number, nargs="+", metavar="X")
+    # argparse takes "-1e5" or "-inf" for an unknown option: its matcher knows only -3 and -2.5.
+    p._negative_number_matcher = NEGATIVE_NUMBER
     p.set_defaults(func=cmd_predict)
 
     p = subparsers.add_parser("export-speed", help="ORT time of the naive vs the exported ONNX graph vs numpy")
@@ -110,10 +116,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
     else:
         runtime = args.runtime or "onnxruntime"
         # ORT takes "cpu"/"cuda[:N]" itself and checks its provider; torch runtimes need a real device.
-        device = args.device if runtime == "onnxruntime" else str(resolve_device(args.device))
+        device = _ort_device(args.device) if runtime == "onnxruntime" else str(resolve_device(args.device))
         ys = predict_export(args.export_dir, runtime, args.x, device)
     print(format_predictions(ys))
     return 0
+
+
+def _ort_device(spec: str) -> str:
+    """An ORT device for --device: `auto` is CUDA where both torch and onnxruntime have it, else cpu."""
+    if spec.strip().lower() != "auto":
+        return spec
+    import onnxruntime as ort
+    from linreg.device import resolve_device
+
+    device = resolve_device("auto")
+    if device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+        return str(device)
+    return "cpu"
 
 
 def positive_int(text: str) -> int:

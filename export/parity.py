@@ -21,8 +21,10 @@ import numpy as np
 import torch
 
 from export.errors import ArtifactError, ParityError
+from export.exporters import ONNX_CHECKPOINT_KEY
 from export.loaders import load_exported_program, load_torchscript, make_ort_session, read_manifest
-from export.manifest import artifact_entry, resolve_checkpoint, resolve_inside, sha256_file
+from export.manifest import (FORMATS, MANIFEST_NAME, artifact_entry, resolve_checkpoint,
+                             resolve_inside, sha256_file)
 from export.validation import check_onnx
 from linreg.checkpoint import load_model
 from linreg.data import make_linear_data, split_train_test
@@ -184,7 +186,18 @@ def verify_export(export_dir: str | os.PathLike[str], checkpoint: str | os.PathL
     source = reference_checkpoint(folder, manifest, checkpoint)
     _, model = load_model(source, "cpu")
     report = VerifyReport(export_dir=folder, model=str(manifest.get("model")))
-    report.checks["onnx"] = check_onnx(resolve_inside(folder, artifact_entry(manifest, "onnx")["path"]))
+    held = {entry["format"] for entry in manifest["artifacts"]}
+    missing = [fmt for fmt in FORMATS if fmt not in held]
+    if missing:
+        raise ArtifactError(f"{folder / MANIFEST_NAME} lists no {', '.join(missing)} artifact "
+                            f"(an export holds {', '.join(FORMATS)})")
+    onnx_path = resolve_inside(folder, artifact_entry(manifest, "onnx")["path"])
+    report.checks["onnx"] = check_onnx(onnx_path)
+    embedded = report.checks["onnx"]["metadata"].get(ONNX_CHECKPOINT_KEY)
+    if embedded != manifest["source_checkpoint"]["sha256"]:
+        raise ArtifactError(f"{onnx_path} was exported from checkpoint sha256 {str(embedded)[:12]}..., "
+                            f"not the manifest's source checkpoint "
+                            f"{str(manifest['source_checkpoint']['sha256'])[:12]}...")
     predictors = runtime_predictors(folder, manifest)
     reference = _torch_predictor(model)
     cases = [(label, x, reference(x)) for label, x in parity_inputs()]

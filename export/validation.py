@@ -36,4 +36,6 @@ def check_onnx(path: str | Path) -> dict[str, Any]:
     external = [t.name for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
     if external:
         raise ArtifactError(f"{source} refers to external data for {external}: it is not self-contained")
-    return {"opset": opset, "ir_version": model.ir_version, "inputs": inputs, "outputs": outputs}
+    metadata = {p.key: p.value for p in model.metadata_props}
+    return {"opset": opset, "ir_version": model.ir_version, "inputs": inputs, "outputs": outputs,
+            "metadata": metadata}

@@ -5,6 +5,7 @@ import argparse
 import math
 import os
 import shutil
+import struct
 import tempfile
 from pathlib import Path
 
@@ -34,11 +35,18 @@ def finite_float(text: str) -> float:
 
 
 def number(text: str) -> float:
-    """argparse type for inputs X: any float literal."""
+    """argparse type for inputs X: a float literal that float32 holds (finite, or an explicit inf)."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"X must be a number, got {text!r}") from None
+    if math.isnan(value):
+        raise argparse.ArgumentTypeError(f"X must be a finite number (or inf), got {text!r}")
+    try:
+        struct.pack("<f", value)  # OverflowError exactly where float32 rounding would give inf
+    except OverflowError:
+        raise argparse.ArgumentTypeError(f"X {value!r} is outside the float32 range") from None
+    return value
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:

@@ -197,3 +197,40 @@ def test_ort_cuda_session_runs_on_cuda(exported, checkpoint):
     assert session.get_providers()[0] == "CUDAExecutionProvider"
     x = np.linspace(-100, 100, 1000, dtype=np.float32).reshape(-1, 1)
     assert compare_outputs(eager(checkpoint, x), session.run(["y"], {"x": x})[0])[1] <= 1
+
+
+# --- what verify insists on -------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx", "exported_program"])
+def test_a_manifest_missing_a_format_fails(fmt, exported, tmp_path, capsys):
+    copy = copy_export(exported, tmp_path)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["artifacts"] = [e for e in manifest["artifacts"] if e["format"] != fmt]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match=f"lists no {fmt} artifact"):
+        verify_export(copy)
+    assert main(["verify", "--export-dir", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and fmt in err
+
+
+def test_onnx_from_another_checkpoint_fails(exported, tmp_path, capsys):
+    import onnx
+
+    copy = copy_export(exported, tmp_path)
+    path = copy / "model.onnx"
+    model = onnx.load(str(path))
+    for prop in model.metadata_props:
+        if prop.key == "linreg.source_checkpoint_sha256":
+            prop.value = "0" * 64  # the same graph, exported from some other checkpoint
+    onnx.save(model, str(path))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    for entry in manifest["artifacts"]:
+        if entry["format"] == "onnx":
+            entry["sha256"] = sha256_file(path)
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="exported from checkpoint sha256 000000000000"):
+        verify_export(copy)
+    assert main(["verify", "--export-dir", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "model.onnx" in err
