@@ -17,7 +17,7 @@ from typing import Any
 from bench.gate import MedianGate
 from bench.schema import FINGERPRINT_KEYS, SUPPORTED_SCHEMA_VERSIONS
 from bench.significance import RatioStats, compare_samples
-from linreg.errors import LinregError
+from linreg.errors import LinregError, first_line
 
 RESULTS_FORMAT = "results.json"
 PYTEST_FORMAT = "pytest-benchmark"
@@ -284,21 +284,17 @@ def config_diffs(base: BenchFile, new: BenchFile) -> list[tuple[str, Any, Any]]:
     return [(k, base.config[k], new.config[k]) for k in keys if base.config[k] != new.config[k]]
 
 
-def _one_line(text: str) -> str:
-    return (str(text).strip().splitlines() or [""])[0][:200]
-
-
 def _compare_entry(b: Entry, n: Entry, gate: MedianGate, resamples: int) -> Row:
     if n.skip_reason and not b.skip_reason:
         # BASE measured it, NEW did not: a gate must not go green by measuring less.
         if is_failure(n.skip_reason):
             return Row(b.key, b.label, b, n, None, "failed in NEW",
-                       f"BASE measured it; NEW crashed: {_one_line(n.skip_reason)}")
+                       f"BASE measured it; NEW crashed: {first_line(n.skip_reason)}")
         return Row(b.key, b.label, b, n, None, "lost",
-                   f"BASE measured it; NEW no longer measures this ({_one_line(n.skip_reason)})")
+                   f"BASE measured it; NEW no longer measures this ({first_line(n.skip_reason)})")
     if n.skip_reason and is_failure(n.skip_reason) and not is_failure(b.skip_reason):
         return Row(b.key, b.label, b, n, None, "failed in NEW",
-                   f"NEW crashed: {_one_line(n.skip_reason)}; BASE skipped: {_one_line(b.skip_reason or '')}")
+                   f"NEW crashed: {first_line(n.skip_reason)}; BASE skipped: {first_line(b.skip_reason or '')}")
     if b.skip_reason or n.skip_reason:
         note = "; ".join(f"{side} skipped: {e.skip_reason}" for side, e in (("BASE", b), ("NEW", n))
                          if e.skip_reason)
@@ -359,7 +355,7 @@ def compare_files(
             if n.parity_passed is False:
                 verdict, note = "parity failed", f"new measurement; NEW outputs fail parity ({n.parity_detail})"
             elif is_failure(n.skip_reason):
-                verdict, note = "failed in NEW", f"new measurement; NEW crashed: {_one_line(n.skip_reason or '')}"
+                verdict, note = "failed in NEW", f"new measurement; NEW crashed: {first_line(n.skip_reason or '')}"
             else:
                 verdict, note = "only in NEW", "new measurement"
             rows.append(Row(key, n.label, None, n, None, verdict, note))

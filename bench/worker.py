@@ -20,6 +20,7 @@ import sys
 from typing import Any, Callable, TextIO
 
 from bench.measurement import Measurement
+from linreg.errors import exception_line
 
 # Large thresholds keep freed big buffers in the heap instead of returning them to the OS, so
 # calls at 10^6-10^7 elements stop page-faulting fresh memory on every call (METHOD.md: 102 ms
@@ -105,8 +106,7 @@ def main(stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
         import traceback
 
         traceback.print_exc(file=sys.stderr)
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        send({"done": False, "error": f"{type(exc).__name__}: {first[:300]}"})
+        send({"done": False, "error": f"{type(exc).__name__}: {exception_line(exc, 300)}"})
         return 1
     finally:
         sys.stdout = protocol

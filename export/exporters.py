@@ -30,17 +30,13 @@ from export.graphs import FlatLine, batch_dynamic_shapes, example_input
 from export.manifest import ARTIFACT_NAMES, FORMATS, MANIFEST_NAME, MANIFEST_VERSION, sha256_file
 from export.quiet import quiet
 from linreg.checkpoint import load_model
+from linreg.errors import exception_line
 from linreg.files import default_mode, write_json_atomic
 
 INPUT_NAME = "x"    # the ONNX input: float32 [batch, 1]
 OUTPUT_NAME = "y"   # the ONNX output: float32 [batch, 1]
 IO_SHAPE = ["batch", 1]
 ONNX_CHECKPOINT_KEY = "linreg.source_checkpoint_sha256"  # ONNX metadata_props: where it came from
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
 def package_versions() -> dict[str, str | None]:
@@ -122,7 +118,7 @@ def write_artifacts(model: nn.Module, model_name: str, checkpoint_sha256: str, f
         try:
             details = write(path)
         except Exception as exc:  # noqa: BLE001 - an exporter failure is reported, not a traceback
-            raise ExportError(f"{fmt} export failed ({_reason(exc)})") from None
+            raise ExportError(f"{fmt} export failed ({exception_line(exc)})") from None
         entry: dict[str, Any] = {"format": fmt, "path": ARTIFACT_NAMES[fmt],
                                  "sha256": sha256_file(path), "bytes": path.stat().st_size,
                                  "opset": None, "ir_version": None,

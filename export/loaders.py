@@ -16,6 +16,7 @@ from export.errors import ArtifactError, RuntimeUnavailableError
 from export.exporters import export_all
 from export.manifest import check_artifacts, load_manifest_json
 from export.quiet import quiet
+from linreg.errors import exception_line
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -32,11 +33,6 @@ def read_manifest(export_dir: str | os.PathLike[str]) -> dict[str, Any]:
     manifest = load_manifest_json(folder)
     check_artifacts(folder, manifest)
     return manifest
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
 def _require_file(path: Path, what: str) -> None:
@@ -56,7 +52,7 @@ def load_torchscript(
         with quiet():
             module = torch.jit.load(str(source), map_location=device)
     except Exception as exc:  # truncated zip, not a TorchScript archive, ...
-        raise ArtifactError(f"cannot load TorchScript {source} ({_reason(exc)})") from None
+        raise ArtifactError(f"cannot load TorchScript {source} ({exception_line(exc)})") from None
     return module.eval()
 
 
@@ -71,7 +67,7 @@ def load_exported_program(
             program = torch.export.load(str(source))
             module = program.module()
     except Exception as exc:
-        raise ArtifactError(f"cannot load ExportedProgram {source} ({_reason(exc)})") from None
+        raise ArtifactError(f"cannot load ExportedProgram {source} ({exception_line(exc)})") from None
     return module.to(device)
 
 
@@ -122,7 +118,7 @@ def make_ort_session(
             warnings.filterwarnings("ignore", message="Specified provider", category=UserWarning)
             session = ort.InferenceSession(str(source), sess_options=options, providers=providers)
     except Exception as exc:  # ORT raises its own Fail/InvalidProtobuf/... for bad files
-        raise ArtifactError(f"cannot load ONNX {source} in onnxruntime ({_reason(exc)})") from None
+        raise ArtifactError(f"cannot load ONNX {source} in onnxruntime ({exception_line(exc)})") from None
     running = session.get_providers()
     if not running or running[0] != wanted:
         raise RuntimeUnavailableError(

@@ -28,6 +28,7 @@ from export.manifest import (FORMATS, MANIFEST_NAME, artifact_entry, resolve_che
 from export.validation import check_onnx
 from linreg.checkpoint import load_model
 from linreg.data import make_linear_data, split_train_test
+from linreg.errors import exception_line
 
 PARITY_BATCHES = (1, 7, 1000, 1_000_000)
 PARITY_SEED = 20240501  # fixed: verify must check the same inputs every run
@@ -208,7 +209,7 @@ def verify_export(export_dir: str | os.PathLike[str], checkpoint: str | os.PathL
                 abs_error, ulp = compare_outputs(expected, predict(x))
                 report.rows.append(ParityRow(runtime, label, len(x), abs_error, ulp, tolerance))
             except Exception as exc:  # noqa: BLE001 - a runtime that crashes fails its row
-                note = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:80]
+                note = exception_line(exc, 80)
                 report.rows.append(ParityRow(runtime, label, len(x), float("nan"), -1, tolerance, note))
     if raise_on_failure and not report.passed:
         failed = sorted({r.runtime for r in report.rows if not r.passed})

@@ -6,6 +6,7 @@ from typing import Any
 
 from export.errors import ArtifactError
 from export.exporters import INPUT_NAME, OUTPUT_NAME
+from linreg.errors import exception_line
 
 
 def _dims(value_info: Any) -> list[str | int]:
@@ -23,8 +24,7 @@ def check_onnx(path: str | Path) -> dict[str, Any]:
         onnx.checker.check_model(str(source), full_check=True)
         inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
     except Exception as exc:  # noqa: BLE001 - DecodeError, ValidationError, InferenceError
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise ArtifactError(f"ONNX check failed for {source} ({reason})") from None
+        raise ArtifactError(f"ONNX check failed for {source} ({exception_line(exc)})") from None
     inputs = {i.name: _dims(i) for i in inferred.graph.input}
     outputs = {o.name: _dims(o) for o in inferred.graph.output}
     if list(inputs) != [INPUT_NAME] or list(outputs) != [OUTPUT_NAME]:

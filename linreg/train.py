@@ -11,7 +11,7 @@ from torch import nn
 from linreg.data import TRAIN_FRACTION, make_linear_data, make_linear_samples, split_train_test
 from linreg.device import resolve_device
 from linreg.environment import pin_threads
-from linreg.errors import LinregError
+from linreg.errors import LinregError, exception_line
 from linreg.models import MODELS
 
 LOSSES: dict[str, Callable[[], nn.Module]] = {"l1": nn.L1Loss, "mse": nn.MSELoss}
@@ -147,7 +147,7 @@ def train(
     try:
         X_train, y_train, X_test, y_test = make_split(config)
     except (MemoryError, RuntimeError) as exc:  # torch's allocator raises RuntimeError
-        raise LinregError(f"not enough memory for n={config.n} samples ({_first_line(exc)})") from None
+        raise LinregError(f"not enough memory for n={config.n} samples ({exception_line(exc, 160)})") from None
 
     torch.manual_seed(config.seed)
     model = MODELS[config.model]()
@@ -166,7 +166,7 @@ def train(
             loss = train_epoch(model, loss_fn, optimizer, X_train, y_train)
         except RuntimeError as exc:  # e.g. Adam's step overflowing float32 at a huge lr
             raise DivergenceError(
-                f"training diverged at epoch {epoch} ({_first_line(exc)}; lower --lr)"
+                f"training diverged at epoch {epoch} ({exception_line(exc, 160)}; lower --lr)"
             ) from None
         _, test_loss = evaluate(model, loss_fn, X_test, y_test)
         # .item() is a CPU-GPU sync point; the history needs every epoch anyway.
@@ -197,8 +197,3 @@ def train(
         initial_predictions=initial_predictions.cpu(),
         test_predictions=test_predictions.cpu(),
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:160]
