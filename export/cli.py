@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from export.errors import ParityError
-from linreg.cli import format_predictions, number, predict_checkpoint
+from linreg.cli import format_predictions, number, positive_int, predict_checkpoint
 from linreg.errors import LinregError
 
 RUNTIMES = ("eager", "torchscript", "onnxruntime", "exported_program")
@@ -133,12 +133,6 @@ def _ort_device(spec: str) -> str:
     if device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
         return str(device)
     return "cpu"
-
-
-def positive_int(text: str) -> int:
-    from export.graph_speed import positive_int as parse
-
-    return parse(text)
 
 
 def cmd_export_speed(args: argparse.Namespace) -> int:

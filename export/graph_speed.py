@@ -29,6 +29,7 @@ from export.exporters import INPUT_NAME, OUTPUT_NAME
 from export.graphs import FlatLine, batch_dynamic_shapes, example_input
 from export.loaders import make_ort_session
 from export.quiet import quiet
+from linreg.cli import positive_int
 from linreg.models import LinearRegressionModel, line_parameters
 
 DEFAULT_BATCHES = (1_000_000, 10_000_000)
@@ -115,17 +116,6 @@ def measure(batches: tuple[int, ...], repeats: int) -> list[dict[str, object]]:
     for r in rows:
         r["x_numpy"] = r["median_ms"] / floors[r["batch"]]
     return rows
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:
