@@ -27,19 +27,6 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
 INFERENCE_ORDER = ("eager", "inference_mode", "torchscript", "exported_program", "onnxruntime",
                    "torch_compile", "compile")
 TRAIN_ORDER = ("eager", "fused", "torch_compile", "compile", "cuda_graph", "cuda_graphs")
-BANDWIDTH_KEYS = ("bandwidth_bytes_per_s", "memory_bandwidth_bytes_per_s")
-
-
-def bandwidth_of(floors: dict[str, Any] | None) -> float | None:
-    """The run's host-memory copy bandwidth (bytes read + written per second), if it has one.
-
-    It judges cpu results only: use bench.floors.device_bandwidth(floors, device) per device.
-    """
-    for key in BANDWIDTH_KEYS:
-        value = (floors or {}).get(key)
-        if isinstance(value, (int, float)) and value > 0:
-            return float(value)
-    return None
 
 
 def runtime_rank(runtime: str, order: tuple[str, ...]) -> tuple[int, str]:

@@ -46,18 +46,6 @@ def resolve_device(spec: str) -> torch.device:
     return torch.device("cuda", index)
 
 
-def available_devices() -> list[str]:
-    """Every device this machine offers, CPU first: what benchmarks iterate over."""
-    devices = ["cpu"]
-    if torch.cuda.is_available():
-        devices += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    if _mps_available():
-        devices.append("mps")
-    return devices
-
-
-
-
 def synchronize(device: torch.device) -> None:
     """Wait for queued work on the device; a no-op on the CPU. Note: a CPU-GPU sync point."""
     if device.type == "cuda":
