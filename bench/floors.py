@@ -42,7 +42,7 @@ def device_copy_bandwidth(device: str, config: TimingConfig, copy_bytes: int) ->
 
     if not device.startswith("cuda"):
         return None
-    from bench.runtimes import device_skip_reason
+    from bench.runtimes import device_skip_reason, device_sync
 
     if device_skip_reason(device) is not None:
         return None
@@ -51,7 +51,7 @@ def device_copy_bandwidth(device: str, config: TimingConfig, copy_bytes: int) ->
         src = torch.ones(n, dtype=torch.float32, device=device)
         dst = torch.empty_like(src)
         copy = measure(lambda: dst.copy_(src), Spec("inference", "copy", device, n), config,
-                       sync=lambda: torch.cuda.synchronize(device))
+                       sync=device_sync(device))
     del src, dst
     return 2 * n * 4 / copy.median_s
 
