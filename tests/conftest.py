@@ -30,3 +30,13 @@ def checkpoint(tutorial_run: TrainResult, tmp_path_factory: pytest.TempPathFacto
     path = tmp_path_factory.mktemp("ckpt") / "model.pth"
     save_checkpoint(tutorial_run.model, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def exported(checkpoint: Path) -> Path:
+    """One verified export of the tutorial checkpoint, beside it: <tmp>/ckpt/export (read-only use)."""
+    from export.exporters import export_all
+
+    out = checkpoint.parent / "export"
+    export_all(checkpoint, out)
+    return out

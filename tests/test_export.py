@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import warnings
 from pathlib import Path
 
@@ -12,28 +11,13 @@ import pytest
 import torch
 
 from bench.cli import main
+from helpers import copy_export
 from export.errors import ArtifactError, ExportError
 from export.exporters import export_all
 from export.loaders import load_exported_program, load_torchscript, read_manifest
 from export.manifest import ARTIFACT_NAMES, sha256_file
 from export.validation import check_onnx
 from linreg.checkpoint import CheckpointError
-
-
-@pytest.fixture(scope="session")
-def exported(checkpoint: Path) -> Path:
-    """One export of the tutorial checkpoint, beside it: <tmp>/ckpt/export (read-only use)."""
-    out = checkpoint.parent / "export"
-    export_all(checkpoint, out)
-    return out
-
-
-def copy_export(exported: Path, dest: Path) -> Path:
-    """A private copy of checkpoint + export folder, same layout, so tests may damage it."""
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(exported.parent / "model.pth", dest / "model.pth")
-    shutil.copytree(exported, dest / "export")
-    return dest / "export"
 
 
 def leftovers(folder: Path) -> list[str]:

@@ -1,21 +1,12 @@
 """`linreg-bench predict` from a checkpoint and from an export folder, in every runtime."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from bench.cli import main
-from export.exporters import export_all
 
 XS = ["0", "0.5", "-2", "1e3", "12345.678"]
-
-
-@pytest.fixture(scope="session")
-def exported(checkpoint: Path) -> Path:
-    out = checkpoint.parent / "export_p"
-    export_all(checkpoint, out, verify=False)
-    return out
 
 
 def predict(capsys, *args: str) -> list[str]:

@@ -9,26 +9,12 @@ import numpy as np
 import pytest
 
 from bench.cli import main
+from helpers import copy_export
 from export.errors import ArtifactError, ParityError, RuntimeUnavailableError
-from export.exporters import export_all
 from export.loaders import make_ort_session
 from export.manifest import sha256_file
 from export.parity import PARITY_BATCHES, compare_outputs, parity_inputs, verify_export
 from linreg.checkpoint import load_model
-
-
-@pytest.fixture(scope="session")
-def exported(checkpoint: Path) -> Path:
-    out = checkpoint.parent / "export_v"
-    export_all(checkpoint, out, verify=False)
-    return out
-
-
-def copy_export(exported: Path, dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(exported.parent / "model.pth", dest / "model.pth")
-    shutil.copytree(exported, dest / "export_v")
-    return dest / "export_v"
 
 
 def eager(checkpoint: Path, x: np.ndarray) -> np.ndarray:
