@@ -110,36 +110,39 @@ class SuiteResult:
     allocator: dict[str, str]          # the MALLOC_* settings the measuring processes ran with
 
 
+def _split_devices(
+    config: SuiteConfig, phase: str, name: str, sizes: tuple[int, ...],
+    extra_reason: Callable[[str], str | None],
+) -> tuple[list[str], list[Measurement]]:
+    """(devices a worker measures `name` on, skip records for the others, one per size)."""
+    devices: list[str] = []
+    skips: list[Measurement] = []
+    for device in config.devices:
+        reason = (config.compile_skip_reason if name in COMPILED else None) \
+            or device_skip_reason(device) or extra_reason(device)
+        if reason:
+            skips += [skipped(Spec(phase, name, device, size), reason) for size in sizes]
+        else:
+            devices.append(device)
+    return devices, skips
+
+
 def _planned(config: SuiteConfig, artifacts: Artifacts | None) -> list[tuple[dict[str, Any], list[Measurement]]]:
     """(worker job or {}, skip records known up front) per runtime / variant."""
     plan = []
     common = {"threads": config.threads, "timing": asdict(config.timing)}
     for variant in config.variants:
-        skips, devices = [], []
-        for device in config.devices:
-            reason = (config.compile_skip_reason if variant in COMPILED else None) \
-                or device_skip_reason(device) or variant_skip_reason(variant, device)
-            if reason:
-                skips += [skipped(Spec("train_epoch", variant, device, n), reason)
-                          for n in config.train_sizes]
-            else:
-                devices.append(device)
+        devices, skips = _split_devices(config, "train_epoch", variant, config.train_sizes,
+                                        lambda device: variant_skip_reason(variant, device))
         job = {"task": "training", "variant": variant, "devices": devices,
                "sizes": list(config.train_sizes), "parity_epochs": config.parity_epochs,
                **common} if devices else {}
         plan.append((job, skips))
+    needs_export = artifacts is None and "no export folder given"
     for runtime in config.runtimes:
-        skips, devices = [], []
-        for device in config.devices:
-            reason = (config.compile_skip_reason if runtime in COMPILED else None) \
-                or device_skip_reason(device) \
-                or (None if artifacts is not None or runtime in ("eager", "inference_mode", "torch_compile")
-                    else "no export folder given")
-            if reason:
-                skips += [skipped(Spec("inference", runtime, device, b), reason)
-                          for b in config.batch_sizes]
-            else:
-                devices.append(device)
+        from_checkpoint = runtime in ("eager", "inference_mode", "torch_compile")
+        devices, skips = _split_devices(config, "inference", runtime, config.batch_sizes,
+                                        lambda device: None if from_checkpoint else needs_export or None)
         job = {"task": "inference", "runtime": runtime, "devices": devices,
                "sizes": list(config.batch_sizes), "artifacts": artifacts.to_json() if artifacts else None,
                **common} if devices else {}
