@@ -4,6 +4,7 @@ Heavy runtimes (onnxruntime, onnx) are imported inside the functions that need t
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 import warnings
@@ -14,9 +15,13 @@ import torch
 
 from export.errors import ArtifactError, RuntimeUnavailableError
 from export.exporters import export_all
-from export.manifest import check_artifacts, load_manifest_json
+from export.manifest import check_artifacts, load_manifest_json, resolve_inside
+from export.pt2_archive import check_pt2_bytes
 from export.quiet import quiet
 from linreg.errors import exception_line
+from linreg.untrusted import UntrustedFileError, read_bytes
+
+MAX_ARTIFACT_BYTES = 256 << 20  # our artifacts are kilobytes; this bounds what a stranger can make us read
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -28,11 +33,23 @@ __all__ = [
 
 
 def read_manifest(export_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """manifest.json of an export folder, after re-checking every artifact's sha256."""
+    """manifest.json of an export folder, after re-checking every artifact's sha256 and the .pt2's safety."""
     folder = Path(export_dir)
     manifest = load_manifest_json(folder)
     check_artifacts(folder, manifest)
+    for entry in manifest["artifacts"]:  # a hostile program is refused up front, before any runtime
+        if entry["format"] == "exported_program":
+            path = resolve_inside(folder, entry["path"])
+            check_pt2_bytes(read_untrusted(path, MAX_ARTIFACT_BYTES), path)
     return manifest
+
+
+def read_untrusted(path: Path, max_bytes: int) -> bytes:
+    """An artifact's bytes (regular file, size-bounded), as an ArtifactError when refused."""
+    try:
+        return read_bytes(path, max_bytes)
+    except UntrustedFileError as exc:
+        raise ArtifactError(str(exc)) from None
 
 
 def _require_file(path: Path, what: str) -> None:
@@ -62,9 +79,11 @@ def load_exported_program(
     """torch.export.load(path).module(): a callable nn.Module with a dynamic batch dimension."""
     source = Path(path)
     _require_file(source, "ExportedProgram artifact")
+    data = read_untrusted(source, MAX_ARTIFACT_BYTES)
+    check_pt2_bytes(data, source)  # refuse pickles and code before torch sees the archive
     try:
         with quiet():
-            program = torch.export.load(str(source))
+            program = torch.export.load(io.BytesIO(data))  # the very bytes that were checked
             module = program.module()
     except Exception as exc:
         raise ArtifactError(f"cannot load ExportedProgram {source} ({exception_line(exc)})") from None
