@@ -18,6 +18,7 @@ from bench.gate import MedianGate
 from bench.schema import FINGERPRINT_KEYS, SUPPORTED_SCHEMA_VERSIONS
 from bench.significance import RatioStats, compare_samples
 from linreg.errors import LinregError, first_line
+from linreg.untrusted import UntrustedFileError, load_json, require_number, require_samples
 
 RESULTS_FORMAT = "results.json"
 PYTEST_FORMAT = "pytest-benchmark"
@@ -146,18 +147,12 @@ class Comparison:
 
 def _read_json(path: str | Path) -> Any:
     p = Path(path)
-    if not p.exists():
-        raise CompareInputError(f"{p}: no such file")
     if p.is_dir():
         raise CompareInputError(f"{p}: is a folder, expected a results.json or pytest-benchmark JSON")
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise CompareInputError(f"{p}: not a text file") from None
-    except json.JSONDecodeError as exc:
-        raise CompareInputError(f"{p}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
-    except OSError as exc:
-        raise CompareInputError(f"{p}: cannot read ({exc.strerror})") from None
+        return load_json(p)  # regular files only, size and depth bounded: /dev/zero is refused
+    except UntrustedFileError as exc:
+        raise CompareInputError(str(exc)) from None
 
 
 def _dotted(d: Any, key: str) -> Any:
@@ -238,11 +233,13 @@ def _load_pytest(data: dict[str, Any], path: str) -> BenchFile:
             if key in entries:
                 raise CompareInputError(f"{path}: duplicate benchmark {label}")
             stats = b.get("stats") or {}
-            times = tuple(float(t) for t in (stats.get("data") or ()))
-            if not all(math.isfinite(t) for t in times):
-                raise CompareInputError(f"{path}: benchmark {label} has non-finite timing samples")
-            median = statistics.median(times) if times else float(stats.get("median", math.nan))
+            where = f"benchmarks[{len(entries)}].stats"
+            times = tuple(require_samples(stats.get("data") or [], path, f"{where}.data"))
+            median = (statistics.median(times) if times
+                      else require_number(stats.get("median"), path, f"{where}.median", positive=True))
             entries[key] = Entry(key=key, label=label, times_s=times, median_s=median)
+    except UntrustedFileError as exc:
+        raise CompareInputError(str(exc)) from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CompareInputError(f"{path}: malformed benchmarks ({type(exc).__name__}: {exc})") from None
     info = data.get("machine_info") or {}

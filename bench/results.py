@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,6 +17,7 @@ from bench.measurement import PHASES, Measurement
 from bench.schema import SCHEMA_VERSION, SUPPORTED_SCHEMA_VERSIONS
 from linreg.errors import LinregError
 from linreg.files import atomic_path, write_json_atomic
+from linreg.untrusted import UntrustedFileError, load_json
 
 RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
@@ -115,20 +115,12 @@ def load_results(path: str | Path) -> dict[str, Any]:
         if not (p / RESULTS_JSON).is_file():
             raise ResultsError(f"{p}: a folder without {RESULTS_JSON}")
         p = p / RESULTS_JSON
+    if not p.exists():
+        raise ResultsError(f"{p}: no such results file")
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultsError(f"{p}: no such results file") from None
-    except UnicodeDecodeError:
-        raise ResultsError(f"{p}: not a results file (not UTF-8 text)") from None
-    except OSError as exc:
-        raise ResultsError(f"{p}: cannot read ({exc.strerror or exc})") from None
-    try:
-        results = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ResultsError(
-            f"{p}: invalid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})"
-        ) from None
+        results = load_json(p)  # regular file, size and depth bounded, strict JSON
+    except UntrustedFileError as exc:
+        raise ResultsError(str(exc)) from None
     validate_results(results, str(p))
     return results
 
@@ -194,9 +186,12 @@ def _validate_entry(entry: Any, where: str) -> None:
     if (not isinstance(times, list) or not times
             or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in times)):
         raise ResultsError(f"{where}: times_s must be a non-empty list of numbers")
-    bad = next((t for t in times if not (math.isfinite(t) and t >= 0)), None)
-    if bad is not None:
-        raise ResultsError(f"{where}: times_s must be finite and >= 0, got {bad!r}")
+    bad = next((t for t in times if not (math.isfinite(t) and t > 0)), None)
+    if bad is not None:  # a zero time is no measurement, and it divides every ratio by zero
+        raise ResultsError(f"{where}: times_s must be finite and > 0, got {bad!r}")
+    for key in ("runtime", "device"):
+        if not isinstance(entry[key], str) or "\0" in entry[key]:
+            raise ResultsError(f"{where}: {key} must be a string without NUL bytes, got {entry[key]!r:.60}")
 
 
 def measurements_of(results: dict[str, Any]) -> list[Measurement]:

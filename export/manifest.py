@@ -6,15 +6,16 @@ Format history (`manifest_version`):
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from export.errors import ArtifactError
+from linreg.untrusted import UntrustedFileError, load_json, require, require_text, require_type
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
+MAX_MANIFEST_BYTES = 1 << 20  # ours are ~2 KB
 FORMATS = ("torchscript", "onnx", "exported_program")
 # The file name each format is written under, inside the export folder.
 ARTIFACT_NAMES = {
@@ -57,29 +58,34 @@ def load_manifest_json(export_dir: Path) -> dict[str, Any]:
     if not export_dir.is_dir():
         raise ArtifactError(f"export folder is not a folder: {export_dir}")
     path = export_dir / MANIFEST_NAME
-    if not path.is_file():
+    if not path.exists():
         raise ArtifactError(f"no {MANIFEST_NAME} in {export_dir} (is it an export folder?)")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"cannot read {path} ({exc})") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("artifacts"), list):
-        raise ArtifactError(f"{path} is not an export manifest (no artifacts list)")
-    version = manifest.get("manifest_version")
-    if version != MANIFEST_VERSION:
-        raise ArtifactError(f"{path} has manifest_version {version!r}, expected {MANIFEST_VERSION}")
-    source = manifest.get("source_checkpoint")
-    if not isinstance(source, dict) or not {"path", "sha256"} <= set(source):
-        raise ArtifactError(f"{path} names no source_checkpoint {{path, sha256}}")
-    for entry in manifest["artifacts"]:
-        if not isinstance(entry, dict) or not {"format", "path", "sha256"} <= set(entry):
-            raise ArtifactError(f"{path} has an artifact entry without format, path and sha256")
-        if entry["format"] not in FORMATS:
-            raise ArtifactError(
-                f"unknown artifact format {entry['format']!r} in {path} "
-                f"(known: {', '.join(FORMATS)})"
-            )
+        manifest = load_json(path, max_bytes=MAX_MANIFEST_BYTES)
+        _check_manifest_fields(manifest, path)
+    except UntrustedFileError as exc:
+        raise ArtifactError(str(exc)) from None
     return manifest
+
+
+def _check_manifest_fields(manifest: Any, path: Path) -> None:
+    """Types, NUL bytes and known values of every field that is used: errors name the field."""
+    require_type(manifest, dict, path, "(top level)")
+    artifacts = require(manifest, "artifacts", list, path)
+    version = manifest.get("manifest_version")
+    if version != MANIFEST_VERSION or isinstance(version, bool):
+        raise ArtifactError(f"{path} has manifest_version {str(version)[:40]!r}, expected {MANIFEST_VERSION}")
+    require(manifest, "source_checkpoint", dict, path)
+    for key in ("path", "sha256"):
+        require_text(require(manifest["source_checkpoint"], key, str, path, "source_checkpoint"),
+                     path, f"source_checkpoint.{key}")
+    for i, entry in enumerate(artifacts):
+        where = f"artifacts[{i}]"
+        fmt = require_text(require(entry, "format", str, path, where), path, f"{where}.format")
+        if fmt not in FORMATS:
+            raise ArtifactError(f"unknown artifact format {fmt[:40]!r} in {path} (known: {', '.join(FORMATS)})")
+        require_text(require(entry, "path", str, path, where), path, f"{where}.path")
+        require_text(require(entry, "sha256", str, path, where), path, f"{where}.sha256", max_chars=128)
 
 
 def check_artifacts(export_dir: Path, manifest: dict[str, Any]) -> None:

@@ -124,7 +124,7 @@ def parse_json(raw: bytes, source: object, max_depth: int = MAX_JSON_DEPTH) -> A
     try:
         return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
-        raise _fail(source, f"invalid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+        raise _fail(source, f"invalid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})") from None
     except (ValueError, RecursionError) as exc:  # NaN/Infinity; huge integer literals
         raise _fail(source, f"invalid JSON ({str(exc).splitlines()[0][:120]})") from None
 
