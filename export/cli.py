@@ -47,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("export-speed", help="ORT time of the naive vs the exported ONNX graph vs numpy")
     p.add_argument("--batches", type=positive_int, nargs="+", default=None, help="default: 1000000 10000000")
     p.add_argument("--repeats", type=positive_int, default=None, help="timed calls per variant (default 20)")
+    p.add_argument("--yes", action="store_true", help="run sizes past the time limit (minutes) anyway")
     p.set_defaults(func=cmd_export_speed)
 
 
@@ -143,6 +144,8 @@ def cmd_export_speed(args: argparse.Namespace) -> int:
         argv += ["--batches", *map(str, args.batches)]
     if args.repeats:
         argv += ["--repeats", str(args.repeats)]
+    if args.yes:
+        argv.append("--yes")
     return speed_main(argv)
 
 

@@ -31,7 +31,7 @@ from export.manifest import ARTIFACT_NAMES, FORMATS, MANIFEST_NAME, MANIFEST_VER
 from export.quiet import quiet
 from linreg.checkpoint import load_model
 from linreg.errors import exception_line
-from linreg.files import default_mode, write_json_atomic
+from linreg.files import default_mode, disk_full, write_failure, write_json_atomic
 
 INPUT_NAME = "x"    # the ONNX input: float32 [batch, 1]
 OUTPUT_NAME = "y"   # the ONNX output: float32 [batch, 1]
@@ -118,6 +118,8 @@ def write_artifacts(model: nn.Module, model_name: str, checkpoint_sha256: str, f
         try:
             details = write(path)
         except Exception as exc:  # noqa: BLE001 - an exporter failure is reported, not a traceback
+            if disk_full(folder):  # torch's writers report ENOSPC as RuntimeError: say what it is
+                raise write_failure(path, exc) from None
             raise ExportError(f"{fmt} export failed ({exception_line(exc)})") from None
         entry: dict[str, Any] = {"format": fmt, "path": ARTIFACT_NAMES[fmt],
                                  "sha256": sha256_file(path), "bytes": path.stat().st_size,

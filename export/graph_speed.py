@@ -34,6 +34,30 @@ from linreg.models import LinearRegressionModel, line_parameters
 
 DEFAULT_BATCHES = (1_000_000, 10_000_000)
 DEFAULT_REPEATS = 20  # calls timed per (variant, batch), after 3 warmups
+WARMUPS = 3
+# Refused up front unless --yes: ~24 bytes per element are live at once (x, y, torch and ORT
+# outputs), so 10^8 is ~2.4 GB; and ~6 variants x (repeats + warmups) x batch elements at up to
+# ~10 ns each (ORT's naive graph) makes 5 x 10^9 element-calls about five minutes here.
+MAX_BATCH = 10**8
+MAX_REPEATS = 100_000
+MAX_WORK = 5 * 10**9
+
+
+def check_budget(batches: list[int] | tuple[int, ...], repeats: int, yes: bool = False) -> None:
+    """Refuse sizes that cannot fit in memory or finish in minutes, naming the limit (--yes overrides
+    the time limit, never the memory one: a batch past MAX_BATCH would not allocate)."""
+    from linreg.errors import LinregError
+
+    too_big = [b for b in batches if b > MAX_BATCH]
+    if too_big:
+        raise LinregError(f"--batches {too_big[0]} is over the limit of {MAX_BATCH} elements "
+                          f"(~{24 * MAX_BATCH >> 30} GiB of buffers at that size)")
+    if repeats > MAX_REPEATS and not yes:
+        raise LinregError(f"--repeats {repeats} is over the limit of {MAX_REPEATS} (pass --yes to run it anyway)")
+    work = sum(batches) * (repeats + WARMUPS)
+    if work > MAX_WORK and not yes:
+        raise LinregError(f"--batches x --repeats is {work:.3g} element-calls per variant, over the limit of "
+                          f"{MAX_WORK:.0e} (minutes of runtime); pass --yes to run it anyway")
 
 
 def export_onnx_file(module: torch.nn.Module, path: Path) -> Path:
@@ -122,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m export.graph_speed", description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=positive_int, nargs="+", default=list(DEFAULT_BATCHES))
     parser.add_argument("--repeats", type=positive_int, default=DEFAULT_REPEATS)
+    parser.add_argument("--yes", action="store_true", help="run even past the time limits")
     args = parser.parse_args(argv)
+    check_budget(args.batches, args.repeats, args.yes)
     torch.set_num_threads(1)  # same thread count for every variant
     rows = measure(tuple(args.batches), args.repeats)
     print(f"{'batch':>9}  {'variant':<30} {'median_ms':>10} {'x numpy':>8} {'faults/call':>11}")

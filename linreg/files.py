@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from linreg.errors import LinregError, exception_line
+
+FULL_DISK_BYTES = 1 << 20  # under 1 MiB free: a failed write is the disk being full
 
 
 def current_umask() -> int:
@@ -34,8 +40,31 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp_path
         os.replace(tmp_path, target)  # atomic on POSIX: readers see the old file or the new one
+    except RuntimeError as exc:  # torch.save's C++ zip writer reports a full disk as RuntimeError
+        raise write_failure(target, exc) from None
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def disk_full(folder: Path) -> bool:
+    """True when the file system of `folder` has under FULL_DISK_BYTES left for us."""
+    try:
+        vfs = os.statvfs(folder)
+    except OSError:
+        return False
+    return vfs.f_bavail * vfs.f_frsize < FULL_DISK_BYTES
+
+
+class WriteFailedError(LinregError):
+    """A file could not be written (full disk, I/O error); nothing half-written is left."""
+
+
+def write_failure(target: Path, exc: BaseException) -> WriteFailedError:
+    """One line for a failed write: `no space left on <mount>` when the disk is full, else the cause."""
+    if disk_full(target.parent) or getattr(exc, "errno", None) == errno.ENOSPC:
+        return WriteFailedError(f"no space left on the device of {target.parent} (writing {target.name})")
+    cause = re.sub(r"^\[enforce fail at [^\]]*\][\s.]*", "", exception_line(exc))  # torch's C++ prefix
+    return WriteFailedError(f"cannot write {target} ({cause or type(exc).__name__})")
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
