@@ -18,7 +18,8 @@ from bench.gate import MedianGate
 from bench.schema import FINGERPRINT_KEYS, SUPPORTED_SCHEMA_VERSIONS
 from bench.significance import RatioStats, compare_samples
 from linreg.errors import LinregError, first_line
-from linreg.untrusted import UntrustedFileError, load_json, require_number, require_samples
+from linreg.untrusted import (UntrustedFileError, load_json, require_int, require_number, require_samples,
+                              require_text, require_type)
 
 RESULTS_FORMAT = "results.json"
 PYTEST_FORMAT = "pytest-benchmark"
@@ -223,28 +224,35 @@ def _load_results(data: dict[str, Any], path: str) -> BenchFile:
 def _load_pytest(data: dict[str, Any], path: str) -> BenchFile:
     entries: dict[str, Entry] = {}
     try:
-        for b in data["benchmarks"]:
-            extra = b.get("extra_info") or {}
+        for i, b in enumerate(data["benchmarks"]):
+            where = f"benchmarks[{i}]"
+            extra = require_type(require_type(b, dict, path, where).get("extra_info") or {}, dict, path,
+                                 f"{where}.extra_info")
             if all(k in extra for k in ("phase", "runtime", "device", "batch_size")):
+                for k in ("phase", "runtime", "device"):
+                    require_text(extra[k], path, f"{where}.extra_info.{k}")
+                require_int(extra["batch_size"], path, f"{where}.extra_info.batch_size", minimum=1)
                 label = f"{extra['phase']}/{extra['runtime']}/{extra['device']}/{extra['batch_size']}"
                 key = match_key(extra["phase"], extra["runtime"], extra["device"], extra["batch_size"])
             else:
-                key = label = b.get("fullname") or b["name"]
+                key = label = require_text(b.get("fullname") or b.get("name"), path, f"{where}.name")
             if key in entries:
                 raise CompareInputError(f"{path}: duplicate benchmark {label}")
-            stats = b.get("stats") or {}
-            where = f"benchmarks[{len(entries)}].stats"
-            times = tuple(require_samples(stats.get("data") or [], path, f"{where}.data"))
+            stats = require_type(b.get("stats") or {}, dict, path, f"{where}.stats")
+            times = tuple(require_samples(stats.get("data") or [], path, f"{where}.stats.data"))
             median = (statistics.median(times) if times
-                      else require_number(stats.get("median"), path, f"{where}.median", positive=True))
+                      else require_number(stats.get("median"), path, f"{where}.stats.median", positive=True))
             entries[key] = Entry(key=key, label=label, times_s=times, median_s=median)
     except UntrustedFileError as exc:
         raise CompareInputError(str(exc)) from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CompareInputError(f"{path}: malformed benchmarks ({type(exc).__name__}: {exc})") from None
-    info = data.get("machine_info") or {}
+    try:
+        info = require_type(data.get("machine_info") or {}, dict, path, "machine_info")
+        commit = require_type(data.get("commit_info") or {}, dict, path, "commit_info")
+    except UntrustedFileError as exc:
+        raise CompareInputError(str(exc)) from None
     fingerprint = {k: v for k in PYTEST_FINGERPRINT_KEYS if (v := _dotted(info, k)) is not None}
-    commit = data.get("commit_info") or {}
     return BenchFile(path, PYTEST_FORMAT, entries, fingerprint, str(commit.get("id") or ""))
 
 

@@ -16,6 +16,9 @@ from linreg.errors import LinregError
 from linreg.files import write_text_atomic
 
 
+MAX_RESAMPLES = 1_000_000
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "compare",
@@ -74,8 +77,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             f"{min_p_value(max(args.rounds, 0), max(args.rounds, 0)):.2g}); "
             f"use --rounds >= {min_rounds(gate.alpha)}"
         )
-    if args.resamples < 100:
-        raise LinregError(f"--resamples must be >= 100, got {args.resamples}")
+    if not 100 <= args.resamples <= MAX_RESAMPLES:  # past the max, the bootstrap runs for hours
+        raise LinregError(f"--resamples must be within [100, {MAX_RESAMPLES}], got {args.resamples}")
     if args.rev:
         if args.base or args.new:
             raise LinregError("give either BASE NEW files or --rev BASE_REV, not both")
