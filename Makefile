@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= results/latest
 
-.PHONY: run quick test test-all bench-save bench-check clean
+.PHONY: run quick test test-all fuzz bench-save bench-check clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The long Hypothesis profile of the fuzz campaign (README: "The fuzz campaign").
+fuzz: $(STAMP)
+	LINREG_FUZZ=long $(BIN)/python -m pytest tests/test_fuzz.py -p no:cacheprovider --hypothesis-show-statistics
 
 # The pytest-benchmark suite (tests/benchmarks, outside `make test`): one thread, allocator pinned
 # (big arrays otherwise measure page faults). --benchmark-json keeps the raw samples; autosave does not.
