@@ -21,6 +21,7 @@ quick: $(STAMP)
 	$(BIN)/linreg-bench run --quick --out results/quick
 
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache  # the layer contracts in pyproject.toml
 	$(BIN)/python -m pytest -m "not slow"
 
 test-all: $(STAMP)

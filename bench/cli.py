@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bench import commands as bench_commands
+from bench import compare_cli
 from export import cli as export_cli
 from linreg import cli as linreg_cli
 from linreg.errors import LinregError
@@ -28,9 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     linreg_cli.register(sub)
     export_cli.register(sub)
-    from bench import compare_cli
     compare_cli.register(sub)
-    from bench import commands as bench_commands
     bench_commands.register(sub)
     return parser
 

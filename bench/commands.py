@@ -70,8 +70,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     use_inductor_cache_dir()  # before anything imports torch._inductor (exporting does)
     from bench.pipeline import bench, exit_status, export_checkpoint, summary_line
-    from bench.results import measurements_of
-    from bench.runtimes import Artifacts
+    from bench.runtimes.base import Artifacts
+    from bench.store.results import measurements_of
 
     config = suite_config_from_args(args)
     if args.checkpoint is not None:
@@ -89,7 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     use_inductor_cache_dir()  # before anything imports torch._inductor (exporting does)
     from bench.pipeline import exit_status, run_pipeline, summary_line
-    from bench.results import measurements_of
+    from bench.store.results import measurements_of
 
     config = suite_config_from_args(args)
     results = run_pipeline(args.out, config, quick=args.quick)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.compare import Comparison, compare_paths, render_json, render_markdown, render_text
-from bench.gate import DEFAULT_ALPHA, DEFAULT_FAIL_ON, MedianGate
-from bench.significance import min_p_value, min_rounds
+from bench.compare import (DEFAULT_ALPHA, DEFAULT_FAIL_ON, Comparison, MedianGate, Verdict, compare_paths,
+                           render_json, render_markdown, render_text)
+from bench.compare.gate import check_rounds
 from linreg.errors import LinregError
 from linreg.files import write_text_atomic
 
@@ -69,20 +69,14 @@ def _render(c: Comparison, args: argparse.Namespace) -> str:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     gate = MedianGate.parse(args.fail_on, alpha=args.alpha)
-    if args.rev and (args.rounds < 1 or min_p_value(args.rounds, args.rounds) >= gate.alpha):
-        # Interleaving gives one sample per side per round: too few and no slowdown can ever be
-        # significant, so the gate would pass anything. Refuse before measuring for minutes.
-        raise LinregError(
-            f"--rounds {args.rounds} can never reach p<{gate.alpha:g} (smallest possible p is "
-            f"{min_p_value(max(args.rounds, 0), max(args.rounds, 0)):.2g}); "
-            f"use --rounds >= {min_rounds(gate.alpha)}"
-        )
+    if args.rev:  # interleaving gives one sample per side per round
+        check_rounds(args.rounds, gate.alpha)
     if not 100 <= args.resamples <= MAX_RESAMPLES:  # past the max, the bootstrap runs for hours
         raise LinregError(f"--resamples must be within [100, {MAX_RESAMPLES}], got {args.resamples}")
     if args.rev:
         if args.base or args.new:
             raise LinregError("give either BASE NEW files or --rev BASE_REV, not both")
-        from bench.interleave import InterleaveConfig, compare_revision
+        from bench.compare.interleave import InterleaveConfig, compare_revision
 
         config = InterleaveConfig(
             rounds=args.rounds, block_s=args.block_s, threads=args.threads,
@@ -106,6 +100,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if comparison.regressions:
         for r in comparison.regressions:
             what = f"{r.stats.ratio:.3f}x the baseline median, p={r.stats.p_value:.2g}" \
-                if r.stats and r.verdict == "slower" else r.note
+                if r.stats and r.verdict == Verdict.SLOWER else r.note
             sys.stderr.write(f"REGRESSION: {r.label} ({r.verdict}: {what})\n")
     return comparison.exit_code

@@ -13,9 +13,10 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench.runtimes import Artifacts
+from bench.engine.parity import failed_parity
+from bench.engine.timing import TimingConfig
+from bench.runtimes.base import Artifacts
 from bench.suite import SuiteConfig, count_measurements, run_suite
-from bench.timing import TimingConfig
 from linreg.errors import LinregError
 from linreg.progress import Progress
 
@@ -64,8 +65,9 @@ def flatten_interference(probe: dict[str, Any] | None) -> dict[str, Any]:
 def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
           extra_config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Measure `config` into `out`: results.json, results.csv, plots and report.md; returns results."""
-    from bench.fingerprint import fingerprint
-    from bench.results import load_results, write_results
+    from bench.report import write_outputs
+    from bench.store.fingerprint import fingerprint
+    from bench.store.results import load_results, write_results
 
     _prepare_out(out)
     cache = use_inductor_cache_dir()  # already set by cmd_*: then this is the one in use
@@ -93,7 +95,7 @@ def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
                   "torchinductor_cache_dir": cache, **(extra_config or {})}
     path = write_results(out, environment, run_config, floors, result.measurements)
     results = load_results(path)
-    _write_outputs(results, out)
+    write_outputs(results, out)
     for line in interference_lines(result.interference):
         say(line)
     say(f"bench: done in {time.monotonic() - start:.1f} s: {summary_line(result.measurements)}")
@@ -125,15 +127,10 @@ def interference_lines(probe: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-def parity_failures(measurements: list[Any]) -> list[Any]:
-    """Timed measurements whose parity check failed."""
-    return [m for m in measurements if not m.skipped and m.parity is not None and not m.parity.passed]
-
-
 def exit_status(measurements: list[Any], stream: TextIO | None = None) -> int:
     """1 (with one `error: ...` line on stderr) if parity failed anywhere or nothing was timed."""
     stream = stream or sys.stderr
-    failed = parity_failures(measurements)
+    failed = failed_parity(measurements)
     if failed:
         names = ", ".join(m.spec.label for m in failed[:5]) + (", ..." if len(failed) > 5 else "")
         stream.write(f"error: parity failed for {len(failed)} measurement(s): {names}\n")
@@ -144,17 +141,9 @@ def exit_status(measurements: list[Any], stream: TextIO | None = None) -> int:
     return 0
 
 
-def _write_outputs(results: dict[str, Any], out: Path) -> None:
-    from bench.plots import write_plots
-    from bench.report import write_report
-
-    write_plots(results, out)
-    write_report(results, out)
-
-
 def summary_line(measurements: list[Any]) -> str:
     timed = [m for m in measurements if not m.skipped]
-    failed = [m for m in timed if m.parity is not None and not m.parity.passed]
+    failed = failed_parity(measurements)
     warned = [m for m in timed if m.warnings]
     return (f"{len(timed)} timed, {len(measurements) - len(timed)} skipped, "
             f"{len(failed)} parity failures, {len(warned)} with stability warnings")
@@ -171,7 +160,7 @@ def _prepare_out(out: Path) -> None:
 
 def export_checkpoint(checkpoint: Path, export_dir: Path) -> Artifacts:
     """Export all formats (with export's parity verification) and return their paths."""
-    from export.loaders import export_all
+    from export.exporters import export_all
 
     export_all(checkpoint, export_dir)
     return Artifacts.from_export_dir(export_dir, checkpoint)
@@ -179,7 +168,7 @@ def export_checkpoint(checkpoint: Path, export_dir: Path) -> Artifacts:
 
 def run_pipeline(out: Path, config: SuiteConfig, quick: bool = False) -> dict[str, Any]:
     """Train -> export + verify -> bench -> results, plots, report; all under `out`."""
-    from linreg.cli import run_training
+    from linreg.publish import run_training
     from linreg.train import TrainConfig
 
     _prepare_out(out)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -19,18 +18,22 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from bench.floors import COPY_BYTES
-from bench.measurement import Measurement, Spec
-from bench.runtimes import INFERENCE_RUNTIMES, INFERENCE_SIZES, Artifacts, device_skip_reason
-from bench.timing import QUICK_TIMING, TimingConfig, skipped
-from bench.training import PARITY_EPOCHS, TRAIN_SIZES, TRAINING_VARIANTS, variant_skip_reason
+from bench.engine.devices import device_skip_reason
+from bench.engine.floors import COPY_BYTES
+from bench.engine.measurement import Measurement, Spec
+from bench.engine.timing import QUICK_TIMING, TimingConfig, skipped
+from bench.runtimes import INFERENCE_RUNTIMES, runtime_entry
+from bench.runtimes.base import Artifacts
+from bench.runtimes.measure import INFERENCE_SIZES
+from bench.training import (PARITY_EPOCHS, TRAIN_SIZES, TRAINING_VARIANTS, variant_entry,
+                            variant_skip_reason)
 from bench.worker import allocator_settings, run_job, worker_environment
+from linreg.device import DeviceError, parse_device
 from linreg.errors import LinregError
 
 ISOLATIONS = ("runtime", "none")
 DEFAULT_DEVICES = ("cpu", "cuda")  # cuda is always listed: on a CPU machine it is a skip record
 QUICK_COMPILE_SKIP = "skipped in --quick: compile takes ~20 s cold"
-COMPILED = ("torch_compile",)
 
 
 class SuiteError(LinregError):
@@ -85,8 +88,10 @@ class SuiteConfig:
         if not self.devices:
             raise SuiteError("devices must name at least one device")
         for device in self.devices:  # absent-but-known devices are recorded as skipped, typos are errors
-            if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", device):
-                raise SuiteError(f"unknown device {device!r} (choose from cpu, cuda, cuda:N, mps)")
+            try:
+                parse_device(device if device == device.strip().lower() else "?")
+            except DeviceError:
+                raise SuiteError(f"unknown device {device!r} (choose from cpu, cuda, cuda:N, mps)") from None
 
     @classmethod
     def quick(cls, **overrides: Any) -> "SuiteConfig":
@@ -111,14 +116,14 @@ class SuiteResult:
 
 
 def _split_devices(
-    config: SuiteConfig, phase: str, name: str, sizes: tuple[int, ...],
+    config: SuiteConfig, phase: str, name: str, sizes: tuple[int, ...], compiles: bool,
     extra_reason: Callable[[str], str | None],
 ) -> tuple[list[str], list[Measurement]]:
     """(devices a worker measures `name` on, skip records for the others, one per size)."""
     devices: list[str] = []
     skips: list[Measurement] = []
     for device in config.devices:
-        reason = (config.compile_skip_reason if name in COMPILED else None) \
+        reason = (config.compile_skip_reason if compiles else None) \
             or device_skip_reason(device) or extra_reason(device)
         if reason:
             skips += [skipped(Spec(phase, name, device, size), reason) for size in sizes]
@@ -133,6 +138,7 @@ def _planned(config: SuiteConfig, artifacts: Artifacts | None) -> list[tuple[dic
     common = {"threads": config.threads, "timing": asdict(config.timing)}
     for variant in config.variants:
         devices, skips = _split_devices(config, "train_epoch", variant, config.train_sizes,
+                                        variant_entry(variant).inductor,
                                         lambda device: variant_skip_reason(variant, device))
         job = {"task": "training", "variant": variant, "devices": devices,
                "sizes": list(config.train_sizes), "parity_epochs": config.parity_epochs,
@@ -140,8 +146,9 @@ def _planned(config: SuiteConfig, artifacts: Artifacts | None) -> list[tuple[dic
         plan.append((job, skips))
     needs_export = artifacts is None and "no export folder given"
     for runtime in config.runtimes:
-        from_checkpoint = runtime in ("eager", "inference_mode", "torch_compile")
-        devices, skips = _split_devices(config, "inference", runtime, config.batch_sizes,
+        entry = runtime_entry(runtime)
+        from_checkpoint = entry.artifact == "checkpoint"
+        devices, skips = _split_devices(config, "inference", runtime, config.batch_sizes, entry.compiled,
                                         lambda device: None if from_checkpoint else needs_export or None)
         job = {"task": "inference", "runtime": runtime, "devices": devices,
                "sizes": list(config.batch_sizes), "artifacts": artifacts.to_json() if artifacts else None,
@@ -257,26 +264,34 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
                     if spec.key not in done:
                         collect(skipped(spec, reason))
 
-    interference = None
-    if config.interference and "onnxruntime" not in config.runtimes:
-        interference = {"skipped": "onnxruntime not in --runtimes"}
-    elif config.interference and artifacts is not None and "onnx" in artifacts.paths:
-        emit_progress("ort interference probe")
-        # At the run's thread count (what the measurements used) and, if that differs, at 2
-        # threads (ORT's intra-op pool only has worker threads from 2 on).
-        interference = {}
-        for probe_threads in dict.fromkeys((config.threads, 2)):
-            job = {"task": "interference", "threads": probe_threads,
-                   "artifacts": artifacts.to_json(), "batch": 100_000,
-                   "calls": config.interference_calls}
-            try:
-                probe = execute(job, lambda m: None)["interference"]
-            except RuntimeError as exc:
-                sys.stderr.write(f"warning: ORT interference probe: {exc}\n")
-                probe = {"threads": probe_threads, "skipped": str(exc)}
-            if probe_threads == config.threads:
-                interference.update(probe)
-            else:
-                interference.update({f"threads{probe_threads}_{k}": v for k, v in probe.items()})
-        interference["isolation"] = config.isolation
+    interference = _probe_interference(config, artifacts, execute, emit_progress)
     return SuiteResult(floors, measurements, interference, allocator)
+
+
+def _probe_interference(config: SuiteConfig, artifacts: Artifacts | None,
+                        execute: Callable[..., dict[str, Any]],
+                        emit_progress: Callable[[str], None]) -> dict[str, Any] | None:
+    """The ORT interference probe, in its own worker, at the run's thread count (what the
+    measurements used) and, if that differs, at 2 threads (ORT's intra-op pool only has worker
+    threads from 2 on)."""
+    if config.interference and "onnxruntime" not in config.runtimes:
+        return {"skipped": "onnxruntime not in --runtimes"}
+    if not (config.interference and artifacts is not None and "onnx" in artifacts.paths):
+        return None
+    emit_progress("ort interference probe")
+    interference: dict[str, Any] = {}
+    for probe_threads in dict.fromkeys((config.threads, 2)):
+        job = {"task": "interference", "threads": probe_threads,
+               "artifacts": artifacts.to_json(), "batch": 100_000,
+               "calls": config.interference_calls}
+        try:
+            probe = execute(job, lambda m: None)["interference"]
+        except RuntimeError as exc:
+            sys.stderr.write(f"warning: ORT interference probe: {exc}\n")
+            probe = {"threads": probe_threads, "skipped": str(exc)}
+        if probe_threads == config.threads:
+            interference.update(probe)
+        else:
+            interference.update({f"threads{probe_threads}_{k}": v for k, v in probe.items()})
+    interference["isolation"] = config.isolation
+    return interference

@@ -19,7 +19,7 @@ import os
 import sys
 from typing import Any, Callable, TextIO
 
-from bench.measurement import Measurement
+from bench.engine.measurement import Measurement
 from linreg.errors import exception_line
 
 # Large thresholds keep freed big buffers in the heap instead of returning them to the OS, so
@@ -51,9 +51,11 @@ def worker_environment(cache_dir: str | None = None) -> dict[str, str]:
 
 def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = None) -> dict[str, Any]:
     """Run one job in this process; every finished Measurement is passed to `emit`."""
-    from bench.runtimes import Artifacts, measure_inference, probe_ort_interference
-    from bench.timing import TimingConfig
-    from bench.training import measure_training
+    from bench.engine.timing import TimingConfig
+    from bench.runtimes.base import Artifacts
+    from bench.runtimes.measure import measure_inference
+    from bench.runtimes.ort import probe_ort_interference
+    from bench.training.measure import measure_training
 
     task = job["task"]
     threads = int(job.get("threads", 1))
@@ -62,7 +64,7 @@ def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = No
     bandwidths = job.get("device_bandwidth_bytes_per_s") or {}
     out: dict[str, Any] = {}
     if task == "floors":
-        from bench.floors import measure_floors
+        from bench.engine.floors import measure_floors
 
         out["floors"] = measure_floors(threads, timing, job.get("copy_bytes", 400_000_000),
                                        job.get("devices", ()))

@@ -5,14 +5,11 @@ import argparse
 import re
 from pathlib import Path
 
-import numpy as np
-import torch
-
 from export.errors import ParityError
-from linreg.cli import format_predictions, number, positive_int, predict_checkpoint
+from export.predict import RUNTIMES
+from linreg.argtypes import number, positive_int
 from linreg.errors import LinregError
-
-RUNTIMES = ("eager", "torchscript", "onnxruntime", "exported_program")
+from linreg.predict import format_predictions, predict_checkpoint
 # Any negative float literal Python's float() reads: -3, -2.5, -.5, -1e5, -2.5E-3, -inf, -nan.
 NEGATIVE_NUMBER = re.compile(r"^-(?:(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:e[+-]?\d[\d_]*)?|inf(?:inity)?|nan)$",
                              re.IGNORECASE)
@@ -85,27 +82,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return _report(verify_export(args.export_dir, args.checkpoint))
 
 
-def predict_export(export_dir: Path, runtime: str, xs: list[float], device: str = "cpu") -> np.ndarray:
-    """Predictions of one runtime from an export folder (hashes checked first), as float32."""
-    from export.loaders import load_exported_program, load_torchscript, make_ort_session, read_manifest
-    from export.manifest import artifact_entry, resolve_inside
-    from export.parity import reference_checkpoint
-
-    manifest = read_manifest(export_dir)
-    x = np.asarray(xs, dtype=np.float32).reshape(-1, 1)
-    if runtime == "eager":
-        return predict_checkpoint(reference_checkpoint(export_dir, manifest), xs, device)
-    fmt = {"onnxruntime": "onnx"}.get(runtime, runtime)
-    path = resolve_inside(export_dir, artifact_entry(manifest, fmt)["path"])
-    if runtime == "onnxruntime":
-        return make_ort_session(path, device).run(["y"], {"x": x})[0].ravel()
-    load = load_torchscript if runtime == "torchscript" else load_exported_program
-    module = load(path, device)
-    with torch.no_grad():
-        return module(torch.from_numpy(x).to(device)).cpu().numpy().ravel()
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
+    from export.predict import predict_export
     from linreg.device import resolve_device
 
     if args.checkpoint is not None:
@@ -149,4 +127,4 @@ def cmd_export_speed(args: argparse.Namespace) -> int:
     return speed_main(argv)
 
 
-__all__ = ["register", "predict_export", "RUNTIMES"]
+__all__ = ["register"]

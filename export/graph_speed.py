@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from export.exporters import INPUT_NAME, OUTPUT_NAME
 from export.graphs import FlatLine, batch_dynamic_shapes, example_input
 from export.loaders import make_ort_session
+from export.manifest import INPUT_NAME, OUTPUT_NAME
 from export.quiet import quiet
-from linreg.cli import positive_int
+from linreg.argtypes import positive_int
 from linreg.models import LinearRegressionModel, line_parameters
 
 DEFAULT_BATCHES = (1_000_000, 10_000_000)

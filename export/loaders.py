@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from export.errors import ArtifactError, RuntimeUnavailableError
-from export.exporters import export_all
 from export.manifest import check_artifacts, load_manifest_json, resolve_inside
 from export.pt2_archive import check_pt2_bytes
 from export.quiet import quiet
+from linreg.device import DeviceError, parse_device
 from linreg.errors import exception_line
 from linreg.untrusted import UntrustedFileError, read_bytes
 
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "read_manifest", "load_torchscript", "load_exported_program", "make_ort_session",
-    "export_all", "ort_providers_for",
+    "ort_providers_for",
 ]
 
 
@@ -92,18 +91,19 @@ def load_exported_program(
 
 def ort_providers_for(device: str) -> tuple[str, list[Any]]:
     """(the provider that must run, the providers list for InferenceSession) for a device spec."""
-    spec = device.strip().lower()
-    if spec == "cpu":
+    try:
+        spec = parse_device(device)
+    except DeviceError:
+        spec = None
+    if spec is not None and spec.kind == "cpu":
         return "CPUExecutionProvider", ["CPUExecutionProvider"]
-    match = re.fullmatch(r"cuda(?::(\d+))?", spec)
-    if match is None:
+    if spec is None or spec.kind != "cuda":
         raise RuntimeUnavailableError(f"unknown onnxruntime device {device!r} (choose cpu, cuda, cuda:N)")
-    index = int(match.group(1) or 0)
-    return "CUDAExecutionProvider", [("CUDAExecutionProvider", {"device_id": index})]
+    return "CUDAExecutionProvider", [("CUDAExecutionProvider", {"device_id": spec.ordinal})]
 
 
 def make_ort_session(
-    path: str | os.PathLike[str], device: str = "cpu", threads: int = 1
+    path: str | os.PathLike[str], device: str = "cpu", threads: int = 1, *, spinning: bool | None = None
 ) -> onnxruntime.InferenceSession:
     """An ORT session pinned to `threads` intra-op threads, 1 inter-op thread, sequential.
 
@@ -111,6 +111,7 @@ def make_ort_session(
     process, and comparisons with numpy (single-threaded) are like for like. ORT silently falls
     back to the CPU when a provider fails to load, so the provider that actually runs
     (`session.get_providers()[0]`) is checked against the one requested, and a mismatch raises.
+    `spinning` sets session.intra_op.allow_spinning (None: ORT's default, which spins).
     """
     import onnxruntime as ort
 
@@ -130,6 +131,8 @@ def make_ort_session(
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # errors only: no provider-fallback chatter on stderr
+    if spinning is not None:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     try:
         with warnings.catch_warnings():
             # ORT warns "Specified provider ... is not in available provider names" and falls

@@ -1,4 +1,5 @@
-"""manifest.json of an export folder: what was written, from which checkpoint, with which hashes.
+"""The export folder's contract: manifest.json (what was written, from which checkpoint, with which
+hashes) and the interface every artifact keeps (input x, output y, both float32 [batch, 1]).
 
 Format history (`manifest_version`):
   1: source_checkpoint {path, sha256}, model, versions, artifacts [{format, path, sha256, ...}]
@@ -17,6 +18,10 @@ MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 MAX_MANIFEST_BYTES = 1 << 20  # ours are ~2 KB
 FORMATS = ("torchscript", "onnx", "exported_program")
+INPUT_NAME = "x"    # the ONNX input: float32 [batch, 1]
+OUTPUT_NAME = "y"   # the ONNX output: float32 [batch, 1]
+IO_SHAPE = ["batch", 1]
+ONNX_CHECKPOINT_KEY = "linreg.source_checkpoint_sha256"  # ONNX metadata_props: where it came from
 # The file name each format is written under, inside the export folder.
 ARTIFACT_NAMES = {
     "torchscript": "model.torchscript.pt",

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from export.errors import ArtifactError
-from export.exporters import INPUT_NAME, OUTPUT_NAME
+from export.manifest import INPUT_NAME, OUTPUT_NAME
 from linreg.errors import exception_line
 
 

@@ -6,6 +6,7 @@ import os
 import platform
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,17 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown"
+
+
+def package_versions(names: tuple[str, ...] | list[str]) -> dict[str, str | None]:
+    """{distribution: installed version, or None where it is not installed}: the one versions helper."""
+    versions: dict[str, str | None] = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
 
 
 def cpu_count() -> int | None:

@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 
-from bench import interleave
+from bench.compare import interleave
 from bench.cli import main
-from bench.compare import compare_files, is_failure, results_bench_file
-from bench.gate import MedianGate
-from bench.interleave import InterleaveConfig, WorkerFailure, measure_interleaved, repo_root
-from bench.results import ResultsError, validate_results
+from bench.compare import compare_files, results_bench_file
+from bench.compare.gate import is_failure
+from bench.compare.gate import MedianGate
+from bench.compare.interleave import InterleaveConfig, WorkerFailure, measure_interleaved, repo_root
+from bench.store.results import ResultsError, validate_results
 from tests.test_compare import results_doc, run, write
 
 SKIP = {"parity": None, "warnings": []}

@@ -13,7 +13,9 @@ import pytest
 
 from bench.cli import main
 from export import exporters
-from export.exporters import export_all, remove_debris
+from export import publish
+from export.exporters import export_all
+from export.publish import remove_debris
 from export.manifest import ARTIFACT_NAMES, resolve_checkpoint, sha256_file
 
 
@@ -142,7 +144,7 @@ def test_exchange_swaps_two_folders(tmp_path):
     b.mkdir()
     (a / "new").write_text("new")
     (b / "old").write_text("old")
-    if not exporters._exchange(a, b):
+    if not publish._exchange(a, b):
         pytest.skip("no renameat2(RENAME_EXCHANGE) here")
     assert (b / "new").is_file() and (a / "old").is_file()
 
@@ -151,11 +153,11 @@ def test_republish_never_renames_out_away_when_exchange_works(checkpoint, tmp_pa
                                                               monkeypatch):
     out = tmp_path / "exp"
     export_all(checkpoint, out, verify=False)
-    if not exporters._exchange(tmp_path / "exp", tmp_path / "exp"):
+    if not publish._exchange(tmp_path / "exp", tmp_path / "exp"):
         pytest.skip("no renameat2(RENAME_EXCHANGE) here")
     renamed = []
     real_rename = os.rename
-    monkeypatch.setattr(exporters.os, "rename", lambda a, b: (renamed.append(Path(a)), real_rename(a, b)))
+    monkeypatch.setattr(publish.os, "rename", lambda a, b: (renamed.append(Path(a)), real_rename(a, b)))
     assert run_export(checkpoint, out, capsys)[0] == 0
     assert out not in renamed  # swapped in one step: --out never went missing
     assert dotfiles(tmp_path) == []
@@ -164,7 +166,7 @@ def test_republish_never_renames_out_away_when_exchange_works(checkpoint, tmp_pa
 def test_two_rename_fallback_still_replaces(checkpoint, tmp_path, capsys, fake_artifacts, monkeypatch):
     out = tmp_path / "exp"
     export_all(checkpoint, out, verify=False)
-    monkeypatch.setattr(exporters, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(publish, "_exchange", lambda a, b: False)
     assert run_export(checkpoint, out, capsys)[0] == 0
     assert {p.name for p in out.iterdir()} == {*ARTIFACT_NAMES.values(), "manifest.json"}
     assert dotfiles(tmp_path) == []

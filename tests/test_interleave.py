@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import interleave
+from bench.compare import interleave
 from bench.cli import main
-from bench.gate import MedianGate
-from bench.interleave import InterleaveConfig, _time_chunk, compare_revision, repo_root
+from bench.compare.gate import MedianGate
+from bench.compare.interleave import InterleaveConfig, compare_revision, repo_root
+from bench.compare.interleave_driver import _time_chunk
 from linreg.errors import LinregError
 
 

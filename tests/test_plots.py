@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.plots import LATENCY_PNG, THROUGHPUT_PNG, TRAIN_PNG, _compact, series, write_plots
-from bench.results import load_results
+from bench.report.plots import LATENCY_PNG, THROUGHPUT_PNG, TRAIN_PNG, _compact, series, write_plots
+from bench.store.results import load_results
 
 GOLDEN = Path(__file__).parent / "golden" / "results_v1.json"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -98,7 +98,7 @@ def test_torch_artifacts_predict_without_autograd(exported, monkeypatch):
     import torch
 
     from export import loaders, parity
-    from export.cli import predict_export
+    from export.predict import predict_export
 
     grad_modes: list[bool] = []
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.report import format_duration, format_rate, format_size, render_report, write_report
-from bench.results import load_results
+from bench.engine.units import format_duration, format_rate, format_size
+from bench.report import render_report, write_report
+from bench.store.results import load_results
 
 GOLDEN = Path(__file__).parent / "golden" / "results_v1.json"
 

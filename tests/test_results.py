@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.measurement import Measurement, Parity, Spec
-from bench.results import (
+from bench.engine.measurement import Measurement, Parity, Spec
+from bench.store.results import (
     CSV_COLUMNS, ResultsError, build_results, load_results, measurements_of, write_results,
 )
-from bench.schema import SCHEMA_VERSION
+from bench.store.schema import SCHEMA_VERSION
 from linreg.errors import LinregError
 
 GOLDEN = Path(__file__).parent / "golden" / "results_v1.json"
@@ -62,7 +62,7 @@ def test_golden_v1_covers_the_runtimes_and_skips() -> None:
     entries = load_results(GOLDEN)["measurements"]
     inference = {e["runtime"] for e in entries if e["phase"] == "inference" and "times_s" in e}
     train = {e["runtime"] for e in entries if e["phase"] == "train_epoch" and "times_s" in e}
-    # The names bench/runtimes.py and bench/training.py write.
+    # The names the runtime and training registries (bench/runtimes, bench/training) write.
     assert inference == {"eager", "inference_mode", "torchscript", "exported_program", "onnxruntime",
                          "torch_compile"}
     assert train == {"eager", "fused", "torch_compile"}

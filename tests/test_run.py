@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.schema import FINGERPRINT_KEYS, SCHEMA_VERSION
+from bench.store.schema import FINGERPRINT_KEYS, SCHEMA_VERSION
 
 
 def _get(d: dict, dotted: str) -> object:
@@ -86,10 +86,10 @@ def test_run_quick_end_to_end(tmp_path: Path) -> None:
 
 def test_parity_failure_exits_1_after_writing_everything(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    import bench.runtimes
-    from bench.measurement import Parity
+    import bench.runtimes.measure
+    from bench.engine.measurement import Parity
 
-    monkeypatch.setattr(bench.runtimes, "check_parity",
+    monkeypatch.setattr(bench.runtimes.measure, "check_parity",
                         lambda *a, **k: Parity(1.0, 99, False, "bit-exact"))
     out = tmp_path / "bad"
     assert main(["run", "--smoke", "--out", str(out), "--runtimes", "eager",

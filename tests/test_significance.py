@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from bench.gate import GateSpecError, MedianGate
-from bench.significance import (
+from bench.compare.gate import GateSpecError, MedianGate
+from bench.compare.significance import (
     bootstrap_ratio_ci,
     compare_samples,
     mann_whitney_u,

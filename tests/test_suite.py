@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.measurement import Measurement
-from bench.runtimes import Artifacts, measure_inference
+from bench.engine.measurement import Measurement
+from bench.runtimes.base import Artifacts
+from bench.runtimes.measure import measure_inference
 from bench.suite import (QUICK_COMPILE_SKIP, SuiteConfig, SuiteError, _planned,
                          count_measurements, run_worker)
-from bench.timing import TimingConfig
+from bench.engine.timing import TimingConfig
 from bench.worker import ALLOCATOR_ENV, main as worker_main
 
 TINY = TimingConfig(warmup_calls=1, warmup_s=0.0, min_sample_s=0.0002, min_total_s=0.002,
@@ -119,7 +120,7 @@ def test_a_worker_past_its_timeout_is_killed_with_the_reason() -> None:
 
 
 def test_device_hooks_sync_mps_and_leave_the_cpu_alone() -> None:
-    from bench.runtimes import device_context, device_sync
+    from bench.engine.devices import device_context, device_sync
 
     assert device_sync("cpu") is None
     assert device_sync("mps") is torch.mps.synchronize
@@ -128,7 +129,7 @@ def test_device_hooks_sync_mps_and_leave_the_cpu_alone() -> None:
 
 
 def test_fingerprint_names_only_the_gpus_used() -> None:
-    from bench.fingerprint import gpu_names
+    from bench.store.fingerprint import gpu_names
 
     assert gpu_names(["cpu"]) == {}
     if NO_CUDA:

@@ -6,10 +6,10 @@ import math
 import numpy as np
 import pytest
 
-from bench.floors import bytes_moved, measure_floors, with_efficiency
-from bench.measurement import Measurement, Spec
-from bench.stats import check_parity, compare_outputs, max_ulp
-from bench.timing import (TimingConfig, calibrate, loop_timer, measure, skipped,
+from bench.engine.floors import bytes_moved, measure_floors, with_efficiency
+from bench.engine.measurement import Measurement, Spec
+from bench.engine.parity import check_parity, compare_outputs, max_ulp
+from bench.engine.timing import (TimingConfig, calibrate, loop_timer, measure, skipped,
                           stability_warnings, torch_timer)
 
 SPEC = Spec("inference", "fake", "cpu", 1)
@@ -161,7 +161,7 @@ def test_unstable_warning_prints_one_decimal() -> None:
 
 
 def test_efficiency_uses_the_floor_of_the_measurements_own_device() -> None:
-    from bench.floors import device_bandwidth
+    from bench.engine.floors import device_bandwidth
 
     floors = {"bandwidth_bytes_per_s": 1e10, "device_bandwidth_bytes_per_s": {"cpu": 1e10}}
     assert device_bandwidth(floors, "cpu") == 1e10

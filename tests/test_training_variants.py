@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.timing import TimingConfig
-from bench.training import PARITY_ATOL, measure_training, run_epochs
+from bench.engine.timing import TimingConfig
+from bench.training import variant_entry
+from bench.training.measure import measure_training, run_epochs
 
 TINY = TimingConfig(warmup_calls=1, warmup_s=0.0, min_sample_s=0.0002, min_total_s=0.002,
                     min_samples=3, max_total_s=0.3)
@@ -46,7 +47,7 @@ def test_compiled_step_matches_eager_within_tolerance() -> None:
     (m,) = measure_training("torch_compile", "cpu", [40], threads=1, timing=TINY, parity_epochs=5)
     assert m.parity is not None and m.parity.passed, m.parity
     assert m.extra["compile_s"] > 0
-    assert PARITY_ATOL["torch_compile"] is not None
+    assert variant_entry("torch_compile").parity_atol is not None
 
 
 @pytest.mark.cuda

@@ -57,7 +57,7 @@ def pinned_threads() -> int:
 @pytest.fixture(scope="session")
 def artifacts(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The tutorial model exported to every format, through the product's own export_all."""
-    from bench.runtimes import Artifacts
+    from bench.runtimes.base import Artifacts
     from export.loaders import export_all
 
     out = tmp_path_factory.mktemp("export") / "model"

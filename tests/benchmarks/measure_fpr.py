@@ -18,8 +18,8 @@ from pathlib import Path
 
 
 def run(out: Path, nulls: int, slowdowns: list[float], repeats: int, rounds: int, block_s: float) -> None:
-    from bench.gate import MedianGate
-    from bench.interleave import InterleaveConfig, compare_revision
+    from bench.compare.gate import MedianGate
+    from bench.compare.interleave import InterleaveConfig, compare_revision
 
     # Alternate null and injected runs so slow phases of the host hit both kinds alike.
     ordered: list[float] = []
@@ -43,7 +43,7 @@ def run(out: Path, nulls: int, slowdowns: list[float], repeats: int, rounds: int
 
 def analyze(out: Path, thresholds: list[float], alpha: float) -> dict:
     from bench.compare import compare_files, load_bench_file
-    from bench.gate import MedianGate
+    from bench.compare.gate import MedianGate
 
     report: dict = {}
     for t in thresholds:

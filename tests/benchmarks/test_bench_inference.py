@@ -12,8 +12,9 @@ RUNTIMES = ["eager", "inference_mode", "torchscript", "exported_program", "onnxr
 @pytest.mark.parametrize("batch", SIZES)
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_inference(benchmark, artifacts, runtime: str, batch: int, device: str) -> None:
-    from bench.runtimes import make_input, make_runtime, parity_ulps
-    from bench.stats import check_parity
+    from bench.engine.parity import check_parity
+    from bench.runtimes import make_runtime, runtime_entry
+    from bench.runtimes.base import make_input
     from linreg.checkpoint import load_model
     from linreg.errors import LinregError
 
@@ -26,9 +27,9 @@ def test_inference(benchmark, artifacts, runtime: str, batch: int, device: str) 
     bound = rt.bind(x)
     # Parity before timing: a fast wrong answer is not a result.
     expected = load_model(artifacts.checkpoint, "cpu")[1](x).detach()
-    # The product's rule (bench.stats / bench.runtimes): bit-exact on the CPU, 1 ULP where FMA may
+    # The product's rule (bench.engine.parity, declared per runtime in bench.runtimes): bit-exact on the CPU, 1 ULP where FMA may
     # contract the multiply-add (torch.compile, CUDA), not an absolute tolerance.
-    parity = check_parity(expected, bound.output(), ulps=parity_ulps(runtime, device))
+    parity = check_parity(expected, bound.output(), ulps=runtime_entry(runtime).parity_ulps(device))
     assert parity.passed, f"parity failed: max_abs_error {parity.max_abs_error}, " \
         f"max_ulp {parity.max_ulp} ({parity.tolerance})"
 

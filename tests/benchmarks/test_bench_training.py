@@ -10,7 +10,8 @@ SIZES = [40, 1_000_000]  # the tutorial's 40 points; a size where memory traffic
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("variant", ["eager", "fused"])
 def test_train_epoch(benchmark, variant: str, n: int, device: str) -> None:
-    from bench.training import make_loop, make_train_data
+    from bench.training import make_loop
+    from bench.training.loops import make_train_data
 
     X, y = make_train_data(n, device)
     loop = make_loop(variant, X, y, device)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.measurement import Measurement, Parity, Spec  # noqa: E402
-from bench.results import build_results  # noqa: E402
+from bench.engine.measurement import Measurement, Parity, Spec  # noqa: E402
+from bench.store.results import build_results  # noqa: E402
 
 BANDWIDTH_BYTES_PER_S = 2.6e10
 rng = random.Random(42)
@@ -28,7 +28,7 @@ def exact(reference: str = "state_dict eager model on the CPU") -> Parity:
 
 
 def measured(phase, runtime, batch, median_s, parity, n=9, spread=0.03, calls=1, warnings=(), **extra):
-    """Extras as bench/floors.py and bench/timing.py write them: bytes only from batch 10^5 on."""
+    """Extras as bench/engine/floors.py and bench/engine/timing.py write them: bytes only from batch 10^5 on."""
     times = samples(median_s, n, spread)
     extra = {"minor_faults_per_call": 0.0, "threads": 2, **extra}
     if batch >= 100_000:
@@ -126,7 +126,7 @@ CONFIG = {
     "batch_sizes": [1, 1000, 1000000, 10000000],
     "train_sizes": [40, 10000, 1000000, 10000000],
 }
-FLOORS = {  # as bench/floors.py writes them
+FLOORS = {  # as bench/engine/floors.py writes them
     "empty_call_s": 2.5e-08,
     "timer_overhead_s": 5.1e-08,
     "timer_resolution_s": 6.0e-08,

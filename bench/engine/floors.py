@@ -20,8 +20,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bench.measurement import Measurement, Spec
-from bench.timing import TimingConfig, clock_resolution_s, measure
+from bench.engine.devices import device_skip_reason, device_sync, is_cuda
+from bench.engine.measurement import Measurement, Spec
+from bench.engine.timing import TimingConfig, clock_resolution_s, measure
 
 BYTES_PER_ELEMENT_INFERENCE = 8   # float32 x read + float32 y written
 BYTES_PER_SAMPLE_TRAINING = 8     # float32 x and y read once
@@ -40,11 +41,7 @@ def device_copy_bandwidth(device: str, config: TimingConfig, copy_bytes: int) ->
     """
     import torch
 
-    if not device.startswith("cuda"):
-        return None
-    from bench.runtimes import device_skip_reason, device_sync
-
-    if device_skip_reason(device) is not None:
+    if not is_cuda(device) or device_skip_reason(device) is not None:
         return None
     n = copy_bytes // 4 // 2
     with torch.cuda.device(device):

@@ -1,17 +1,47 @@
-"""The regression check: a small object whose `fails(current, baseline)` returns a message or None.
+"""The gate, in one place: the verdicts, which of them fail, the threshold rule, significance, and
+the refusal of a rounds count that can never reach alpha.
 
-As in pytest-benchmark's `PercentageRegressionCheck`, but significance-aware (asv's rule): a change
+The regression check is a small object whose `fails(current, baseline)` returns a message or None,
+as in pytest-benchmark's `PercentageRegressionCheck`, but significance-aware (asv's rule): a change
 counts only when the ratio of medians is beyond the threshold AND Mann-Whitney U gives p < alpha.
 """
 from __future__ import annotations
 
+import enum
 import math
 import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from bench.significance import RatioStats, compare_samples
+from bench.compare.significance import RatioStats, compare_samples, min_p_value, min_rounds
 from linreg.errors import LinregError
+
+
+class Verdict(str, enum.Enum):
+    """What a comparison says of one measurement; its value is the text JSON and tables show."""
+
+    FASTER = "faster"
+    SLOWER = "slower"
+    UNCHANGED = "unchanged"
+    INCONCLUSIVE = "inconclusive"      # beyond the threshold, but these counts never reach alpha
+    ONLY_IN_BASE = "only in BASE"
+    ONLY_IN_NEW = "only in NEW"
+    SKIPPED = "skipped"
+    PARITY_FAILED = "parity failed"
+    FAILED_IN_NEW = "failed in NEW"    # NEW crashed
+    LOST = "lost"                      # BASE measured it, NEW does not
+
+    # The text, not "Verdict.SLOWER", wherever it is printed (Python 3.11 changed the default).
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+# Verdicts that fail the gate on their own (plus "inconclusive" with a slower ratio, see MedianGate).
+FAILING_VERDICTS = (Verdict.SLOWER, Verdict.PARITY_FAILED, Verdict.FAILED_IN_NEW, Verdict.LOST)
+
+# A skip_reason that records a crash rather than an absence: the suite's crashed worker, the
+# interleave driver's failed setup, or a bare exception text ("RuntimeError: boom").
+_FAILURE_RE = re.compile(r"^(worker (failed|timed out|died)|failed\b|[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b)")
 
 DEFAULT_FAIL_ON = "median:10%"  # pytest-benchmark's spelling; the median, because the mean follows outliers
 DEFAULT_ALPHA = 0.002           # asv's default: with ~10 measurements per side it needs a clean separation
@@ -19,6 +49,25 @@ DEFAULT_ALPHA = 0.002           # asv's default: with ~10 measurements per side 
 
 class GateSpecError(LinregError):
     """A --fail-on or --alpha value that cannot be understood."""
+
+
+def is_failure(skip_reason: str | None) -> bool:
+    """Whether a skip_reason says the measurement crashed (as opposed to: not available here)."""
+    return bool(skip_reason) and _FAILURE_RE.match(skip_reason.strip()) is not None
+
+
+def check_rounds(rounds: int, alpha: float) -> None:
+    """Refuse a rounds count whose one sample per side per round can never reach p < alpha.
+
+    With too few, no slowdown can ever be significant and the gate would pass anything; this
+    refuses before minutes of measuring.
+    """
+    if rounds < 1 or min_p_value(rounds, rounds) >= alpha:
+        n = max(rounds, 0)
+        raise LinregError(
+            f"--rounds {rounds} can never reach p<{alpha:g} (smallest possible p is "
+            f"{min_p_value(n, n):.2g}); use --rounds >= {min_rounds(alpha)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -49,7 +98,7 @@ class MedianGate:
     def label(self) -> str:
         return f"median:{self.threshold * 100:g}% at p<{self.alpha:g}"
 
-    def verdict(self, stats: RatioStats) -> str:
+    def verdict(self, stats: RatioStats) -> Verdict:
         """faster | slower | unchanged | inconclusive.
 
         inconclusive: the ratio is beyond the threshold but these sample counts can never reach
@@ -59,17 +108,18 @@ class MedianGate:
         beyond_slow = stats.ratio > 1.0 + self.threshold
         beyond_fast = stats.ratio < 1.0 / (1.0 + self.threshold)
         if stats.min_p_value >= self.alpha:
-            return "inconclusive" if (beyond_slow or beyond_fast) else "unchanged"
+            return Verdict.INCONCLUSIVE if (beyond_slow or beyond_fast) else Verdict.UNCHANGED
         significant = stats.p_value < self.alpha
         if beyond_slow and significant:
-            return "slower"
+            return Verdict.SLOWER
         if beyond_fast and significant:
-            return "faster"
-        return "unchanged"
+            return Verdict.FASTER
+        return Verdict.UNCHANGED
 
     def is_blocking(self, verdict: str, stats: RatioStats | None) -> bool:
-        """Whether a verdict fails the gate: slower, or inconclusive with a ratio beyond the threshold."""
-        if verdict == "slower":
+        """Whether a verdict fails the gate: a failing verdict, or inconclusive with a ratio beyond
+        the threshold."""
+        if verdict in FAILING_VERDICTS:
             return True
         return (verdict == "inconclusive" and stats is not None and math.isfinite(stats.ratio)
                 and stats.ratio > 1.0 + self.threshold)

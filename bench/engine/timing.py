@@ -9,7 +9,7 @@ minimums and warnings):
   3. samples: blocks of calls_per_sample calls, until BOTH `min_total_s` of timed work AND
      `min_samples` samples (or the `max_total_s` cap, which then warns).
 Each sample is stored as seconds per call (block time / calls_per_sample): the raw samples are
-kept, statistics are derived from them (bench.measurement.Measurement).
+kept, statistics are derived from them (bench.engine.measurement.Measurement).
 
 The clock and the `sync` hook are pluggable: tests drive calibration with a fake clock, and on a
 GPU `sync` is torch.cuda.synchronize (or an ORT io_binding's synchronize_outputs), called once at
@@ -23,7 +23,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from bench.measurement import Measurement, Parity, Spec
+from bench.engine.measurement import Measurement, Parity, Spec
+from bench.engine.units import format_duration
 
 Clock = Callable[[], float]
 BlockTimer = Callable[[int], float]  # runs n calls and returns the seconds they took
@@ -151,8 +152,8 @@ def stability_warnings(times_s: tuple[float, ...] | list[float], calls_per_sampl
         out.append(f"unstable: IQR is {100 * m.iqr_s / m.median_s:.1f}% of the median (> 10%)")
     block_s = m.median_s * calls_per_sample
     if resolution_s > 0 and block_s < RESOLUTION_FACTOR * resolution_s:
-        out.append(f"near timer resolution: a sample lasts {block_s * 1e6:.3g} us, "
-                   f"< {RESOLUTION_FACTOR}x the clock's {resolution_s * 1e9:.3g} ns")
+        out.append(f"near timer resolution: a sample lasts {format_duration(block_s)}, "
+                   f"< {RESOLUTION_FACTOR}x the clock's {format_duration(resolution_s)}")
     return out
 
 
@@ -203,6 +204,26 @@ def measure(
     info.update(extra or {})
     return Measurement(spec=spec, times_s=tuple(samples), calls_per_sample=n, parity=parity,
                        warnings=tuple(warnings), extra=info)
+
+
+def time_each_call(fn: Callable[[], Any], calls: int, *, warmup_calls: int = 20,
+                   before: Callable[[], Any] | None = None,
+                   clock: Clock = time.perf_counter) -> list[float]:
+    """Seconds of each of `calls` single calls of `fn`, after `warmup_calls` untimed ones.
+
+    For what a block cannot measure: `before` runs untimed ahead of every timed call (the ORT
+    interference probe times one torch call right after an ORT run).
+    """
+    for _ in range(warmup_calls):
+        fn()
+    times: list[float] = []
+    for _ in range(calls):
+        if before is not None:
+            before()
+        start = clock()
+        fn()
+        times.append(clock() - start)
+    return times
 
 
 def skipped(spec: Spec, reason: str, **extra: Any) -> Measurement:

@@ -1,6 +1,6 @@
 """What was measured (a frozen Spec) kept apart from the raw samples; statistics derive from samples.
 
-A Measurement serialises to one entry of results.json's `measurements` list (see bench/schema.py).
+A Measurement serialises to one entry of results.json's `measurements` list (see bench/store/schema.py).
 """
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bench.measurement import PHASES, Measurement
-from bench.schema import SCHEMA_VERSION, SUPPORTED_SCHEMA_VERSIONS
+from bench.engine.measurement import PHASES, Measurement
+from bench.store.schema import SCHEMA_VERSION, SUPPORTED_SCHEMA_VERSIONS
 from linreg.errors import LinregError
 from linreg.files import atomic_path, write_json_atomic
 from linreg.untrusted import UntrustedFileError, load_json

@@ -1,26 +1,18 @@
 """The environment stored in results.json: everything a number depends on beyond the config.
 
-bench/schema.py FINGERPRINT_KEYS names the fields that must match before two runs compare.
+bench/store/schema.py FINGERPRINT_KEYS names the fields that must match before two runs compare.
 """
 from __future__ import annotations
 
 import platform
 import shutil
 import subprocess
-from importlib import metadata
 from typing import Any
 
-from linreg.environment import collect_environment
+from linreg.device import parse_device
+from linreg.environment import collect_environment, package_versions
 
-PACKAGES = {"torch": "torch", "onnxruntime": "onnxruntime", "onnx": "onnx",
-            "onnxscript": "onnxscript", "numpy": "numpy"}
-
-
-def package_version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
+PACKAGES = ("torch", "onnxruntime", "onnx", "onnxscript", "numpy")
 
 
 def gpu_driver() -> str | None:
@@ -45,9 +37,10 @@ def gpu_names(devices: tuple[str, ...] | list[str]) -> dict[str, str]:
         return {}
     out: dict[str, str] = {}
     for device in dict.fromkeys(devices):
-        if not device.startswith("cuda"):
+        spec = parse_device(device)
+        if spec.kind != "cuda":
             continue
-        index = int(device.partition(":")[2] or 0)
+        index = spec.ordinal
         if index < torch.cuda.device_count():
             out[device] = torch.cuda.get_device_name(index)
     return out
@@ -78,7 +71,7 @@ def fingerprint(threads: int, allocator: dict[str, str],
         "gpu_count": torch.cuda.device_count() if has_cuda else 0,
         "gpu_driver": gpu_driver() if has_cuda else None,
         "cuda_version": torch.version.cuda,
-        "versions": {**{k: package_version(d) for k, d in PACKAGES.items()},
+        "versions": {**package_versions(PACKAGES),
                      "torch": torch.__version__, "python": platform.python_version()},
         # torch and ORT intra-op threads are pinned to the same count in every worker
         "threads": {"torch": threads, "onnxruntime": threads},

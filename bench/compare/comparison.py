@@ -1,0 +1,153 @@
+"""Compare two benchmark files: ratios, verdicts, a gate.
+
+Each measurement present in both files gets the ratio of medians NEW/BASE, a bootstrap interval, a
+Mann-Whitney p-value and a verdict (bench/compare/gate.py). Environment fingerprints are compared
+first: absolute numbers from different machines or versions are not comparable, and the report
+says so.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.compare.files import CONFIG_KEYS, BenchFile, Entry, load_bench_file
+from bench.compare.gate import MedianGate, Verdict, is_failure
+from bench.compare.significance import RatioStats, compare_samples
+from linreg.errors import first_line
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    label: str
+    base: Entry | None
+    new: Entry | None
+    stats: RatioStats | None
+    # faster | slower | unchanged | inconclusive | only in BASE | only in NEW | skipped |
+    # parity failed | failed in NEW (crashed) | lost (BASE measured it, NEW does not)
+    verdict: Verdict
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    base: BenchFile
+    new: BenchFile
+    gate: MedianGate
+    rows: tuple[Row, ...]
+    env_diffs: tuple[tuple[str, Any, Any], ...]
+    warnings: tuple[str, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def regressions(self) -> list[Row]:
+        """Rows that fail the gate: significantly slower beyond the threshold, slower beyond it but
+        with too few samples to tell, wrong outputs in NEW, crashed in NEW, or no longer measured."""
+        return [r for r in self.rows if self.gate.is_blocking(r.verdict, r.stats)]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.regressions else 0
+
+
+def fingerprint_diffs(base: BenchFile, new: BenchFile) -> list[tuple[str, Any, Any]]:
+    """(key, base value, new value) for every fingerprint field that differs or is missing on one side."""
+    keys = list(dict.fromkeys([*base.fingerprint, *new.fingerprint]))
+    return [(k, base.fingerprint.get(k), new.fingerprint.get(k))
+            for k in keys if base.fingerprint.get(k) != new.fingerprint.get(k)]
+
+
+def config_diffs(base: BenchFile, new: BenchFile) -> list[tuple[str, Any, Any]]:
+    """(key, base value, new value) for every CONFIG_KEYS field that both files record and differ in."""
+    keys = [k for k in CONFIG_KEYS if k in base.config and k in new.config]
+    return [(k, base.config[k], new.config[k]) for k in keys if base.config[k] != new.config[k]]
+
+
+def _compare_entry(b: Entry, n: Entry, gate: MedianGate, resamples: int) -> Row:
+    if n.skip_reason and not b.skip_reason:
+        # BASE measured it, NEW did not: a gate must not go green by measuring less.
+        if is_failure(n.skip_reason):
+            return Row(b.key, b.label, b, n, None, Verdict.FAILED_IN_NEW,
+                       f"BASE measured it; NEW crashed: {first_line(n.skip_reason)}")
+        return Row(b.key, b.label, b, n, None, Verdict.LOST,
+                   f"BASE measured it; NEW no longer measures this ({first_line(n.skip_reason)})")
+    if n.skip_reason and is_failure(n.skip_reason) and not is_failure(b.skip_reason):
+        return Row(b.key, b.label, b, n, None, Verdict.FAILED_IN_NEW,
+                   f"NEW crashed: {first_line(n.skip_reason)}; BASE skipped: {first_line(b.skip_reason or '')}")
+    if b.skip_reason or n.skip_reason:
+        note = "; ".join(f"{side} skipped: {e.skip_reason}" for side, e in (("BASE", b), ("NEW", n))
+                         if e.skip_reason)
+        return Row(b.key, b.label, b, n, None, Verdict.SKIPPED, note)
+    if n.parity_passed is False:
+        note = f"NEW outputs fail parity ({n.parity_detail})"
+        note += "; BASE failed too" if b.parity_passed is False else "; BASE passed: a correctness regression"
+        return Row(b.key, b.label, b, n, None, Verdict.PARITY_FAILED, note)
+    if len(b.times_s) < 2 or len(n.times_s) < 2:
+        ratio = n.median_s / b.median_s if b.median_s > 0 else math.nan
+        stats = RatioStats(ratio, ratio, ratio, math.nan, len(b.times_s), len(n.times_s), 1.0)
+        return Row(b.key, b.label, b, n, stats, Verdict.INCONCLUSIVE,
+                   "no raw samples, no significance test (use --benchmark-json, not autosave)")
+    stats = compare_samples(b.times_s, n.times_s, resamples=resamples)
+    verdict = gate.verdict(stats)
+    note = ""
+    if verdict == Verdict.INCONCLUSIVE:
+        note = f"n={stats.n_base}/{stats.n_new} can never reach p<{gate.alpha:g}"
+        if gate.is_blocking(verdict, stats):
+            note += ": slower beyond the threshold, more samples needed to tell (fails the gate)"
+    elif b.parity_passed is False:
+        note = "BASE failed parity; NEW passes"
+    return Row(b.key, b.label, b, n, stats, verdict, note)
+
+
+def compare_files(
+    base: BenchFile, new: BenchFile, gate: MedianGate, resamples: int = 2000
+) -> Comparison:
+    """Every measurement of both files, matched by key, with its verdict."""
+    warnings: list[str] = []
+    if base.format != new.format:
+        warnings.append(f"comparing a {base.format} file with a {new.format} file: names may not match")
+    diffs = fingerprint_diffs(base, new)
+    if diffs:
+        warnings.append(
+            "ENVIRONMENTS DIFFER, absolute numbers are not comparable: "
+            + "; ".join(f"{k}: {bv!r} -> {nv!r}" for k, bv, nv in diffs)
+        )
+    cdiffs = config_diffs(base, new)
+    if cdiffs:
+        warnings.append(
+            "CONFIGS DIFFER, the two runs measured differently: "
+            + "; ".join(f"{k}: {bv!r} -> {nv!r}" for k, bv, nv in cdiffs)
+        )
+    rows: list[Row] = []
+    for key, b in base.entries.items():
+        n = new.entries.get(key)
+        if n is None:
+            if b.skip_reason:
+                rows.append(Row(key, b.label, b, None, None, Verdict.ONLY_IN_BASE, "missing from NEW"))
+            else:
+                rows.append(Row(key, b.label, b, None, None, Verdict.LOST,
+                                "BASE measured it; missing from NEW"))
+        else:
+            rows.append(_compare_entry(b, n, gate, resamples))
+    for key, n in new.entries.items():
+        if key not in base.entries:
+            if n.parity_passed is False:
+                verdict, note = Verdict.PARITY_FAILED, f"new measurement; NEW outputs fail parity ({n.parity_detail})"
+            elif is_failure(n.skip_reason):
+                verdict, note = Verdict.FAILED_IN_NEW, f"new measurement; NEW crashed: {first_line(n.skip_reason or '')}"
+            else:
+                verdict, note = Verdict.ONLY_IN_NEW, "new measurement"
+            rows.append(Row(key, n.label, None, n, None, verdict, note))
+    few = [r.label for r in rows if r.stats is not None and r.stats.min_p_value >= gate.alpha]
+    if few:
+        warnings.append(f"too few samples to ever reach p<{gate.alpha:g} (a slowdown beyond the "
+                        "threshold fails as inconclusive, more samples needed): "
+                        + ", ".join(few))
+    return Comparison(base, new, gate, tuple(rows), tuple(diffs), tuple(warnings))
+
+
+def compare_paths(base_path: str | Path, new_path: str | Path, gate: MedianGate,
+                  resamples: int = 2000) -> Comparison:
+    return compare_files(load_bench_file(base_path), load_bench_file(new_path), gate, resamples)

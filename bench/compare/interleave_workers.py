@@ -1,0 +1,100 @@
+"""The orchestrator's side of the interleave driver: one worker process per source tree, and git."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.compare.interleave_driver import ALLOCATOR_ENV, INJECT_ENV
+from linreg.errors import LinregError
+
+
+def git(repo: Path, *args: str) -> str:
+    try:
+        done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise LinregError(f"git {' '.join(args)} failed ({exc})") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["?"])[-1]
+        raise LinregError(f"git {' '.join(args)} failed ({last})")
+    return done.stdout.strip()
+
+
+def repo_root() -> Path:
+    """The checkout holding this bench package: the candidate tree."""
+    return Path(git(Path(__file__).resolve().parent, "rev-parse", "--show-toplevel"))
+
+
+class WorkerFailure(Exception):
+    """A worker's reply was an exception (died=False) or the worker process died (died=True)."""
+
+    def __init__(self, message: str, died: bool) -> None:
+        super().__init__(message)
+        self.message, self.died = message, died
+
+
+class Worker:
+    """One driver process bound to one source tree; JSON lines over its stdin/stdout."""
+
+    def __init__(self, driver: Path, tree: Path, threads: int, inject: float, log: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", INJECT_ENV)}
+        env.update(ALLOCATOR_ENV)
+        env.update({"PYTHONPATH": str(tree), "OMP_NUM_THREADS": str(threads), "PYTHONHASHSEED": "0"})
+        if inject:
+            env[INJECT_ENV] = repr(inject)
+        self.tree = tree
+        self._log = log.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(driver), str(tree), str(threads)],
+            cwd=tree, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
+            text=True, bufsize=1,
+        )
+        self.log_path = log
+
+    def send(self, request: dict[str, Any]) -> None:
+        try:
+            assert self.proc.stdin
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # receive() reports the dead worker with its log's last lines
+
+    def receive(self) -> dict[str, Any]:
+        """The next reply; WorkerFailure when it is an error or the worker died."""
+        try:
+            assert self.proc.stdout
+            line = self.proc.stdout.readline()
+        except OSError:
+            line = ""
+        if not line:
+            self._log.flush()
+            tail = self.log_path.read_text(errors="replace").strip().splitlines()[-3:]
+            raise WorkerFailure(f"worker died ({' | '.join(tail) or 'no output'})", died=True)
+        reply = json.loads(line)
+        if "error" in reply:
+            raise WorkerFailure(str(reply["error"]), died=False)
+        return reply
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.send(request)
+        return self.receive()
+
+    def close(self) -> None:
+        try:
+            if self.proc.poll() is None and self.proc.stdin:
+                self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+                self.proc.stdin.flush()
+            self.proc.wait(timeout=10)
+        except Exception:  # noqa: BLE001 - cleanup must not mask the real error
+            self.proc.kill()
+            self.proc.wait()
+        finally:
+            for stream in (self.proc.stdin, self.proc.stdout):
+                try:
+                    stream and stream.close()
+                except OSError:
+                    pass
+            self._log.close()

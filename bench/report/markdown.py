@@ -1,0 +1,156 @@
+"""report.md: the fingerprint, floors, parity verdicts, tables with speedups, warnings, skips, plots.
+
+Built from a results document alone (as torch.utils.benchmark's Compare builds from labels), so a
+report can be regenerated from any stored results.json. Speedups compare runtimes within one
+device at one size; absolute numbers are only comparable across runs with equal fingerprints.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.engine.units import format_size
+from bench.report.format import (BYTES_PER_SAMPLE, INFERENCE_ORDER, PLOT_FILES, PLOT_TITLES, REPORT_MD,
+                                 TRAIN_ORDER, device_rank, runtime_rank)
+from bench.report.tables import (environment_lines, floor_lines, fmt, label, parity_text,
+                                 speedup_matrix, table, timing_rows)
+from bench.store.results import summarize
+from linreg.files import write_text_atomic
+
+Entries = list[dict[str, Any]]
+
+HOW_TO_READ = """\
+- Every number is the **median** of raw samples (each sample averages `calls_per_sample` calls so it
+  stays far above the timer's resolution); **± IQR** is the spread between the 25th and 75th
+  percentiles of those samples. An IQR above ~10% of the median means the machine was noisy: see
+  *Stability warnings*.
+- **Speedup** is the eager median divided by this row's median, at the same size and on the same
+  device (>1× is faster than eager). Speedups compare runtimes within one device and one run;
+  absolute times from another machine, device or thread count are not comparable.
+- **Efficiency** is bytes moved per second against the copy bandwidth of the row's own device,
+  measured in this run (host memory for cpu, a device-to-device copy on a GPU; – where the device
+  has no such floor), at {BYTES} bytes per sample: read x, write y. It only means something at large sizes; above 100%
+  the working set fits in a cache faster than memory.
+- **Parity**: before timing, each runtime's outputs (or each training variant's final parameters)
+  were compared with the reference; the verdict, max abs error and ULP distance are recorded.
+- Compile time (`torch.compile`; graph capture for CUDA graphs) is the first call at a size. It is
+  reported separately and is not part of the median.
+""".replace("{BYTES}", str(BYTES_PER_SAMPLE))
+
+
+
+def _summary_lines(results: dict[str, Any], entries: Entries) -> list[str]:
+    summary = summarize(entries)
+    failed = [e for e in entries if e.get("parity") and not e["parity"].get("passed")]
+    out = ["# linreg-bench report", ""]
+    out.append(f"Run of {results.get('created_utc', '?')} "
+               f"(results schema v{results.get('schema_version', '?')}): "
+               f"{summary['measured']} measured, {summary['skipped']} skipped, "
+               f"{summary['parity_failed']} parity failures, {summary['warned']} with stability warnings.")
+    out.append("")
+    if failed:
+        out += [f"> **PARITY FAILED for {len(failed)} measurement(s).** Their timings are not comparable: "
+                "the runtime computes something else.", ">"]
+        for e in failed:
+            p = e["parity"]
+            out.append(f"> - `{label(e)}`: max_abs_error {p.get('max_abs_error')}, "
+                       f"max_ulp {p.get('max_ulp')}"
+                       f" (tolerance: {p.get('tolerance', '?')})")
+        out.append("")
+    else:
+        parity_count = sum(1 for e in entries if e.get("parity"))
+        out += [f"All {parity_count} parity checks passed." if parity_count
+                else "No parity checks ran.", ""]
+    return out
+
+
+def _parity_lines(entries: Entries) -> list[str]:
+    out = ["## Parity", ""]
+    checked = [e for e in entries if e.get("parity")]
+    if not checked:
+        return out + ["(no parity checks recorded)", ""]
+    checked.sort(key=lambda e: (bool(e["parity"].get("passed")), e["phase"] != "train_epoch",
+                                device_rank(e["device"]), e["runtime"], int(e["batch_size"])))
+    rows = [[e["phase"], e["runtime"], e["device"], format_size(int(e["batch_size"])),
+             fmt(e["parity"].get("max_abs_error")), fmt(e["parity"].get("max_ulp")),
+             fmt(e["parity"].get("tolerance")), parity_text(e["parity"])] for e in checked]
+    header = ["phase", "runtime", "device", "size", "max_abs_error", "max_ulp", "tolerance", "verdict"]
+    out += table(header, rows)
+    references = sorted({e["parity"].get("reference") for e in checked if e["parity"].get("reference")})
+    if references:
+        out += ["", "References: " + "; ".join(references) + "."]
+    return out + [""]
+
+
+def _timing_lines(entries: Entries, floors: dict[str, Any]) -> list[str]:
+    train = [e for e in entries if e["phase"] == "train_epoch"]
+    inference = [e for e in entries if e["phase"] == "inference"]
+    out: list[str] = []
+    if train:
+        out += ["## Training: time per epoch", ""] + speedup_matrix(train, TRAIN_ORDER, "N")
+        out += table(["N", "variant", "device", "median ± IQR", "speedup vs eager", "compile/capture",
+                      "efficiency", "faults/epoch", "parity", "warn"],
+                     timing_rows(train, floors, training=True)) + [""]
+    if inference:
+        out += ["## Inference: latency per call", ""] + speedup_matrix(inference, INFERENCE_ORDER, "batch")
+        out += table(["batch", "runtime", "device", "median latency ± IQR", "samples/s", "speedup vs eager",
+                      "compile time", "efficiency", "faults/call", "parity", "warn"],
+                     timing_rows(inference, floors, training=False)) + [""]
+    return out
+
+
+def _skipped_lines(entries: Entries) -> list[str]:
+    """A GPU-less run skips every runtime at every size alike: one line per phase, device and reason."""
+    out = ["## Skipped", ""]
+    sizes_of: dict[tuple[str, str, str, str], list[int]] = {}
+    for e in (e for e in entries if "skip_reason" in e):
+        key = (e["phase"], e["device"], e["skip_reason"], e["runtime"])
+        sizes_of.setdefault(key, []).append(int(e["batch_size"]))
+    groups: dict[tuple[str, str, str, tuple[int, ...]], list[str]] = {}
+    for (phase, device, reason, runtime), sizes in sizes_of.items():
+        groups.setdefault((phase, device, reason, tuple(sorted(sizes))), []).append(runtime)
+    for (phase, device, reason, sizes), runtimes in groups.items():
+        what = "N" if phase == "train_epoch" else "batch"
+        order = TRAIN_ORDER if phase == "train_epoch" else INFERENCE_ORDER
+        names = ", ".join(sorted(runtimes, key=lambda r: runtime_rank(r, order)))
+        at = ", ".join(map(format_size, sizes))
+        out.append(f"- {phase} on `{device}`: {names} at {what} {at}: {reason}")
+    if not groups:
+        out.append("Nothing was skipped.")
+    return out + [""]
+
+
+def render_report(results: dict[str, Any], plots: list[str] | None = None) -> str:
+    """The report's Markdown; `plots` are file names (relative to the report) to embed."""
+    entries = results.get("measurements", [])
+    floors = results.get("floors") or {}
+    out = _summary_lines(results, entries)
+    out += ["## Environment", ""] + environment_lines(results.get("environment") or {}) + [""]
+    out += ["## Floors (measured in this run)", ""] + floor_lines(floors) + [""]
+    out += ["## How to read this", "", HOW_TO_READ]
+    out += _parity_lines(entries)
+    out += _timing_lines(entries, floors)
+    warned = [e for e in entries if e.get("warnings")]
+    out += ["## Stability warnings", ""]
+    out += [f"- `{label(e)}`: " + "; ".join(e["warnings"]) for e in warned] or ["None."]
+    out.append("")
+    out += _skipped_lines(entries)
+    if plots:
+        out += ["## Plots", ""]
+        for name in plots:
+            out += [f"![{PLOT_TITLES.get(name, name)}]({name})", ""]
+    config = results.get("config")
+    if config:
+        rows = [[f"`{k}`", f"`{json.dumps(v)}`"] for k, v in config.items()]
+        out += ["## Config", ""] + table(["setting", "value"], rows) + [""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def write_report(results: dict[str, Any], out_dir: str | Path) -> Path:
+    """Write report.md into out_dir, embedding the plots already written there."""
+    out = Path(out_dir)
+    plots = [name for name in PLOT_FILES if (out / name).is_file()]
+    path = out / REPORT_MD
+    write_text_atomic(path, render_report(results, plots))
+    return path

@@ -1,0 +1,1 @@
+"""What a run leaves behind: results.json (schema and history), results.csv, the environment fingerprint."""

@@ -1,0 +1,43 @@
+"""argparse types shared by every command: one clear message per bad value, no traceback."""
+from __future__ import annotations
+
+import argparse
+import math
+import struct
+from typing import Any
+
+
+def _convert(text: str, kind: type, message: str) -> Any:
+    """kind(text), or argparse's one-line error `message` instead of a ValueError."""
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(message) from None
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number, or a one-line error naming the bad value."""
+    value = _convert(text, float, f"not a number: {text!r}")
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = _convert(text, int, f"not an integer: {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def number(text: str) -> float:
+    """argparse type for inputs X: a float literal that float32 holds (finite, or an explicit inf)."""
+    value = _convert(text, float, f"X must be a number, got {text!r}")
+    if math.isnan(value):
+        raise argparse.ArgumentTypeError(f"X must be a finite number (or inf), got {text!r}")
+    try:
+        struct.pack("<f", value)  # OverflowError exactly where float32 rounding would give inf
+    except OverflowError:
+        raise argparse.ArgumentTypeError(f"X {value!r} is outside the float32 range") from None
+    return value

@@ -1,0 +1,65 @@
+"""Train, then publish model.pth, train.json and both plots into one folder as one set."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from linreg.checkpoint import save_checkpoint
+from linreg.environment import collect_environment
+from linreg.errors import LinregError
+from linreg.files import write_json_atomic
+from linreg.progress import Progress
+from linreg.train import TrainConfig, TrainResult, train
+
+# Runs with more epochs x samples than this show a progress bar (when stderr is a terminal).
+LONG_RUN_WORK = 200_000
+OUTPUTS = ("predictions.png", "loss_curves.png", "train.json")  # then model.pth, always last
+
+
+def run_training(config: TrainConfig, out: Path, label: str = "train") -> TrainResult:
+    """Train, then publish model.pth, train.json and both plots into `out` as one set.
+
+    Everything is written into a staging folder inside `out` first (created before training, so
+    an unwritable `out` fails in a second, not after the run). Publishing removes the old
+    model.pth, renames the other files in, and renames model.pth in last: whenever a model.pth
+    is present, every file beside it comes from the same run.
+    """
+    from linreg.plots import plot_loss_curves, plot_predictions  # matplotlib is slow to import
+
+    created = not out.exists()
+    staging = _make_staging(out)
+    published = False
+    try:
+        samples = config.n if config.n is not None else 50
+        show = config.epochs * samples >= LONG_RUN_WORK
+        with Progress(config.epochs, label, enabled=None if show else False) as bar:
+            result = train(config, on_epoch=lambda r: bar.update(1, f"loss {r.train_loss:.4g}"))
+        record = result.summary()
+        record["environment"] = collect_environment(result.device)
+        plot_predictions(staging / "predictions.png", result.X_train, result.y_train,
+                         result.X_test, result.y_test, result.test_predictions,
+                         title=f"{config.model} model after {config.epochs} epochs")
+        plot_loss_curves(staging / "loss_curves.png", result.history)
+        write_json_atomic(staging / "train.json", record)
+        save_checkpoint(result.model, staging / "model.pth")
+        (out / "model.pth").unlink(missing_ok=True)
+        for name in OUTPUTS + ("model.pth",):
+            os.replace(staging / name, out / name)
+        published = True
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created and not published:
+            shutil.rmtree(out, ignore_errors=True)  # a folder this failed run made holds nothing
+    return result
+
+
+def _make_staging(out: Path) -> Path:
+    if out.exists() and not out.is_dir():
+        raise LinregError(f"--out {out} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=".train.", suffix=".tmp", dir=out))
+    except OSError as exc:
+        raise LinregError(f"cannot write into --out {out} ({exc.strerror})") from None
