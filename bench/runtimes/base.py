@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager, Protocol
 
 from bench.engine.timing import BlockTimer
+from export.errors import ArtifactError
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,6 @@ class Runtime(Protocol):
 
 
 def artifact_path(artifacts: Artifacts, fmt: str) -> Path:
-    from export.errors import ArtifactError
-
     if fmt not in artifacts.paths:
         raise ArtifactError(f"no {fmt} artifact in the export folder")
     return artifacts.paths[fmt]

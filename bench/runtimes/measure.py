@@ -10,6 +10,7 @@ from bench.engine.parity import check_parity
 from bench.engine.timing import TimingConfig, measure, skipped
 from bench.runtimes import make_runtime, runtime_entry
 from bench.runtimes.base import Artifacts, make_input
+from linreg.errors import LinregError
 
 INFERENCE_SIZES = (1, 10, 10**3, 10**5, 10**6, 10**7)
 
@@ -29,7 +30,6 @@ def measure_inference(
     import torch
 
     from linreg.checkpoint import load_model
-    from linreg.errors import LinregError
 
     specs = [Spec("inference", runtime_name, device, b) for b in sizes]
     reason = skip_reason or device_skip_reason(device)

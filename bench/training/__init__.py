@@ -24,6 +24,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from bench.engine.devices import is_cuda
 from bench.engine.parity import REORDERED_SUM_ATOL
 
 TRAIN_SIZES = (40, 10**4, 10**6, 10**7)
@@ -70,8 +71,6 @@ def make_loop(variant: str, X: Any, y: Any, device: str) -> Any:
 
 
 def variant_skip_reason(variant: str, device: str) -> str | None:
-    from bench.engine.devices import is_cuda
-
     if variant_entry(variant).needs_cuda and not is_cuda(device):
         return "CUDA graphs need a CUDA device"
     return None
