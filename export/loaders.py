@@ -15,12 +15,15 @@ import torch
 from export.errors import ArtifactError, RuntimeUnavailableError
 from export.manifest import check_artifacts, load_manifest_json, resolve_inside
 from export.pt2_archive import check_pt2_bytes
+from export.torchscript_archive import check_torchscript_bytes
 from export.quiet import quiet
 from linreg.device import DeviceError, parse_device
 from linreg.errors import exception_line
 from linreg.untrusted import UntrustedFileError, read_bytes
 
 MAX_ARTIFACT_BYTES = 256 << 20  # our artifacts are kilobytes; this bounds what a stranger can make us read
+# The program formats: their archives are inspected before any runtime loads them.
+PROGRAM_CHECKS = {"exported_program": check_pt2_bytes, "torchscript": check_torchscript_bytes}
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -37,9 +40,10 @@ def read_manifest(export_dir: str | os.PathLike[str]) -> dict[str, Any]:
     manifest = load_manifest_json(folder)
     check_artifacts(folder, manifest)
     for entry in manifest["artifacts"]:  # a hostile program is refused up front, before any runtime
-        if entry["format"] == "exported_program":
+        check = PROGRAM_CHECKS.get(entry["format"])
+        if check is not None:
             path = resolve_inside(folder, entry["path"])
-            check_pt2_bytes(read_untrusted(path, MAX_ARTIFACT_BYTES), path)
+            check(read_untrusted(path, MAX_ARTIFACT_BYTES), path)
     return manifest
 
 
@@ -64,9 +68,11 @@ def load_torchscript(
     """torch.jit.load, in eval mode, with torch.jit's DeprecationWarnings contained."""
     source = Path(path)
     _require_file(source, "TorchScript artifact")
+    data = read_untrusted(source, MAX_ARTIFACT_BYTES)
+    check_torchscript_bytes(data, source)  # load() compiles the code and runs its __setstate__
     try:
         with quiet():
-            module = torch.jit.load(str(source), map_location=device)
+            module = torch.jit.load(io.BytesIO(data), map_location=device)  # the checked bytes
     except Exception as exc:  # truncated zip, not a TorchScript archive, ...
         raise ArtifactError(f"cannot load TorchScript {source} ({exception_line(exc)})") from None
     return module.eval()
