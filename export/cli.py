@@ -27,6 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--export-dir", type=Path, required=True)
     p.add_argument("--checkpoint", type=Path, default=None,
                    help="where the source checkpoint is now (default: the path in manifest.json)")
+    p.add_argument("--trust-only", nargs="+", choices=("onnx", "torchscript", "exported_program"),
+                   default=None, metavar="FORMAT",
+                   help="load only these formats; `--trust-only onnx` checks a stranger's folder without "
+                        "loading any program (TorchScript, ExportedProgram)")
     p.set_defaults(func=cmd_verify)
 
     p = subparsers.add_parser("predict", help="print predictions for inputs X from a checkpoint or an export folder")
@@ -77,9 +81,14 @@ def _report(report) -> int:  # noqa: ANN001 - export.parity.VerifyReport
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from export.manifest import FORMATS
     from export.parity import verify_export
+    from export.trust import trust_lines
 
-    return _report(verify_export(args.export_dir, args.checkpoint))
+    formats = tuple(args.trust_only or FORMATS)
+    report = verify_export(args.export_dir, args.checkpoint, formats=formats)
+    print("\n".join(trust_lines(formats)))
+    return _report(report)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ an FMA or differ in the last bit, so ORT on CUDA is allowed 1 ULP.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,14 +144,17 @@ def _torch_predictor(module: Callable[[torch.Tensor], torch.Tensor]) -> Predicto
     return predict
 
 
-def runtime_predictors(export_dir: Path, manifest: dict[str, Any]) -> dict[str, Predictor]:
-    """Every runtime that can run this folder's artifacts here, each loaded from its own file."""
+def runtime_predictors(export_dir: Path, manifest: dict[str, Any],
+                       formats: Collection[str] = FORMATS) -> dict[str, Predictor]:
+    """Every runtime that can run this folder's artifacts (of `formats`) here, each from its own file."""
     import onnx
     import onnxruntime as ort
     from onnx.reference import ReferenceEvaluator
 
     predictors: dict[str, Predictor] = {}
     for entry in manifest["artifacts"]:
+        if entry["format"] not in formats:
+            continue
         path = resolve_inside(export_dir, entry["path"])
         if entry["format"] == "torchscript":
             predictors["torchscript"] = _torch_predictor(load_torchscript(path))
@@ -181,10 +184,14 @@ def reference_checkpoint(export_dir: Path, manifest: dict[str, Any],
 
 
 def verify_export(export_dir: str | os.PathLike[str], checkpoint: str | os.PathLike[str] | None = None,
-                  *, raise_on_failure: bool = False) -> VerifyReport:
-    """Check hashes, validate the ONNX file, then compare every runtime with the eager model."""
+                  *, raise_on_failure: bool = False, formats: Collection[str] = FORMATS) -> VerifyReport:
+    """Check hashes, validate the ONNX file, then compare every runtime with the eager model.
+
+    `formats` limits which artifacts are loaded: ("onnx",) loads no program (--trust-only onnx).
+    """
     folder = Path(export_dir)
-    manifest = read_manifest(folder)  # sha256 of every artifact first
+    programs = all(fmt in formats for fmt in FORMATS)
+    manifest = read_manifest(folder, check_programs=programs)  # sha256 of every artifact first
     source = reference_checkpoint(folder, manifest, checkpoint)
     _, model = load_model(source, "cpu")
     report = VerifyReport(export_dir=folder, model=str(manifest.get("model")))
@@ -200,7 +207,8 @@ def verify_export(export_dir: str | os.PathLike[str], checkpoint: str | os.PathL
         raise ArtifactError(f"{onnx_path} was exported from checkpoint sha256 {str(embedded)[:12]}..., "
                             f"not the manifest's source checkpoint "
                             f"{str(manifest['source_checkpoint']['sha256'])[:12]}...")
-    predictors = runtime_predictors(folder, manifest)
+    predictors = runtime_predictors(folder, manifest, formats)
+    report.checks["loaded_formats"] = [fmt for fmt in FORMATS if fmt in formats]
     reference = _torch_predictor(model)
     cases = [(label, x, reference(x)) for label, x in parity_inputs()]
     for runtime, predict in predictors.items():

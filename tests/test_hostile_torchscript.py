@@ -133,3 +133,18 @@ def test_both_models_exports_pass_both_archive_checks(tmp_path: Path) -> None:
     export_all(checkpoint, out, verify=False)
     check_torchscript_bytes((out / "model.torchscript.pt").read_bytes(), "model.torchscript.pt")
     check_pt2_bytes((out / "model.pt2").read_bytes(), "model.pt2")
+
+
+def test_trust_only_onnx_checks_a_hostile_folder_without_loading_any_program(
+        exported: Path, tmp_path: Path, marker: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.hostile import make_pickled_weights_pt2
+
+    export_dir = copy_export(exported, tmp_path / "h")
+    hostile_torchscript(export_dir / "model.torchscript.pt", marker)
+    pt2_marker = tmp_path / "PT2_PWNED"
+    make_pickled_weights_pt2(export_dir, pt2_marker)  # re-hashes the manifest for both
+    assert main(["verify", "--export-dir", str(export_dir), "--trust-only", "onnx"]) == 0
+    out = capsys.readouterr().out
+    assert "torchscript: program" in out and "NOT loaded (--trust-only)" in out and "onnx: data" in out
+    assert "onnxruntime-cpu" in out and "exported_program " not in out.split("runtime", 1)[1]
+    assert marker.read_text() == "original" and not pt2_marker.exists()
