@@ -16,6 +16,9 @@ from torch import nn
 from linreg.errors import LinregError
 from linreg.files import atomic_path
 from linreg.models import MODELS, model_name_for_keys
+from linreg.untrusted import UntrustedFileError, check_regular_file
+
+MAX_CHECKPOINT_BYTES = 1 << 30  # a linreg state_dict is ~1 KB; 1 GiB bounds what a stranger makes us read
 
 
 class CheckpointError(LinregError):
@@ -38,6 +41,10 @@ def load_state_dict(path: str | os.PathLike[str]) -> tuple[str, dict[str, torch.
         raise CheckpointError(f"checkpoint not found: {source}")
     if not source.is_file():
         raise CheckpointError(f"checkpoint is not a file: {source}")
+    try:
+        check_regular_file(source, MAX_CHECKPOINT_BYTES)  # no FIFO or device, no 10 GB "checkpoint"
+    except UntrustedFileError as exc:
+        raise CheckpointError(f"checkpoint {exc}") from None
     try:
         with warnings.catch_warnings():
             # A foreign pickle protocol warns before it fails; the error below says it all.

@@ -155,3 +155,11 @@ def test_oversize_file_is_refused_before_reading(tmp_path: Path) -> None:
 def test_require_samples_names_the_bad_sample(values: object, words: str) -> None:
     with pytest.raises(UntrustedFileError, match=rf"f\.json: field s{words}"):
         require_samples(values, "f.json", "s")
+
+
+def test_oversize_checkpoint_is_refused_before_torch_reads_it(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setattr("linreg.checkpoint.MAX_CHECKPOINT_BYTES", 10)
+    path = tmp_path / "model.pth"
+    path.write_bytes(b"x" * 11)
+    code, err = run(capsys, "predict", "--checkpoint", path, "1")
+    assert code == 2 and "over the 10-byte limit" in one_error(err)
