@@ -26,6 +26,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
+from export.archive_entries import archive_entries, read_entry
 from export.errors import ArtifactError
 from linreg.untrusted import UntrustedFileError, parse_json
 
@@ -52,42 +53,18 @@ _SYMBOL = r"Symbol\('[su]\d+'(?:, (?:positive|integer|nonnegative)=(?:True|False
 _SAFE_EXPR = re.compile(rf"^(?:{_SYMBOL}|[su]\d+|\d+|[ ()+*\-])*$")
 
 
-def _entries(zf: zipfile.ZipFile, source: object) -> dict[str, zipfile.ZipInfo]:
-    infos = zf.infolist()
-    if len(infos) > MAX_ENTRIES:
-        raise ArtifactError(f"{source}: {len(infos)} archive entries, not an archive our exporter writes")
-    roots = {info.filename.split("/", 1)[0] for info in infos}
-    if len(roots) != 1:
-        raise ArtifactError(f"{source}: archive entries under {len(roots)} root folders, expected one")
-    by_name: dict[str, zipfile.ZipInfo] = {}
-    for info in infos:
-        name = info.filename.split("/", 1)[1] if "/" in info.filename else ""
-        if not _ALLOWED_ENTRY.fullmatch(name):
-            raise ArtifactError(
-                f"{source}: unexpected archive entry {info.filename[:120]!r} (our exporter writes no such "
-                f"file; pickled objects, AOTInductor code and extra files are refused)")
-        if name in by_name:
-            raise ArtifactError(f"{source}: archive entry {info.filename[:120]!r} appears twice")
-        if info.file_size > MAX_ENTRY_BYTES:
-            raise ArtifactError(f"{source}: archive entry {info.filename[:120]!r} is {info.file_size} bytes, "
-                                f"over the {MAX_ENTRY_BYTES}-byte limit")
-        by_name[name] = info
+def _entries(data: bytes, source: object) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
+    zf, entries = archive_entries(data, source, ".pt2", _ALLOWED_ENTRY, MAX_ENTRIES, MAX_ENTRY_BYTES)
     for needed in ("archive_format", "models/model.json", "data/weights/model_weights_config.json",
                    "data/constants/model_constants_config.json"):
-        if needed not in by_name:
+        if needed not in entries:
+            zf.close()
             raise ArtifactError(f"{source}: archive has no {needed} (not a torch.export.save archive)")
-    return by_name
+    return zf, entries
 
 
 def _read(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: object) -> bytes:
-    try:
-        with zf.open(info) as f:
-            data = f.read(MAX_ENTRY_BYTES + 1)  # the header's size may lie: read no further
-    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as exc:
-        raise ArtifactError(f"{source}: archive entry {info.filename[:120]!r} is unreadable ({exc})") from None
-    if len(data) > MAX_ENTRY_BYTES:
-        raise ArtifactError(f"{source}: archive entry {info.filename[:120]!r} is over the size limit")
-    return data
+    return read_entry(zf, info, source, MAX_ENTRY_BYTES)
 
 
 def _json_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: object) -> Any:
@@ -166,12 +143,8 @@ def _check_sample_inputs(data: bytes, where: str) -> None:
 
 def check_pt2_bytes(data: bytes, source: object) -> None:
     """Raise ArtifactError unless `data` is a .pt2 archive of the kind our exporter writes."""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise ArtifactError(f"{source}: not a .pt2 archive ({exc})") from None
+    zf, entries = _entries(data, source)
     with zf:
-        entries = _entries(zf, source)
         root = next(iter(entries.values())).filename.split("/", 1)[0]
         if _read(zf, entries["archive_format"], source).strip() != b"pt2":
             raise ArtifactError(f"{source}: archive_format is not pt2")

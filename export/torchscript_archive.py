@@ -22,11 +22,10 @@ C++ loader can rule out. The README says so: running a stranger's TorchScript is
 from __future__ import annotations
 
 import ast
-import io
 import pickletools
 import re
-import zipfile
 
+from export.archive_entries import archive_entries, read_entry
 from export.errors import ArtifactError
 
 MAX_ENTRY_BYTES = 16 << 20
@@ -103,37 +102,19 @@ def check_pickle_globals(data: bytes, where: str) -> None:
 
 def check_torchscript_bytes(data: bytes, source: object) -> None:
     """Raise ArtifactError unless `data` is a TorchScript archive of the kind our exporter writes."""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise ArtifactError(f"{source}: not a TorchScript archive ({exc})") from None
+    zf, entries = archive_entries(data, source, "TorchScript", _ALLOWED_ENTRY, MAX_ENTRIES, MAX_ENTRY_BYTES)
     with zf:
-        infos = zf.infolist()
-        if not infos or len(infos) > MAX_ENTRIES:
-            raise ArtifactError(f"{source}: {len(infos)} archive entries, not an archive our exporter writes")
-        roots = {i.filename.split("/", 1)[0] for i in infos}
-        names = [i.filename.split("/", 1)[1] if "/" in i.filename else "" for i in infos]
-        if len(roots) != 1 or len(set(names)) != len(names):
-            raise ArtifactError(f"{source}: archive entries are not one root folder of distinct files")
-        for info, name in zip(infos, names):
-            if not _ALLOWED_ENTRY.fullmatch(name):
-                raise ArtifactError(f"{source}: unexpected archive entry {info.filename[:120]!r} (our exporter "
-                                    f"writes no such file; extra files and other code are refused)")
-            if info.file_size > MAX_ENTRY_BYTES:
-                raise ArtifactError(f"{source}: archive entry {info.filename[:120]!r} is over the size limit")
-            if name.startswith("code/") or name.endswith("pkl"):
-                try:
-                    blob = zf.read(info)
-                except Exception as exc:  # noqa: BLE001 - zlib/CRC/truncation errors
-                    raise ArtifactError(f"{source}: archive entry {info.filename[:120]!r} is unreadable "
-                                        f"({type(exc).__name__})") from None
-                where = f"{source}:{info.filename[:120]}"
-                if name.endswith(".py"):
-                    check_code(blob.decode("utf-8", errors="replace"), where)
-                else:
-                    check_pickle_globals(blob, where)
-        if "data.pkl" not in names:
+        if "data.pkl" not in entries:
             raise ArtifactError(f"{source}: archive has no data.pkl (not a TorchScript archive)")
+        for name, info in entries.items():
+            if not (name.startswith("code/") or name.endswith("pkl")):
+                continue
+            blob = read_entry(zf, info, source, MAX_ENTRY_BYTES)
+            where = f"{source}:{info.filename[:120]}"
+            if name.endswith(".py"):
+                check_code(blob.decode("utf-8", errors="replace"), where)
+            else:
+                check_pickle_globals(blob, where)
 
 
 __all__ = ["check_torchscript_bytes", "check_code", "check_pickle_globals", "ALLOWED_IDENTIFIERS"]

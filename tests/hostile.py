@@ -64,3 +64,13 @@ def make_pickled_weights_pt2(export_dir: Path, marker: Path) -> Path:
     rewrite_pt2(pt2, edit)
     rehash(export_dir)
     return pt2
+
+
+def loading_commands(runtime: str) -> list[list[str]]:
+    """verify, predict and bench over the export folder {d} (bench writes to {o}), loading `runtime`."""
+    return [
+        ["verify", "--export-dir", "{d}"],
+        ["predict", "--export-dir", "{d}", "--runtime", runtime, "1.0"],
+        ["bench", "--export-dir", "{d}", "--out", "{o}", "--runtimes", runtime,
+         "--variants", "fused", "--devices", "cpu", "--smoke", "--isolation", "none"],
+    ]

@@ -18,7 +18,7 @@ from bench.cli import main
 from export.errors import ArtifactError
 from export.torchscript_archive import check_code, check_torchscript_bytes
 from tests.helpers import copy_export
-from tests.hostile import rehash
+from tests.hostile import loading_commands, rehash
 
 
 class Payload(torch.nn.Module):
@@ -78,12 +78,7 @@ def test_the_attack_is_real_when_torch_jit_loads_it_unchecked(tmp_path: Path, ma
     assert marker.read_bytes() == b"AAAAAAAA"
 
 
-@pytest.mark.parametrize("argv", [
-    ["verify", "--export-dir", "{d}"],
-    ["predict", "--export-dir", "{d}", "--runtime", "torchscript", "1.0"],
-    ["bench", "--export-dir", "{d}", "--out", "{o}", "--runtimes", "torchscript",
-     "--variants", "fused", "--devices", "cpu", "--smoke", "--isolation", "none"],
-])
+@pytest.mark.parametrize("argv", loading_commands("torchscript"))
 def test_hostile_torchscript_refused_with_exit_2_and_never_runs(
         exported: Path, tmp_path: Path, marker: Path, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     export_dir = copy_export(exported, tmp_path / "h")
