@@ -9,6 +9,8 @@ import sys
 
 from bench import commands as bench_commands
 from bench import compare_cli
+from bench.history import cli as history_cli
+from bench.history import sidebyside
 from export import cli as export_cli
 from linreg import cli as linreg_cli
 from linreg.errors import LinregError
@@ -32,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     export_cli.register(sub)
     compare_cli.register(sub)
     bench_commands.register(sub)
+    history_cli.register(sub)
+    sidebyside.register(sub)
     return parser
 
 

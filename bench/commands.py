@@ -5,6 +5,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from bench.history.cli import file_bench_run, prepare_store
 from bench.runtimes import INFERENCE_RUNTIMES
 from bench.suite import SuiteConfig, default_threads
 from bench.training import TRAINING_VARIANTS
@@ -25,6 +26,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help=f"training variants (default: all of {', '.join(TRAINING_VARIANTS)})")
     p.add_argument("--isolation", choices=["runtime", "none"], default=None,
                    help="runtime: a worker process per runtime (default); none: all in this process")
+    p.add_argument("--history", type=Path, metavar="DIR",
+                   help="also file the run into the history store DIR (see linreg-bench history)")
     p.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)  # tiny, for tests
 
 
@@ -74,6 +77,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from bench.store.results import measurements_of
 
     config = suite_config_from_args(args)
+    prepare_store(args.history)  # a bad --history fails before minutes of measuring
     if args.checkpoint is not None:
         artifacts = export_checkpoint(args.checkpoint, args.out / "export")
     else:
@@ -81,6 +85,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     results = bench(args.out, config, artifacts, {"pipeline": "bench", "quick": args.quick})
     measurements = measurements_of(results)
     print(f"{summary_line(measurements)}; wrote {args.out}/results.json, results.csv, report.md")
+    file_bench_run(args.history, args.out, results)
     return exit_status(measurements)  # 1 on parity failures or nothing timed, all files written
 
 
@@ -92,7 +97,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.store.results import measurements_of
 
     config = suite_config_from_args(args)
+    prepare_store(args.history)  # a bad --history fails before minutes of measuring
     results = run_pipeline(args.out, config, quick=args.quick)
     measurements = measurements_of(results)
     print(f"{summary_line(measurements)}; wrote {args.out}/results.json, results.csv, report.md")
+    file_bench_run(args.history, args.out, results)
     return exit_status(measurements)  # 1 on parity failures or nothing timed, all files written

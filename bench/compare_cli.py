@@ -7,10 +7,12 @@ has and NEW lost), 2 bad input (one `error: ...` line, raised as LinregError and
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
-from bench.compare import (DEFAULT_ALPHA, DEFAULT_FAIL_ON, Comparison, MedianGate, Verdict, compare_paths,
-                           render_json, render_markdown, render_text)
+from bench.compare import (DEFAULT_ALPHA, DEFAULT_FAIL_ON, Comparison, MedianGate, Verdict, compare_files,
+                           load_bench_file, render_json, render_markdown, render_text)
+from bench.compare.render import to_json
 from bench.compare.gate import check_rounds
 from linreg.errors import LinregError
 from linreg.files import write_text_atomic
@@ -22,7 +24,7 @@ MAX_RESAMPLES = 1_000_000
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "compare",
-        help="compare two benchmark files, or this tree against a git revision (--rev)",
+        help="compare benchmark files (BASE against each NEW), or this tree against a git revision (--rev)",
         description=(
             "Compare BASE and NEW (results.json v1 or pytest-benchmark --benchmark-json files), or "
             "measure this tree against a git revision interleaved in one job (--rev). A change counts "
@@ -31,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("base", nargs="?", help="baseline file (results.json or pytest-benchmark JSON)")
-    p.add_argument("new", nargs="?", help="candidate file")
+    p.add_argument("new", nargs="*", help="candidate file(s): each is compared with BASE")
     p.add_argument("--rev", metavar="BASE_REV",
                    help="measure this working tree against BASE_REV (checked out into a temporary "
                         "git worktree), interleaved in one job: the noise-robust gate")
@@ -67,6 +69,17 @@ def _render(c: Comparison, args: argparse.Namespace) -> str:
     return render_text(c)
 
 
+def _render_all(comparisons: list[Comparison], args: argparse.Namespace) -> str:
+    """One report per NEW file; JSON of several NEW files is {"comparisons": [...], "exit_code"}."""
+    if len(comparisons) == 1:
+        return _render(comparisons[0], args)
+    if args.json:
+        return json.dumps({"comparisons": [to_json(c) for c in comparisons],
+                           "exit_code": max(c.exit_code for c in comparisons)},
+                          indent=2, default=str) + "\n"
+    return "\n".join(_render(c, args) for c in comparisons)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     gate = MedianGate.parse(args.fail_on, alpha=args.alpha)
     if args.rev:  # interleaving gives one sample per side per round
@@ -83,23 +96,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
             restart_every=args.restart_every,
             workloads=tuple(w.strip() for w in args.workloads.split(",")) if args.workloads else None,
         )
-        comparison = compare_revision(args.rev, config, gate, save_dir=args.save_dir,
-                                      resamples=args.resamples)
+        comparisons = [compare_revision(args.rev, config, gate, save_dir=args.save_dir,
+                                        resamples=args.resamples)]
     else:
         if not (args.base and args.new):
             raise LinregError("compare needs two files, BASE and NEW (or --rev BASE_REV)")
-        comparison = compare_paths(args.base, args.new, gate, resamples=args.resamples)
+        base = load_bench_file(args.base)
+        news = [load_bench_file(path) for path in args.new]  # every file checked before any output
+        comparisons = [compare_files(base, new, gate, resamples=args.resamples) for new in news]
 
     # The loud part: differing environments go to stderr as well, whatever the output format.
-    for w in comparison.warnings:
-        sys.stderr.write(f"WARNING: {w}\n")
-    report = _render(comparison, args)
+    prefix = {id(c): f"{c.new.path}: " if len(comparisons) > 1 else "" for c in comparisons}
+    for c in comparisons:
+        for w in c.warnings:
+            sys.stderr.write(f"WARNING: {prefix[id(c)]}{w}\n")
+    report = _render_all(comparisons, args)
     sys.stdout.write(report)
     if args.output:
         write_text_atomic(args.output, report)
-    if comparison.regressions:
-        for r in comparison.regressions:
+    for c in comparisons:
+        for r in c.regressions:
             what = f"{r.stats.ratio:.3f}x the baseline median, p={r.stats.p_value:.2g}" \
                 if r.stats and r.verdict == Verdict.SLOWER else r.note
-            sys.stderr.write(f"REGRESSION: {r.label} ({r.verdict}: {what})\n")
-    return comparison.exit_code
+            sys.stderr.write(f"REGRESSION: {prefix[id(c)]}{r.label} ({r.verdict}: {what})\n")
+    return max(c.exit_code for c in comparisons)

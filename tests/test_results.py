@@ -71,8 +71,9 @@ def test_golden_v1_covers_the_runtimes_and_skips() -> None:
 
 def test_build_results_has_the_schema_keys_and_summary() -> None:
     results = build_results(ENV, {"quick": True}, FLOORS, sample_measurements())
-    assert list(results) == ["schema_version", "created_utc", "environment", "config", "floors",
-                             "measurements", "summary"]
+    assert list(results) == ["schema_version", "created_utc", "run_id", "environment", "config",
+                             "floors", "measurements", "summary"]
+    assert results["run_id"] != build_results(ENV, {}, FLOORS, [])["run_id"]  # one per run
     assert results["schema_version"] == SCHEMA_VERSION
     assert results["created_utc"].endswith("Z")
     assert results["summary"] == {"total": 4, "measured": 3, "skipped": 1, "parity_failed": 1, "warned": 1}

@@ -54,8 +54,11 @@ def test_bench_from_an_export_folder(tmp_path: Path, capsys: pytest.CaptureFixtu
                  "--variants", "fused"]) == 0
     again = tmp_path / "again"
     assert main(["bench", "--smoke", "--out", str(again), "--export-dir", str(out / "export"),
-                 "--runtimes", "onnxruntime", "--variants", "eager", "--devices", "cpu"]) == 0
+                 "--runtimes", "onnxruntime", "--variants", "eager", "--devices", "cpu",
+                 "--history", str(tmp_path / "store")]) == 0
     results = json.loads((again / "results.json").read_text())
+    (stored,) = (tmp_path / "store").glob(f"{results['environment']['machine_id']}/*_{results['run_id']}.json")
+    assert stored.read_bytes() == (again / "results.json").read_bytes()  # --history: the run itself
     ort = [m for m in results["measurements"] if m["runtime"] == "onnxruntime"]
     assert ort and all(m["provider"] == "CPUExecutionProvider" for m in ort)
 

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from typing import Any
 
+from bench.store.identity import machine_id
 from linreg.device import parse_device
 from linreg.environment import collect_environment, package_versions
 
@@ -66,6 +67,7 @@ def fingerprint(threads: int, allocator: dict[str, str],
     except ImportError:
         pass
     env.update({
+        "machine_id": machine_id(),  # the history store's folder for this machine
         "gpu_name": next(iter(used.values()), None),
         "gpu_names": used,
         "gpu_count": torch.cuda.device_count() if has_cuda else 0,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.engine.measurement import PHASES, Measurement
+from bench.store.identity import new_run_id
 from bench.store.schema import SCHEMA_VERSION, SUPPORTED_SCHEMA_VERSIONS
 from linreg.errors import LinregError
 from linreg.files import atomic_path, write_json_atomic
@@ -62,6 +63,7 @@ def build_results(
     return {
         "schema_version": SCHEMA_VERSION,
         "created_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "run_id": new_run_id(),  # the history store recognises a run by it (bench/history/store.py)
         "environment": _finite(environment),
         "config": _finite(config),
         "floors": _finite(floors),

@@ -10,6 +10,9 @@ Format history:
     `measurements` and recomputed by readers rather than trusted. Non-finite floats are written
     as null (strict JSON). results.csv is a flat view of the same entries, not a stored format.
     Golden file: tests/golden/results_v1.json, which must keep loading.
+    Later writers add `run_id` (a unique hex id per run; `history add` recognises a run by it)
+    and `environment.machine_id` (the history store's folder, bench/store/identity.py); readers
+    treat both as optional (a file without them gets a content-hash run id; `--machine` names it).
 """
 from __future__ import annotations
 

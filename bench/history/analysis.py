@@ -1,0 +1,66 @@
+"""A store analysed: its runs in commit order, one trend per measurement, the flagged steps."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.compare.gate import MedianGate
+from bench.history.runs import Point, Run, Store, load_store
+from bench.history.steps import Judgement, Step, detect_steps, judge, regressions
+from bench.history.store import open_store
+from bench.history.trends import Trend, build_trends, commit_order, git_commit_order, machine_runs
+from linreg.errors import LinregError
+
+
+@dataclass(frozen=True)
+class LatestRow:
+    label: str
+    previous: Point
+    latest: Point
+    judgement: Judgement
+
+
+@dataclass(frozen=True)
+class LatestTable:
+    machine: str
+    previous: Run
+    latest: Run
+    rows: tuple[LatestRow, ...]
+
+
+@dataclass(frozen=True)
+class History:
+    store: Store
+    gate: MedianGate
+    commits: list[str]                 # the shared x axis, oldest first
+    trends: list[Trend]
+    steps: list[Step]                  # newest first
+    regressions: list[Step]            # flagged slowdowns in a machine's newest run
+
+
+def analyze(root: str | Path, gate: MedianGate, repo: Path | None = None) -> History:
+    """Load the store at `root` (skipping corrupt files) and find its trends and steps."""
+    store = load_store(open_store(root))
+    if not store.runs:
+        raise LinregError(f"{root}: the store holds no readable run"
+                          + (f" ({len(store.problems)} skipped)" if store.problems else ""))
+    commits = commit_order(store.runs, git_commit_order(repo) if repo else None)
+    trends = build_trends(store.runs, commits)
+    steps = detect_steps(trends, gate)
+    return History(store, gate, commits, trends, steps, regressions(steps, store.runs))
+
+
+def latest_tables(history: History) -> list[LatestTable]:
+    """Each machine's newest run against the run before it (by time), measurement by measurement."""
+    tables = []
+    by_time = {m: sorted(rs, key=lambda r: (r.created_utc, r.run_id))
+               for m, rs in machine_runs(history.store.runs, history.commits).items()}
+    for machine, ordered in sorted(by_time.items()):
+        if len(ordered) < 2:
+            continue
+        previous, latest = ordered[-2], ordered[-1]
+        rows = tuple(LatestRow(latest.labels[k], previous.points[k], p,
+                               judge(previous.points[k], p, history.gate))
+                     for k, p in latest.points.items() if k in previous.points)
+        tables.append(LatestTable(machine, previous, latest, rows))
+    return tables

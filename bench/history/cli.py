@@ -1,0 +1,163 @@
+"""`linreg-bench history`: file runs into a store (`history add`), trends, steps, a dashboard, exports.
+
+    linreg-bench history add DIR results.json [results.json ...] [--machine NAME]
+    linreg-bench history DIR [--out SITE] [--regressions] [--export FORMAT -o FILE]
+
+Exit codes: 0 fine; 1 with --regressions when the newest run of a machine carries a flagged
+slowdown; 2 bad input (one `error: ...` line). A corrupt file inside the store is reported on
+stderr and skipped; it never stops the others.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.compare.gate import DEFAULT_ALPHA, MedianGate
+from linreg.errors import LinregError
+from linreg.files import write_text_atomic
+
+DEFAULT_STEP = "median:10%"  # compare's default threshold: a step must clear it AND be significant
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "history", help="a results store across commits and machines: add runs, trends, dashboard",
+        description=("`history add DIR FILE...` files results.json runs into the store DIR "
+                     "(idempotent: a run already there is stored once). `history DIR` reads the "
+                     "store: flagged steps (compare's rule: beyond --fail-on AND p < --alpha), "
+                     "a static dashboard (--out), exports (--export). Exit 1 with --regressions "
+                     "when a machine's newest run carries a flagged slowdown; 2 on bad input."))
+    p.add_argument("args", nargs="+", metavar="DIR | add DIR FILE",
+                   help="the store to read, or `add DIR results.json ...` to file runs into it")
+    p.add_argument("--machine", metavar="NAME",
+                   help="add: file under this machine id (for results without one); "
+                        "--export: only this machine")
+    p.add_argument("--out", type=Path, metavar="SITE", help="write the static dashboard to SITE")
+    p.add_argument("--regressions", action="store_true",
+                   help="print flagged steps; exit 1 if a machine's newest run has a flagged slowdown")
+    p.add_argument("--export", choices=("github-action-benchmark", "bmf", "pytest-benchmark"),
+                   help="write the newest run of each machine in this format (needs -o)")
+    p.add_argument("-o", "--output", type=Path, metavar="FILE", help="the export's file")
+    p.add_argument("--fail-on", default=DEFAULT_STEP, metavar="median:N%",
+                   help="step threshold, compare's spelling (default median:10%%)")
+    p.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
+                   help=f"significance level of the Mann-Whitney U test (default {DEFAULT_ALPHA})")
+    p.add_argument("--repo", type=Path, metavar="GIT_DIR",
+                   help="order commits by this git repository's history (default: first seen)")
+    p.set_defaults(func=cmd_history)
+
+
+def prepare_store(store_dir: Path | None) -> None:
+    """`bench/run --history DIR`: open (or create) the store before measuring."""
+    if store_dir is not None:
+        from bench.history.store import open_store
+
+        open_store(store_dir, create=True)
+
+
+def file_bench_run(store_dir: Path | None, out: Path, results: dict[str, Any]) -> None:
+    """`bench/run --history DIR`: file the run's results.json, byte for byte, into the store."""
+    if store_dir is None:
+        return
+    from bench.history.store import file_run, open_store
+    from bench.store.results import RESULTS_JSON
+
+    filed = file_run(open_store(store_dir), results, raw=(out / RESULTS_JSON).read_bytes())
+    print(f"history: {'added' if filed.added else 'already stored'} {filed.path}")
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    if args.args[0] == "add":
+        if len(args.args) < 3:
+            raise LinregError("history add needs a store folder and at least one results.json")
+        if args.out or args.regressions or args.export or args.repo:
+            raise LinregError("history add takes only --machine")
+        return add_files(Path(args.args[1]), [Path(a) for a in args.args[2:]], args.machine)
+    if len(args.args) != 1:
+        raise LinregError(f"history takes one store folder, got {len(args.args)} arguments "
+                          "(to file runs: history add DIR results.json ...)")
+    if args.export and args.output is None:
+        raise LinregError("--export needs -o FILE")
+    if args.output is not None and not args.export:
+        raise LinregError("-o FILE goes with --export FORMAT")
+    return read_history(Path(args.args[0]), args)
+
+
+def add_files(store_dir: Path, files: list[Path], machine: str | None) -> int:
+    """File each results.json; all are validated before the first is filed (all or nothing)."""
+    from bench.history.store import MAX_RUN_BYTES, file_run, open_store
+    from bench.store.results import validate_results
+    from linreg.untrusted import parse_json, read_bytes
+
+    loaded: list[tuple[Path, dict[str, Any], bytes]] = []
+    for path in files:
+        raw = read_bytes(path, MAX_RUN_BYTES)  # the bytes validated are the bytes stored
+        data = parse_json(raw, path)
+        validate_results(data, str(path))
+        loaded.append((path, data, raw))
+    store = open_store(store_dir, create=True)
+    for path, data, raw in loaded:
+        try:
+            filed = file_run(store, data, machine, raw)
+        except LinregError as exc:
+            raise LinregError(f"{path}: {exc}") from None
+        state = "added" if filed.added else "already stored"
+        print(f"{state}: {path} -> {filed.path}")
+    return 0
+
+
+def read_history(store_dir: Path, args: argparse.Namespace) -> int:
+    from bench.history.analysis import analyze
+
+    gate = MedianGate.parse(args.fail_on, alpha=args.alpha)
+    if args.out is not None:
+        from bench.history.site import check_site_target
+
+        check_site_target(args.out)  # before minutes of work, not after
+    start = time.monotonic()
+    history = analyze(store_dir, gate, args.repo)
+    for problem in history.store.problems:
+        sys.stderr.write(f"warning: skipped {problem}\n")
+    print(f"history: {len(history.store.runs)} runs, {len(history.store.machines)} machine(s), "
+          f"{len(history.commits)} commits, {len(history.trends)} measurements, "
+          f"{len(history.steps)} flagged steps ({gate.label})")
+    if args.out is not None:
+        from bench.history.site import build_site, page_weight
+
+        index = build_site(history, args.out)
+        print(f"wrote {index} ({page_weight(args.out) / 1e6:.1f} MB with figures) "
+              f"in {time.monotonic() - start:.1f} s")
+    if args.export:
+        from bench.history.exports import export
+
+        document = export(history, args.export, args.machine)
+        write_text_atomic(args.output, json.dumps(document, indent=2, allow_nan=False) + "\n")
+        print(f"wrote {args.output} ({args.export})")
+    if args.regressions or not (args.out or args.export):
+        return print_steps(history, fail=args.regressions)
+    return 0
+
+
+def print_steps(history: Any, fail: bool) -> int:
+    """The flagged steps per machine, newest first; 1 when `fail` and a newest run regressed."""
+    by_machine: dict[str, list[Any]] = {}
+    for step in history.steps:
+        by_machine.setdefault(step.machine, []).append(step)
+    for machine, steps in sorted(by_machine.items()):
+        print(f"{machine}:")
+        for s in steps:
+            j = s.judgement
+            ci = f" [{j.stats.ci_low:.3f}, {j.stats.ci_high:.3f}] p={j.stats.p_value:.2g}" if j.stats else ""
+            env = f" (environment changed: {s.env_change})" if s.env_change else ""
+            print(f"  {s.new.created_utc}  {s.label}  {s.base.short_commit} -> {s.new.short_commit}  "
+                  f"{j.ratio:.3f}x{ci}  {j.verdict}{env}")
+    if not history.steps:
+        print("no flagged step")
+    for s in history.regressions:
+        sys.stderr.write(f"REGRESSION: {s.machine}: {s.label} {s.judgement.ratio:.3f}x slower at "
+                         f"{s.new.short_commit} (from {s.base.short_commit})\n")
+    return 1 if fail and history.regressions else 0

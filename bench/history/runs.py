@@ -1,0 +1,153 @@
+"""Reading a history store back: its runs, each reduced to one point per timed measurement.
+
+A point's value is the run's stable estimate (`estimate_s`, results schema v2) when the run has
+one, else the median of its raw samples (v1). Its interval is the estimate's interval, else the
+samples' interquartile range. Every file is read as untrusted (linreg.untrusted: regular files
+only, size and depth bounded); a corrupt or foreign one is reported and skipped, never fatal.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.compare import BenchFile, results_bench_file
+from bench.history.store import MACHINE_JSON, MAX_RUN_BYTES, commit_of, parse_run_filename
+from bench.engine.measurement import percentile
+from linreg.errors import LinregError
+from linreg.untrusted import load_json
+
+
+@dataclass(frozen=True)
+class Point:
+    """One timed measurement of one run."""
+
+    value_s: float                  # estimate_s, else median_s
+    low_s: float                    # its interval: the estimate's, else the IQR of the samples
+    high_s: float
+    samples_s: tuple[float, ...]    # raw samples scaled to `value_s` (what the gate tests)
+    source: str                     # "estimate" | "median"
+
+
+@dataclass(frozen=True)
+class Run:
+    machine: str
+    path: Path
+    run_id: str
+    created_utc: str
+    commit: str                     # full hash, or "" when the run recorded none
+    dirty: bool
+    partial: bool                   # an interrupted run: never a baseline
+    file: BenchFile                 # compare's view: entries, fingerprint, config
+    points: dict[str, Point]        # measurement key (compare.match_key) -> point
+    labels: dict[str, str]          # measurement key -> phase/runtime/device/size
+
+    @property
+    def short_commit(self) -> str:
+        return (self.commit[:10] or "no commit") + ("+dirty" if self.dirty else "")
+
+
+@dataclass(frozen=True)
+class Store:
+    root: Path
+    runs: tuple[Run, ...]
+    machines: dict[str, dict[str, Any]]   # machine id -> machine.json (or {} when unreadable)
+    problems: tuple[str, ...]              # one line per skipped file
+
+
+def _interval(entry: dict[str, Any]) -> tuple[float, float] | None:
+    """The estimate's interval, under the names schema v2 may give it."""
+    estimate = entry.get("estimate")
+    if not isinstance(estimate, dict):
+        return None
+    for low_key, high_key in (("low_s", "high_s"), ("ci_low_s", "ci_high_s")):
+        low, high = estimate.get(low_key), estimate.get(high_key)
+        if _finite(low) and _finite(high):
+            return float(low), float(high)
+    for key in ("interval_s", "interval", "ci_s"):
+        pair = estimate.get(key)
+        if isinstance(pair, (list, tuple)) and len(pair) == 2 and all(map(_finite, pair)):
+            return float(pair[0]), float(pair[1])
+    return None
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def point_of(entry: dict[str, Any], times_s: tuple[float, ...], median_s: float) -> Point | None:
+    """The trend point of one results.json entry, or None when it was not timed."""
+    if not times_s or not _finite(median_s) or median_s <= 0:
+        return None
+    estimate = entry.get("estimate_s")
+    if _finite(estimate) and estimate > 0:
+        interval = _interval(entry) or (estimate, estimate)
+        scale = estimate / median_s
+        return Point(float(estimate), interval[0], interval[1],
+                     tuple(t * scale for t in times_s), "estimate")
+    ordered = sorted(times_s)
+    return Point(median_s, percentile(ordered, 25), percentile(ordered, 75), times_s, "median")
+
+
+def run_of(data: dict[str, Any], path: Path, machine: str, run_id: str) -> Run:
+    """A stored results document as a Run (compare's loader validates it)."""
+    bench_file = results_bench_file(data, str(path))
+    raw = {}
+    for entry in data["measurements"]:
+        raw.setdefault(_raw_key(entry), entry)
+    points: dict[str, Point] = {}
+    labels: dict[str, str] = {}
+    for key, e in bench_file.entries.items():
+        labels[key] = e.label
+        if e.skip_reason is None and e.parity_passed is not False:
+            point = point_of(raw.get(key, {}), e.times_s, e.median_s)
+            if point is not None:
+                points[key] = point
+    commit, dirty = commit_of(data)
+    return Run(machine, path, run_id, str(data.get("created_utc", "")), commit, dirty,
+               bool(data.get("partial")), bench_file, points, labels)
+
+
+def _raw_key(entry: dict[str, Any]) -> str:
+    from bench.compare.files import match_key
+
+    return match_key(entry["phase"], entry["runtime"], entry["device"], entry["batch_size"])
+
+
+def load_store(root: Path) -> Store:
+    """Every run of every machine in the store; unreadable files become `problems` lines."""
+    runs: list[Run] = []
+    machines: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        machines[folder.name] = _machine_json(folder, problems)
+        for path in sorted(folder.glob("*.json")):
+            if path.name == MACHINE_JSON:
+                continue
+            parsed = parse_run_filename(path.name)
+            if parsed is None:
+                problems.append(f"{path}: not a run file name (<UTC time>_<commit>_<run id>.json)")
+                continue
+            try:
+                runs.append(run_of(load_json(path, MAX_RUN_BYTES), path, folder.name, parsed[2]))
+            except LinregError as exc:
+                problems.append(str(exc))
+            except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+                problems.append(f"{path}: malformed run ({type(exc).__name__})")
+    return Store(root, tuple(runs), machines, tuple(problems))
+
+
+def _machine_json(folder: Path, problems: list[str]) -> dict[str, Any]:
+    path = folder / MACHINE_JSON
+    if not path.exists():
+        return {}
+    try:
+        data = load_json(path, MAX_RUN_BYTES)
+    except LinregError as exc:
+        problems.append(str(exc))
+        return {}
+    if not isinstance(data, dict):
+        problems.append(f"{path}: not a JSON object")
+        return {}
+    return data

@@ -1,0 +1,107 @@
+"""Step detection: a change between consecutive commits, flagged by `compare`'s own rule.
+
+A step is flagged when the ratio of the two points is beyond the gate's threshold AND the
+Mann-Whitney U test on their samples says p < alpha (bench/gate.py MedianGate.verdict on
+bench/significance.py compare_samples: the same code `compare` runs, not a copy). Each commit is
+represented by its newest run on the machine; an interrupted (partial) run is never a baseline.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from bench.compare.gate import MedianGate, Verdict
+from bench.history.runs import Point, Run
+from bench.history.trends import Trend, TrendPoint
+from bench.compare.significance import RatioStats, compare_samples
+
+FLAGGED = (Verdict.SLOWER, Verdict.FASTER)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: Verdict               # faster | slower | unchanged | inconclusive
+    stats: RatioStats | None       # None when the ratio is within the threshold (no test needed)
+    ratio: float
+
+
+@dataclass(frozen=True)
+class Step:
+    machine: str
+    key: str
+    label: str
+    base: Run
+    new: Run
+    judgement: Judgement
+    env_change: str                # the fingerprint changed between the two runs: say what
+
+    @property
+    def slower(self) -> bool:
+        return self.judgement.verdict == Verdict.SLOWER
+
+
+def judge(base: Point, new: Point, gate: MedianGate, resamples: int = 2000) -> Judgement:
+    """The gate's verdict on NEW against BASE.
+
+    Within the threshold the gate says "unchanged" whatever the test gives, so the bootstrap and
+    the U test run only for ratios beyond it: the verdict is the same, and a store of 20,000
+    points is judged in seconds instead of minutes.
+    """
+    ratio = new.value_s / base.value_s if base.value_s > 0 else math.inf
+    if 1.0 / (1.0 + gate.threshold) <= ratio <= 1.0 + gate.threshold:
+        return Judgement(Verdict.UNCHANGED, None, ratio)
+    stats = compare_samples(base.samples_s, new.samples_s, resamples=resamples)
+    return Judgement(gate.verdict(stats), stats, stats.ratio)
+
+
+def _representatives(points: tuple[TrendPoint, ...]) -> list[TrendPoint]:
+    """The newest point of each commit, in commit order (points come in commit, then time, order)."""
+    reps: list[TrendPoint] = []
+    for tp in points:
+        if reps and reps[-1].commit_index == tp.commit_index:
+            reps[-1] = tp
+        else:
+            reps.append(tp)
+    return reps
+
+
+def series_steps(trend: Trend, machine: str, gate: MedianGate) -> list[Step]:
+    """Flagged steps of one measurement on one machine, oldest first."""
+    steps: list[Step] = []
+    baseline: TrendPoint | None = None
+    for tp in _representatives(trend.by_machine[machine]):
+        if baseline is not None:
+            j = judge(baseline.point, tp.point, gate)
+            if j.verdict in FLAGGED:
+                steps.append(Step(machine, trend.key, trend.label, baseline.run, tp.run, j,
+                                  _env_between(trend.by_machine[machine], baseline, tp)))
+        if not tp.run.partial:
+            baseline = tp
+    return steps
+
+
+def _env_between(points: tuple[TrendPoint, ...], base: TrendPoint, new: TrendPoint) -> str:
+    """Fingerprint changes recorded on the points after `base` up to `new` (series order)."""
+    start = next(i for i, tp in enumerate(points) if tp is base)
+    end = next(i for i, tp in enumerate(points) if tp is new)
+    return "; ".join(dict.fromkeys(tp.env_change for tp in points[start + 1:end + 1] if tp.env_change))
+
+
+def detect_steps(trends: list[Trend], gate: MedianGate) -> list[Step]:
+    """Every flagged step of every measurement and machine, newest first."""
+    steps = [s for t in trends for m in t.by_machine for s in series_steps(t, m, gate)]
+    return sorted(steps, key=lambda s: (s.new.created_utc, s.machine, s.key), reverse=True)
+
+
+def newest_runs(runs: tuple[Run, ...] | list[Run]) -> dict[str, Run]:
+    """{machine: its newest run by time}."""
+    out: dict[str, Run] = {}
+    for run in sorted(runs, key=lambda r: (r.created_utc, r.run_id)):
+        out[run.machine] = run
+    return out
+
+
+def regressions(steps: list[Step], runs: tuple[Run, ...] | list[Run]) -> list[Step]:
+    """Flagged slowdowns carried by the newest run of their machine: what `--regressions` fails on."""
+    newest = {m: r.run_id for m, r in newest_runs(runs).items()}
+    return [s for s in steps if s.slower and newest.get(s.machine) == s.new.run_id]
