@@ -21,7 +21,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--devices", nargs="+", default=None, metavar="DEVICE",
                    help="devices to measure (default: cpu cuda; an absent one is recorded as skipped)")
     p.add_argument("--runtimes", nargs="+", default=None, metavar="RUNTIME",
-                   help=f"inference runtimes (default: all of {', '.join(INFERENCE_RUNTIMES)})")
+                   help=f"inference runtimes (default: all of {', '.join(INFERENCE_RUNTIMES)}; "
+                        "installed plug-ins by name)")
     p.add_argument("--variants", nargs="+", default=None, metavar="VARIANT",
                    help=f"training variants (default: all of {', '.join(TRAINING_VARIANTS)})")
     p.add_argument("--isolation", choices=["runtime", "none"], default=None,

@@ -9,25 +9,20 @@ torch.compile in --quick) are recorded here without starting a worker.
 """
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any, Callable
 
-from bench.engine.devices import device_skip_reason
+from bench.engine.devices import device_skip_reason, is_cuda
 from bench.engine.floors import COPY_BYTES
 from bench.engine.measurement import Measurement, Spec
 from bench.engine.timing import QUICK_TIMING, TimingConfig, skipped
-from bench.runtimes import INFERENCE_RUNTIMES, runtime_entry
+from bench.runtimes import INFERENCE_RUNTIMES, runtime_entry, runtime_names, unavailable_reason
 from bench.runtimes.base import Artifacts
 from bench.runtimes.measure import INFERENCE_SIZES
 from bench.training import (PARITY_EPOCHS, TRAIN_SIZES, TRAINING_VARIANTS, variant_entry,
                             variant_skip_reason)
-from bench.worker import allocator_settings, run_job, worker_environment
+from bench.worker import WorkerTimeout, allocator_settings, run_job, run_worker
 from linreg.device import DeviceError, parse_device
 from linreg.errors import LinregError
 
@@ -74,7 +69,7 @@ class SuiteConfig:
             object.__setattr__(self, name, tuple(dict.fromkeys(getattr(self, name))))
         if not self.worker_timeout_s > 0:
             raise SuiteError(f"worker_timeout_s must be > 0, got {self.worker_timeout_s}")
-        for name, allowed in (("runtimes", INFERENCE_RUNTIMES), ("variants", TRAINING_VARIANTS)):
+        for name, allowed in (("runtimes", runtime_names()), ("variants", TRAINING_VARIANTS)):
             bad = [v for v in getattr(self, name) if v not in allowed]
             if bad:
                 raise SuiteError(f"unknown {name[:-1]} {bad[0]!r} (choose from {', '.join(allowed)})")
@@ -146,10 +141,13 @@ def _planned(config: SuiteConfig, artifacts: Artifacts | None) -> list[tuple[dic
         plan.append((job, skips))
     needs_export = artifacts is None and "no export folder given"
     for runtime in config.runtimes:
-        entry = runtime_entry(runtime)
-        from_checkpoint = entry.artifact == "checkpoint"
-        devices, skips = _split_devices(config, "inference", runtime, config.batch_sizes, entry.compiled,
-                                        lambda device: None if from_checkpoint else needs_export or None)
+        broken = unavailable_reason(runtime)  # a plug-in that failed to import: its skip records
+        entry = None if broken else runtime_entry(runtime)
+        from_checkpoint = entry is not None and entry.artifact == "checkpoint"
+        devices, skips = _split_devices(
+            config, "inference", runtime, config.batch_sizes, entry is not None and entry.compiled,
+            lambda device: broken or (None if from_checkpoint else needs_export or None)
+            or _cuda_only(entry, device))
         job = {"task": "inference", "runtime": runtime, "devices": devices,
                "sizes": list(config.batch_sizes), "artifacts": artifacts.to_json() if artifacts else None,
                **common} if devices else {}
@@ -157,65 +155,16 @@ def _planned(config: SuiteConfig, artifacts: Artifacts | None) -> list[tuple[dic
     return plan
 
 
+def _cuda_only(entry: Any, device: str) -> str | None:
+    if entry is not None and entry.needs_cuda and not is_cuda(device):
+        return f"{entry.name} runs on CUDA devices only"
+    return None
+
+
 def count_measurements(config: SuiteConfig) -> int:
     """How many Measurement records a run produces (skips included): the progress total."""
     return len(config.devices) * (len(config.variants) * len(config.train_sizes)
                                   + len(config.runtimes) * len(config.batch_sizes))
-
-
-class WorkerTimeout(RuntimeError):
-    """A worker ran past its time limit and was killed."""
-
-
-def run_worker(job: dict[str, Any], emit: Callable[[Measurement], None],
-               cache_dir: str | None = None, timeout_s: float | None = None) -> dict[str, Any]:
-    """Run one job in a fresh `python -m bench.worker`; measurements stream back through `emit`.
-
-    A worker still running after `timeout_s` is killed: WorkerTimeout("worker timed out after N s").
-    """
-    import threading
-
-    root = str(Path(__file__).resolve().parent.parent)
-    env = worker_environment(cache_dir)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    with tempfile.TemporaryFile(mode="w+") as errors, subprocess.Popen(
-        [sys.executable, "-m", "bench.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=errors, text=True, env=env,
-    ) as proc:  # the context closes the pipes and waits for the process
-        assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(json.dumps(job))
-        proc.stdin.close()
-        timed_out = threading.Event()
-
-        def kill() -> None:
-            timed_out.set()
-            proc.kill()  # its stdout closes: the loop below ends
-
-        watchdog = threading.Timer(timeout_s, kill) if timeout_s else None
-        if watchdog is not None:
-            watchdog.daemon = True
-            watchdog.start()
-        final: dict[str, Any] | None = None
-        try:
-            for line in proc.stdout:
-                msg = json.loads(line)
-                if "measurement" in msg:
-                    emit(Measurement.from_dict(msg["measurement"]))
-                elif "done" in msg:
-                    final = msg
-            proc.wait()
-        finally:
-            if watchdog is not None:
-                watchdog.cancel()
-        if timed_out.is_set():
-            raise WorkerTimeout(f"worker timed out after {timeout_s:g} s")
-        if final is None or not final.get("done"):
-            errors.seek(0)
-            tail = errors.read().strip().splitlines()[-1:] or ["no output"]
-            reason = final.get("error") if final else f"exit code {proc.returncode}: {tail[0]}"
-            raise RuntimeError(f"worker for {job.get('runtime') or job.get('variant') or job['task']} "
-                               f"failed ({reason})")
-    return final
 
 
 def run_suite(config: SuiteConfig, artifacts: Artifacts | None,

@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+import tempfile
+import threading
+from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from bench.engine.measurement import Measurement
@@ -89,6 +93,59 @@ def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = No
     out["process"] = {"pid": os.getpid(), "allocator": allocator_settings(),
                       "torch_threads": torch.get_num_threads()}
     return out
+
+
+class WorkerTimeout(RuntimeError):
+    """A worker ran past its time limit and was killed."""
+
+
+def run_worker(job: dict[str, Any], emit: Callable[[Measurement], None],
+               cache_dir: str | None = None, timeout_s: float | None = None) -> dict[str, Any]:
+    """Run one job in a fresh `python -m bench.worker`; measurements stream back through `emit`.
+
+    A worker still running after `timeout_s` is killed: WorkerTimeout("worker timed out after N s").
+    """
+    root = str(Path(__file__).resolve().parent.parent)
+    env = worker_environment(cache_dir)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    with tempfile.TemporaryFile(mode="w+") as errors, subprocess.Popen(
+        [sys.executable, "-m", "bench.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=errors, text=True, env=env,
+    ) as proc:  # the context closes the pipes and waits for the process
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps(job))
+        proc.stdin.close()
+        timed_out = threading.Event()
+
+        def kill() -> None:
+            timed_out.set()
+            proc.kill()  # its stdout closes: the loop below ends
+
+        watchdog = threading.Timer(timeout_s, kill) if timeout_s else None
+        if watchdog is not None:
+            watchdog.daemon = True
+            watchdog.start()
+        final: dict[str, Any] | None = None
+        try:
+            for line in proc.stdout:
+                msg = json.loads(line)
+                if "measurement" in msg:
+                    emit(Measurement.from_dict(msg["measurement"]))
+                elif "done" in msg:
+                    final = msg
+            proc.wait()
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+        if timed_out.is_set():
+            raise WorkerTimeout(f"worker timed out after {timeout_s:g} s")
+        if final is None or not final.get("done"):
+            errors.seek(0)
+            tail = errors.read().strip().splitlines()[-1:] or ["no output"]
+            reason = final.get("error") if final else f"exit code {proc.returncode}: {tail[0]}"
+            raise RuntimeError(f"worker for {job.get('runtime') or job.get('variant') or job['task']} "
+                               f"failed ({reason})")
+    return final
 
 
 def main(stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:

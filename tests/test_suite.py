@@ -111,7 +111,7 @@ def test_names_given_twice_are_measured_once_in_first_order() -> None:
 
 
 def test_a_worker_past_its_timeout_is_killed_with_the_reason() -> None:
-    from bench.suite import WorkerTimeout
+    from bench.worker import WorkerTimeout
 
     with pytest.raises(WorkerTimeout, match=r"worker timed out after 0.5 s"):
         run_worker(training_job(), lambda m: None, timeout_s=0.5)  # still importing torch

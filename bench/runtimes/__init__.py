@@ -2,15 +2,18 @@
 
 A new built-in runtime is one module with a class keeping bench.runtimes.base.Runtime, plus one
 RuntimeEntry line in BUILTIN. Nothing else lists runtime names: the CLI's choices, the suite's
-plan, parity tolerances and the report's display order all read these entries.
+plan, parity tolerances and the report's display order all read these entries. Installed
+packages add runtimes through the entry-point group `linreg_bench.runtimes` (plugins.py).
 """
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from bench.engine.parity import inference_ulps
+from bench.runtimes.plugins import PLUGIN_ORDER, BrokenPlugin, discover
 
 
 @dataclass(frozen=True)
@@ -49,13 +52,33 @@ BUILTIN: tuple[RuntimeEntry, ...] = (
 )
 
 
+@functools.cache
+def _registry() -> tuple[dict[str, RuntimeEntry], dict[str, BrokenPlugin]]:
+    entries = {e.name: e for e in BUILTIN}
+    working, broken = discover(set(entries))
+    for name, factory, capabilities, source in working:
+        entries[name] = RuntimeEntry(name, factory, order=PLUGIN_ORDER, source=source, **capabilities)
+    return entries, {b.name: b for b in broken}
+
+
+def reload_plugins() -> None:
+    """Look for entry points again (after installing a plug-in into this process's path)."""
+    _registry.cache_clear()
+
+
 def registry() -> dict[str, RuntimeEntry]:
-    """{name: entry} of every runtime."""
-    return {e.name: e for e in BUILTIN}
+    """{name: entry} of every runtime: the built-in ones, then working plug-ins."""
+    return dict(_registry()[0])
+
+
+def broken_plugins() -> dict[str, BrokenPlugin]:
+    """{name: why} of the plug-ins that failed to import or break the contract."""
+    return dict(_registry()[1])
 
 
 def runtime_names() -> tuple[str, ...]:
-    return tuple(registry())
+    """Every runtime `--runtimes` accepts: built-in, plug-in, and broken plug-ins (skip records)."""
+    return tuple(registry()) + tuple(broken_plugins())
 
 
 def runtime_entry(name: str) -> RuntimeEntry:
@@ -65,12 +88,19 @@ def runtime_entry(name: str) -> RuntimeEntry:
     return entries[name]
 
 
+def unavailable_reason(name: str) -> str | None:
+    """Why a broken plug-in cannot run (its skip reason), or None."""
+    broken = broken_plugins().get(name)
+    return broken.reason if broken else None
+
+
 def make_runtime(name: str) -> Any:
     """A fresh, unloaded runtime by name."""
     return runtime_entry(name).make()
 
 
-INFERENCE_RUNTIMES = runtime_names()  # the built-in default set, in display order
+INFERENCE_RUNTIMES = tuple(e.name for e in BUILTIN)  # the default set: built-in, in display order
 
-__all__ = ["BUILTIN", "INFERENCE_RUNTIMES", "RuntimeEntry", "make_runtime", "registry",
-           "runtime_entry", "runtime_names"]
+__all__ = ["BUILTIN", "INFERENCE_RUNTIMES", "BrokenPlugin", "RuntimeEntry", "broken_plugins",
+           "make_runtime", "registry", "reload_plugins", "runtime_entry", "runtime_names",
+           "unavailable_reason"]

@@ -52,8 +52,19 @@ class Bound:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+ARTIFACT_KINDS = ("checkpoint", "torchscript", "onnx", "exported_program")
+
+
 class Runtime(Protocol):
-    """The contract every runtime keeps, built-in or plug-in."""
+    """The contract every runtime keeps, built-in or plug-in.
+
+    - `load` reads what the runtime needs (artifacts.checkpoint, or artifact_path(artifacts, fmt))
+      onto `device` with `threads` intra-op threads; a LinregError there (no such provider, no
+      such artifact) becomes a skip record with its message.
+    - `bind(x)` takes the [batch, 1] float32 CPU tensor of one size and returns a Bound: `call`
+      is what is timed, `output()` runs once and returns its result (compared with the
+      state_dict model before any timing), `sync` waits for a device that queues work.
+    """
 
     name: str
 
@@ -61,13 +72,10 @@ class Runtime(Protocol):
     def bind(self, x: Any) -> Bound: ...
 
 
-
-
 def artifact_path(artifacts: Artifacts, fmt: str) -> Path:
     if fmt not in artifacts.paths:
         raise ArtifactError(f"no {fmt} artifact in the export folder")
     return artifacts.paths[fmt]
-
 
 
 def make_input(batch: int) -> Any:

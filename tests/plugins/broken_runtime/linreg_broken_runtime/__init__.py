@@ -1,0 +1,1 @@
+"""Declares a runtime it does not define (see pyproject.toml)."""

@@ -1,0 +1,75 @@
+"""Third-party runtimes: the example numpy plug-in is installed into a temporary folder and benched
+like a built-in one (parity, timing, results, report, compare); a broken plug-in is a skip record."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+
+PLUGINS = Path(__file__).parent / "plugins"
+
+
+@pytest.fixture(scope="module")
+def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pip install --target of the numpy example and the broken plug-in, offline, no dependencies."""
+    pytest.importorskip("setuptools", reason="building the example plug-in needs setuptools in the venv")
+    work = tmp_path_factory.mktemp("plugins")
+    sources = [shutil.copytree(PLUGINS / name, work / "src" / name)  # builds leave nothing in tests/
+               for name in ("numpy_runtime", "broken_runtime")]
+    target = work / "site"
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+         "--no-build-isolation", "--disable-pip-version-check", "--target", str(target),
+         *map(str, sources)],
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return target
+
+
+@pytest.fixture
+def installed(plugin_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The plug-ins on this process's path and on the workers' PYTHONPATH."""
+    import os
+
+    import bench.runtimes
+
+    monkeypatch.syspath_prepend(str(plugin_path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(plugin_path),
+                                                                    os.environ.get("PYTHONPATH")])))
+    bench.runtimes.reload_plugins()
+    yield bench.runtimes
+    monkeypatch.undo()
+    bench.runtimes.reload_plugins()
+
+
+def test_the_registry_sees_the_plugins(installed) -> None:
+    entry = installed.runtime_entry("numpy")
+    assert entry.source.startswith("plug-in linreg-numpy-runtime") and entry.artifact == "checkpoint"
+    assert "numpy" in installed.runtime_names() and "numpy" not in installed.INFERENCE_RUNTIMES
+    reason = installed.unavailable_reason("broken")
+    assert "linreg-broken-runtime" in reason and "NoSuchRuntime" in reason
+
+
+def test_a_plugin_is_benched_like_a_builtin(installed, exported: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    code = main(["bench", "--smoke", "--isolation", "runtime", "--export-dir", str(exported),
+                 "--out", str(out), "--runtimes", "numpy", "broken", "--variants", "fused"])
+    assert code == 0, capsys.readouterr().err
+    results = json.loads((out / "results.json").read_text())
+    numpy = [e for e in results["measurements"] if e["runtime"] == "numpy"]
+    assert numpy and all(e["parity"]["passed"] and e["parity"]["tolerance"] == "bit-exact"
+                         and e["times_s"] for e in numpy if e["device"] == "cpu")
+    broken = [e for e in results["measurements"] if e["runtime"] == "broken"]
+    assert broken and all("NoSuchRuntime" in e["skip_reason"] for e in broken if e["device"] == "cpu")
+    assert "| numpy | cpu |" in (out / "report.md").read_text()
+    capsys.readouterr()
+    assert main(["compare", str(out / "results.json"), str(out / "results.json"), "--json"]) == 0
+    rows = {r["label"]: r["verdict"] for r in json.loads(capsys.readouterr().out)["measurements"]}
+    assert rows["inference/numpy/cpu/1"] == "unchanged"
