@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     linreg_cli.register(sub)
     export_cli.register(sub)
+    bench_commands.register_export_speed(sub)  # measured by bench's timing engine
     compare_cli.register(sub)
     bench_commands.register(sub)
     history_cli.register(sub)

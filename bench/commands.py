@@ -9,6 +9,7 @@ from bench.history.cli import file_bench_run, prepare_store
 from bench.runtimes import INFERENCE_RUNTIMES
 from bench.suite import SuiteConfig, default_threads
 from bench.training import TRAINING_VARIANTS
+from linreg.argtypes import positive_int
 from linreg.errors import LinregError
 
 
@@ -44,6 +45,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("run", help="the whole pipeline: train, export, verify, bench, report")
     _add_common(p)
     p.set_defaults(func=cmd_run)
+
+
+def register_export_speed(subparsers: argparse._SubParsersAction) -> None:
+    """`export-speed`: ORT on the naive vs the exported graph vs numpy (bench/runtimes/graph_speed.py)."""
+    p = subparsers.add_parser("export-speed", help="ORT time of the naive vs the exported ONNX graph vs numpy")
+    p.add_argument("--batches", type=positive_int, nargs="+", default=None, help="default: 1000000 10000000")
+    p.add_argument("--repeats", type=positive_int, default=None, help="timed calls per variant (default 20)")
+    p.add_argument("--yes", action="store_true", help="run sizes past the time limit (minutes) anyway")
+    p.set_defaults(func=cmd_export_speed)
+
+
+def cmd_export_speed(args: argparse.Namespace) -> int:
+    from bench.runtimes.graph_speed import main as speed_main
+
+    argv: list[str] = []
+    if args.batches:
+        argv += ["--batches", *map(str, args.batches)]
+    if args.repeats:
+        argv += ["--repeats", str(args.repeats)]
+    if args.yes:
+        argv.append("--yes")
+    return speed_main(argv)
 
 
 def suite_config_from_args(args: argparse.Namespace) -> SuiteConfig:

@@ -1,4 +1,4 @@
-"""`linreg-bench export`, `verify`, `predict` and `export-speed`."""
+"""`linreg-bench export`, `verify` and `predict`."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from export.errors import ParityError
 from export.predict import RUNTIMES
-from linreg.argtypes import number, positive_int
+from linreg.argtypes import number
 from linreg.errors import LinregError
 from linreg.predict import format_predictions, predict_checkpoint
 # Any negative float literal Python's float() reads: -3, -2.5, -.5, -1e5, -2.5E-3, -inf, -nan.
@@ -16,7 +16,7 @@ NEGATIVE_NUMBER = re.compile(r"^-(?:(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:e[+-]?\d[
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add export, verify, predict and export-speed to the linreg-bench parser."""
+    """Add export, verify and predict to the linreg-bench parser."""
     p = subparsers.add_parser("export", help="write TorchScript, ONNX and ExportedProgram artifacts, then verify them")
     p.add_argument("--checkpoint", type=Path, required=True, help="a model.pth state_dict")
     p.add_argument("--out", type=Path, required=True, help="export folder (built beside, then renamed)")
@@ -44,12 +44,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     # argparse takes "-1e5" or "-inf" for an unknown option: its matcher knows only -3 and -2.5.
     p._negative_number_matcher = NEGATIVE_NUMBER
     p.set_defaults(func=cmd_predict)
-
-    p = subparsers.add_parser("export-speed", help="ORT time of the naive vs the exported ONNX graph vs numpy")
-    p.add_argument("--batches", type=positive_int, nargs="+", default=None, help="default: 1000000 10000000")
-    p.add_argument("--repeats", type=positive_int, default=None, help="timed calls per variant (default 20)")
-    p.add_argument("--yes", action="store_true", help="run sizes past the time limit (minutes) anyway")
-    p.set_defaults(func=cmd_export_speed)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -121,19 +115,6 @@ def _ort_device(spec: str) -> str:
     if device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
         return str(device)
     return "cpu"
-
-
-def cmd_export_speed(args: argparse.Namespace) -> int:
-    from export.graph_speed import main as speed_main
-
-    argv: list[str] = []
-    if args.batches:
-        argv += ["--batches", *map(str, args.batches)]
-    if args.repeats:
-        argv += ["--repeats", str(args.repeats)]
-    if args.yes:
-        argv.append("--yes")
-    return speed_main(argv)
 
 
 __all__ = ["register"]

@@ -177,7 +177,7 @@ def test_generated_argument_lists_parse_or_give_one_usage_error(data: st.DataObj
 @given(batches=st.lists(st.integers(1, 2**70), min_size=1, max_size=3), repeats=st.integers(1, 2**70))
 def test_export_speed_sizes_are_bounded_before_anything_runs(monkeypatch: pytest.MonkeyPatch,
                                                              batches: list[int], repeats: int) -> None:
-    import export.graph_speed as speed
+    import bench.runtimes.graph_speed as speed
 
     ran: list[tuple[Any, ...]] = []
     monkeypatch.setattr(speed, "measure", lambda b, r: ran.append((b, r)) or [])

@@ -44,6 +44,7 @@ def test_run_smoke_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["run", "--smoke", "--out", str(out)]) == 0
     results = check_results(out)
     assert results["config"]["isolation"] == "none"
+    assert results["config"]["timing"]["gc"] == "off inside timed blocks"  # the one GC policy, recorded
     err = capsys.readouterr().err
     assert "[1/3] train" in err and "[3/3] bench" in err
 

@@ -168,3 +168,24 @@ def test_efficiency_uses_the_floor_of_the_measurements_own_device() -> None:
     assert device_bandwidth(floors, "cuda") is None  # never judged against host memory
     assert device_bandwidth({"bandwidth_bytes_per_s": 1e10}, "cuda:1") is None  # old results
     assert device_bandwidth({"bandwidth_bytes_per_s": 1e10}, "cpu") == 1e10
+
+
+def test_every_timing_loop_keeps_one_gc_policy() -> None:
+    """The collector is off inside timed blocks and single timed calls, on again afterwards."""
+    import gc
+
+    from bench.engine.timing import GC_POLICY, time_each_call, torch_timer
+
+    seen: list[bool] = []
+
+    def probe() -> None:
+        seen.append(gc.isenabled())
+
+    assert gc.isenabled()
+    loop_timer(probe)(3)
+    torch_timer(probe, threads=1)(3)
+    samples = time_each_call(probe, 3, TimingConfig(warmup_calls=0, warmup_s=0.0))
+    assert seen == [False] * 9 and gc.isenabled() and len(samples.times_s) == 3
+    assert TimingConfig().gc == GC_POLICY
+    with pytest.raises(ValueError, match="one policy"):
+        TimingConfig(gc="on")

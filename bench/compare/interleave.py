@@ -29,6 +29,7 @@ from bench.compare.gate import MedianGate
 from bench.compare.interleave_driver import WORKLOADS
 from bench.compare.interleave_workers import Worker, WorkerFailure, git as _git, repo_root
 from bench.engine.measurement import Measurement, Spec
+from bench.engine.timing import GC_POLICY
 from bench.store.results import build_results
 from linreg.errors import LinregError
 from linreg.files import write_json_atomic
@@ -221,7 +222,9 @@ def _results_doc(side: str, tree: Path, environment: dict[str, Any], calls: dict
     cfg = {"mode": "interleaved", "side": side, "rounds": config.rounds, "block_s": config.block_s,
            "restart_every": config.restart_every, "worker_pairs": worker_pairs,
            "threads": config.threads, "workloads": list(config.names),
-           "inject_slowdown": config.inject_slowdown if side == "new" else 0.0}
+           "inject_slowdown": config.inject_slowdown if side == "new" else 0.0,
+           # the driver's own small loop (interleave_driver.py): chunks >= 1 ms, the engine's GC policy
+           "timing": {"chunk_min_s": 1e-3, "warmup_s": config.warmup_s, "gc": GC_POLICY}}
     return build_results(env, cfg, {}, measurements)
 
 

@@ -8,6 +8,10 @@ minimums and warnings):
      calls lasts `min_sample_s`, so the clock's resolution and overhead are < 0.1% of a sample;
   3. samples: blocks of calls_per_sample calls, until BOTH `min_total_s` of timed work AND
      `min_samples` samples (or the `max_total_s` cap, which then warns).
+The garbage collector is off inside every timed block and on between them (GC_POLICY, recorded
+in results.json config.timing.gc), as timeit and torch.utils.benchmark do: a collection that
+happens to fall into one block is the collector's cost, not the callable's. Calls that must be
+timed one by one (time_each_call) follow the same warmup rule and the same GC policy.
 Each sample is stored as seconds per call (block time / calls_per_sample): the raw samples are
 kept, statistics are derived from them (bench.engine.measurement.Measurement).
 
@@ -17,9 +21,12 @@ the end of each block, before the clock stops (note: a CPU-GPU sync point, outsi
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 import resource
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -32,6 +39,7 @@ BlockTimer = Callable[[int], float]  # runs n calls and returns the seconds they
 UNSTABLE_IQR_RATIO = 0.10      # pyperf and TUB's adaptive_autorange both draw the line at 10%
 RESOLUTION_FACTOR = 1000       # a block shorter than 1000x the clock's resolution/overhead warns
 MAX_CALLS_PER_SAMPLE = 1 << 24
+GC_POLICY = "off inside timed blocks"  # the one policy of every timing loop (see the docstring)
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,7 @@ class TimingConfig:
     min_total_s: float = 0.5      # timed work per measurement, TUB's blocked_autorange default
     min_samples: int = 10         # ...and at least this many samples, for a meaningful IQR
     max_total_s: float = 10.0     # cap for very slow calls; fewer samples then, with a warning
+    gc: str = GC_POLICY           # recorded, not a choice: every loop here keeps this one policy
 
     def __post_init__(self) -> None:
         if self.warmup_calls < 0:
@@ -49,6 +58,8 @@ class TimingConfig:
         for name in ("warmup_s", "min_sample_s", "min_total_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.gc != GC_POLICY:
+            raise ValueError(f"gc must be {GC_POLICY!r} (the engine's one policy), got {self.gc!r}")
         if self.min_samples < 1:
             raise ValueError(f"min_samples must be >= 1, got {self.min_samples}")
         if self.max_total_s < self.min_total_s:
@@ -59,6 +70,18 @@ class TimingConfig:
 
 QUICK_TIMING = TimingConfig(warmup_calls=3, warmup_s=0.005, min_sample_s=0.001,
                             min_total_s=0.05, min_samples=5, max_total_s=1.0)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The collector off for a timed block, back as it was afterwards (GC_POLICY)."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def minor_faults() -> int:
@@ -85,12 +108,13 @@ def loop_timer(fn: Callable[[], Any], clock: Clock = time.perf_counter,
     def run(n: int) -> float:
         if sync is not None:
             sync()  # nothing queued from before may leak into this block
-        start = clock()
-        for _ in range(n):
-            fn()
-        if sync is not None:
-            sync()
-        return clock() - start
+        with gc_paused():
+            start = clock()
+            for _ in range(n):
+                fn()
+            if sync is not None:
+                sync()
+            return clock() - start
 
     return run
 
@@ -101,7 +125,7 @@ def torch_timer(fn: Callable[[], Any], threads: int,
 
     TUB's Timer defaults to ONE thread, which would silently measure something else than the
     rest of the run: num_threads is passed explicitly. A block is Timer._timeit(n): exactly n
-    timed calls. (Timer.timeit(n) first runs max(n // 100, 2) hidden warmup calls inside the
+    timed calls, GC off (timeit's own rule, which is GC_POLICY). (Timer.timeit(n) first runs max(n // 100, 2) hidden warmup calls inside the
     block, which the fault count and the max_total_s budget would not account for.)
     """
     import warnings
@@ -176,13 +200,7 @@ def measure(
     are recorded in extra["minor_faults_per_call"].
     """
     block = block or loop_timer(fn, clock, sync)
-    warm_start = clock()
-    calls = 0
-    while calls < config.warmup_calls or clock() - warm_start < config.warmup_s:
-        fn()
-        calls += 1
-    if sync is not None:
-        sync()
+    warm_up(fn, config, clock, sync)
     n, _ = calibrate(block, config.min_sample_s)
 
     faults_before = minor_faults()
@@ -206,24 +224,45 @@ def measure(
                        warnings=tuple(warnings), extra=info)
 
 
-def time_each_call(fn: Callable[[], Any], calls: int, *, warmup_calls: int = 20,
-                   before: Callable[[], Any] | None = None,
-                   clock: Clock = time.perf_counter) -> list[float]:
-    """Seconds of each of `calls` single calls of `fn`, after `warmup_calls` untimed ones.
-
-    For what a block cannot measure: `before` runs untimed ahead of every timed call (the ORT
-    interference probe times one torch call right after an ORT run).
-    """
-    for _ in range(warmup_calls):
+def warm_up(fn: Callable[[], Any], config: TimingConfig, clock: Clock = time.perf_counter,
+            sync: Callable[[], None] | None = None) -> int:
+    """The one warmup rule: at least `warmup_calls` calls AND at least `warmup_s` seconds."""
+    start = clock()
+    calls = 0
+    while calls < config.warmup_calls or clock() - start < config.warmup_s:
         fn()
+        calls += 1
+    if sync is not None:
+        sync()
+    return calls
+
+
+@dataclass(frozen=True)
+class CallSamples:
+    times_s: tuple[float, ...]       # one per call, warmups excluded
+    minor_faults_per_call: float
+
+
+def time_each_call(fn: Callable[[], Any], calls: int, config: TimingConfig = TimingConfig(), *,
+                   before: Callable[[], Any] | None = None,
+                   clock: Clock = time.perf_counter) -> CallSamples:
+    """Seconds of each of `calls` single calls of `fn`, after the warmup rule, GC off per call.
+
+    For what a calibrated block cannot measure: `before` runs untimed ahead of every timed call
+    (the ORT interference probe times one torch call right after an ORT run), and calls long
+    enough to be timed alone (export-speed's large batches).
+    """
+    warm_up(fn, config, clock)
     times: list[float] = []
+    faults_before = minor_faults()
     for _ in range(calls):
         if before is not None:
             before()
-        start = clock()
-        fn()
-        times.append(clock() - start)
-    return times
+        with gc_paused():
+            start = clock()
+            fn()
+            times.append(clock() - start)
+    return CallSamples(tuple(times), (minor_faults() - faults_before) / max(calls, 1))
 
 
 def skipped(spec: Spec, reason: str, **extra: Any) -> Measurement:

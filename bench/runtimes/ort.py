@@ -7,7 +7,7 @@ from typing import Any, Callable
 import numpy as np
 
 from bench.engine.devices import is_cuda
-from bench.engine.timing import time_each_call
+from bench.engine.timing import TimingConfig, time_each_call
 from bench.runtimes.base import Artifacts, Bound, artifact_path, make_input
 from linreg.device import parse_device
 
@@ -63,6 +63,9 @@ class OrtRuntime:
         return bound
 
 
+PROBE_TIMING = TimingConfig(warmup_calls=20, warmup_s=0.0)  # the probe's 20 warm calls per case
+
+
 def probe_ort_interference(artifacts: Artifacts, threads: int, batch: int = 100_000,
                            calls: int = 300) -> dict[str, Any]:
     """Does an ORT run slow the next eager torch call in the same process? Timed four ways.
@@ -95,7 +98,8 @@ def probe_ort_interference(artifacts: Artifacts, threads: int, batch: int = 100_
 
     def torch_after(before: Callable[[], Any] | None) -> float:
         with torch.no_grad():
-            return statistics.median(time_each_call(lambda: model(x), calls, before=before))
+            return statistics.median(time_each_call(lambda: model(x), calls, PROBE_TIMING,
+                                                    before=before).times_s)
 
     alone_s = torch_after(None)
     after_numpy_s = torch_after(numpy_line)

@@ -1,12 +1,12 @@
 """How fast ORT runs the naive [N, 1] graph vs the exported flat graph, against numpy's floor.
 
-    python -m export.graph_speed [--batches 1000000 10000000] [--repeats 20]
-    linreg-bench export-speed
+    linreg-bench export-speed [--batches 1000000 10000000] [--repeats 20]
+    python -m bench.runtimes.graph_speed [same options]
 
 Everything runs in one process with one thread each (ORT intra-op 1, torch 1, numpy is single
 threaded), each (variant, batch) pair is warmed first, outputs are preallocated where the
 runtime allows it (numpy out=, ORT io_binding), and minor page faults per call are reported:
-at 10^6-10^7 elements a fresh output buffer page-faults on every call (see METHOD.md).
+at 10^6-10^7 elements a fresh output buffer page-faults on every call (README: "Big arrays").
 The floor is numpy `np.multiply(x, w, out=y); np.add(y, b, out=y)`.
 A measurement, not a test: the numbers go into the README and reports, never into assertions.
 """
@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from bench.engine.timing import GC_POLICY, TimingConfig, time_each_call
 from export.graphs import FlatLine, batch_dynamic_shapes, example_input
 from export.loaders import make_ort_session
 from export.manifest import INPUT_NAME, OUTPUT_NAME
@@ -35,6 +34,7 @@ from linreg.models import LinearRegressionModel, line_parameters
 DEFAULT_BATCHES = (1_000_000, 10_000_000)
 DEFAULT_REPEATS = 20  # calls timed per (variant, batch), after 3 warmups
 WARMUPS = 3
+SPEED_TIMING = TimingConfig(warmup_calls=WARMUPS, warmup_s=0.0)
 # Refused up front unless --yes: ~24 bytes per element are live at once (x, y, torch and ORT
 # outputs), so 10^8 is ~2.4 GB; and ~6 variants x (repeats + warmups) x batch elements at up to
 # ~10 ns each (ORT's naive graph) makes 5 x 10^9 element-calls about five minutes here.
@@ -71,18 +71,11 @@ def export_onnx_file(module: torch.nn.Module, path: Path) -> Path:
     return path
 
 
-def time_calls(call: Callable[[], object], repeats: int, warmups: int = 3) -> tuple[float, float]:
-    """(median seconds per call, minor page faults per call) over `repeats` timed calls."""
-    for _ in range(warmups):
-        call()
-    times_s = []
-    faults_before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times_s.append(time.perf_counter() - start)
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults_before
-    return statistics.median(times_s), faults / repeats
+def time_calls(call: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """(median seconds per call, minor page faults per call) over `repeats` calls timed one by one
+    through the engine (its warmup rule with WARMUPS calls, its GC policy)."""
+    samples = time_each_call(call, repeats, SPEED_TIMING)
+    return statistics.median(samples.times_s), samples.minor_faults_per_call
 
 
 def ort_variants(path: Path, x: np.ndarray) -> dict[str, Callable[[], object]]:
@@ -143,7 +136,7 @@ def measure(batches: tuple[int, ...], repeats: int) -> list[dict[str, object]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m export.graph_speed", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.runtimes.graph_speed", description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=positive_int, nargs="+", default=list(DEFAULT_BATCHES))
     parser.add_argument("--repeats", type=positive_int, default=DEFAULT_REPEATS)
     parser.add_argument("--yes", action="store_true", help="run even past the time limits")
@@ -155,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(f"{r['batch']:>9}  {r['variant']:<30} {r['median_ms']:>10.3f} {r['x_numpy']:>8.2f} "
               f"{r['minor_faults_per_call']:>11.0f}")
-    print(json.dumps({"threads": 1, "repeats": args.repeats, "rows": rows}, separators=(",", ":")))
+    print(json.dumps({"threads": 1, "repeats": args.repeats, "gc": GC_POLICY, "rows": rows},
+                     separators=(",", ":")))
     return 0
 
 
