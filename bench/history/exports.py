@@ -104,7 +104,7 @@ def pytest_benchmark(runs: list[Run]) -> dict[str, Any]:
                            "value_source": p.source, "run_id": run.run_id, "n_raw": len(entry.times_s)},
             "options": {"disable_gc": True, "timer": "perf_counter", "min_rounds": len(p.samples_s),
                         "max_time": None, "min_time": None, "warmup": True},
-            "stats": {**stats.as_dict(), "data": list(p.samples_s), "iterations": 1},
+            "stats": {**stats.as_dict(), "data": list(p.samples_s), "iterations": p.calls_per_sample},
         })
     return {"machine_info": _machine_info(run),
             "commit_info": {"id": run.commit or None, "dirty": run.dirty, "project": "linreg-bench",

@@ -28,6 +28,7 @@ class Point:
     high_s: float
     samples_s: tuple[float, ...]    # raw samples scaled to `value_s` (what the gate tests)
     source: str                     # "estimate" | "median"
+    calls_per_sample: int = 1       # calls averaged into each raw sample
 
 
 @dataclass(frozen=True)
@@ -81,13 +82,15 @@ def point_of(entry: dict[str, Any], times_s: tuple[float, ...], median_s: float)
     if not times_s or not _finite(median_s) or median_s <= 0:
         return None
     estimate = entry.get("estimate_s")
+    calls = entry.get("calls_per_sample")
+    calls = calls if isinstance(calls, int) and not isinstance(calls, bool) and calls >= 1 else 1
     if _finite(estimate) and estimate > 0:
         interval = _interval(entry) or (estimate, estimate)
         scale = estimate / median_s
         return Point(float(estimate), interval[0], interval[1],
-                     tuple(t * scale for t in times_s), "estimate")
+                     tuple(t * scale for t in times_s), "estimate", calls)
     ordered = sorted(times_s)
-    return Point(median_s, percentile(ordered, 25), percentile(ordered, 75), times_s, "median")
+    return Point(median_s, percentile(ordered, 25), percentile(ordered, 75), times_s, "median", calls)
 
 
 def run_of(data: dict[str, Any], path: Path, machine: str, run_id: str) -> Run:
