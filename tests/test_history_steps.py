@@ -132,3 +132,22 @@ def test_commits_follow_git_history_with_repo(tmp_path: Path) -> None:
         file_run(store, results_doc("box", hashes[i], utc(minute), {STEP_KEY: 5e-6}, random.Random(i)))
     assert analyze(store, MedianGate()).commits == [hashes[2], hashes[0], hashes[1]]
     assert analyze(store, MedianGate(), repo).commits == hashes
+
+
+def test_points_lead_with_the_stable_estimate_when_a_run_has_one(tmp_path: Path) -> None:
+    """Schema v2 runs carry estimate_s and its interval; v1 runs fall back to median and IQR."""
+    store = make_series(tmp_path / "s", [1.0, 1.0])
+    data = results_doc("box", commit(2), utc(50), {STEP_KEY: 5e-6, FLAT_KEY: 3e-6}, random.Random(4),
+                       samples=20)
+    entry = next(e for e in data["measurements"] if e["runtime"] == "eager")
+    entry["estimate_s"] = 7.5e-6  # the raw median says 5 us; the stable estimate says 7.5 us
+    entry["estimate"] = {"method": "test", "interval_s": [7.2e-6, 7.9e-6]}
+    file_run(store, data)
+    history = analyze(store, MedianGate())
+    (trend,) = [t for t in history.trends if t.key == "inference/eager/cpu/1"]
+    newest = trend.by_machine["box"][-1].point
+    assert (newest.source, newest.value_s, newest.low_s, newest.high_s) == ("estimate", 7.5e-6, 7.2e-6, 7.9e-6)
+    assert sorted(newest.samples_s)[10] == pytest.approx(7.5e-6, rel=0.05)  # samples follow the estimate
+    older = trend.by_machine["box"][0].point
+    assert older.source == "median" and older.low_s < older.value_s < older.high_s
+    assert [(s.label, s.judgement.verdict) for s in history.steps] == [("inference/eager/cpu/1", "slower")]

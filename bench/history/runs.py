@@ -96,9 +96,7 @@ def point_of(entry: dict[str, Any], times_s: tuple[float, ...], median_s: float)
 def run_of(data: dict[str, Any], path: Path, machine: str, run_id: str) -> Run:
     """A stored results document as a Run (compare's loader validates it)."""
     bench_file = results_bench_file(data, str(path))
-    raw = {}
-    for entry in data["measurements"]:
-        raw.setdefault(_raw_key(entry), entry)
+    raw = raw_entries(data, bench_file)
     points: dict[str, Point] = {}
     labels: dict[str, str] = {}
     for key, e in bench_file.entries.items():
@@ -112,10 +110,16 @@ def run_of(data: dict[str, Any], path: Path, machine: str, run_id: str) -> Run:
                bool(data.get("partial")), bench_file, points, labels)
 
 
-def _raw_key(entry: dict[str, Any]) -> str:
-    from bench.compare.files import match_key
+def raw_entries(data: dict[str, Any], bench_file: BenchFile) -> dict[str, dict[str, Any]]:
+    """{compare's key: the results.json entry it was read from}.
 
-    return match_key(entry["phase"], entry["runtime"], entry["device"], entry["batch_size"])
+    compare reads one entry per measurement, in file order, so the two line up; matching by
+    position keeps this right whatever a later schema adds to the key (world size, ...).
+    """
+    measurements = data["measurements"]
+    if len(measurements) != len(bench_file.entries):
+        return {}
+    return dict(zip(bench_file.entries, measurements))
 
 
 def load_store(root: Path) -> Store:

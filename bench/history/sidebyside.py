@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.engine.floors import device_bandwidth
-from bench.history.runs import Run, run_of
+from bench.history.runs import Run, raw_entries, run_of
 from bench.history.trends import key_order
 from bench.engine.units import format_duration
 from linreg.errors import LinregError
@@ -41,7 +41,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def load_column(path: Path) -> Column:
-    from bench.compare.files import match_key
     from bench.store.results import load_results
 
     data = load_results(path)
@@ -49,10 +48,10 @@ def load_column(path: Path) -> Column:
     machine = str(env.get("machine_id") or path.parent.name or path.stem)
     run = run_of(data, path, machine, str(data.get("run_id") or path.name))
     efficiency = {}
-    for e in data["measurements"]:
+    for key, e in raw_entries(data, run.file).items():
         eff = e.get("bandwidth_efficiency")
-        if isinstance(eff, (int, float)) and math.isfinite(eff):
-            efficiency[match_key(e["phase"], e["runtime"], e["device"], e["batch_size"])] = float(eff)
+        if isinstance(eff, (int, float)) and not isinstance(eff, bool) and math.isfinite(eff):
+            efficiency[key] = float(eff)
     return Column(machine, run, data["floors"], efficiency)
 
 
