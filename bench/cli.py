@@ -9,6 +9,7 @@ import sys
 
 from bench import commands as bench_commands
 from bench import compare_cli
+from bench.distributed import command as ddp_command
 from bench.history import cli as history_cli
 from bench.history import sidebyside
 from export import cli as export_cli
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_commands.register(sub)
     history_cli.register(sub)
     sidebyside.register(sub)
+    ddp_command.register(sub)
     return parser
 
 

@@ -23,18 +23,10 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
+from bench.engine.allocator import ALLOCATOR_ENV
 from bench.engine.measurement import Measurement
 from linreg.errors import exception_line
 
-# Large thresholds keep freed big buffers in the heap instead of returning them to the OS, so
-# calls at 10^6-10^7 elements stop page-faulting fresh memory on every call (METHOD.md: 102 ms
-# -> 28 ms for the eager epoch at N = 10^7). MALLOC_MMAP_MAX_=0 also covers buffers above the
-# largest threshold glibc accepts for mmap (32 MiB on 64-bit).
-ALLOCATOR_ENV = {
-    "MALLOC_MMAP_THRESHOLD_": "268435456",
-    "MALLOC_TRIM_THRESHOLD_": "268435456",
-    "MALLOC_MMAP_MAX_": "0",
-}
 
 
 def allocator_settings(environ: dict[str, str] | None = None) -> dict[str, str]:

@@ -131,7 +131,7 @@ def _results_entries(data: dict[str, Any], path: str) -> dict[str, Entry]:
     entries: dict[str, Entry] = {}
     for m in measurements:
         label = m.spec.label
-        key = match_key(m.spec.phase, m.spec.runtime, m.spec.device, m.spec.batch_size)
+        key = match_key(m.spec.phase, m.spec.runtime_label, m.spec.device, m.spec.batch_size)
         if key in entries:
             raise CompareInputError(
                 f"{path}: duplicate measurement {label} (same as {entries[key].label})")

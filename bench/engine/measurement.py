@@ -18,21 +18,38 @@ class Spec:
     runtime: str      # "eager" | "inference_mode" | "torchscript" | "onnxruntime" | "fused" | ...
     device: str       # "cpu" | "cuda:0" | ...
     batch_size: int   # inference batch, or N samples for a training epoch
+    world_size: int | None = None  # data-parallel runs only: ranks sharing the epoch (part of the identity)
 
     def __post_init__(self) -> None:
         if self.phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}, got {self.phase!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.world_size is not None and self.world_size < 1:
+            raise ValueError(f"world_size must be >= 1, got {self.world_size}")
+
+    @property
+    def runtime_label(self) -> str:
+        return runtime_label(self.runtime, self.world_size)
 
     @property
     def key(self) -> tuple[str, str, str, int]:
         """The identity two result files are matched on."""
-        return (self.phase, self.runtime, self.device, self.batch_size)
+        return (self.phase, self.runtime_label, self.device, self.batch_size)
 
     @property
     def label(self) -> str:
-        return f"{self.phase}/{self.runtime}/{self.device}/{self.batch_size}"
+        return f"{self.phase}/{self.runtime_label}/{self.device}/{self.batch_size}"
+
+
+def runtime_label(runtime: str, world_size: int | None = None) -> str:
+    """The runtime as keys and tables name it: a data-parallel run carries its world size (ddp-ws2)."""
+    return runtime if world_size is None else f"{runtime}-ws{world_size}"
+
+
+def entry_runtime(entry: dict[str, Any]) -> str:
+    """runtime_label of a results.json entry."""
+    return runtime_label(entry["runtime"], entry.get("world_size"))
 
 
 @dataclass(frozen=True)
@@ -93,6 +110,8 @@ class Measurement:
             "phase": self.spec.phase, "runtime": self.spec.runtime,
             "device": self.spec.device, "batch_size": self.spec.batch_size,
         }
+        if self.spec.world_size is not None:
+            d["world_size"] = self.spec.world_size
         if self.skipped:
             d["skip_reason"] = self.skip_reason
         else:
@@ -117,7 +136,9 @@ class Measurement:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Measurement":
         """Rebuild from a results.json entry; derived statistics are recomputed, not trusted."""
-        spec = Spec(d["phase"], d["runtime"], d["device"], int(d["batch_size"]))
+        world_size = d.get("world_size")
+        spec = Spec(d["phase"], d["runtime"], d["device"], int(d["batch_size"]),
+                    None if world_size is None else int(world_size))
         p = d.get("parity")
         parity = Parity(
             max_abs_error=p["max_abs_error"], max_ulp=p["max_ulp"], passed=p["passed"],
@@ -125,7 +146,7 @@ class Measurement:
         ) if p else None
         known = {"phase", "runtime", "device", "batch_size", "times_s", "calls_per_sample",
                  "n_samples", "median_s", "iqr_s", "min_s", "max_s", "mean_s", "p05_s", "p95_s",
-                 "parity", "warnings", "skip_reason"}
+                 "parity", "warnings", "skip_reason", "world_size"}
         return cls(
             spec=spec,
             times_s=tuple(float(t) for t in d.get("times_s", ())),

@@ -10,10 +10,12 @@ from typing import Any, Callable
 
 from bench.report.markdown import render_report, write_report
 from bench.report.plots import write_plots
+from bench.report.scaling_plot import write_scaling_plot
 
 Writer = Callable[[dict[str, Any], Path], object]
 WRITERS: tuple[Writer, ...] = (
     write_plots,   # first: report.md embeds the plots that exist
+    write_scaling_plot,
     write_report,
 )
 

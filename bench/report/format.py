@@ -10,10 +10,12 @@ REPORT_MD = "report.md"
 LATENCY_PNG = "inference_latency.png"
 THROUGHPUT_PNG = "inference_throughput.png"
 TRAIN_PNG = "train_epoch.png"
-PLOT_FILES = (LATENCY_PNG, THROUGHPUT_PNG, TRAIN_PNG)
+SCALING_PNG = "ddp_scaling.png"  # data-parallel runs only (bench/report/scaling_plot.py)
+PLOT_FILES = (LATENCY_PNG, THROUGHPUT_PNG, TRAIN_PNG)  # the ones write_plots draws
 PLOT_TITLES = {LATENCY_PNG: "Inference latency against batch size",
                THROUGHPUT_PNG: "Inference throughput against batch size",
-               TRAIN_PNG: "Training epoch time against N"}
+               TRAIN_PNG: "Training epoch time against N",
+               SCALING_PNG: "Data-parallel epoch time and scaling efficiency against world size"}
 
 BYTES_PER_SAMPLE = BYTES_PER_ELEMENT_INFERENCE  # one float32 read (x), one written (y): the floor
 # Display order; both spellings of the compiled variants are known (the engine writes torch_compile).

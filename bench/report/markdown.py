@@ -10,9 +10,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.engine.measurement import entry_runtime
 from bench.engine.units import format_size
 from bench.report.format import (BYTES_PER_SAMPLE, INFERENCE_ORDER, PLOT_FILES, PLOT_TITLES, REPORT_MD,
+                                 SCALING_PNG,
                                  TRAIN_ORDER, device_rank, runtime_rank)
+from bench.report.scaling import scaling_lines
 from bench.report.tables import (environment_lines, floor_lines, fmt, label, parity_text,
                                  speedup_matrix, table, timing_rows)
 from bench.store.results import summarize
@@ -123,7 +126,8 @@ def _skipped_lines(entries: Entries) -> list[str]:
 
 def render_report(results: dict[str, Any], plots: list[str] | None = None) -> str:
     """The report's Markdown; `plots` are file names (relative to the report) to embed."""
-    entries = results.get("measurements", [])
+    # A data-parallel entry shows as its own runtime per world size (ddp-ws2): one row each.
+    entries = [{**e, "runtime": entry_runtime(e)} for e in results.get("measurements", [])]
     floors = results.get("floors") or {}
     out = _summary_lines(results, entries)
     out += ["## Environment", ""] + environment_lines(results.get("environment") or {}) + [""]
@@ -131,6 +135,7 @@ def render_report(results: dict[str, Any], plots: list[str] | None = None) -> st
     out += ["## How to read this", "", HOW_TO_READ]
     out += _parity_lines(entries)
     out += _timing_lines(entries, floors)
+    out += scaling_lines(results.get("measurements", []))
     warned = [e for e in entries if e.get("warnings")]
     out += ["## Stability warnings", ""]
     out += [f"- `{label(e)}`: " + "; ".join(e["warnings"]) for e in warned] or ["None."]
@@ -150,7 +155,7 @@ def render_report(results: dict[str, Any], plots: list[str] | None = None) -> st
 def write_report(results: dict[str, Any], out_dir: str | Path) -> Path:
     """Write report.md into out_dir, embedding the plots already written there."""
     out = Path(out_dir)
-    plots = [name for name in PLOT_FILES if (out / name).is_file()]
+    plots = [name for name in (*PLOT_FILES, SCALING_PNG) if (out / name).is_file()]
     path = out / REPORT_MD
     write_text_atomic(path, render_report(results, plots))
     return path

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bench.engine.floors import device_bandwidth
-from bench.engine.measurement import percentile
+from bench.engine.measurement import entry_runtime, percentile
 from bench.engine.units import format_duration, format_rate
 from bench.report.format import (BYTES_PER_SAMPLE, INFERENCE_ORDER, LATENCY_PNG, PLOT_FILES,
                                  THROUGHPUT_PNG, TRAIN_ORDER, TRAIN_PNG, device_rank, runtime_rank)
@@ -36,7 +36,7 @@ def series(
         p25, median, p75 = percentile(s, 25), percentile(s, 50), percentile(s, 75)
         if median <= 0:  # nothing a log axis can show
             continue
-        out.setdefault((e["runtime"], e["device"]), []).append((int(e["batch_size"]), p25, median, p75))
+        out.setdefault((entry_runtime(e), e["device"]), []).append((int(e["batch_size"]), p25, median, p75))
     keys = sorted(out, key=lambda k: (device_rank(k[1]), runtime_rank(k[0], order)))
     return {k: sorted(out[k]) for k in keys}
 

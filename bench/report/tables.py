@@ -156,6 +156,8 @@ def speedup_matrix(entries: list[dict[str, Any]], order: tuple[str, ...], size_n
         here = [e for e in measured if e["device"] == device]
         sizes = sorted({int(e["batch_size"]) for e in here})
         base = {int(e["batch_size"]): e["median_s"] for e in here if e["runtime"] == BASELINE}
+        if not base:  # e.g. a `ddp` run: no eager loop on this device, no speedup to show
+            continue
         runtimes = sorted({e["runtime"] for e in here}, key=lambda r: runtime_rank(r, order))
         cell = {(e["runtime"], int(e["batch_size"])): e["median_s"] for e in here}
         rows = []

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bench.engine.measurement import PHASES, Measurement
+from bench.engine.measurement import PHASES, Measurement, entry_runtime
 from bench.store.identity import new_run_id
 from bench.store.schema import SCHEMA_VERSION, SUPPORTED_SCHEMA_VERSIONS
 from linreg.errors import LinregError
@@ -28,10 +28,11 @@ ENTRY_KEYS = ("phase", "runtime", "device", "batch_size", "parity", "warnings")
 
 # One row per measurement; skipped rows leave the timing columns empty.
 CSV_COLUMNS = (
-    "phase", "runtime", "device", "batch_size",
+    "phase", "runtime", "device", "batch_size", "world_size",
     "median_s", "iqr_s", "min_s", "p05_s", "p95_s", "n_samples", "calls_per_sample",
     "parity_passed", "max_abs_error", "max_ulp",
     "bytes_per_s", "bandwidth_efficiency", "minor_faults_per_call", "compile_s",
+    "allreduce_share", "scaling_efficiency",
     "skip_reason", "warnings",
 )
 
@@ -151,7 +152,7 @@ def validate_results(results: Any, name: str = "results") -> None:
     seen: dict[tuple[Any, ...], int] = {}
     for i, entry in enumerate(results["measurements"]):
         _validate_entry(entry, f"{name}: measurements[{i}]")
-        key = (entry["phase"], entry["runtime"], entry["device"], entry["batch_size"])
+        key = (entry["phase"], entry_runtime(entry), entry["device"], entry["batch_size"])
         if key in seen:
             label = "/".join(map(str, key))
             raise ResultsError(
@@ -171,6 +172,9 @@ def _validate_entry(entry: Any, where: str) -> None:
     size = entry["batch_size"]
     if not isinstance(size, int) or isinstance(size, bool) or size < 1:
         raise ResultsError(f"{where}: batch_size must be an integer >= 1, got {size!r}")
+    ws = entry.get("world_size")
+    if ws is not None and (not isinstance(ws, int) or isinstance(ws, bool) or ws < 1):
+        raise ResultsError(f"{where}: world_size must be an integer >= 1, got {ws!r}")
     parity = entry["parity"]
     if parity is not None and not (
         isinstance(parity, dict) and all(k in parity for k in ("max_abs_error", "max_ulp", "passed"))

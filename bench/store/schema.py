@@ -13,11 +13,20 @@ Format history:
     Later writers add `run_id` (a unique hex id per run; `history add` recognises a run by it)
     and `environment.machine_id` (the history store's folder, bench/store/identity.py); readers
     treat both as optional (a file without them gets a content-hash run id; `--machine` names it).
+  2 (this session's one new version; later additions of the session join it):
+    data-parallel records (`linreg-bench ddp`): runtime "ddp" with `world_size` (int >= 1), which
+    becomes part of a measurement's identity (phase, runtime-ws<k>, device, batch_size), so one
+    file holds several world sizes at one N; a v1 reader would take them for duplicates. Extras:
+    backend, nnodes, nproc_per_node, host_cpus, gpu_count, ranks_share_cores, loadavg_1m,
+    allreduce_median_s, allreduce_share, allreduce_isolated_median_s, allreduce_bytes,
+    rank_epoch_median_s, ranks_identical, rank_max_abs_diff, scaling_efficiency, speedup_vs_ws1,
+    launch_s, rendezvous, port_retries, shard, epochs, warmup_epochs; `failed: true` on the skip
+    record of a world size whose job crashed, hung or was interrupted.
 """
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
-SUPPORTED_SCHEMA_VERSIONS = (1,)
+SCHEMA_VERSION = 2
+SUPPORTED_SCHEMA_VERSIONS = (1, 2)
 
 # Environment fields that must be equal for two runs' absolute numbers to be comparable.
 # Paths are dotted keys into results.json's `environment`.
