@@ -17,8 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.compare.gate import DEFAULT_ALPHA, MedianGate
+from bench.history.analysis import analyze
+from bench.history.exports import export
+from bench.history.site import build_site, check_site_target, page_weight
+from bench.history.store import MAX_RUN_BYTES, file_run, open_store, place_of
+from bench.store.results import RESULTS_JSON, validate_results
 from linreg.errors import LinregError
 from linreg.files import write_text_atomic
+from linreg.untrusted import parse_json, read_bytes
 
 DEFAULT_STEP = "median:10%"  # compare's default threshold: a step must clear it AND be significant
 
@@ -54,8 +60,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def prepare_store(store_dir: Path | None) -> None:
     """`bench/run --history DIR`: open (or create) the store before measuring."""
     if store_dir is not None:
-        from bench.history.store import open_store
-
         open_store(store_dir, create=True)
 
 
@@ -63,9 +67,6 @@ def file_bench_run(store_dir: Path | None, out: Path, results: dict[str, Any]) -
     """`bench/run --history DIR`: file the run's results.json, byte for byte, into the store."""
     if store_dir is None:
         return
-    from bench.history.store import file_run, open_store
-    from bench.store.results import RESULTS_JSON
-
     filed = file_run(open_store(store_dir), results, raw=(out / RESULTS_JSON).read_bytes())
     print(f"history: {'added' if filed.added else 'already stored'} {filed.path}")
 
@@ -89,34 +90,27 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def add_files(store_dir: Path, files: list[Path], machine: str | None) -> int:
     """File each results.json; all are validated before the first is filed (all or nothing)."""
-    from bench.history.store import MAX_RUN_BYTES, file_run, open_store
-    from bench.store.results import validate_results
-    from linreg.untrusted import parse_json, read_bytes
-
     loaded: list[tuple[Path, dict[str, Any], bytes]] = []
     for path in files:
         raw = read_bytes(path, MAX_RUN_BYTES)  # the bytes validated are the bytes stored
         data = parse_json(raw, path)
         validate_results(data, str(path))
+        try:
+            place_of(data, machine)  # ids and time usable, before anything is written
+        except LinregError as exc:
+            raise LinregError(f"{path}: {exc}") from None
         loaded.append((path, data, raw))
     store = open_store(store_dir, create=True)
     for path, data, raw in loaded:
-        try:
-            filed = file_run(store, data, machine, raw)
-        except LinregError as exc:
-            raise LinregError(f"{path}: {exc}") from None
+        filed = file_run(store, data, machine, raw)
         state = "added" if filed.added else "already stored"
         print(f"{state}: {path} -> {filed.path}")
     return 0
 
 
 def read_history(store_dir: Path, args: argparse.Namespace) -> int:
-    from bench.history.analysis import analyze
-
     gate = MedianGate.parse(args.fail_on, alpha=args.alpha)
     if args.out is not None:
-        from bench.history.site import check_site_target
-
         check_site_target(args.out)  # before minutes of work, not after
     start = time.monotonic()
     history = analyze(store_dir, gate, args.repo)
@@ -126,14 +120,10 @@ def read_history(store_dir: Path, args: argparse.Namespace) -> int:
           f"{len(history.commits)} commits, {len(history.trends)} measurements, "
           f"{len(history.steps)} flagged steps ({gate.label})")
     if args.out is not None:
-        from bench.history.site import build_site, page_weight
-
         index = build_site(history, args.out)
         print(f"wrote {index} ({page_weight(args.out) / 1e6:.1f} MB with figures) "
               f"in {time.monotonic() - start:.1f} s")
     if args.export:
-        from bench.history.exports import export
-
         document = export(history, args.export, args.machine)
         write_text_atomic(args.output, json.dumps(document, indent=2, allow_nan=False) + "\n")
         print(f"wrote {args.output} ({args.export})")

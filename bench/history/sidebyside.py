@@ -19,6 +19,7 @@ from bench.engine.floors import device_bandwidth
 from bench.history.runs import Run, raw_entries, run_of
 from bench.history.trends import key_order
 from bench.engine.units import format_duration
+from bench.store.results import load_results
 from linreg.errors import LinregError
 from linreg.files import write_text_atomic
 
@@ -41,8 +42,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def load_column(path: Path) -> Column:
-    from bench.store.results import load_results
-
     data = load_results(path)
     env = data["environment"]
     machine = str(env.get("machine_id") or path.parent.name or path.stem)

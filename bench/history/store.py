@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.store.identity import IdentityError, check_id, identity_sources
+from bench.store.identity import IdentityError, check_id, identity_sources, machine_id
 from linreg.errors import LinregError
 from linreg.files import default_mode
 from linreg.untrusted import load_json
@@ -165,24 +165,27 @@ def machine_description(results: dict[str, Any], machine: str) -> dict[str, Any]
 
 
 def machine_of_this_host() -> str | None:
-    from bench.store.identity import machine_id
-
     try:
         return machine_id()
     except IdentityError:
         return None
 
 
-def file_run(store: Path, results: dict[str, Any], machine: str | None = None,
-             raw: bytes | None = None) -> FiledRun:
-    """File one run (a validated results document; `raw` its file's bytes) into the store."""
+def place_of(results: dict[str, Any], machine: str | None = None) -> tuple[str, str, str]:
+    """(machine id, run id, file name) a run would be filed under; StoreError if it cannot be."""
     try:
         run_id = run_id_of(results)
         machine_name = machine_of(results, machine)
     except IdentityError as exc:
         raise StoreError(str(exc)) from None
+    return machine_name, run_id, run_filename(results, run_id)
+
+
+def file_run(store: Path, results: dict[str, Any], machine: str | None = None,
+             raw: bytes | None = None) -> FiledRun:
+    """File one run (a validated results document; `raw` its file's bytes) into the store."""
+    machine_name, run_id, name = place_of(results, machine)
     folder = store / machine_name
-    name = run_filename(results, run_id)
     existing = next(iter(store.glob(f"*/*_{run_id}.json")), None)
     if existing is not None:
         return FiledRun(existing, existing.parent.name, run_id, False)
