@@ -38,7 +38,7 @@ from linreg.progress import Progress
 @dataclass(frozen=True)
 class InterleaveConfig:
     rounds: int = 10              # alternating rounds; 10 per side lets U reach p ~ 1e-5
-    block_s: float = 0.5          # one timed block; METHOD.md: 0.5 s blocks pair within +-2%
+    block_s: float = 0.5          # one timed block; README "Measurement notes": 0.5 s blocks pair within +-2%
     threads: int = 1              # torch intra-op threads in both workers (results depend on it)
     workloads: tuple[str, ...] | None = None  # subset of WORKLOADS; None: all
     warmup_s: float = 0.3         # per workload and worker, before the first block

@@ -1,4 +1,4 @@
-"""Regenerate results_v1.json: a small, realistic schema-v1 run (numbers shaped on ../shared/METHOD.md).
+"""Regenerate results_v1.json: a small, realistic schema-v1 run (numbers shaped on README "Measurement notes").
 
 Run only when the v1 format deliberately changes: `python tests/golden/make_results_v1.py`.
 The golden file is a contract with every reader of old runs; a diff in it is a format change.
