@@ -6,8 +6,7 @@ matplotlib) until one is needed.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from linreg.lazy import lazy_api
 
 # public name -> "module:attribute"
 _API = {
@@ -32,14 +31,4 @@ _API = {
 __all__ = sorted(_API)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _API:
-        raise AttributeError(f"module 'bench' has no attribute {name!r}")
-    module, _, attr = _API[name].partition(":")
-    value = getattr(importlib.import_module(module), attr)
-    globals()[name] = value  # once loaded, a plain attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_api("bench", _API, globals())

@@ -5,8 +5,7 @@ itself, loaded on first use (so `import export` stays light).
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from linreg.lazy import lazy_api
 
 # public name -> "module:attribute"
 _API = {
@@ -23,14 +22,4 @@ _API = {
 __all__ = sorted(_API)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _API:
-        raise AttributeError(f"module 'export' has no attribute {name!r}")
-    module, _, attr = _API[name].partition(":")
-    value = getattr(importlib.import_module(module), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_api("export", _API, globals())

@@ -25,7 +25,7 @@ def test_every_public_name_resolves(package: str) -> None:
 
 
 def test_import_bench_loads_nothing_heavy() -> None:
-    code = "import sys, bench, export; print(sorted(m for m in ('torch', 'matplotlib', 'onnxruntime') if m in sys.modules))"
+    code = "import sys, bench, export, linreg; print(sorted(m for m in ('torch', 'matplotlib', 'onnxruntime') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
 

@@ -1,9 +1,14 @@
-"""What every report output shares: file names, the display order of runtimes and devices.
+"""What every report output shares: file names, the display order of runtimes and devices
+(taken from the runtime and training registries, the one list of names).
 
 Durations, rates and sizes are formatted by bench.engine.units (the one formatter).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+from bench import runtimes, training
 from bench.engine.floors import BYTES_PER_ELEMENT_INFERENCE
 
 REPORT_MD = "report.md"
@@ -18,10 +23,20 @@ PLOT_TITLES = {LATENCY_PNG: "Inference latency against batch size",
                SCALING_PNG: "Data-parallel epoch time and scaling efficiency against world size"}
 
 BYTES_PER_SAMPLE = BYTES_PER_ELEMENT_INFERENCE  # one float32 read (x), one written (y): the floor
-# Display order; both spellings of the compiled variants are known (the engine writes torch_compile).
-INFERENCE_ORDER = ("eager", "inference_mode", "torchscript", "exported_program", "onnxruntime",
-                   "torch_compile", "compile")
-TRAIN_ORDER = ("eager", "fused", "torch_compile", "compile", "cuda_graph", "cuda_graphs")
+# Older results spell some compiled variants differently; each sorts beside its canonical name.
+LEGACY_NAMES = {"torch_compile": "compile", "cuda_graph": "cuda_graphs"}
+
+
+def _display_order(entries: Iterable[Any]) -> tuple[str, ...]:
+    """The registry's display order (each entry's `order`), legacy spellings beside their names."""
+    names: list[str] = []
+    for entry in sorted(entries, key=lambda e: e.order):
+        names += [entry.name] + ([LEGACY_NAMES[entry.name]] if entry.name in LEGACY_NAMES else [])
+    return tuple(names)
+
+
+INFERENCE_ORDER = _display_order(runtimes.BUILTIN)  # plug-ins follow, alphabetically
+TRAIN_ORDER = _display_order(training.BUILTIN)
 
 
 def runtime_rank(runtime: str, order: tuple[str, ...]) -> tuple[int, str]:
