@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,36 +63,37 @@ def _require_file(path: Path, what: str) -> None:
         raise ArtifactError(f"{what} is not a file: {path}")
 
 
+def _load_checked(path: str | os.PathLike[str], kind: str, check: Callable[[bytes, Path], None],
+                  load: Callable[[io.BytesIO], Any]) -> Any:
+    """Read the file once (regular file, size-bounded), inspect the bytes with `check`, then load
+    these very bytes (not the file again) with torch's warnings contained."""
+    source = Path(path)
+    _require_file(source, f"{kind} artifact")
+    data = read_untrusted(source, MAX_ARTIFACT_BYTES)
+    check(data, source)
+    try:
+        with quiet():
+            return load(io.BytesIO(data))
+    except Exception as exc:  # truncated zip, not an archive of this kind, ...
+        raise ArtifactError(f"cannot load {kind} {source} ({exception_line(exc)})") from None
+
+
 def load_torchscript(
     path: str | os.PathLike[str], device: str | torch.device = "cpu"
 ) -> torch.jit.ScriptModule:
-    """torch.jit.load, in eval mode, with torch.jit's DeprecationWarnings contained."""
-    source = Path(path)
-    _require_file(source, "TorchScript artifact")
-    data = read_untrusted(source, MAX_ARTIFACT_BYTES)
-    check_torchscript_bytes(data, source)  # load() compiles the code and runs its __setstate__
-    try:
-        with quiet():
-            module = torch.jit.load(io.BytesIO(data), map_location=device)  # the checked bytes
-    except Exception as exc:  # truncated zip, not a TorchScript archive, ...
-        raise ArtifactError(f"cannot load TorchScript {source} ({exception_line(exc)})") from None
+    """torch.jit.load, in eval mode. load() compiles the archive's code and runs its
+    __setstate__, so the archive is inspected first (export/torchscript_archive)."""
+    module = _load_checked(path, "TorchScript", check_torchscript_bytes,
+                           lambda f: torch.jit.load(f, map_location=device))
     return module.eval()
 
 
 def load_exported_program(
     path: str | os.PathLike[str], device: str | torch.device = "cpu"
 ) -> torch.nn.Module:
-    """torch.export.load(path).module(): a callable nn.Module with a dynamic batch dimension."""
-    source = Path(path)
-    _require_file(source, "ExportedProgram artifact")
-    data = read_untrusted(source, MAX_ARTIFACT_BYTES)
-    check_pt2_bytes(data, source)  # refuse pickles and code before torch sees the archive
-    try:
-        with quiet():
-            program = torch.export.load(io.BytesIO(data))  # the very bytes that were checked
-            module = program.module()
-    except Exception as exc:
-        raise ArtifactError(f"cannot load ExportedProgram {source} ({exception_line(exc)})") from None
+    """torch.export.load(path).module(): a callable nn.Module with a dynamic batch dimension.
+    Pickles and code are refused before torch sees the archive (export/pt2_archive)."""
+    module = _load_checked(path, "ExportedProgram", check_pt2_bytes, lambda f: torch.export.load(f).module())
     return module.to(device)
 
 
