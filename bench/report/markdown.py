@@ -18,7 +18,7 @@ from bench.report.format import (BYTES_PER_SAMPLE, INFERENCE_ORDER, PLOT_FILES, 
 from bench.report.scaling import scaling_lines
 from bench.report.tables import (environment_lines, floor_lines, fmt, label, parity_text,
                                  speedup_matrix, table, timing_rows)
-from bench.store.results import summarize
+from bench.store.results import parity_failed_entries, summarize
 from linreg.files import write_text_atomic
 
 Entries = list[dict[str, Any]]
@@ -45,7 +45,7 @@ HOW_TO_READ = """\
 
 def _summary_lines(results: dict[str, Any], entries: Entries) -> list[str]:
     summary = summarize(entries)
-    failed = [e for e in entries if e.get("parity") and not e["parity"].get("passed")]
+    failed = parity_failed_entries(entries)
     out = ["# linreg-bench report", ""]
     out.append(f"Run of {results.get('created_utc', '?')} "
                f"(results schema v{results.get('schema_version', '?')}): "

@@ -41,6 +41,12 @@ class ResultsError(LinregError):
     """A results file that is missing, unreadable, or not a results file this version reads."""
 
 
+def parity_failed_entries(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries whose parity check failed: the one definition for stored results (the report and
+    the summary); bench.engine.parity.failed_parity is the same rule on Measurement records."""
+    return [e for e in entries if e.get("parity") and not e["parity"].get("passed")]
+
+
 def summarize(entries: Iterable[dict[str, Any]]) -> dict[str, int]:
     """Counts a reader wants first: what ran, what was skipped, what failed parity or warned."""
     entries = list(entries)
@@ -48,7 +54,7 @@ def summarize(entries: Iterable[dict[str, Any]]) -> dict[str, int]:
         "total": len(entries),
         "measured": sum(1 for e in entries if "skip_reason" not in e),
         "skipped": sum(1 for e in entries if "skip_reason" in e),
-        "parity_failed": sum(1 for e in entries if e.get("parity") and not e["parity"].get("passed")),
+        "parity_failed": len(parity_failed_entries(entries)),
         "warned": sum(1 for e in entries if e.get("warnings")),
     }
 
