@@ -59,7 +59,7 @@ def test_the_registry_sees_the_plugins(installed) -> None:
 def test_a_plugin_is_benched_like_a_builtin(installed, exported: Path, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
-    code = main(["bench", "--smoke", "--isolation", "runtime", "--export-dir", str(exported),
+    code = main(["bench", "--smoke", "--export-dir", str(exported),
                  "--out", str(out), "--runtimes", "numpy", "broken", "--variants", "fused"])
     assert code == 0, capsys.readouterr().err
     results = json.loads((out / "results.json").read_text())
