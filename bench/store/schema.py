@@ -10,9 +10,6 @@ Format history:
     `measurements` and recomputed by readers rather than trusted. Non-finite floats are written
     as null (strict JSON). results.csv is a flat view of the same entries, not a stored format.
     Golden file: tests/golden/results_v1.json, which must keep loading.
-    Later writers add `run_id` (a unique hex id per run; `history add` recognises a run by it)
-    and `environment.machine_id` (the history store's folder, bench/store/identity.py); readers
-    treat both as optional (a file without them gets a content-hash run id; `--machine` names it).
   2 (this session's one new version; later additions of the session join it):
     data-parallel records (`linreg-bench ddp`): runtime "ddp" with `world_size` (int >= 1), which
     becomes part of a measurement's identity (phase, runtime-ws<k>, device, batch_size), so one
@@ -22,6 +19,10 @@ Format history:
     rank_epoch_median_s, ranks_identical, rank_max_abs_diff, scaling_efficiency, speedup_vs_ws1,
     launch_s, rendezvous, port_retries, shard, epochs, warmup_epochs; `failed: true` on the skip
     record of a world size whose job crashed, hung or was interrupted.
+    History store (`linreg-bench history`): top-level `run_id` (a unique hex id per run; `history
+    add` recognises a run by it) and `environment.machine_id` (the store's folder for the machine,
+    bench/store/identity.py). Readers treat both as optional: a file without them (v1) gets a
+    content-hash run id, and `history add --machine NAME` names its machine.
 """
 from __future__ import annotations
 
