@@ -74,6 +74,7 @@ def test_build_results_has_the_schema_keys_and_summary() -> None:
     assert list(results) == ["schema_version", "created_utc", "run_id", "environment", "config",
                              "floors", "measurements", "summary"]
     assert results["run_id"] != build_results(ENV, {}, FLOORS, [])["run_id"]  # one per run
+    assert build_results(ENV, {}, FLOORS, [], run_id="abc")["run_id"] == "abc"  # a rewrite keeps it
     assert results["schema_version"] == SCHEMA_VERSION
     assert results["created_utc"].endswith("Z")
     assert results["summary"] == {"total": 4, "measured": 3, "skipped": 1, "parity_failed": 1, "warned": 1}

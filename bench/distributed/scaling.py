@@ -19,6 +19,7 @@ from bench.engine.measurement import Measurement
 from bench.engine.timing import skipped
 from bench.report import write_outputs
 from bench.store.fingerprint import fingerprint
+from bench.store.identity import new_run_id
 from bench.store.results import load_results, write_results
 from linreg.errors import LinregError
 
@@ -47,11 +48,12 @@ def run_config(config: DdpConfig) -> dict[str, Any]:
                                 "mean over ranks); also an isolated all_reduce of the bucket's size"}
 
 
-def write_all(out: Path, config: DdpConfig, records: list[Measurement], final: bool) -> dict[str, Any]:
+def write_all(out: Path, config: DdpConfig, records: list[Measurement], final: bool,
+              run_id: str | None = None) -> dict[str, Any]:
     """results.json/csv (always), plots and report.md (at the end); returns the loaded results."""
     devices = [f"cuda:{i}" for i in range(config.gpu_count)] if config.device == "cuda" else ["cpu"]
     environment = fingerprint(config.threads, dict(ALLOCATOR_ENV), devices)
-    path = write_results(out, environment, run_config(config), {}, with_scaling(records))
+    path = write_results(out, environment, run_config(config), {}, with_scaling(records), run_id)
     results = load_results(path)
     if final:
         write_outputs(results, out)  # the report's writers: plots, ddp_scaling.png, report.md
@@ -93,6 +95,7 @@ def run_scaling(config: DdpConfig, out: Path) -> dict[str, Any]:
         f"{config.threads} thread(s) per rank")
     references = References(config)
     records: list[Measurement] = []
+    run_id = new_run_id()  # one run, however often its results.json is rewritten
     try:
         for k in config.world_sizes:
             reasons = {n: plan_skip_reason(config, k, n) for n in config.sizes}
@@ -110,9 +113,9 @@ def run_scaling(config: DdpConfig, out: Path) -> dict[str, Any]:
             done = outcome_records(config, outcome, runnable, references, extra)
             records += done
             say(f"ddp: world size {k} ({outcome.wall_s:.1f} s): {_progress_line(done)}")
-            write_all(out, config, records, final=False)
+            write_all(out, config, records, final=False, run_id=run_id)
     finally:
-        results = write_all(out, config, records, final=True)
+        results = write_all(out, config, records, final=True, run_id=run_id)
         shutil.rmtree(out / RUN_DIR, ignore_errors=True)
     say(f"ddp: done in {time.monotonic() - start:.1f} s")
     return results

@@ -64,13 +64,17 @@ def build_results(
     config: dict[str, Any],
     floors: dict[str, Any],
     measurements: list[Measurement],
+    run_id: str | None = None,
 ) -> dict[str, Any]:
-    """The results.json document; non-finite floats become null (JSON has no NaN)."""
+    """The results.json document; non-finite floats become null (JSON has no NaN).
+
+    `run_id`: a writer that rewrites results.json during one run (progress, interruption) passes
+    the same id each time; by default every document is a new run."""
     entries = [_finite(m.to_dict()) for m in measurements]
     return {
         "schema_version": SCHEMA_VERSION,
         "created_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "run_id": new_run_id(),  # the history store recognises a run by it (bench/history/store.py)
+        "run_id": run_id or new_run_id(),  # the history store recognises a run by it
         "environment": _finite(environment),
         "config": _finite(config),
         "floors": _finite(floors),
@@ -85,10 +89,11 @@ def write_results(
     config: dict[str, Any],
     floors: dict[str, Any],
     measurements: list[Measurement],
+    run_id: str | None = None,
 ) -> Path:
     """Write results.json and results.csv into out_dir (each atomically); return the JSON's path."""
     out = Path(out_dir)
-    results = build_results(environment, config, floors, measurements)
+    results = build_results(environment, config, floors, measurements, run_id)
     json_path = out / RESULTS_JSON
     write_json_atomic(json_path, results)
     write_csv(results, out / RESULTS_CSV)
