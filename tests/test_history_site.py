@@ -27,7 +27,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_page_has_machines_latest_steps_and_one_figure_per_measurement(site: Path) -> None:
     page = (site / "index.html").read_text()
-    for section in ('id="machines"', 'id="latest"', 'id="steps"', 'id="trends"', 'id="problems"'):
+    for section in ('id="machines"', 'id="latest"', 'id="steps"', 'id="shared"', 'id="trends"',
+                    'id="problems"'):
         assert section in page
     for machine in ("cpu-box", "h200-box", "laptop"):
         assert f"<td>{machine}</td>" in page
@@ -36,6 +37,9 @@ def test_the_page_has_machines_latest_steps_and_one_figure_per_measurement(site:
     assert {f.name for f in (site / "figures").iterdir()} == {Path(f).name for f in figures}
     assert "inference/eager/cpu/1" in page and "slower" in page  # the synthetic 20% step
     assert "20261101T000000Z_0_broken.json" in page              # the skipped file is reported
+    shared = page[page.index('id="shared"'):page.index('id="trends"')]
+    assert "<th>cpu-box</th><th>h200-box</th><th>laptop</th><th>fastest</th>" in shared
+    assert shared.count("<tr>") == 1 + 4  # header + one row per measurement
     assert "<h3>inference</h3>" in page and "<h4>inference / eager</h4>" in page
 
 

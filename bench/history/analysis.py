@@ -8,7 +8,7 @@ from bench.compare.gate import MedianGate
 from bench.history.runs import Point, Run, Store, load_store
 from bench.history.steps import Judgement, Step, detect_steps, judge, regressions
 from bench.history.store import open_store
-from bench.history.trends import Trend, build_trends, commit_order, git_commit_order, machine_runs
+from bench.history.trends import Trend, build_trends, commit_order, git_commit_order, key_order, machine_runs
 from linreg.errors import LinregError
 
 
@@ -48,6 +48,29 @@ def analyze(root: str | Path, gate: MedianGate, repo: Path | None = None) -> His
     trends = build_trends(store.runs, commits)
     steps = detect_steps(trends, gate)
     return History(store, gate, commits, trends, steps, regressions(steps, store.runs))
+
+
+@dataclass(frozen=True)
+class SharedCommit:
+    """The machines' newest runs of the newest commit that two or more machines measured."""
+
+    commit: str
+    runs: tuple[Run, ...]                     # one per machine, sorted by machine
+    keys: tuple[str, ...]                     # every measurement of any of them, in report order
+
+
+def shared_commit(history: History) -> SharedCommit | None:
+    """The same code on several machines: the newest commit measured on at least two."""
+    by_commit: dict[str, dict[str, Run]] = {}
+    for run in sorted(history.store.runs, key=lambda r: (r.created_utc, r.run_id)):
+        by_commit.setdefault(run.commit, {})[run.machine] = run  # newest run per machine wins
+    for commit in reversed(history.commits):
+        runs = by_commit.get(commit, {})
+        if len(runs) >= 2:
+            chosen = tuple(runs[m] for m in sorted(runs))
+            keys = sorted({k for r in chosen for k in r.points}, key=key_order)
+            return SharedCommit(commit, chosen, tuple(keys))
+    return None
 
 
 def latest_tables(history: History) -> list[LatestTable]:

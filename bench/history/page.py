@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.engine.units import format_duration
-from bench.history.analysis import LatestTable
+from bench.history.analysis import LatestTable, SharedCommit
 from bench.history.runs import Point, Run
 from bench.history.steps import Judgement, Step
 
@@ -47,6 +47,7 @@ class Page:
     runs: tuple[Run, ...]
     machines: dict[str, dict[str, Any]]
     latest: tuple[LatestTable, ...]
+    shared: SharedCommit | None
     steps: tuple[Step, ...]
     regressions: tuple[Step, ...]
     figures: tuple[Figure, ...]
@@ -116,6 +117,27 @@ def _latest(page: Page) -> str:
     return "\n".join(parts) or "<p>No machine has two runs yet.</p>"
 
 
+def _shared(page: Page) -> str:
+    shared = page.shared
+    if shared is None:
+        return "<p>No commit was measured on two machines yet.</p>"
+    rows = []
+    wins: dict[str, int] = {}
+    for key in shared.keys:
+        present = [(r.points[key].value_s, r.machine) for r in shared.runs if key in r.points]
+        label = next(r.labels[key] for r in shared.runs if key in r.labels)
+        fastest = min(present)[1] if len(present) > 1 else "–"
+        wins[fastest] = wins.get(fastest, 0) + 1
+        rows.append([td(label), *(td(with_interval(r.points[key])) if key in r.points else td("–")
+                                  for r in shared.runs), td(fastest)])
+    tally = ", ".join(f"{m} in {n}" for m, n in sorted(wins.items(), key=lambda kv: -kv[1]) if m != "–")
+    table = _table(["measurement", *(r.machine for r in shared.runs), "fastest"], rows, "shared")
+    return (f"<p>Commit <code>{esc(shared.commit[:10] or 'none')}</code>, each machine's newest run "
+            "of it: the same code, different hardware.</p>"
+            f"<details{' open' if len(rows) <= 20 else ''}><summary>{len(rows)} measurements; "
+            f"fastest: {esc(tally or '–')}</summary>{table}</details>")
+
+
 def _steps(page: Page) -> str:
     if not page.steps:
         return '<p id="no-steps">No flagged step.</p>'
@@ -170,6 +192,8 @@ hollow points changed fingerprint, crosses are interrupted runs.</p>
 {_latest(page)}
 <h2 id="steps">Flagged steps ({len(page.steps)})</h2>
 {_steps(page)}
+<h2 id="shared">Machines on the same commit</h2>
+{_shared(page)}
 <h2 id="trends">Trends ({len(page.figures)} measurements)</h2>
 {_figures(page)}
 </body></html>

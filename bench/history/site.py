@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench.history.analysis import History, latest_tables
+from bench.history.analysis import History, latest_tables, shared_commit
 from bench.history.figures import machine_colors, render_trend, slug
 from bench.history.page import Figure, Page, render_page
 from export.publish import publish_folder
@@ -60,7 +60,7 @@ def build_site(history: History, out: Path) -> Path:
             gate=history.gate.label, runs=history.store.runs,
             machines={m: history.store.machines.get(m, {})
                       for m in sorted({r.machine for r in history.store.runs})},
-            latest=tuple(latest_tables(history)), steps=tuple(history.steps),
+            latest=tuple(latest_tables(history)), shared=shared_commit(history), steps=tuple(history.steps),
             regressions=tuple(history.regressions), figures=tuple(_figures(history, tmp)),
             problems=history.store.problems)
         (tmp / INDEX).write_text(render_page(page), encoding="utf-8")
