@@ -1,0 +1,132 @@
+"""Per-request latency: single calls timed one by one, their percentiles, and how far to trust them.
+
+The block timer (bench.timing) averages hundreds of calls into each sample, which is right for a
+median and wrong for a tail: one 4 ms stall among 800 calls of 6 us vanishes into the average. So
+every inference measurement also times single calls, one clock pair per call (MLPerf LoadGen,
+onnxruntime_perf_test and perf_analyzer report the same kind of number). Each reading includes one
+clock call (~50 ns here) and, on a GPU, one sync: that overhead is measured on an empty call with
+the same harness and stated next to the percentiles, never subtracted.
+"""
+from __future__ import annotations
+
+import gc
+import math
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from bench.measurement import percentile
+
+PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9))
+TAIL_CALLS = 10  # a percentile means something when >= 10 calls lie beyond it
+# Probabilities at which the distribution is kept (for CDF pictures): dense in the body, then the tail.
+CDF_PROBS = tuple([i / 20 for i in range(1, 20)] + [0.96, 0.97, 0.98, 0.99, 0.995, 0.999, 0.9999])
+
+
+@dataclass(frozen=True)
+class LatencyConfig:
+    max_calls: int = 20_000   # 10 calls beyond the p99.9 need 10,000; twice that for margin
+    max_s: float = 1.0        # ...but never more than this long per measurement (big batches)
+    min_calls: int = 30       # even a slow call gets this many (unless 4x max_s runs out)
+    overhead_calls: int = 2_000  # empty calls that measure the clock's (and sync's) overhead
+
+    def __post_init__(self) -> None:
+        for name in ("max_calls", "min_calls", "overhead_calls"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not (self.max_s > 0 and math.isfinite(self.max_s)):
+            raise ValueError(f"max_s must be a positive number, got {self.max_s}")
+
+
+QUICK_LATENCY = LatencyConfig(max_calls=2_000, max_s=0.1, min_calls=10, overhead_calls=200)
+
+
+def time_single_calls(fn: Callable[[], Any], config: LatencyConfig = LatencyConfig(),
+                      sync: Callable[[], None] | None = None,
+                      clock: Callable[[], int] = time.perf_counter_ns) -> list[float]:
+    """Seconds of each of up to max_calls calls, each between its own clock pair (sync inside it).
+
+    GC is off while timing (as in torch.utils.benchmark): a collection triggered by the harness's
+    own list growth would be charged to whichever call it lands in.
+    """
+    times_ns: list[int] = []
+    append = times_ns.append
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        if sync is not None:
+            sync()  # nothing queued before may land in the first call
+        budget_ns = int(config.max_s * 1e9)
+        start = clock()
+        for i in range(config.max_calls):
+            t0 = clock()
+            fn()
+            if sync is not None:
+                sync()  # on CUDA the call only queues work: one CPU-GPU sync point per call
+            t1 = clock()
+            append(t1 - t0)
+            spent = t1 - start
+            if spent >= budget_ns and (i + 1 >= config.min_calls or spent >= 4 * budget_ns):
+                break
+    finally:
+        if was_enabled:
+            gc.enable()
+    return [t * 1e-9 for t in times_ns]
+
+
+def clock_overhead_s(config: LatencyConfig = LatencyConfig(),
+                     sync: Callable[[], None] | None = None,
+                     clock: Callable[[], int] = time.perf_counter_ns) -> float:
+    """Median seconds the harness itself adds to one reading: an empty call timed the same way."""
+    empty = LatencyConfig(max_calls=config.overhead_calls, max_s=config.max_s, min_calls=1)
+    return statistics.median(time_single_calls(lambda: None, empty, sync, clock))
+
+
+def summarize(times_s: list[float] | tuple[float, ...]) -> dict[str, float | int]:
+    """{"p50", "p90", "p99", "p999", "max", "n"} of per-call seconds (numpy's linear percentiles)."""
+    s = sorted(times_s)
+    out: dict[str, float | int] = {name: percentile(s, q) for name, q in PERCENTILES}
+    out["max"] = s[-1] if s else math.nan
+    out["n"] = len(s)
+    return out
+
+
+def calls_needed(q: float) -> int:
+    """Calls for TAIL_CALLS of them to lie beyond percentile q: 1,000 for p99, 10,000 for p99.9."""
+    return math.ceil(TAIL_CALLS / (1.0 - q / 100.0) - 1e-9)
+
+
+def unreliable_percentiles(n: int) -> list[str]:
+    """The percentile names that `n` calls cannot support (fewer than TAIL_CALLS beyond them)."""
+    return [name for name, q in PERCENTILES if n < calls_needed(q)]
+
+
+def reliability_warnings(n: int) -> list[str]:
+    """One warning naming the percentiles that too few calls make unreliable, or none."""
+    weak = unreliable_percentiles(n)
+    if not weak:
+        return []
+    worst = max(q for name, q in PERCENTILES if name in weak)
+    return [f"latency {', '.join(weak)} unreliable: {n} single calls, "
+            f"{calls_needed(worst)} needed for {TAIL_CALLS} beyond p{worst:g}"]
+
+
+def cdf_points(times_s: list[float] | tuple[float, ...]) -> dict[str, list[float]]:
+    """The distribution at CDF_PROBS (for pictures): {"q": probabilities, "s": seconds}."""
+    s = sorted(times_s)
+    if not s:
+        return {"q": [], "s": []}
+    return {"q": list(CDF_PROBS), "s": [percentile(s, 100.0 * q) for q in CDF_PROBS]}
+
+
+def measure_latency(fn: Callable[[], Any], config: LatencyConfig = LatencyConfig(),
+                    sync: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Single calls of fn, summarized: what an inference measurement stores next to its blocks."""
+    overhead = clock_overhead_s(config, sync)
+    times = time_single_calls(fn, config, sync)
+    summary: dict[str, Any] = dict(summarize(times))
+    summary["clock_overhead_s"] = overhead
+    return {"latency_s": summary, "latency_cdf_s": cdf_points(times),
+            "latency_unreliable": unreliable_percentiles(len(times)),
+            "_latency_warnings": reliability_warnings(len(times))}

@@ -1,0 +1,1 @@
+"""Load scenarios: a runtime driven by the official MLPerf LoadGen (`mlperf_loadgen`)."""

@@ -1,0 +1,85 @@
+"""What one LoadGen test runs: the scenario, the runtime, the offered load and the bounds.
+
+Validated on construction (a bad value is a ValueError naming the field), then turned into
+mlperf_loadgen.TestSettings by `test_settings` inside the process that runs the test.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+# CLI spelling -> mlperf_loadgen.TestScenario member
+SCENARIOS = {"single-stream": "SingleStream", "multi-stream": "MultiStream",
+             "server": "Server", "offline": "Offline"}
+
+
+def _positive(name: str, value: float | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class LoadgenConfig:
+    scenario: str                      # one of SCENARIOS
+    runtime: str
+    device: str = "cpu"
+    duration_s: float = 10.0           # LoadGen's min_duration: MLPerf's own default is 600 s
+    target_qps: float | None = None    # server: offered Poisson rate; offline: expected rate
+    latency_bound_ms: float | None = None  # server: p99 bound; others: reported against it
+    threads: int = 1                   # intra-op threads of the runtime (torch and ORT)
+    min_query_count: int = 100         # LoadGen's min_query_count: small, duration decides
+    sample_count: int = 1024           # distinct inputs in the QSL (all loaded: tiny)
+    samples_per_query: int = 8         # multi-stream: samples in each query (MLPerf's 8)
+    offline_batch: int = 1024          # offline: samples run as one batch
+    accuracy_samples: int = 2048       # responses LoadGen logs for the accuracy check (TEST01)
+    seed: int = 0                      # LoadGen's qsl/sample/schedule RNG seeds
+
+    def __post_init__(self) -> None:
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {self.scenario!r} (choose from {', '.join(SCENARIOS)})")
+        _positive("duration_s", self.duration_s)
+        _positive("target_qps", self.target_qps)
+        _positive("latency_bound_ms", self.latency_bound_ms)
+        for name in ("threads", "min_query_count", "sample_count", "samples_per_query",
+                     "offline_batch", "accuracy_samples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.scenario == "server" and self.target_qps is None:
+            raise ValueError("server needs target_qps (or --find-peak)")
+        if self.scenario == "server" and self.latency_bound_ms is None:
+            raise ValueError("server needs latency_bound_ms")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def test_settings(config: LoadgenConfig, expected_latency_s: float, expected_qps: float) -> Any:
+    """mlperf_loadgen.TestSettings for `config`; the expectations size LoadGen's pre-generated queries.
+
+    LoadGen generates the queries of a run up front from the expected latency (single/multi-stream)
+    or QPS (offline): expecting too slow a system makes the run end before min_duration (INVALID,
+    "Decrease the expected latency"), so the expectations come from a short calibration, biased fast.
+    """
+    import mlperf_loadgen as lg
+
+    s = lg.TestSettings()
+    s.scenario = getattr(lg.TestScenario, SCENARIOS[config.scenario])
+    s.mode = lg.TestMode.PerformanceOnly
+    s.min_duration_ms = max(1, int(config.duration_s * 1000))
+    s.min_query_count = config.min_query_count
+    s.qsl_rng_seed = s.sample_index_rng_seed = s.schedule_rng_seed = config.seed
+    s.accuracy_log_rng_seed = config.seed + 1  # nonzero: responses are sampled into the log
+    s.accuracy_log_sampling_target = config.accuracy_samples
+    s.single_stream_expected_latency_ns = max(1, int(expected_latency_s * 1e9))
+    s.multi_stream_expected_latency_ns = max(1, int(expected_latency_s * config.samples_per_query * 1e9))
+    s.multi_stream_samples_per_query = config.samples_per_query
+    s.offline_expected_qps = config.target_qps or expected_qps
+    if config.target_qps is not None:
+        s.server_target_qps = config.target_qps
+    if config.latency_bound_ms is not None:
+        s.server_target_latency_ns = int(config.latency_bound_ms * 1e6)
+    return s

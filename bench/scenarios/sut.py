@@ -1,0 +1,105 @@
+"""The system under test: one runtime of the registry behind LoadGen's SUT and QSL callbacks.
+
+Sample i of the QSL is the input x_i = i / (sample_count - 1), a [1, 1] float32 column like the
+rest of the benchmark's inputs. Loading a sample binds the runtime to it once (ORT io_binding,
+device copy), so a batch-1 query does only the call. A query of several samples (multi-stream,
+offline) runs them as one batch, bound when the query arrives.
+Callbacks run on LoadGen's threads: an exception there must not escape into C++, so the first
+one is kept as the failure and every later query is completed empty, letting the test end.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+import numpy as np
+
+from linreg.errors import exception_line
+
+
+def load_runtime(name: str, artifacts: Any, device: str, threads: int) -> Any:
+    """A loaded runtime by registry name: the one place that knows how runtimes are made."""
+    import torch
+
+    from bench.runtimes import make_runtime
+
+    torch.set_num_threads(threads)
+    runtime = make_runtime(name)
+    runtime.load(artifacts, device, threads)
+    return runtime
+
+
+def parity_ulps_of(name: str, device: str) -> int:
+    """The ULP distance the registry allows `name` on `device` (0: bit-exact)."""
+    from bench.runtimes import parity_ulps
+
+    return parity_ulps(name, device)
+
+
+def sample_inputs(count: int) -> np.ndarray:
+    """The QSL's inputs: `count` evenly spaced float32 points on [0, 1], shape [count, 1]."""
+    return np.linspace(0.0, 1.0, count, dtype=np.float32).reshape(count, 1)
+
+
+def as_float32(output: Any) -> np.ndarray:
+    """A runtime's output (torch tensor on any device, or array) as a flat float32 copy on the host.
+
+    Always a copy: an output may be a view into a buffer the runtime reuses or frees (an ORT
+    OrtValue dies with its binding), and LoadGen reads the response after we return it.
+    """
+    if hasattr(output, "detach"):
+        output = output.detach().cpu().numpy()  # a CUDA tensor: the copy waits for the kernel
+    return np.array(output, dtype=np.float32, copy=True).reshape(-1)
+
+
+class RuntimeSUT:
+    """LoadGen callbacks around one loaded runtime; `failure` holds the first exception's line."""
+
+    def __init__(self, runtime: Any, inputs: np.ndarray, batch: int,
+                 complete: Callable[[list[Any]], None], response: Callable[[int, int, int], Any]) -> None:
+        import torch
+
+        self.runtime, self.inputs, self.batch = runtime, inputs, batch
+        self.tensors = torch.from_numpy(inputs)
+        self.complete, self.response = complete, response  # lg.QuerySamplesComplete, lg.QuerySampleResponse
+        self.bound: dict[int, Any] = {}
+        self.failure: str | None = None
+        self.lock = threading.Lock()  # LoadGen may issue from several threads (server)
+        self.issued = 0
+
+    def load_samples(self, indices: list[int]) -> None:
+        for i in indices:
+            if i not in self.bound:
+                self.bound[i] = self.runtime.bind(self.tensors[i:i + 1])
+
+    def unload_samples(self, indices: list[int]) -> None:
+        for i in indices:
+            self.bound.pop(i, None)
+
+    def _predict(self, indices: list[int]) -> np.ndarray:
+        if len(indices) == 1 and indices[0] in self.bound:
+            return as_float32(self.bound[indices[0]].output())
+        return as_float32(self.runtime.bind(self.tensors[indices]).output())
+
+    def issue_queries(self, queries: list[Any]) -> None:
+        with self.lock:
+            self.issued += len(queries)
+            for start in range(0, len(queries), self.batch):
+                chunk = queries[start:start + self.batch]
+                y = None
+                if self.failure is None:
+                    try:
+                        y = self._predict([q.index for q in chunk])
+                        if y.size != len(chunk):
+                            raise ValueError(f"runtime returned {y.size} values for {len(chunk)} samples")
+                    except Exception as exc:  # a crashing runtime is a failed result, not a hang
+                        self.failure = f"{type(exc).__name__}: {exception_line(exc, 200)}"
+                        y = None
+                if y is None:  # complete empty so LoadGen can finish; the result is failed
+                    self.complete([self.response(q.id, 0, 0) for q in chunk])
+                    continue
+                base = y.ctypes.data  # y stays alive until QuerySamplesComplete returns
+                self.complete([self.response(q.id, base + 4 * k, 4) for k, q in enumerate(chunk)])
+
+    def flush_queries(self) -> None:
+        pass
