@@ -1,0 +1,81 @@
+"""Runs LoadGen tests in child processes and writes DIR/loadgen.json (atomically) with the verdict."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.scenarios.loadgen import failed_result
+from bench.scenarios.settings import LoadgenConfig
+from linreg.files import write_json_atomic
+
+LOADGEN_JSON = "loadgen.json"
+LOG_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_accuracy.json")
+
+
+def child_timeout_s(config: LoadgenConfig) -> float:
+    """Generous: LoadGen may run to 2x min_duration, plus loading and calibration."""
+    return 120.0 + 4.0 * config.duration_s
+
+
+def run_child(config: LoadgenConfig, artifacts: Any, out_dir: Path) -> dict[str, Any]:
+    """One test in a fresh process; a crash or a hang is a failed record with its reason."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="loadgen-") as tmp:
+        job, result = Path(tmp) / "job.json", Path(tmp) / "result.json"
+        job.write_text(json.dumps({"config": config.to_json(), "artifacts": artifacts.to_json(),
+                                   "out_dir": str(out_dir)}))
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        try:
+            proc = subprocess.run([sys.executable, "-m", "bench.scenarios.child", str(job), str(result)],
+                                  stdin=subprocess.DEVNULL, stdout=sys.stderr, env=env,
+                                  timeout=child_timeout_s(config))
+        except subprocess.TimeoutExpired:
+            return failed_result(config, f"no result within {child_timeout_s(config):.0f} s (hung)")
+        if result.exists():
+            return json.loads(result.read_text())
+        how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit code {proc.returncode}"
+        return failed_result(config, f"the test process died ({how}) before writing its result")
+
+
+def finite(value: Any) -> Any:
+    """JSON has no NaN or inf: they become null, recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    return value
+
+
+def environment(config: LoadgenConfig) -> dict[str, Any]:
+    """The fingerprint stored beside the verdict, LoadGen's version included."""
+    from bench.fingerprint import fingerprint, package_version
+
+    env = fingerprint(config.threads, {}, [config.device])
+    env["versions"]["mlcommons-loadgen"] = package_version("mlcommons-loadgen")
+    return env
+
+
+def write_loadgen_json(out_dir: Path, result: dict[str, Any], config: LoadgenConfig) -> Path:
+    """DIR/loadgen.json: the verdict, LoadGen's latency percentiles, settings and fingerprint."""
+    doc = {"scenario": result["scenario"], "runtime": result["runtime"], "valid": result["valid"],
+           "latency_s": result.get("latency_s"), "qps": result.get("qps"),
+           "settings": result.get("settings"), "fingerprint": environment(config)}
+    doc.update({k: v for k, v in result.items() if k not in doc})
+    path = out_dir / LOADGEN_JSON
+    write_json_atomic(path, finite(doc))
+    return path
+
+
+def verdict_lines(result: dict[str, Any]) -> list[str]:
+    """What stderr says about a result: one line per reason it is not VALID."""
+    if result["valid"]:
+        return []
+    return [f"loadgen: INVALID: {reason}" for reason in result.get("reasons") or ["unknown"]]
