@@ -12,6 +12,7 @@ from bench import compare_cli
 from bench.distributed import command as ddp_command
 from bench.history import cli as history_cli
 from bench.history import sidebyside
+from bench.scenarios import command as loadgen_command
 from export import cli as export_cli
 from linreg import cli as linreg_cli
 from linreg.errors import LinregError
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     history_cli.register(sub)
     sidebyside.register(sub)
     ddp_command.register(sub)
+    loadgen_command.register(sub)
     return parser
 
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from bench.measurement import percentile
+from bench.engine.measurement import percentile
 
 PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9))
 TAIL_CALLS = 10  # a percentile means something when >= 10 calls lie beyond it

@@ -16,7 +16,7 @@ from linreg.files import write_json_atomic
 
 
 def main(argv: list[str]) -> int:
-    from bench.runtimes import Artifacts
+    from bench.runtimes.base import Artifacts
     from bench.scenarios.loadgen import failed_result, run_test
     from bench.scenarios.settings import LoadgenConfig
 

@@ -59,7 +59,7 @@ def calibrate(runtime: Any, inputs: np.ndarray, config: LoadgenConfig) -> tuple[
 
 def check_accuracy(logged: list[tuple[int, np.ndarray]], reference: np.ndarray, ulps: int) -> dict[str, Any]:
     """The logged responses against the reference: counts, worst error, verdict."""
-    from bench.stats import compare_outputs
+    from bench.engine.parity import compare_outputs
 
     tolerance = "bit-exact" if ulps == 0 else f"max_ulp <= {ulps}"
     bad_size = [i for i, v in logged if v.size != 1 or not 0 <= i < reference.size]

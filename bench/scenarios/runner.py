@@ -56,10 +56,11 @@ def finite(value: Any) -> Any:
 
 def environment(config: LoadgenConfig) -> dict[str, Any]:
     """The fingerprint stored beside the verdict, LoadGen's version included."""
-    from bench.fingerprint import fingerprint, package_version
+    from bench.store.fingerprint import fingerprint
+    from linreg.environment import package_versions
 
     env = fingerprint(config.threads, {}, [config.device])
-    env["versions"]["mlcommons-loadgen"] = package_version("mlcommons-loadgen")
+    env["versions"].update(package_versions(["mlcommons-loadgen"]))
     return env
 
 

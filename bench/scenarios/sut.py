@@ -31,9 +31,9 @@ def load_runtime(name: str, artifacts: Any, device: str, threads: int) -> Any:
 
 def parity_ulps_of(name: str, device: str) -> int:
     """The ULP distance the registry allows `name` on `device` (0: bit-exact)."""
-    from bench.runtimes import parity_ulps
+    from bench.runtimes import runtime_entry
 
-    return parity_ulps(name, device)
+    return runtime_entry(name).parity_ulps(device)
 
 
 def sample_inputs(count: int) -> np.ndarray:
