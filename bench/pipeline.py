@@ -22,7 +22,8 @@ from linreg.progress import Progress
 
 # A tiny configuration for end-to-end tests: seconds, in one process, nothing compiled.
 SMOKE_TIMING = TimingConfig(warmup_calls=1, warmup_s=0.0, min_sample_s=0.0002,
-                            min_total_s=0.002, min_samples=3, max_total_s=0.2)
+                            min_total_s=0.002, min_samples=3, max_total_s=0.2,
+                            latency_calls=200, latency_max_s=0.01)
 
 
 def smoke_config(**overrides: Any) -> SuiteConfig:

@@ -9,14 +9,14 @@ the same harness and stated next to the percentiles, never subtracted.
 """
 from __future__ import annotations
 
-import gc
 import math
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from bench.engine.measurement import percentile
+from bench.engine.measurement import Measurement, percentile
+from bench.engine.timing import TimingConfig, gc_paused
 
 PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9))
 TAIL_CALLS = 10  # a percentile means something when >= 10 calls lie beyond it
@@ -39,22 +39,17 @@ class LatencyConfig:
             raise ValueError(f"max_s must be a positive number, got {self.max_s}")
 
 
-QUICK_LATENCY = LatencyConfig(max_calls=2_000, max_s=0.1, min_calls=10, overhead_calls=200)
-
-
 def time_single_calls(fn: Callable[[], Any], config: LatencyConfig = LatencyConfig(),
                       sync: Callable[[], None] | None = None,
                       clock: Callable[[], int] = time.perf_counter_ns) -> list[float]:
     """Seconds of each of up to max_calls calls, each between its own clock pair (sync inside it).
 
-    GC is off while timing (as in torch.utils.benchmark): a collection triggered by the harness's
-    own list growth would be charged to whichever call it lands in.
+    GC is off while timing (the engine's GC_POLICY): a collection triggered by the harness's own
+    list growth would be charged to whichever call it lands in.
     """
     times_ns: list[int] = []
     append = times_ns.append
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         if sync is not None:
             sync()  # nothing queued before may land in the first call
         budget_ns = int(config.max_s * 1e9)
@@ -69,9 +64,6 @@ def time_single_calls(fn: Callable[[], Any], config: LatencyConfig = LatencyConf
             spent = t1 - start
             if spent >= budget_ns and (i + 1 >= config.min_calls or spent >= 4 * budget_ns):
                 break
-    finally:
-        if was_enabled:
-            gc.enable()
     return [t * 1e-9 for t in times_ns]
 
 
@@ -94,7 +86,7 @@ def summarize(times_s: list[float] | tuple[float, ...]) -> dict[str, float | int
 
 def calls_needed(q: float) -> int:
     """Calls for TAIL_CALLS of them to lie beyond percentile q: 1,000 for p99, 10,000 for p99.9."""
-    return math.ceil(TAIL_CALLS / (1.0 - q / 100.0) - 1e-9)
+    return math.ceil(round(TAIL_CALLS / (1.0 - q / 100.0), 6))  # round: 1 - 0.999 is not exact
 
 
 def unreliable_percentiles(n: int) -> list[str]:
@@ -121,12 +113,22 @@ def cdf_points(times_s: list[float] | tuple[float, ...]) -> dict[str, list[float
 
 
 def measure_latency(fn: Callable[[], Any], config: LatencyConfig = LatencyConfig(),
-                    sync: Callable[[], None] | None = None) -> dict[str, Any]:
-    """Single calls of fn, summarized: what an inference measurement stores next to its blocks."""
+                    sync: Callable[[], None] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """Single calls of fn, summarized: (the fields an inference measurement stores, its warnings)."""
     overhead = clock_overhead_s(config, sync)
     times = time_single_calls(fn, config, sync)
     summary: dict[str, Any] = dict(summarize(times))
     summary["clock_overhead_s"] = overhead
-    return {"latency_s": summary, "latency_cdf_s": cdf_points(times),
-            "latency_unreliable": unreliable_percentiles(len(times)),
-            "_latency_warnings": reliability_warnings(len(times))}
+    fields = {"latency_s": summary, "latency_cdf_s": cdf_points(times),
+              "latency_unreliable": unreliable_percentiles(len(times))}
+    return fields, reliability_warnings(len(times))
+
+
+def with_latency(m: Measurement, fn: Callable[[], Any], sync: Callable[[], None] | None,
+                 timing: TimingConfig) -> Measurement:
+    """`m` with per-request latency of `fn` added (fields in extra, reliability in warnings)."""
+    config = LatencyConfig(max_calls=timing.latency_calls, max_s=timing.latency_max_s,
+                           min_calls=min(LatencyConfig.min_calls, timing.latency_calls),
+                           overhead_calls=min(LatencyConfig.overhead_calls, timing.latency_calls))
+    fields, warnings = measure_latency(fn, config, sync)
+    return replace(m, extra={**m.extra, **fields}, warnings=m.warnings + tuple(warnings))

@@ -125,8 +125,9 @@ class Measurement:
                 "min_s": s[0],
                 "max_s": s[-1],
                 "mean_s": statistics.fmean(s),
-                "p05_s": percentile(s, 5),
-                "p95_s": percentile(s, 95),
+                # percentiles of the block averages, not of requests (per-request: latency_s)
+                "block_p05_s": percentile(s, 5),
+                "block_p95_s": percentile(s, 95),
             })
         d["parity"] = self.parity.to_dict() if self.parity else None
         d["warnings"] = list(self.warnings)
@@ -146,6 +147,7 @@ class Measurement:
         ) if p else None
         known = {"phase", "runtime", "device", "batch_size", "times_s", "calls_per_sample",
                  "n_samples", "median_s", "iqr_s", "min_s", "max_s", "mean_s", "p05_s", "p95_s",
+                 "block_p05_s", "block_p95_s",
                  "parity", "warnings", "skip_reason", "world_size"}
         return cls(
             spec=spec,

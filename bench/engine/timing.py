@@ -51,6 +51,8 @@ class TimingConfig:
     min_samples: int = 10         # ...and at least this many samples, for a meaningful IQR
     max_total_s: float = 10.0     # cap for very slow calls; fewer samples then, with a warning
     gc: str = GC_POLICY           # recorded, not a choice: every loop here keeps this one policy
+    latency_calls: int = 20_000   # inference: single calls timed one by one (p99.9 needs 10,000)
+    latency_max_s: float = 1.0    # ...but at most this long (big batches get fewer, and say so)
 
     def __post_init__(self) -> None:
         if self.warmup_calls < 0:
@@ -62,6 +64,9 @@ class TimingConfig:
             raise ValueError(f"gc must be {GC_POLICY!r} (the engine's one policy), got {self.gc!r}")
         if self.min_samples < 1:
             raise ValueError(f"min_samples must be >= 1, got {self.min_samples}")
+        if self.latency_calls < 1 or not self.latency_max_s > 0:
+            raise ValueError(f"latency_calls must be >= 1 and latency_max_s > 0, got "
+                             f"{self.latency_calls} and {self.latency_max_s}")
         if self.max_total_s < self.min_total_s:
             raise ValueError(
                 f"max_total_s ({self.max_total_s}) must be >= min_total_s ({self.min_total_s})"
@@ -69,7 +74,8 @@ class TimingConfig:
 
 
 QUICK_TIMING = TimingConfig(warmup_calls=3, warmup_s=0.005, min_sample_s=0.001,
-                            min_total_s=0.05, min_samples=5, max_total_s=1.0)
+                            min_total_s=0.05, min_samples=5, max_total_s=1.0,
+                            latency_calls=2_000, latency_max_s=0.05)
 
 
 @contextlib.contextmanager

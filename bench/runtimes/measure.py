@@ -1,11 +1,14 @@
 """Inference measurements: load a runtime, check its parity, then time it at every batch size."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 from bench.engine.devices import device_context, device_skip_reason
 from bench.engine.floors import with_efficiency
+from bench.engine.latency import with_latency
 from bench.engine.measurement import Measurement, Spec
+from bench.engine.memory import MemoryTracker
 from bench.engine.parity import check_parity
 from bench.engine.timing import TimingConfig, measure, skipped
 from bench.runtimes import RuntimeEntry, runtime_entry
@@ -39,6 +42,7 @@ def measure_inference(
     specs = [Spec("inference", runtime_name, device, b) for b in sizes]
     reason = skip_reason or device_skip_reason(device)
     runtime = None
+    memory = MemoryTracker(device) if reason is None else None  # baseline: before the runtime loads
     if reason is None:
         try:
             torch.set_num_threads(threads)
@@ -50,7 +54,7 @@ def measure_inference(
     for spec in specs:
         if reason is None:
             try:
-                m = _measure_one(runtime, entry, spec, artifacts, threads, timing)
+                m = _measure_one(runtime, entry, spec, artifacts, threads, timing, memory)
             except caught as exc:
                 reason = _failure(entry, exc)
         if reason is not None:
@@ -69,10 +73,12 @@ def _failure(entry: RuntimeEntry, exc: Exception) -> str:
 
 
 def _measure_one(runtime: Any, entry: RuntimeEntry, spec: Spec, artifacts: Artifacts, threads: int,
-                 timing: TimingConfig) -> Measurement:
-    """Parity of one size against the state_dict model on the CPU, then its timing."""
+                 timing: TimingConfig, memory: Any) -> Measurement:
+    """Parity of one size against the state_dict model on the CPU, then its timing: blocks, then
+    single calls (per-request latency); the memory peak of the whole size is stored with it."""
     import torch
 
+    memory.start()
     x = make_input(spec.batch_size)
     with torch.no_grad():
         reference = load_model(artifacts.checkpoint, "cpu")[1](x)
@@ -82,5 +88,7 @@ def _measure_one(runtime: Any, entry: RuntimeEntry, spec: Spec, artifacts: Artif
     extra = {k: v for k, v in bound.extra.items() if not k.startswith("_")}
     extra["threads"] = threads
     with bound.context(), device_context(spec.device):
-        return measure(bound.call, spec, timing, sync=bound.sync, block=bound.block,
-                       parity=parity, extra=extra)
+        m = measure(bound.call, spec, timing, sync=bound.sync, block=bound.block,
+                    parity=parity, extra=extra)
+        m = with_latency(m, bound.call, bound.sync, timing)
+    return replace(m, extra={**m.extra, "memory": memory.record()})

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from bench.scenarios.settings import LoadgenConfig
 
 MAX_PROBES = 12
+MAX_SHRINK = 256  # never probe below start_qps / 256: slow rates take min_query_count / QPS seconds
 Probe = Callable[[LoadgenConfig, Path], dict[str, Any]]
 
 
@@ -41,7 +42,7 @@ def search_peak(config: LoadgenConfig, out_dir: Path, probe: Probe, start_qps: f
             lo, qps = qps, qps * 2
         else:
             hi = qps
-    while len(results) < max_probes and not lo and hi > 1e-3:  # nothing VALID yet: shrink
+    while len(results) < max_probes and not lo and hi / 4 >= start_qps / MAX_SHRINK:  # shrink
         qps = hi / 4
         if run(qps):
             lo = qps

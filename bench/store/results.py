@@ -29,7 +29,8 @@ ENTRY_KEYS = ("phase", "runtime", "device", "batch_size", "parity", "warnings")
 # One row per measurement; skipped rows leave the timing columns empty.
 CSV_COLUMNS = (
     "phase", "runtime", "device", "batch_size", "world_size",
-    "median_s", "iqr_s", "min_s", "p05_s", "p95_s", "n_samples", "calls_per_sample",
+    "median_s", "iqr_s", "min_s", "block_p05_s", "block_p95_s", "n_samples", "calls_per_sample",
+    "latency_p50_s", "latency_p99_s", "latency_p999_s", "latency_n", "rss_peak_above_baseline_bytes",
     "parity_passed", "max_abs_error", "max_ulp",
     "bytes_per_s", "bandwidth_efficiency", "minor_faults_per_call", "compile_s",
     "allreduce_share", "scaling_efficiency",
@@ -108,6 +109,11 @@ def csv_row(entry: dict[str, Any]) -> dict[str, Any]:
     row["max_abs_error"] = parity.get("max_abs_error")
     row["max_ulp"] = parity.get("max_ulp")
     row["warnings"] = "; ".join(entry.get("warnings") or ())
+    latency = entry.get("latency_s") or {}
+    for key in ("p50", "p99", "p999"):
+        row[f"latency_{key}_s"] = latency.get(key)
+    row["latency_n"] = latency.get("n")
+    row["rss_peak_above_baseline_bytes"] = (entry.get("memory") or {}).get("rss_peak_above_baseline_bytes")
     return {k: ("" if v is None else (repr(v) if isinstance(v, float) else v)) for k, v in row.items()}
 
 
@@ -209,6 +215,19 @@ def _validate_entry(entry: Any, where: str) -> None:
     for key in ("runtime", "device"):
         if not isinstance(entry[key], str) or "\0" in entry[key]:
             raise ResultsError(f"{where}: {key} must be a string without NUL bytes, got {entry[key]!r:.60}")
+    for key in ("latency_s", "memory"):  # v2: flat objects of numbers (or null), read by report/compare
+        _validate_numbers(entry.get(key), f"{where}.{key}")
+
+
+def _validate_numbers(value: Any, where: str) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise ResultsError(f"{where} must be an object, got {type(value).__name__}")
+    for k, v in value.items():
+        if v is not None and not isinstance(v, str) and (not isinstance(v, (int, float)) or isinstance(v, bool)
+                                                         or not math.isfinite(v) or v < 0):
+            raise ResultsError(f"{where}.{k} must be a number >= 0 or null, got {v!r:.60}")
 
 
 def measurements_of(results: dict[str, Any]) -> list[Measurement]:

@@ -23,6 +23,21 @@ Format history:
     add` recognises a run by it) and `environment.machine_id` (the store's folder for the machine,
     bench/store/identity.py). Readers treat both as optional: a file without them (v1) gets a
     content-hash run id, and `history add --machine NAME` names its machine.
+    Latency under load (`linreg-bench loadgen`, per-request latency, memory per runtime):
+    - p05_s/p95_s renamed block_p05_s/block_p95_s: they are percentiles of the block averages
+      (each averages calls_per_sample calls), not of requests. Readers recompute them from times_s,
+      so v1 files load unchanged.
+    - inference measurements gain `latency_s` {p50, p90, p99, p999, max, n, clock_overhead_s}:
+      single calls timed one by one (n of them; clock_overhead_s is the harness's own median
+      cost per reading, not subtracted), `latency_cdf_s` {q: probabilities, s: seconds} and
+      `latency_unreliable` (the percentiles that n cannot support: < 10 calls beyond them).
+    - inference measurements gain `memory` {rss_peak_above_baseline_bytes, rss_baseline_bytes,
+      rss_peak_scope: "measurement" | "process", and on CUDA cuda_max_allocated_bytes,
+      cuda_baseline_allocated_bytes, cuda_note}: the worker's peak resident memory above its
+      baseline read before the runtime loaded.
+    - optional top-level `loadgen`: the run's short MLPerf LoadGen SingleStream pass, one record
+      per runtime (scenario, runtime, valid, latency_s, qps, reasons, accuracy), or
+      {"skipped": reason}.
 """
 from __future__ import annotations
 
