@@ -14,6 +14,7 @@ from bench.compare import (DEFAULT_ALPHA, DEFAULT_FAIL_ON, Comparison, MedianGat
                            load_bench_file, render_json, render_markdown, render_text)
 from bench.compare.render import to_json
 from bench.compare.gate import check_rounds
+from bench.compare.memory import parse_percent
 from linreg.errors import LinregError
 from linreg.files import write_text_atomic
 
@@ -42,6 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         f"{DEFAULT_FAIL_ON.replace('%', '%%')})")
     p.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
                    help=f"significance level of the Mann-Whitney U test (default {DEFAULT_ALPHA}, as asv)")
+    p.add_argument("--fail-on-memory", metavar="N%", default=None,
+                   help="also exit 1 when a peak memory figure grew beyond N%% (and 1 MiB); "
+                        "memory changes are listed either way")
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--markdown", action="store_true", help="a Markdown table, for PR comments")
@@ -82,6 +86,7 @@ def _render_all(comparisons: list[Comparison], args: argparse.Namespace) -> str:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     gate = MedianGate.parse(args.fail_on, alpha=args.alpha)
+    fail_on_memory = None if args.fail_on_memory is None else parse_percent(args.fail_on_memory)
     if args.rev:  # interleaving gives one sample per side per round
         check_rounds(args.rounds, gate.alpha)
     if not 100 <= args.resamples <= MAX_RESAMPLES:  # past the max, the bootstrap runs for hours
@@ -119,4 +124,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
             what = f"{r.stats.ratio:.3f}x the baseline median, p={r.stats.p_value:.2g}" \
                 if r.stats and r.verdict == Verdict.SLOWER else r.note
             sys.stderr.write(f"REGRESSION: {prefix[id(c)]}{r.label} ({r.verdict}: {what})\n")
-    return max(c.exit_code for c in comparisons)
+    return max(max(c.exit_code for c in comparisons),
+               max(_memory_verdict(c, fail_on_memory, prefix[id(c)]) for c in comparisons))
+
+
+def _memory_verdict(comparison: Comparison, fail_on: float | None, prefix: str = "") -> int:
+    """1 when --fail-on-memory is given and some peak grew beyond it; the culprits on stderr."""
+    if fail_on is None:
+        return 0
+    grown = [m for m in comparison.memory if m.exceeds(fail_on)]
+    for m in grown:
+        sys.stderr.write(f"MEMORY REGRESSION: {prefix}{m.label} ({m.metric} {m.base_bytes / 2**20:.1f} MiB -> "
+                         f"{m.new_bytes / 2**20:.1f} MiB, beyond {fail_on:g}%)\n")
+    return 1 if grown else 0

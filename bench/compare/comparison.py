@@ -14,6 +14,7 @@ from typing import Any
 
 from bench.compare.files import CONFIG_KEYS, BenchFile, Entry, load_bench_file
 from bench.compare.gate import MedianGate, Verdict, is_failure
+from bench.compare.memory import MemoryChange, memory_changes
 from bench.compare.significance import RatioStats, compare_samples
 from linreg.errors import first_line
 
@@ -40,6 +41,7 @@ class Comparison:
     env_diffs: tuple[tuple[str, Any, Any], ...]
     warnings: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
+    memory: tuple[MemoryChange, ...] = ()  # listed, gated only by --fail-on-memory
 
     @property
     def regressions(self) -> list[Row]:
@@ -145,7 +147,9 @@ def compare_files(
         warnings.append(f"too few samples to ever reach p<{gate.alpha:g} (a slowdown beyond the "
                         "threshold fails as inconclusive, more samples needed): "
                         + ", ".join(few))
-    return Comparison(base, new, gate, tuple(rows), tuple(diffs), tuple(warnings))
+    memory = memory_changes([(b.label, b.memory, new.entries[k].memory)
+                             for k, b in base.entries.items() if k in new.entries])
+    return Comparison(base, new, gate, tuple(rows), tuple(diffs), tuple(warnings), memory=tuple(memory))
 
 
 def compare_paths(base_path: str | Path, new_path: str | Path, gate: MedianGate,

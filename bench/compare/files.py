@@ -86,6 +86,7 @@ class Entry:
     skip_reason: str | None = None
     parity_passed: bool | None = None
     parity_detail: str = ""
+    memory: dict[str, Any] | None = None  # schema v2: peak memory of the measurement
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ def _results_entries(data: dict[str, Any], path: str) -> dict[str, Entry]:
             parity_detail="" if parity is None else
             f"max_abs_error {_fmt_opt(parity.max_abs_error, '.3g')}, "
             f"max_ulp {_fmt_opt(parity.max_ulp, 'd')} ({parity.tolerance})",
+            memory=m.extra.get("memory") if isinstance(m.extra.get("memory"), dict) else None,
         )
     return entries
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from bench.compare.comparison import Comparison, Row
 from bench.compare.files import Entry
+from bench.compare.memory import memory_lines
 from bench.engine.units import format_duration
 
 
@@ -73,6 +74,7 @@ def render_text(c: Comparison) -> str:
         if i == 0:
             out.append("  ".join("-" * w for w in widths))
     out += _skipped_lines(both)
+    out += memory_lines(c.memory)
     out += _summary_lines(c)
     return "\n".join(out) + "\n"
 
@@ -92,7 +94,7 @@ def render_markdown(c: Comparison) -> str:
             cells[6] = f"**{cells[6]}**"
         out.append("| " + " | ".join(cells) + " |")
     out.append("")
-    out += [f"{line}  " for line in _skipped_lines(both) + _summary_lines(c)]
+    out += [f"{line}  " for line in _skipped_lines(both) + memory_lines(c.memory) + _summary_lines(c)]
     return "\n".join(out) + "\n"
 
 
@@ -127,6 +129,7 @@ def to_json(c: Comparison) -> dict[str, Any]:
         "regressions": [r.label for r in c.regressions],
         "exit_code": c.exit_code,
         **({"meta": c.meta} if c.meta else {}),
+        **({"memory_changes": [m.to_json() for m in c.memory]} if c.memory else {}),
     }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from bench.report.latency_plots import write_latency_plots
 from bench.report.markdown import render_report, write_report
 from bench.report.plots import write_plots
 from bench.report.scaling_plot import write_scaling_plot
@@ -16,6 +17,7 @@ Writer = Callable[[dict[str, Any], Path], object]
 WRITERS: tuple[Writer, ...] = (
     write_plots,   # first: report.md embeds the plots that exist
     write_scaling_plot,
+    write_latency_plots,
     write_report,
 )
 

@@ -17,7 +17,12 @@ THROUGHPUT_PNG = "inference_throughput.png"
 TRAIN_PNG = "train_epoch.png"
 SCALING_PNG = "ddp_scaling.png"  # data-parallel runs only (bench/report/scaling_plot.py)
 PLOT_FILES = (LATENCY_PNG, THROUGHPUT_PNG, TRAIN_PNG)  # the ones write_plots draws
+PERCENTILES_PNG = "latency_percentiles.png"
+CDF_PNG = "latency_cdf.png"
+LATENCY_PLOT_FILES = (PERCENTILES_PNG, CDF_PNG)
 PLOT_TITLES = {LATENCY_PNG: "Inference latency against batch size",
+               PERCENTILES_PNG: "Per-request latency percentiles against batch size",
+               CDF_PNG: "Per-request latency distribution at batch 1",
                THROUGHPUT_PNG: "Inference throughput against batch size",
                TRAIN_PNG: "Training epoch time against N",
                SCALING_PNG: "Data-parallel epoch time and scaling efficiency against world size"}

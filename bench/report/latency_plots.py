@@ -10,13 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.engine.units import format_duration
-from bench.report.format import INFERENCE_ORDER, device_rank, runtime_rank
+from bench.report.format import CDF_PNG, INFERENCE_ORDER, LATENCY_PLOT_FILES, PERCENTILES_PNG, device_rank, runtime_rank
 from linreg.files import atomic_path
 
-PERCENTILES_PNG = "latency_percentiles.png"
-CDF_PNG = "latency_cdf.png"
 PEAK_PNG = "peak_curve.png"
-LATENCY_PLOT_FILES = (PERCENTILES_PNG, CDF_PNG)
 SHOWN = (("p50", "-", "o"), ("p99", "--", "s"), ("p999", ":", "^"))
 
 

@@ -12,9 +12,10 @@ from typing import Any
 
 from bench.engine.measurement import entry_runtime
 from bench.engine.units import format_size
-from bench.report.format import (BYTES_PER_SAMPLE, INFERENCE_ORDER, PLOT_FILES, PLOT_TITLES, REPORT_MD,
-                                 SCALING_PNG,
-                                 TRAIN_ORDER, device_rank, runtime_rank)
+from bench.report.format import (BYTES_PER_SAMPLE, INFERENCE_ORDER, LATENCY_PLOT_FILES, PLOT_FILES,
+                                 PLOT_TITLES, REPORT_MD, SCALING_PNG, TRAIN_ORDER, device_rank,
+                                 runtime_rank)
+from bench.report.latency_tables import latency_lines, loadgen_lines
 from bench.report.scaling import scaling_lines
 from bench.report.tables import (environment_lines, floor_lines, fmt, label, parity_text,
                                  speedup_matrix, table, timing_rows)
@@ -136,6 +137,7 @@ def render_report(results: dict[str, Any], plots: list[str] | None = None) -> st
     out += _parity_lines(entries)
     out += _timing_lines(entries, floors)
     out += scaling_lines(results.get("measurements", []))
+    out += latency_lines(entries) + loadgen_lines(results.get("loadgen"))
     warned = [e for e in entries if e.get("warnings")]
     out += ["## Stability warnings", ""]
     out += [f"- `{label(e)}`: " + "; ".join(e["warnings"]) for e in warned] or ["None."]
@@ -155,7 +157,7 @@ def render_report(results: dict[str, Any], plots: list[str] | None = None) -> st
 def write_report(results: dict[str, Any], out_dir: str | Path) -> Path:
     """Write report.md into out_dir, embedding the plots already written there."""
     out = Path(out_dir)
-    plots = [name for name in (*PLOT_FILES, SCALING_PNG) if (out / name).is_file()]
+    plots = [name for name in (*PLOT_FILES, SCALING_PNG, *LATENCY_PLOT_FILES) if (out / name).is_file()]
     path = out / REPORT_MD
     write_text_atomic(path, render_report(results, plots))
     return path
