@@ -117,12 +117,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.pipeline import use_inductor_cache_dir
 
     use_inductor_cache_dir()  # before anything imports torch._inductor (exporting does)
-    from bench.pipeline import exit_status, run_pipeline, summary_line
+    from bench.pipeline import (QUICK_LOADGEN_SKIP, SMOKE_LOADGEN_SKIP, exit_status, run_pipeline,
+                                summary_line)
+    from bench.scenarios.run_pass import PASS_DURATION_S
     from bench.store.results import measurements_of
 
     config = suite_config_from_args(args)
     prepare_store(args.history)  # a bad --history fails before minutes of measuring
-    results = run_pipeline(args.out, config, quick=args.quick)
+    loadgen = QUICK_LOADGEN_SKIP if args.quick else SMOKE_LOADGEN_SKIP if args.smoke else PASS_DURATION_S
+    results = run_pipeline(args.out, config, quick=args.quick, loadgen=loadgen)
     measurements = measurements_of(results)
     print(f"{summary_line(measurements)}; wrote {args.out}/results.json, results.csv, report.md")
     file_bench_run(args.history, args.out, results)

@@ -11,7 +11,7 @@ import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 from bench.engine.parity import failed_parity
 from bench.engine.timing import TimingConfig
@@ -64,8 +64,11 @@ def flatten_interference(probe: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
-          extra_config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Measure `config` into `out`: results.json, results.csv, plots and report.md; returns results."""
+          extra_config: dict[str, Any] | None = None,
+          sections: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Measure `config` into `out`: results.json, results.csv, plots and report.md; returns results.
+
+    `sections` runs after the suite and returns extra top-level records (run's LoadGen pass)."""
     from bench.report import write_outputs
     from bench.store.fingerprint import fingerprint
     from bench.store.results import load_results, write_results
@@ -94,7 +97,8 @@ def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
     environment = fingerprint(config.threads, result.allocator, config.devices)
     run_config = {**config.to_json(), "artifacts": artifacts.to_json(),
                   "torchinductor_cache_dir": cache, **(extra_config or {})}
-    path = write_results(out, environment, run_config, floors, result.measurements)
+    path = write_results(out, environment, run_config, floors, result.measurements,
+                         sections=sections() if sections else None)
     results = load_results(path)
     write_outputs(results, out)
     for line in interference_lines(result.interference):
@@ -167,7 +171,26 @@ def export_checkpoint(checkpoint: Path, export_dir: Path) -> Artifacts:
     return Artifacts.from_export_dir(export_dir, checkpoint)
 
 
-def run_pipeline(out: Path, config: SuiteConfig, quick: bool = False) -> dict[str, Any]:
+QUICK_LOADGEN_SKIP = ("skipped in --quick: a LoadGen pass per runtime (~4 s each with its process) does "
+                     "not fit the 60 s budget; `linreg-bench run` or `linreg-bench loadgen` runs it")
+SMOKE_LOADGEN_SKIP = "skipped in --smoke (tests drive LoadGen on their own)"
+
+
+def loadgen_pass(out: Path, config: SuiteConfig, artifacts: Artifacts, plan: float | str) -> dict[str, Any]:
+    """The short MLPerf LoadGen SingleStream pass at batch 1 per runtime on the CPU, or its skip.
+
+    `plan` is the seconds per runtime, or the reason it is skipped. torch.compile runs only when
+    the suite measured it (each LoadGen bind of it compiles)."""
+    if isinstance(plan, str):
+        return {"skipped": plan}
+    from bench.scenarios.run_pass import singlestream_pass
+
+    runtimes = [r for r in config.runtimes if not (config.compile_skip_reason and r == "torch_compile")]
+    return singlestream_pass(artifacts, runtimes, "cpu", config.threads, out, plan, say=say)
+
+
+def run_pipeline(out: Path, config: SuiteConfig, quick: bool = False,
+                 loadgen: float | str = QUICK_LOADGEN_SKIP) -> dict[str, Any]:
     """Train -> export + verify -> bench -> results, plots, report; all under `out`."""
     from linreg.publish import run_training
     from linreg.train import TrainConfig
@@ -183,6 +206,7 @@ def run_pipeline(out: Path, config: SuiteConfig, quick: bool = False) -> dict[st
     artifacts = export_checkpoint(out / "train" / "model.pth", out / "export")
     say("[3/3] bench")
     results = bench(out, config, artifacts,
-                    {"pipeline": "run", "quick": quick, "train": asdict(train_config)})
+                    {"pipeline": "run", "quick": quick, "train": asdict(train_config)},
+                    lambda: {"loadgen": loadgen_pass(out, config, artifacts, loadgen)})
     say(f"run: done in {time.monotonic() - start:.1f} s -> {out / 'report.md'}")
     return results

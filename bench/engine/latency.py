@@ -105,11 +105,16 @@ def reliability_warnings(n: int) -> list[str]:
 
 
 def cdf_points(times_s: list[float] | tuple[float, ...]) -> dict[str, list[float]]:
-    """The distribution at CDF_PROBS (for pictures): {"q": probabilities, "s": seconds}."""
+    """The distribution at CDF_PROBS (for pictures): {"q": probabilities, "s": seconds}.
+
+    Only the probabilities that the calls reach (at least one call beyond them); the max closes
+    the curve at q = 1 - 1/n, so a short run never draws an interpolated tail it did not see.
+    """
     s = sorted(times_s)
     if not s:
         return {"q": [], "s": []}
-    return {"q": list(CDF_PROBS), "s": [percentile(s, 100.0 * q) for q in CDF_PROBS]}
+    qs = [q for q in CDF_PROBS if len(s) * (1.0 - q) >= 1.0]
+    return {"q": qs + [1.0 - 1.0 / len(s)], "s": [percentile(s, 100.0 * q) for q in qs] + [s[-1]]}
 
 
 def measure_latency(fn: Callable[[], Any], config: LatencyConfig = LatencyConfig(),

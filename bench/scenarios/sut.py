@@ -36,6 +36,13 @@ def parity_ulps_of(name: str, device: str) -> int:
     return runtime_entry(name).parity_ulps(device)
 
 
+def is_compiled(name: str) -> bool:
+    """Does `name` generate code at every bind (torch.compile)? Then the QSL holds one sample."""
+    from bench.runtimes import runtime_entry
+
+    return bool(runtime_entry(name).compiled)
+
+
 def sample_inputs(count: int) -> np.ndarray:
     """The QSL's inputs: `count` evenly spaced float32 points on [0, 1], shape [count, 1]."""
     return np.linspace(0.0, 1.0, count, dtype=np.float32).reshape(count, 1)

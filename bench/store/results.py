@@ -66,11 +66,13 @@ def build_results(
     floors: dict[str, Any],
     measurements: list[Measurement],
     run_id: str | None = None,
+    sections: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The results.json document; non-finite floats become null (JSON has no NaN).
 
     `run_id`: a writer that rewrites results.json during one run (progress, interruption) passes
-    the same id each time; by default every document is a new run."""
+    the same id each time; by default every document is a new run. `sections` are extra top-level
+    records (v2: `loadgen`), written after `summary`."""
     entries = [_finite(m.to_dict()) for m in measurements]
     return {
         "schema_version": SCHEMA_VERSION,
@@ -81,6 +83,7 @@ def build_results(
         "floors": _finite(floors),
         "measurements": entries,
         "summary": summarize(entries),
+        **_finite(sections or {}),
     }
 
 
@@ -91,10 +94,11 @@ def write_results(
     floors: dict[str, Any],
     measurements: list[Measurement],
     run_id: str | None = None,
+    sections: dict[str, Any] | None = None,
 ) -> Path:
     """Write results.json and results.csv into out_dir (each atomically); return the JSON's path."""
     out = Path(out_dir)
-    results = build_results(environment, config, floors, measurements, run_id)
+    results = build_results(environment, config, floors, measurements, run_id, sections)
     json_path = out / RESULTS_JSON
     write_json_atomic(json_path, results)
     write_csv(results, out / RESULTS_CSV)

@@ -1,0 +1,35 @@
+"""`run`'s short LoadGen pass: SingleStream at batch 1 for every runtime that was benched.
+
+One child process per runtime (a crash is that runtime's failed record), logs under
+OUT/loadgen/<runtime>/, and one record per runtime in results.json's top-level `loadgen`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from bench.scenarios.runner import run_child
+from bench.scenarios.settings import LoadgenConfig
+
+PASS_DURATION_S = 2.0   # per runtime: ~100k queries at ~15 us each, enough for a p99.9
+PASS_ACCURACY_SAMPLES = 512
+
+
+def singlestream_pass(artifacts: Any, runtimes: list[str] | tuple[str, ...], device: str, threads: int,
+                      out: Path, duration_s: float = PASS_DURATION_S,
+                      say: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
+    """{"scenario", "device", "duration_s", "runs": [one LoadGen result per runtime]}."""
+    runs = []
+    for runtime in runtimes:
+        config = LoadgenConfig("single-stream", runtime, device, duration_s, threads=threads,
+                               accuracy_samples=PASS_ACCURACY_SAMPLES)
+        result = run_child(config, artifacts, out / "loadgen" / runtime)
+        lat = result.get("latency_s") or {}
+        verdict = "VALID" if result["valid"] else "; ".join(result.get("reasons") or ["INVALID"])
+        p99 = lat.get("p99")
+        say(f"loadgen: single-stream {runtime}: {verdict}"
+            + (f", p99 {p99 * 1e6:.3g} us" if p99 else ""))
+        runs.append({k: result.get(k) for k in ("runtime", "valid", "failed", "reasons", "latency_s", "qps",
+                                                 "query_count", "accuracy", "memory")})
+    return {"scenario": "single-stream", "device": device, "batch_size": 1, "duration_s": duration_s,
+            "logs": "loadgen/<runtime>/", "runs": runs}
