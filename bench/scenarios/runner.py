@@ -12,6 +12,7 @@ from typing import Any
 
 from bench.scenarios.loadgen import failed_result
 from bench.scenarios.settings import LoadgenConfig
+from linreg.errors import first_line
 from linreg.files import write_json_atomic
 
 LOADGEN_JSON = "loadgen.json"
@@ -33,14 +34,17 @@ def run_child(config: LoadgenConfig, artifacts: Any, out_dir: Path) -> dict[str,
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         try:
             proc = subprocess.run([sys.executable, "-m", "bench.scenarios.child", str(job), str(result)],
-                                  stdin=subprocess.DEVNULL, stdout=sys.stderr, env=env,
-                                  timeout=child_timeout_s(config))
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  env=env, timeout=child_timeout_s(config), text=True, errors="replace")
         except subprocess.TimeoutExpired:
             return failed_result(config, f"no result within {child_timeout_s(config):.0f} s (hung)")
+        sys.stderr.write(proc.stdout)  # the child's own messages (LoadGen, runtime warnings)
         if result.exists():
             return json.loads(result.read_text())
         how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit code {proc.returncode}"
-        return failed_result(config, f"the test process died ({how}) before writing its result")
+        last = first_line(proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "")
+        return failed_result(config, f"the test process died ({how}) before writing its result"
+                             + (f": {last}" if last else ""))
 
 
 def finite(value: Any) -> Any:
