@@ -95,7 +95,7 @@ def start_test(sut: RuntimeSUT, config: LoadgenConfig, settings: Any, out_dir: P
     """LoadGen's SUT and QSL around `sut`, one test, then both destroyed."""
     import mlperf_loadgen as lg
 
-    handle = lg.ConstructSUT(sut.issue_queries, sut.flush_queries)
+    handle = lg.ConstructFastSUT(sut.issue_fast, sut.flush_queries)
     qsl = lg.ConstructQSL(config.sample_count, config.sample_count, sut.load_samples, sut.unload_samples)
     try:
         lg.StartTestWithLogSettings(handle, qsl, settings, _log_settings(out_dir))
