@@ -14,6 +14,8 @@ import resource
 from pathlib import Path
 from typing import Any
 
+from bench.engine.devices import is_cuda
+
 PROC_STATUS = Path("/proc/self/status")
 CLEAR_REFS = Path("/proc/self/clear_refs")
 
@@ -59,7 +61,7 @@ class MemoryTracker:
         self._cuda_baseline = self._cuda_allocated()
 
     def _cuda_allocated(self) -> int | None:
-        if not self.device.startswith("cuda"):
+        if not is_cuda(self.device):
             return None
         import torch
 
@@ -69,7 +71,7 @@ class MemoryTracker:
         """A new measurement begins: its peak counts from here (the runtime stays resident)."""
         if self.resettable:
             reset_peak_rss()
-        if self.device.startswith("cuda"):
+        if is_cuda(self.device):
             import torch
 
             torch.cuda.reset_peak_memory_stats(self.device)
@@ -81,7 +83,7 @@ class MemoryTracker:
             "rss_baseline_bytes": self.baseline,
             "rss_peak_scope": "measurement" if self.resettable else "process",
         }
-        if self.device.startswith("cuda"):
+        if is_cuda(self.device):
             import torch
 
             out["cuda_max_allocated_bytes"] = int(torch.cuda.max_memory_allocated(self.device))
