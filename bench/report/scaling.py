@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.engine.units import format_size
+from bench.engine.units import format_duration, format_size
 
 DDP_RUNTIME = "ddp"  # the runtime name of data-parallel records (bench/distributed/records.py)
 
@@ -25,11 +25,11 @@ SCALING_NOTES = """\
 
 
 def _ms(seconds: Any) -> str:
-    return "–" if not isinstance(seconds, (int, float)) else f"{seconds * 1e3:.3g} ms"
+    return format_duration(seconds if isinstance(seconds, (int, float)) else None, "ms")
 
 
 def _us(seconds: Any) -> str:
-    return "–" if not isinstance(seconds, (int, float)) else f"{seconds * 1e6:.3g} µs"
+    return format_duration(seconds if isinstance(seconds, (int, float)) else None, "µs")
 
 
 def _pct(x: Any) -> str:

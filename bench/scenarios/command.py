@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.engine.units import format_duration
 from linreg.argtypes import positive_float, positive_int
 from linreg.errors import LinregError
 
@@ -115,7 +116,7 @@ def run_peak(config: Any, artifacts: Any, out: Path) -> dict[str, Any]:
 
 def _us(latency: dict[str, Any] | None, key: str) -> str:
     value = (latency or {}).get(key)
-    return "n/a" if value is None else f"{value * 1e6:.3g} us"
+    return format_duration(value, "µs", none="n/a")
 
 
 def report(result: dict[str, Any], out: Path) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from bench.engine.units import format_duration
 from bench.scenarios.runner import run_child
 from bench.scenarios.settings import LoadgenConfig
 
@@ -28,7 +29,7 @@ def singlestream_pass(artifacts: Any, runtimes: list[str] | tuple[str, ...], dev
         verdict = "VALID" if result["valid"] else "; ".join(result.get("reasons") or ["INVALID"])
         p99 = lat.get("p99")
         say(f"loadgen: single-stream {runtime}: {verdict}"
-            + (f", p99 {p99 * 1e6:.3g} us" if p99 else ""))
+            + (f", p99 {format_duration(p99)}" if p99 else ""))
         runs.append({k: result.get(k) for k in ("runtime", "valid", "failed", "reasons", "latency_s", "qps",
                                                  "query_count", "accuracy", "memory")})
     return {"scenario": "single-stream", "device": device, "batch_size": 1, "duration_s": duration_s,
