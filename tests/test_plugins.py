@@ -73,3 +73,21 @@ def test_a_plugin_is_benched_like_a_builtin(installed, exported: Path, tmp_path:
     assert main(["compare", str(out / "results.json"), str(out / "results.json"), "--json"]) == 0
     rows = {r["label"]: r["verdict"] for r in json.loads(capsys.readouterr().out)["measurements"]}
     assert rows["inference/numpy/cpu/1"] == "unchanged"
+
+
+def test_loadgen_runs_a_plugin_and_records_a_broken_one_as_failed(installed, exported: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("mlperf_loadgen")
+    out = tmp_path / "lg"
+    code = main(["loadgen", "--export-dir", str(exported), "--runtime", "numpy", "--scenario",
+                 "single-stream", "--duration-s", "0.3", "--out", str(out)])
+    doc = json.loads((out / "loadgen.json").read_text())
+    assert doc["runtime"] == "numpy" and doc["accuracy"]["checked"] > 0 and doc["accuracy"]["passed"]
+    assert code == (0 if doc["valid"] else 1)
+    from bench.runtimes.base import Artifacts
+    from bench.scenarios.loadgen import run_test
+    from bench.scenarios.settings import LoadgenConfig
+
+    broken = run_test(LoadgenConfig("single-stream", "broken", duration_s=0.2),
+                      Artifacts.from_export_dir(exported), tmp_path / "broken")
+    assert broken["valid"] is False and "NoSuchRuntime" in broken["failed"]

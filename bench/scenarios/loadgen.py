@@ -108,16 +108,16 @@ def run_test(config: LoadgenConfig, artifacts: Any, out_dir: Path) -> dict[str, 
     """Run one LoadGen test; the loadgen.json body (without fingerprint), never raising for the runtime."""
     import mlperf_loadgen as lg
 
-    if is_compiled(config.runtime):  # every bind compiles (seconds): one sample, bound once
-        config = replace(config, sample_count=1, offline_batch=1, samples_per_query=1)
     out_dir.mkdir(parents=True, exist_ok=True)
-    memory = MemoryTracker(config.device)
-    inputs = sample_inputs(config.sample_count)
-    reference = reference_outputs(artifacts.checkpoint, inputs)
-    try:
+    memory = MemoryTracker(config.device)  # baseline: before the runtime loads
+    try:  # a runtime that is unknown, cannot load or cannot run is a failed result
+        if is_compiled(config.runtime):  # every bind compiles (seconds): one sample, bound once
+            config = replace(config, sample_count=1, offline_batch=1, samples_per_query=1)
+        inputs = sample_inputs(config.sample_count)
+        reference = reference_outputs(artifacts.checkpoint, inputs)
         runtime = load_runtime(config.runtime, artifacts, config.device, config.threads)
         expected_latency_s, expected_qps = calibrate(runtime, inputs, config)
-    except Exception as exc:  # a runtime that cannot load or run is a failed result
+    except Exception as exc:
         from linreg.errors import exception_line
 
         return failed_result(config, f"{type(exc).__name__}: {exception_line(exc, 200)}")

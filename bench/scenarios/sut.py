@@ -17,30 +17,35 @@ import numpy as np
 from linreg.errors import exception_line
 
 
+def runtime_entry_of(name: str) -> Any:
+    """The registry's entry for `name` (built-in or plug-in); a broken plug-in raises its reason."""
+    from bench.runtimes import runtime_entry, unavailable_reason
+    from export.errors import RuntimeUnavailableError
+
+    reason = unavailable_reason(name)
+    if reason:
+        raise RuntimeUnavailableError(reason)
+    return runtime_entry(name)
+
+
 def load_runtime(name: str, artifacts: Any, device: str, threads: int) -> Any:
     """A loaded runtime by registry name: the one place that knows how runtimes are made."""
     import torch
 
-    from bench.runtimes import make_runtime
-
     torch.set_num_threads(threads)
-    runtime = make_runtime(name)
+    runtime = runtime_entry_of(name).make()
     runtime.load(artifacts, device, threads)
     return runtime
 
 
 def parity_ulps_of(name: str, device: str) -> int:
     """The ULP distance the registry allows `name` on `device` (0: bit-exact)."""
-    from bench.runtimes import runtime_entry
-
-    return runtime_entry(name).parity_ulps(device)
+    return runtime_entry_of(name).parity_ulps(device)
 
 
 def is_compiled(name: str) -> bool:
     """Does `name` generate code at every bind (torch.compile)? Then the QSL holds one sample."""
-    from bench.runtimes import runtime_entry
-
-    return bool(runtime_entry(name).compiled)
+    return bool(runtime_entry_of(name).compiled)
 
 
 def sample_inputs(count: int) -> np.ndarray:
