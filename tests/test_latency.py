@@ -91,3 +91,18 @@ def test_memory_tracker_sees_an_allocation_above_its_baseline() -> None:
     assert record["rss_baseline_bytes"] > 0 and record["rss_peak_scope"] in ("measurement", "process")
     del block
     assert "cuda_max_allocated_bytes" not in record
+
+
+@pytest.mark.cuda
+def test_cuda_measurement_syncs_each_call_and_records_cuda_memory(exported) -> None:
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    from bench.runtimes.base import Artifacts
+    from bench.runtimes.measure import measure_inference
+
+    timing = TimingConfig(min_total_s=0.01, min_samples=3, latency_calls=500, latency_max_s=0.2)
+    (m,) = measure_inference("eager", "cuda", [1000], Artifacts.from_export_dir(exported), 1, timing)
+    entry = m.to_dict()
+    assert entry["latency_s"]["n"] == 500 and entry["latency_s"]["p50"] > entry["latency_s"]["clock_overhead_s"]
+    assert entry["memory"]["cuda_max_allocated_bytes"] >= 4000  # at least the batch's output
