@@ -87,18 +87,15 @@ def build_results(
     }
 
 
-def write_results(
-    out_dir: str | Path,
-    environment: dict[str, Any],
-    config: dict[str, Any],
-    floors: dict[str, Any],
-    measurements: list[Measurement],
-    run_id: str | None = None,
-    sections: dict[str, Any] | None = None,
-) -> Path:
-    """Write results.json and results.csv into out_dir (each atomically); return the JSON's path."""
+def write_results(out_dir: str | Path, *parts: Any, **options: Any) -> Path:
+    """build_results(*parts, **options) written into out_dir as results.json and results.csv
+    (each atomically); returns the JSON's path."""
+    return write_document(out_dir, build_results(*parts, **options))
+
+
+def write_document(out_dir: str | Path, results: dict[str, Any]) -> Path:
+    """A built results document into out_dir: results.json, then its flat view results.csv."""
     out = Path(out_dir)
-    results = build_results(environment, config, floors, measurements, run_id, sections)
     json_path = out / RESULTS_JSON
     write_json_atomic(json_path, results)
     write_csv(results, out / RESULTS_CSV)
