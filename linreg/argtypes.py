@@ -7,6 +7,16 @@ import struct
 from typing import Any
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """--help shows every option's default, except options whose default is "not given" (None)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, argparse.SUPPRESS, False) and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
 def _convert(text: str, kind: type, message: str) -> Any:
     """kind(text), or argparse's one-line error `message` instead of a ValueError."""
     try:
@@ -36,6 +46,14 @@ def positive_int(text: str) -> int:
     value = _convert(text, int, f"not an integer: {text!r}")
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = _convert(text, int, f"not an integer: {text!r}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
 
 

@@ -11,14 +11,16 @@ from linreg.environment import collect_environment
 from linreg.errors import LinregError
 from linreg.files import write_json_atomic
 from linreg.progress import Progress
-from linreg.train import TrainConfig, TrainResult, train
+from linreg.train import EpochRecord, TrainConfig, TrainResult, train
+from linreg.trainlog import TrainLog
 
 # Runs with more epochs x samples than this show a progress bar (when stderr is a terminal).
 LONG_RUN_WORK = 200_000
 OUTPUTS = ("predictions.png", "loss_curves.png", "train.json")  # then model.pth, always last
 
 
-def run_training(config: TrainConfig, out: Path, label: str = "train") -> TrainResult:
+def run_training(config: TrainConfig, out: Path, label: str = "train",
+                 log: TrainLog | None = None) -> TrainResult:
     """Train, then publish model.pth, train.json and both plots into `out` as one set.
 
     Everything is written into a staging folder inside `out` first (created before training, so
@@ -35,7 +37,12 @@ def run_training(config: TrainConfig, out: Path, label: str = "train") -> TrainR
         samples = config.n if config.n is not None else 50
         show = config.epochs * samples >= LONG_RUN_WORK
         with Progress(config.epochs, label, enabled=None if show else False) as bar:
-            result = train(config, on_epoch=lambda r: bar.update(1, f"loss {r.train_loss:.4g}"))
+            def on_epoch(r: EpochRecord) -> None:
+                bar.update(1, f"loss {r.train_loss:.4g}")
+                if log is not None:
+                    log.epoch(r)
+
+            result = train(config, on_epoch=on_epoch, on_start=log.start if log else None)
         record = result.summary()
         record["environment"] = collect_environment(result.device)
         plot_predictions(staging / "predictions.png", result.X_train, result.y_train,

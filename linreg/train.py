@@ -18,8 +18,33 @@ LOSSES: dict[str, Callable[[], nn.Module]] = {"l1": nn.L1Loss, "mse": nn.MSELoss
 OPTIMIZERS = ("sgd", "adam")
 
 
+# Divergence, defined once for `train` and `sweep`: an epoch whose train or test loss is not finite,
+# whose parameters are not finite, or whose train or test loss exceeds DIVERGENCE_FACTOR times the
+# loss before training (epoch 0's train loss, computed on the untrained model; floored at
+# DIVERGENCE_FLOOR so a perfect start does not flag every later epoch). A loss that grew a
+# thousandfold is running away (L1 at lr=1e30 reaches 1e30 after one step) while still finite.
+DIVERGENCE_FACTOR = 1000.0
+DIVERGENCE_FLOOR = 1e-6
+
+
 class DivergenceError(LinregError):
-    """Training produced a NaN or infinite loss or parameter."""
+    """Training diverged (see DIVERGENCE_FACTOR); `epoch` is the epoch it was detected at."""
+
+    def __init__(self, message: str, epoch: int) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+
+
+def divergence_reason(record: "EpochRecord", start: "EpochRecord", params_finite: bool) -> str | None:
+    """Why `record` counts as diverged against the first epoch `start`, or None if it does not."""
+    losses = (record.train_loss, record.test_loss)
+    if not all(math.isfinite(v) for v in losses) or not params_finite:
+        return f"train loss {record.train_loss}, test loss {record.test_loss}"
+    before = max(start.train_loss, DIVERGENCE_FLOOR)
+    if max(losses) > DIVERGENCE_FACTOR * before:
+        return (f"loss {max(losses):.4g} is over {DIVERGENCE_FACTOR:g}x the loss before training "
+                f"({start.train_loss:.4g})")
+    return None
 
 
 @dataclass(frozen=True)
@@ -139,9 +164,15 @@ def evaluate(
 
 
 def train(
-    config: TrainConfig, on_epoch: Callable[[EpochRecord], None] | None = None
+    config: TrainConfig,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    on_start: Callable[[int, int], None] | None = None,
 ) -> TrainResult:
-    """Seed, build the model on the CPU (so every device starts alike), move it, train, evaluate."""
+    """Seed, build the model on the CPU (so every device starts alike), move it, train, evaluate.
+
+    on_start(test samples, predictions made) runs after the untrained model's first predictions,
+    where the tutorial prints those two counts; on_epoch(record) runs after every epoch.
+    """
     device = resolve_device(config.device)
     pin_threads(config.threads)
     try:
@@ -159,6 +190,8 @@ def train(
     loss_fn = LOSSES[config.loss]()
     optimizer = build_optimizer(config.optimizer, model, config.lr)
     initial_predictions, _ = evaluate(model, loss_fn, X_test, y_test)
+    if on_start is not None:
+        on_start(len(X_test), len(initial_predictions))
 
     history: list[EpochRecord] = []
     for epoch in range(config.epochs):
@@ -166,18 +199,15 @@ def train(
             loss = train_epoch(model, loss_fn, optimizer, X_train, y_train)
         except RuntimeError as exc:  # e.g. Adam's step overflowing float32 at a huge lr
             raise DivergenceError(
-                f"training diverged at epoch {epoch} ({exception_line(exc, 160)}; lower --lr)"
+                f"training diverged at epoch {epoch} ({exception_line(exc, 160)}; lower --lr)", epoch
             ) from None
         _, test_loss = evaluate(model, loss_fn, X_test, y_test)
         # .item() is a CPU-GPU sync point; the history needs every epoch anyway.
         record = EpochRecord(epoch, loss.item(), test_loss.item())
-        if not (math.isfinite(record.train_loss) and math.isfinite(record.test_loss)) or not all(
-            torch.isfinite(p).all() for p in model.parameters()
-        ):
-            raise DivergenceError(
-                f"training diverged at epoch {epoch}: train loss {record.train_loss}, "
-                f"test loss {record.test_loss} (lower --lr)"
-            )
+        finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
+        reason = divergence_reason(record, history[0] if history else record, finite)
+        if reason is not None:
+            raise DivergenceError(f"training diverged at epoch {epoch}: {reason} (lower --lr)", epoch)
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
