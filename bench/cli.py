@@ -10,6 +10,7 @@ import sys
 from bench import commands as bench_commands
 from bench import compare_cli
 from bench.distributed import command as ddp_command
+from bench.experiments import command as sweep_command
 from bench.history import cli as history_cli
 from bench.history import sidebyside
 from bench.scenarios import command as loadgen_command
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     sidebyside.register(sub)
     ddp_command.register(sub)
     loadgen_command.register(sub)
+    sweep_command.register(sub)
     return parser
 
 

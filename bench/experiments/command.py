@@ -1,0 +1,88 @@
+"""`linreg-bench sweep --config sweep.toml --out DIR`: the tutorial's experiments, as a grid."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.experiments.spec import MAX_TRIALS, SweepConfigError, load_spec, trial_configs
+from bench.store.identity import machine_id
+from linreg.argtypes import DefaultsHelpFormatter, positive_int
+from linreg.environment import collect_environment, cpu_count
+from linreg.errors import LinregError
+
+EXAMPLE = """example sweep.toml (keys are train's long options, with underscores):
+  [grid]            # every combination of these
+  model = ["parameter", "linear"]
+  lr = [0.001, 0.01, 0.1]
+  [fixed]           # the same for every trial
+  epochs = 300
+  # samples = 20        optional: draw this many combinations at random instead of all
+  # sample_seed = 0
+  # target_test_loss = 0.01   epochs_to_target counts epochs until the test loss is <= this
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "sweep", help="train a grid of settings; rank them; keep the best model",
+        formatter_class=lambda prog: DefaultsHelpFormatter(prog, max_help_position=30),
+        epilog=EXAMPLE)
+    p.add_argument("--config", type=Path, required=True, help="the sweep's TOML file")
+    p.add_argument("--out", type=Path, required=True,
+                   help="folder for sweep.json, sweep.csv, summary.md, plots, best/")
+    p.add_argument("--jobs", type=positive_int, default=cpu_count() or 1,
+                   help="trials at a time, each in its own process")
+    p.add_argument("--restart", action="store_true",
+                   help="discard the finished trials of a different config in --out")
+    p.add_argument("--yes", action="store_true", help=f"allow more than {MAX_TRIALS} trials")
+    p.set_defaults(func=cmd_sweep)
+
+
+def _check_threads(configs: list[dict[str, Any]], jobs: int) -> None:
+    cores = cpu_count() or 1
+    threads = max(c["threads"] for c in configs)
+    if min(jobs, len(configs)) * threads > cores:
+        sys.stderr.write(f"warning: {jobs} jobs x {threads} threads over {cores} cores: trials share "
+                         "cores (their bits do not change, their train_time_s does)\n")
+
+
+def publish_best(out: Path, best: dict[str, Any]) -> None:
+    """Train the best config once more into best/ (train's own publisher); it must match bit for bit."""
+    from linreg.publish import run_training
+    from linreg.train import TrainConfig
+    result = run_training(TrainConfig(**best["config"]), out / "best", label="best")
+    if result.final_state != best["final_state"]:
+        raise LinregError(f"the best trial {best['id']} did not reproduce bit for bit in best/")
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from bench.experiments.outputs import write_outputs
+    from bench.experiments.plots import write_plots
+    from bench.experiments.runner import run_trials
+    from bench.experiments.trial import ranking_key
+
+    spec = load_spec(args.config)
+    configs = trial_configs(spec)
+    if len(configs) > MAX_TRIALS and not args.yes:
+        raise SweepConfigError(f"{args.config}: the grid makes {len(configs)} trials, over the limit of "
+                               f"{MAX_TRIALS}; pass --yes to run them all, or set samples = K")
+    _check_threads(configs, args.jobs)
+    records = run_trials(spec, args.out, args.jobs, args.restart)
+    finished = [r for r in records if r["status"] == "ok"]
+    best = min(finished, key=ranking_key) if finished else None
+    environment = collect_environment()
+    environment["machine_id"] = machine_id()
+    write_plots(args.out, records, list(spec.grid))
+    if best is not None:
+        publish_best(args.out, best)
+    write_outputs(args.out, spec, records, environment, best)
+    counts = {s: sum(r["status"] == s for r in records) for s in ("ok", "diverged", "failed")}
+    print(f"sweep: {len(records)} trials ({counts['ok']} finished, {counts['diverged']} diverged, "
+          f"{counts['failed']} failed); wrote {args.out}/sweep.json, sweep.csv, summary.md, plots"
+          + (", best/" if best else ""))
+    if best is not None:
+        chosen = ", ".join(f"{k}={best['config'][k]}" for k in spec.grid)
+        print(f"best: {chosen}: test loss {best['final_test_loss']:.4g}")
+    return 0

@@ -1,0 +1,70 @@
+"""One trial: exactly `linreg.train.train` with the trial's config, in a worker process."""
+from __future__ import annotations
+
+import math
+import signal
+import time
+from typing import Any
+
+from linreg.data import BIAS, WEIGHT
+from linreg.errors import LinregError, exception_line
+from linreg.train import DivergenceError, TrainConfig, train
+
+
+def ignore_sigint() -> None:
+    """Pool initializer: Ctrl-C is the parent's to handle (it terminates the pool, keeps the done)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def line_parameters(state: dict[str, Any]) -> tuple[float, float]:
+    """(weight, bias) of either model kind: `weights`/`bias` or `linear_layer.weight`/`.bias`."""
+    def scalar(value: Any) -> float:
+        while isinstance(value, list):
+            value = value[0]
+        return float(value)
+    weight = next(v for k, v in state.items() if k.endswith(("weights", "weight")))
+    bias = next(v for k, v in state.items() if k.endswith("bias"))
+    return scalar(weight), scalar(bias)
+
+
+def epochs_to_target(test_losses: list[float], target: float) -> int | None:
+    """The first epoch whose test loss is <= target, or None if none reached it."""
+    return next((i for i, loss in enumerate(test_losses) if loss <= target), None)
+
+
+def run_trial(job: tuple[str, dict[str, Any], float]) -> dict[str, Any]:
+    """Train one config; a divergence or a failure is a record, never an exception."""
+    tid, config, target = job
+    record: dict[str, Any] = {"id": tid, "config": config}
+    start = time.perf_counter()
+    try:
+        result = train(TrainConfig(**config))
+    except DivergenceError as exc:
+        record.update(status="diverged", diverged_at_epoch=exc.epoch, reason=str(exc))
+    except LinregError as exc:
+        record.update(status="failed", reason=str(exc))
+    except Exception as exc:  # noqa: BLE001 - a worker must report, not die: the sweep goes on
+        record.update(status="failed", reason=f"{type(exc).__name__}: {exception_line(exc, 300)}")
+    else:
+        test_losses = [r.test_loss for r in result.history]
+        weight, bias = line_parameters(result.final_state)
+        last = result.history[-1] if result.history else None
+        record.update(
+            status="ok",
+            final_state=result.final_state,
+            final_train_loss=last.train_loss if last else None,
+            final_test_loss=last.test_loss if last else None,
+            weight=weight, bias=bias,
+            abs_weight_error=abs(weight - WEIGHT), abs_bias_error=abs(bias - BIAS),
+            epochs_to_target=epochs_to_target(test_losses, target),
+            history={"train_loss": [r.train_loss for r in result.history], "test_loss": test_losses},
+        )
+    record["train_time_s"] = time.perf_counter() - start
+    return record
+
+
+def ranking_key(record: dict[str, Any]) -> tuple[float, str]:
+    """Finished trials by final test loss (then id, so ties rank the same every time)."""
+    loss = record.get("final_test_loss")
+    ok = record.get("status") == "ok" and loss is not None and math.isfinite(loss)
+    return (loss if ok else math.inf, record["id"])
