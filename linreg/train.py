@@ -163,6 +163,15 @@ def evaluate(
     return test_pred, test_loss
 
 
+def check_divergence(record: EpochRecord, start: EpochRecord, model: nn.Module) -> None:
+    """Raise DivergenceError if `record` diverged (the one rule, see DIVERGENCE_FACTOR)."""
+    finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    reason = divergence_reason(record, start, finite)
+    if reason is not None:
+        raise DivergenceError(f"training diverged at epoch {record.epoch}: {reason} (lower --lr)",
+                              record.epoch)
+
+
 def train(
     config: TrainConfig,
     on_epoch: Callable[[EpochRecord], None] | None = None,
@@ -204,10 +213,7 @@ def train(
         _, test_loss = evaluate(model, loss_fn, X_test, y_test)
         # .item() is a CPU-GPU sync point; the history needs every epoch anyway.
         record = EpochRecord(epoch, loss.item(), test_loss.item())
-        finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
-        reason = divergence_reason(record, history[0] if history else record, finite)
-        if reason is not None:
-            raise DivergenceError(f"training diverged at epoch {epoch}: {reason} (lower --lr)", epoch)
+        check_divergence(record, history[0] if history else record, model)
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
