@@ -179,8 +179,7 @@ def train(
 ) -> TrainResult:
     """Seed, build the model on the CPU (so every device starts alike), move it, train, evaluate.
 
-    on_start(test samples, predictions made) runs after the untrained model's first predictions,
-    where the tutorial prints those two counts; on_epoch(record) runs after every epoch.
+    on_start(test samples, predictions made) runs where the tutorial prints those two counts.
     """
     device = resolve_device(config.device)
     pin_threads(config.threads)
