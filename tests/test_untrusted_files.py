@@ -163,3 +163,13 @@ def test_oversize_checkpoint_is_refused_before_torch_reads_it(tmp_path: Path, ca
     path.write_bytes(b"x" * 11)
     code, err = run(capsys, "predict", "--checkpoint", path, "1")
     assert code == 2 and "over the 10-byte limit" in one_error(err)
+
+
+def test_a_results_file_whose_git_commit_is_not_text_is_one_error(tmp_path: Path, capsys) -> None:
+    """Found by the long fuzz profile: environment.git.commit = true crashed the text report."""
+    doc = json.loads((Path(__file__).parent / "golden" / "results_v1.json").read_text())
+    doc["environment"].setdefault("git", {})["commit"] = True
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(doc))
+    code, err = run(capsys, "compare", path, path)
+    assert code == 2 and "field environment.git.commit" in one_error(err)

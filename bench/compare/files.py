@@ -168,7 +168,10 @@ def _load_results(data: dict[str, Any], path: str) -> BenchFile:
     env = data.get("environment") or {}
     fingerprint = {k: v for k in FINGERPRINT_KEYS if (v := _env_value(env, k)) is not None}
     git = env.get("git") if isinstance(env, dict) else None
-    revision = git.get("commit", "") if isinstance(git, dict) else ""
+    revision = git.get("commit") if isinstance(git, dict) else None
+    if revision is not None and not isinstance(revision, str):  # found by the fuzzer: it is printed
+        raise CompareInputError(f"{path}: field environment.git.commit: expected a string, "
+                                f"got {type(revision).__name__}")
     cfg = data.get("config") or {}
     config = {k: cfg[k] for k in CONFIG_KEYS if isinstance(cfg, dict) and k in cfg}
     return BenchFile(path, RESULTS_FORMAT, entries, fingerprint, revision or "", config)
