@@ -189,9 +189,12 @@ def launch(config: DdpConfig, world_size: int, sizes: list[int], run_dir: Path, 
     port = config.port
     retries = 0
     while True:
+        offset = log_path.stat().st_size if log_path.exists() else 0  # this attempt's output only
         returncode, timed_out, wall_s = _run_once(config, world_size, run_dir, log_path, port)
         endpoint = config.rdzv_endpoint or (f"127.0.0.1:{port}" if port else "standalone (a free port)")
-        log_text = log_path.read_text(encoding="utf-8", errors="replace")
+        with log_path.open("rb") as f:
+            f.seek(offset)
+            log_text = f.read().decode("utf-8", errors="replace")
         in_use = returncode not in (0, None) and _PORT_IN_USE.search(log_text) is not None
         if in_use and config.rdzv_endpoint is None and retries < PORT_TRIES - 1:
             retries += 1
