@@ -110,7 +110,7 @@ def _gather(values: Any, device: Any) -> Any:
     return torch.stack(parts).cpu()
 
 
-def ddp_loop(n: int, device: Any) -> tuple[Any, Any, Any]:
+def ddp_loop(n: int, device: Any, backend: str) -> tuple[Any, Any, Any]:
     """(loop, module, timer): the tutorial's loop on this rank's shard, its model wrapped in DDP."""
     rank, world_size = dist.get_rank(), dist.get_world_size()
     shard = n // world_size  # the launcher only sends N that every rank can split equally
@@ -120,7 +120,9 @@ def ddp_loop(n: int, device: Any) -> tuple[Any, Any, Any]:
     loop = EagerLoop(X, y, device)  # seed-42 parameters, L1 loss, SGD: the tutorial's loop
     module = loop.model
     loop.model = DDP(module, device_ids=[device.index] if device.type == "cuda" else None)
-    timer = AllReduceTimer(cuda=device.type == "cuda")
+    # CUDA events only for nccl, whose futures complete when the work is queued; gloo completes
+    # its future once the reduced data is back, even for CUDA tensors: host clocks time that.
+    timer = AllReduceTimer(cuda=backend == "nccl")
     loop.model.register_comm_hook(None, timer.hook)  # the optimizer holds the same parameters
     return loop, module, timer
 
@@ -131,7 +133,7 @@ def train_size(job: dict[str, Any], n: int, device: Any, status: RankStatus) -> 
     from bench.engine.timing import minor_faults
 
     status.stage(f"N={n}: preparing the shard")
-    loop, model, timer = ddp_loop(n, device)
+    loop, model, timer = ddp_loop(n, device, job["backend"])
     shard = n // dist.get_world_size()
     sync = _sync_of(device)
     epoch_s: list[float] = []
@@ -182,7 +184,8 @@ def run(job: dict[str, Any], run_dir: Path) -> None:
         if job["device"] == "cuda":
             device = torch.device("cuda", local_rank)  # one GPU per rank
             torch.cuda.set_device(device)
-            init["device_id"] = device
+            if job["backend"] == "nccl":
+                init["device_id"] = device  # binds the communicator to this rank's GPU eagerly
         status.stage("joining the process group")
         dist.init_process_group(job["backend"], timeout=timedelta(seconds=float(job["timeout_s"])), **init)
         sizes = [train_size(job, int(n), device, status) for n in job["sizes"]]
