@@ -1,0 +1,94 @@
+"""The round-robin process order, the estimate's arithmetic and the roofline's arithmetic."""
+from __future__ import annotations
+
+import pytest
+
+from bench.engine.estimate import (ProcessSample, estimate, log_interval, outlier_processes,
+                                   reference_tracks)
+from bench.engine.roofline import best_kernel, measure_roofline, over_roofline
+from bench.engine.schedule import round_robin
+from bench.engine.timing import TimingConfig
+
+
+def test_round_robin_rotates_each_round():
+    order = round_robin(["A", "B", "C"], 3)
+    assert [f"{u}{i + 1}" for u, i in order] == ["A1", "B1", "C1", "B2", "C2", "A2",
+                                                 "C3", "A3", "B3"]
+
+
+def test_round_robin_every_unit_every_position():
+    order = round_robin(["A", "B"], 4)
+    firsts = [order[2 * r][0] for r in range(4)]
+    assert firsts.count("A") == firsts.count("B") == 2
+    assert round_robin([], 3) == []
+    with pytest.raises(ValueError, match="processes"):
+        round_robin(["A"], 0)
+
+
+def _slow_host(factors, workload=1e-4, reference=1e-6, jitter=()):
+    """Processes on a host whose slow phases multiply workload and reference alike."""
+    jitter = list(jitter) or [1.0] * len(factors)
+    return [ProcessSample(workload * f * j, reference * f) for f, j in zip(factors, jitter)]
+
+
+def test_tracking_reference_cancels_the_host_state():
+    procs = _slow_host([1.0, 2.2, 1.3, 1.0, 1.8], jitter=[1.0, 1.02, 0.99, 1.01, 1.0])
+    est = estimate(procs, reference="torch_add_1")
+    assert est["method"] == "reference-ratio" and est["reference"] == "torch_add_1"
+    assert est["estimate_s"] == pytest.approx(1e-4, rel=0.02)  # the fast state, despite 2.2x phases
+    low, high = est["interval_s"]
+    assert low <= est["estimate_s"] <= high and high / low < 1.1
+    assert est["spread"] == pytest.approx(2.2 * 1.02, rel=1e-6)
+
+
+def test_reference_that_does_not_track_is_refused():
+    # the reference moves on its own (a numpy copy for dispatch-bound work): ratios spread MORE
+    procs = [ProcessSample(1e-4 * w, 1e-6 * r)
+             for w, r in zip([1.0, 1.1, 1.05, 0.98], [1.0, 1.7, 0.8, 1.3])]
+    ok, why = reference_tracks(procs)
+    assert not ok and "does not track" in why
+    est = estimate(procs, reference="numpy_copy")
+    assert est["method"] == "process-median" and est["reference"] is None
+    assert est["estimate_s"] == pytest.approx(1e-4 * (1.0 + 1.05) / 2)
+
+
+def test_tracking_needs_three_processes_and_some_spread():
+    assert not reference_tracks(_slow_host([1.0, 2.0]))[0]
+    flat = [ProcessSample(1e-4, 1e-6 * f) for f in (1.0, 1.3, 0.9)]
+    assert "nothing to cancel" in reference_tracks(flat)[1]
+
+
+def test_outlier_process_warns():
+    assert outlier_processes([1.0, 1.1, 0.95, 2.3]) == [3]
+    assert outlier_processes([1.0, 1.1, 0.95]) == []
+    est = estimate([ProcessSample(m) for m in (1.0, 1.1, 0.95, 2.3)])
+    assert len(est["warnings"]) == 1 and "process 4 is an outlier" in est["warnings"][0]
+
+
+def test_interval_is_a_t_interval_on_logs_and_one_process_uses_its_samples():
+    low, high = log_interval([1.0, 1.0, 1.0])
+    assert low == high == pytest.approx(1.0)
+    low, high = log_interval([1.0, 2.0])
+    assert low < 2 ** 0.5 < high and low * high == pytest.approx(2.0)
+    one = estimate([ProcessSample(2.0)], within_samples=[1.9, 2.0, 2.1, 2.0])
+    assert one["processes"] == 1 and one["interval_s"][0] < 2.0 < one["interval_s"][1]
+    with pytest.raises(ValueError):
+        estimate([])
+
+
+def test_roofline_takes_the_best_kernel_and_flags_efficiency_over_one():
+    assert best_kernel({"numpy_copy": 10e9, "torch_triad": 14e9, "numpy_read": 0.0}) == (
+        "torch_triad", 14e9)
+    with pytest.raises(ValueError):
+        best_kernel({"x": 0.0})
+    errors = over_roofline({"inference/torch_compile/1000000": 1.53,
+                            "inference/eager/1000000": 0.4})
+    assert len(errors) == 1 and "error of the floor" in errors[0] and "153%" in errors[0]
+
+
+def test_measure_roofline_small():
+    quick = TimingConfig(warmup_calls=1, warmup_s=0.0, min_total_s=0.01, min_samples=3)
+    r = measure_roofline(1, quick, total_bytes=3_000_000)
+    assert set(r["roofline_kernels"]) == {f"{lib}_{k}" for lib in ("numpy", "torch")
+                                          for k in ("read", "copy", "triad")}
+    assert r["roofline_bytes_per_s"] == max(r["roofline_kernels"].values()) > 0
