@@ -16,6 +16,7 @@ from typing import Any, Callable, TextIO
 from bench.engine.parity import failed_parity
 from bench.engine.timing import TimingConfig
 from bench.runtimes.base import Artifacts
+from bench.store.machine import load_average_1m
 from bench.suite import SuiteConfig, count_measurements, run_suite
 from linreg.errors import LinregError
 from linreg.progress import Progress
@@ -77,6 +78,7 @@ def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
     cache = use_inductor_cache_dir()  # already set by cmd_*: then this is the one in use
     total = count_measurements(config)
     start = time.monotonic()
+    load_start = load_average_1m()
     say(f"bench: {total} measurements on {', '.join(config.devices)} with {config.threads} "
         f"thread(s), isolation {config.isolation}")
     with Progress(total, "bench") as bar:
@@ -94,7 +96,7 @@ def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
 
         result = run_suite(config, artifacts, progress=progress, cache_dir=cache)
     floors = {**result.floors, **flatten_interference(result.interference)}
-    environment = fingerprint(config.threads, result.allocator, config.devices)
+    environment = fingerprint(config.threads, result.allocator, config.devices, load_start)
     run_config = {**config.to_json(), "artifacts": artifacts.to_json(),
                   "torchinductor_cache_dir": cache, **(extra_config or {})}
     path = write_results(out, environment, run_config, floors, result.measurements,

@@ -16,6 +16,7 @@ from bench.compare.files import CONFIG_KEYS, BenchFile, Entry, load_bench_file
 from bench.compare.gate import MedianGate, Verdict, is_failure
 from bench.compare.memory import MemoryChange, memory_changes
 from bench.compare.significance import RatioStats, compare_samples
+from bench.store.schema import ENRICHED_FINGERPRINT_KEYS
 from linreg.errors import first_line
 
 
@@ -55,10 +56,15 @@ class Comparison:
 
 
 def fingerprint_diffs(base: BenchFile, new: BenchFile) -> list[tuple[str, Any, Any]]:
-    """(key, base value, new value) for every fingerprint field that differs or is missing on one side."""
+    """(key, base value, new value) for every fingerprint field that differs or is missing on one side.
+
+    The enriched fields (schema v2) count only when both files carry them: a v1 file has none.
+    """
     keys = list(dict.fromkeys([*base.fingerprint, *new.fingerprint]))
     return [(k, base.fingerprint.get(k), new.fingerprint.get(k))
-            for k in keys if base.fingerprint.get(k) != new.fingerprint.get(k)]
+            for k in keys if base.fingerprint.get(k) != new.fingerprint.get(k)
+            and not (k in ENRICHED_FINGERPRINT_KEYS
+                     and (k not in base.fingerprint or k not in new.fingerprint))]
 
 
 def config_diffs(base: BenchFile, new: BenchFile) -> list[tuple[str, Any, Any]]:

@@ -10,6 +10,7 @@ import subprocess
 from typing import Any
 
 from bench.store.identity import machine_id
+from bench.store.machine import machine_details
 from linreg.device import parse_device
 from linreg.environment import collect_environment, package_versions
 
@@ -48,7 +49,8 @@ def gpu_names(devices: tuple[str, ...] | list[str]) -> dict[str, str]:
 
 
 def fingerprint(threads: int, allocator: dict[str, str],
-                devices: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
+                devices: tuple[str, ...] | list[str] = (),
+                load_start: float | None = None) -> dict[str, Any]:
     """results.json's `environment`: linreg's environment plus GPU, versions, threads, allocator.
 
     gpu_names maps each CUDA device the run measured on to its GPU's name; gpu_name is the
@@ -79,6 +81,7 @@ def fingerprint(threads: int, allocator: dict[str, str],
         "threads": {"torch": threads, "onnxruntime": threads},
         "allocator": dict(sorted(allocator.items())),
         "onnxruntime_providers": ort_providers,
+        **machine_details(load_start),  # ISA, flags, caches, kernel, load (bench/store/machine.py)
     })
     env.pop("torch_threads", None)  # this process's count, not the workers': `threads` says it
     return env

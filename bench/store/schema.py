@@ -38,6 +38,16 @@ Format history:
     - optional top-level `loadgen`: the run's short MLPerf LoadGen SingleStream pass, one record
       per runtime (scenario, runtime, valid, latency_s, qps, reasons, accuracy), or
       {"skipped": reason}.
+    Numbers that reproduce (issue 9):
+    - environment gains cpu_isa (torch's CPU capability), cpu_flags and cpu_flags_sha256,
+      cpu_caches {l1d, l2, l3} (bytes), kernel and loadavg_1m {start, end}
+      (bench/store/machine.py). cpu_isa, cpu_flags_sha256, cpu_caches, kernel and machine_id
+      join the fingerprint, compared only when both files carry them (a v1 file has none).
+    - the estimate object (bench/engine/estimate.py): {estimate_s, interval_s, method
+      ("reference-ratio" | "process-median"), reference, tracking, processes, spread, warnings};
+      readers treat it as optional.
+    - floors may carry the roofline (bench/engine/roofline.py): roofline_bytes_per_s,
+      roofline_kernel, roofline_kernels {name: bytes/s}, roofline_threads.
 """
 from __future__ import annotations
 
@@ -60,4 +70,11 @@ FINGERPRINT_KEYS = (
     "threads.torch",
     "threads.onnxruntime",
     "allocator",
+    # enriched (v2): compared only when both files carry them, so v1 baselines still compare
+    "machine_id",
+    "cpu_isa",
+    "cpu_flags_sha256",
+    "cpu_caches",
+    "kernel",
 )
+ENRICHED_FINGERPRINT_KEYS = ("machine_id", "cpu_isa", "cpu_flags_sha256", "cpu_caches", "kernel")
