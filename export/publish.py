@@ -19,7 +19,7 @@ from pathlib import Path
 
 from export.errors import ExportError
 from export.manifest import FORMATS, MANIFEST_NAME, MANIFEST_VERSION
-from linreg.files import default_mode
+from linreg.files import default_mode, pid_alive
 
 
 def resolve_out(out_dir: str | os.PathLike[str]) -> Path:
@@ -133,18 +133,6 @@ def publish_folder(tmp: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # debris of an earlier process that had our pid: we are not exporting yet
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return True
-    return True
-
-
 def remove_debris(out: Path) -> list[Path]:
     """Remove what killed earlier exports to `out` left beside it: `.NAME.PID.*.tmp` build folders
     and `.NAME.old-PID` backups whose process is gone (and pid-less `.NAME.*.tmp` of older
@@ -160,7 +148,7 @@ def remove_debris(out: Path) -> list[Path]:
     for path in siblings:
         match = with_pid.fullmatch(path.name)
         if match:
-            stale = not _pid_alive(int(match.group(1) or match.group(2)))
+            stale = not pid_alive(int(match.group(1) or match.group(2)))
         else:
             stale = legacy.fullmatch(path.name) is not None
         if stale and path.is_dir() and not path.is_symlink():

@@ -16,6 +16,19 @@ from linreg.errors import LinregError, exception_line
 FULL_DISK_BYTES = 1 << 20  # under 1 MiB free: a failed write is the disk being full
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` (not this one) still runs: a staging folder it owns is not debris."""
+    if pid == os.getpid():
+        return False  # debris of an earlier process that had our pid: we are not writing it yet
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
 def current_umask() -> int:
     """The process umask (reading it means setting it; set it straight back)."""
     mask = os.umask(0o022)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 from linreg.checkpoint import save_checkpoint
 from linreg.environment import collect_environment
 from linreg.errors import LinregError
-from linreg.files import write_json_atomic
+from linreg.files import pid_alive, write_json_atomic
 from linreg.progress import Progress
 from linreg.train import EpochRecord, TrainConfig, TrainResult, train
 from linreg.trainlog import TrainLog
@@ -67,6 +68,22 @@ def _make_staging(out: Path) -> Path:
         raise LinregError(f"--out {out} exists and is not a folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=".train.", suffix=".tmp", dir=out))
+        remove_debris(out)
+        return Path(tempfile.mkdtemp(prefix=f".train.{os.getpid()}.", suffix=".tmp", dir=out))
     except OSError as exc:
         raise LinregError(f"cannot write into --out {out} ({exc.strerror})") from None
+
+
+def remove_debris(out: Path) -> list[Path]:
+    """Remove the `.train.PID.*.tmp` staging folders of killed trains in `out` (their process is
+    gone), and pid-less `.train.*.tmp` of older versions. Real folders only. Returns them."""
+    with_pid = re.compile(r"\.train\.(\d+)\.[a-z0-9_]{8}\.tmp")
+    legacy = re.compile(r"\.train\.[a-z0-9_]{8}\.tmp")
+    removed = []
+    for path in out.iterdir():
+        match = with_pid.fullmatch(path.name)
+        stale = (not pid_alive(int(match.group(1)))) if match else bool(legacy.fullmatch(path.name))
+        if stale and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed

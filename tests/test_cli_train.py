@@ -139,3 +139,20 @@ def test_a_failed_rerun_keeps_no_model_from_another_run(tmp_path, capsys):
 def test_seed_out_of_range(tmp_path, capsys, seed):
     assert main(["train", "--seed", seed, "--out", str(tmp_path / "o")]) == 2
     assert "seed must be in" in capsys.readouterr().err
+
+
+def test_train_removes_debris_of_killed_trains(tmp_path, capsys):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    out.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    (out / f".train.{dead}.abcd1234.tmp").mkdir()           # a killed train's staging folder
+    (out / ".train.abcd_123.tmp").mkdir()                    # an older version's (no pid)
+    (out / f".train.{os.getppid()}.live5678.tmp").mkdir()    # a running process's: kept
+    assert main(["train", "--out", str(out), "--device", "cpu", "--epochs", "2"]) == 0
+    assert {p.name for p in out.iterdir() if p.name.startswith(".")} == {
+        f".train.{os.getppid()}.live5678.tmp"}
