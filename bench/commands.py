@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,9 +29,39 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help=f"training variants (default: all of {', '.join(TRAINING_VARIANTS)})")
     p.add_argument("--isolation", choices=["runtime", "none"], default=None,
                    help="runtime: a worker process per runtime (default); none: all in this process")
+    p.add_argument("--batch-sizes", type=size_arg, nargs="+", default=None, metavar="N",
+                   help="inference batch sizes (default: 1 10 1000 10^5 10^6 10^7; --quick 1 1000 10^5)")
+    p.add_argument("--train-sizes", type=size_arg, nargs="+", default=None, metavar="N",
+                   help="training sizes N (default: 40 10^4 10^6 10^7; --quick 40 10^4)")
+    p.add_argument("--processes", type=positive_int, default=None, metavar="K",
+                   help=f"worker processes per runtime and variant, interleaved round-robin "
+                        f"(default {DEFAULT_PROCESSES}, --quick {QUICK_PROCESSES})")
     p.add_argument("--history", type=Path, metavar="DIR",
                    help="also file the run into the history store DIR (see linreg-bench history)")
     p.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)  # tiny, for tests
+
+
+DEFAULT_PROCESSES = 3   # enough to see a slow phase of the host as spread, and to verify tracking
+QUICK_PROCESSES = 3     # the estimate needs >= 3 processes to verify its reference
+BYTES_PER_ROW = 64      # x, y and the runtimes' temporaries: a generous float32 footprint per row
+
+
+def physical_memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62  # unknown: no limit from here
+
+
+def size_arg(text: str) -> int:
+    """argparse type: a size >= 1 whose data fits in this machine's memory."""
+    size = positive_int(text)
+    memory = physical_memory_bytes()
+    if size * BYTES_PER_ROW > memory:
+        raise argparse.ArgumentTypeError(
+            f"{size} rows need about {size * BYTES_PER_ROW / 2**30:.0f} GiB, over this machine's "
+            f"{memory / 2**30:.0f} GiB of memory")
+    return size
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -81,6 +112,14 @@ def suite_config_from_args(args: argparse.Namespace) -> SuiteConfig:
     else:
         config = SuiteConfig()
     overrides: dict[str, object] = {"threads": args.threads}
+    if not args.smoke:
+        overrides["processes"] = args.processes or (QUICK_PROCESSES if args.quick else DEFAULT_PROCESSES)
+    elif args.processes:
+        overrides["processes"] = args.processes
+    if args.batch_sizes:
+        overrides["batch_sizes"] = tuple(args.batch_sizes)
+    if args.train_sizes:
+        overrides["train_sizes"] = tuple(args.train_sizes)
     if args.devices:
         overrides["devices"] = tuple(args.devices)
     if args.runtimes:

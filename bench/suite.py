@@ -13,9 +13,11 @@ import sys
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable
 
+from bench.engine.combine import combine
 from bench.engine.devices import device_skip_reason, is_cuda
 from bench.engine.floors import COPY_BYTES
 from bench.engine.measurement import Measurement, Spec
+from bench.engine.schedule import round_robin
 from bench.engine.timing import QUICK_TIMING, TimingConfig, skipped
 from bench.runtimes import INFERENCE_RUNTIMES, runtime_entry, runtime_names, unavailable_reason
 from bench.runtimes.base import Artifacts
@@ -62,6 +64,8 @@ class SuiteConfig:
     interference_calls: int = 300
     copy_bytes: int = COPY_BYTES       # the bandwidth floor's copy (read + write)
     worker_timeout_s: float = 900.0    # a worker running longer is killed; its records: skipped
+    processes: int = 1                 # worker processes per runtime/variant, round-robin (run: 3)
+    reference: bool = True             # time a same-kind reference after each CPU measurement
 
     def __post_init__(self) -> None:
         for name in ("devices", "runtimes", "variants", "batch_sizes", "train_sizes"):
@@ -75,6 +79,8 @@ class SuiteConfig:
                 raise SuiteError(f"unknown {name[:-1]} {bad[0]!r} (choose from {', '.join(allowed)})")
         if self.isolation not in ISOLATIONS:
             raise SuiteError(f"isolation must be one of {ISOLATIONS}, got {self.isolation!r}")
+        if self.processes < 1:
+            raise SuiteError(f"processes must be >= 1, got {self.processes}")
         if self.threads < 1:
             raise SuiteError(f"threads must be >= 1, got {self.threads}")
         for name in ("batch_sizes", "train_sizes"):
@@ -130,7 +136,9 @@ def _split_devices(
 def _planned(config: SuiteConfig, artifacts: Artifacts | None) -> list[tuple[dict[str, Any], list[Measurement]]]:
     """(worker job or {}, skip records known up front) per runtime / variant."""
     plan = []
-    common = {"threads": config.threads, "timing": asdict(config.timing)}
+    # K processes share the timed work of one: each gets min_total_s / K (its 10 samples stay)
+    timing = replace(config.timing, min_total_s=config.timing.min_total_s / config.processes)
+    common = {"threads": config.threads, "timing": asdict(timing), "reference": config.reference}
     for variant in config.variants:
         devices, skips = _split_devices(config, "train_epoch", variant, config.train_sizes,
                                         variant_entry(variant).inductor,
@@ -186,35 +194,51 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
     floors = floor_run["floors"]
     allocator = floor_run["process"]["allocator"] if config.isolation != "none" else allocator_settings()
 
-    measurements: list[Measurement] = []
-
-    def collect(m: Measurement) -> None:
-        measurements.append(m)
-        emit_progress(m.spec.label)
-
-    for job, skips in _planned(config, artifacts):
-        for m in skips:
-            collect(m)
-        if not job:
-            continue
+    planned = _planned(config, artifacts)
+    jobs = [job for job, _ in planned if job]
+    runs: dict[int, dict[tuple, list[Measurement]]] = {id(job): {} for job in jobs}
+    for job in jobs:
         job["device_bandwidth_bytes_per_s"] = floors.get("device_bandwidth_bytes_per_s", {})
-        before = len(measurements)
-        try:
-            execute(job, collect)
-        except RuntimeError as exc:  # a crashed worker: its missing records say why, loudly
-            sys.stderr.write(f"warning: {exc}\n")
-            reason = str(exc) if isinstance(exc, WorkerTimeout) else f"worker failed: {exc}"
-            done = {m.spec.key for m in measurements[before:]}
-            phase = "train_epoch" if job["task"] == "training" else "inference"
-            name = job.get("variant") or job.get("runtime")
-            for device in job["devices"]:
-                for size in job["sizes"]:
-                    spec = Spec(phase, name, device, size)
-                    if spec.key not in done:
-                        collect(skipped(spec, reason))
+    for job, k in round_robin(jobs, config.processes):  # A1 B1 C1, B2 C2 A2, ...
+        last = k == config.processes - 1
+
+        def keep(m: Measurement, job: dict[str, Any] = job, last: bool = last) -> None:
+            runs[id(job)].setdefault(m.spec.key, []).append(m)
+            if last:
+                emit_progress(m.spec.label)
+        _execute_or_skip(job, execute, keep)
+
+    measurements: list[Measurement] = []
+    for job, skips in planned:
+        for m in skips:
+            measurements.append(m)
+            emit_progress(m.spec.label)
+        measurements += [combine(ms) for ms in runs.get(id(job), {}).values()]
 
     interference = _probe_interference(config, artifacts, execute, emit_progress)
     return SuiteResult(floors, measurements, interference, allocator)
+
+
+def _execute_or_skip(job: dict[str, Any], execute: Callable[..., dict[str, Any]],
+                     keep: Callable[[Measurement], None]) -> None:
+    """Run one worker job; a crashed worker's missing records become skips that say why, loudly."""
+    done: set[tuple] = set()
+
+    def emit(m: Measurement) -> None:
+        done.add(m.spec.key)
+        keep(m)
+    try:
+        execute(job, emit)
+    except RuntimeError as exc:
+        sys.stderr.write(f"warning: {exc}\n")
+        reason = str(exc) if isinstance(exc, WorkerTimeout) else f"worker failed: {exc}"
+        phase = "train_epoch" if job["task"] == "training" else "inference"
+        name = job.get("variant") or job.get("runtime")
+        for device in job["devices"]:
+            for size in job["sizes"]:
+                spec = Spec(phase, name, device, size)
+                if spec.key not in done:
+                    keep(skipped(spec, reason))
 
 
 def _probe_interference(config: SuiteConfig, artifacts: Artifacts | None,

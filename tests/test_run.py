@@ -69,6 +69,11 @@ def test_bench_from_an_export_folder(tmp_path: Path, capsys: pytest.CaptureFixtu
     (["bench", "--out", "{tmp}/o", "--checkpoint", "{tmp}/nope.pth"], "checkpoint not found"),
     (["run", "--out", "{tmp}/o", "--runtimes", "tensorrt"], "'tensorrt'"),
     (["run", "--out", "{tmp}/o", "--threads", "0"], "threads"),
+    (["run", "--out", "{tmp}/o", "--batch-sizes", "0"], "--batch-sizes"),
+    (["run", "--out", "{tmp}/o", "--batch-sizes", "10", "-5"], "--batch-sizes"),
+    (["run", "--out", "{tmp}/o", "--train-sizes", "ten"], "not an integer: 'ten'"),
+    (["run", "--out", "{tmp}/o", "--train-sizes", str(10**15)], "of memory"),
+    (["run", "--out", "{tmp}/o", "--processes", "0"], "--processes"),
 ])
 def test_user_errors_are_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                          argv: list[str], needle: str) -> None:
@@ -121,3 +126,24 @@ def test_run_uses_and_records_the_cache_dir_it_sets_before_exporting(
     # no onnxruntime in --runtimes: the ORT interference probe is recorded as skipped
     assert results["floors"]["ort_interference_skipped"] == "onnxruntime not in --runtimes"
     assert results["floors"]["device_bandwidth_bytes_per_s"]["cpu"] > 0
+
+
+def test_processes_interleave_and_every_measurement_gets_an_estimate(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "k3"
+    assert main(["run", "--smoke", "--out", str(out), "--runtimes", "eager", "onnxruntime",
+                 "--variants", "eager", "--devices", "cpu", "--processes", "3",
+                 "--batch-sizes", "1", "7", "--train-sizes", "40"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["processes"] == 3 and results["config"]["batch_sizes"] == [1, 7]
+    timed = [m for m in results["measurements"] if "times_s" in m]
+    assert {(m["phase"], m["batch_size"]) for m in timed} == {
+        ("train_epoch", 40), ("inference", 1), ("inference", 7)}
+    for m in timed:
+        assert len(m["processes"]) == 3
+        assert m["n_samples"] == sum(p["n_samples"] for p in m["processes"])
+        est = m["estimate"]
+        assert est["processes"] == 3 and est["method"] in ("reference-ratio", "process-median")
+        low, high = est["interval_s"]
+        assert low <= m["estimate_s"] <= high
+        assert all(p["reference_s"] > 0 for p in m["processes"])
