@@ -46,6 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fail-on-memory", metavar="N%", default=None,
                    help="also exit 1 when a peak memory figure grew beyond N%% (and 1 MiB); "
                         "memory changes are listed either way")
+    p.add_argument("--raw", action="store_true",
+                   help="gate on the raw medians, not estimate_s (files without estimates always do)")
+    p.add_argument("--allow-partial", action="store_true",
+                   help="accept an interrupted run (results.json \"partial\": true) as BASE")
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--markdown", action="store_true", help="a Markdown table, for PR comments")
@@ -108,7 +112,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             raise LinregError("compare needs two files, BASE and NEW (or --rev BASE_REV)")
         base = load_bench_file(args.base)
         news = [load_bench_file(path) for path in args.new]  # every file checked before any output
-        comparisons = [compare_files(base, new, gate, resamples=args.resamples) for new in news]
+        comparisons = [compare_files(base, new, gate, resamples=args.resamples,
+                                     raw=args.raw, allow_partial=args.allow_partial) for new in news]
 
     # The loud part: differing environments go to stderr as well, whatever the output format.
     prefix = {id(c): f"{c.new.path}: " if len(comparisons) > 1 else "" for c in comparisons}

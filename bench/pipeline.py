@@ -16,6 +16,7 @@ from typing import Any, Callable, TextIO
 from bench.engine.parity import failed_parity
 from bench.engine.timing import TimingConfig
 from bench.runtimes.base import Artifacts
+from bench.engine.interrupt import sigterm_interrupts
 from bench.store.machine import load_average_1m
 from bench.suite import SuiteConfig, count_measurements, run_suite
 from linreg.errors import LinregError
@@ -94,17 +95,22 @@ def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
                 current[0] = group
                 say(f"bench: {group} ({bar.done}/{total}, {time.monotonic() - start:.0f} s)")
 
-        result = run_suite(config, artifacts, progress=progress, cache_dir=cache)
+        with sigterm_interrupts():
+            result = run_suite(config, artifacts, progress=progress, cache_dir=cache)
     floors = {**result.floors, **flatten_interference(result.interference)}
     environment = fingerprint(config.threads, result.allocator, config.devices, load_start)
     run_config = {**config.to_json(), "artifacts": artifacts.to_json(),
                   "torchinductor_cache_dir": cache, **(extra_config or {})}
-    path = write_results(out, environment, run_config, floors, result.measurements,
-                         sections=sections() if sections else None)
+    extra = ({"partial": True, "partial_reason": result.partial} if result.partial
+             else sections() if sections else None)
+    path = write_results(out, environment, run_config, floors, result.measurements, sections=extra)
     results = load_results(path)
     write_outputs(results, out)
     for line in interference_lines(result.interference):
         say(line)
+    if result.partial:  # written: now stop like the interruption asked (exit 130)
+        say(f"bench: {result.partial}; kept {summary_line(result.measurements)} in {path} (partial)")
+        raise KeyboardInterrupt(result.partial)
     say(f"bench: done in {time.monotonic() - start:.1f} s: {summary_line(result.measurements)}")
     return results
 

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from bench.engine.combine import combine
 from bench.engine.devices import device_skip_reason, is_cuda
 from bench.engine.floors import COPY_BYTES
+from bench.engine.interrupt import interruption_reason
 from bench.engine.measurement import Measurement, Spec
 from bench.engine.schedule import round_robin
 from bench.engine.timing import QUICK_TIMING, TimingConfig, skipped
@@ -114,6 +115,7 @@ class SuiteResult:
     measurements: list[Measurement]
     interference: dict[str, Any] | None
     allocator: dict[str, str]          # the MALLOC_* settings the measuring processes ran with
+    partial: str | None = None         # why the run stopped early (SIGINT/SIGTERM), if it did
 
 
 def _split_devices(
@@ -199,14 +201,18 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
     runs: dict[int, dict[tuple, list[Measurement]]] = {id(job): {} for job in jobs}
     for job in jobs:
         job["device_bandwidth_bytes_per_s"] = floors.get("device_bandwidth_bytes_per_s", {})
-    for job, k in round_robin(jobs, config.processes):  # A1 B1 C1, B2 C2 A2, ...
-        last = k == config.processes - 1
+    partial = None
+    try:
+        for job, k in round_robin(jobs, config.processes):  # A1 B1 C1, B2 C2 A2, ...
+            last = k == config.processes - 1
 
-        def keep(m: Measurement, job: dict[str, Any] = job, last: bool = last) -> None:
-            runs[id(job)].setdefault(m.spec.key, []).append(m)
-            if last:
-                emit_progress(m.spec.label)
-        _execute_or_skip(job, execute, keep)
+            def keep(m: Measurement, job: dict[str, Any] = job, last: bool = last) -> None:
+                runs[id(job)].setdefault(m.spec.key, []).append(m)
+                if last:
+                    emit_progress(m.spec.label)
+            _execute_or_skip(job, execute, keep)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: keep every finished measurement
+        partial = f"interrupted by {interruption_reason(exc)}"
 
     measurements: list[Measurement] = []
     for job, skips in planned:
@@ -215,6 +221,8 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
             emit_progress(m.spec.label)
         measurements += [combine(ms) for ms in runs.get(id(job), {}).values()]
 
+    if partial:
+        return SuiteResult(floors, measurements, {"skipped": partial}, allocator, partial)
     interference = _probe_interference(config, artifacts, execute, emit_progress)
     return SuiteResult(floors, measurements, interference, allocator)
 

@@ -17,7 +17,7 @@ from bench.compare.gate import MedianGate, Verdict, is_failure
 from bench.compare.memory import MemoryChange, memory_changes
 from bench.compare.significance import RatioStats, compare_samples
 from bench.store.schema import ENRICHED_FINGERPRINT_KEYS
-from linreg.errors import first_line
+from linreg.errors import LinregError, first_line
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def config_diffs(base: BenchFile, new: BenchFile) -> list[tuple[str, Any, Any]]:
     return [(k, base.config[k], new.config[k]) for k in keys if base.config[k] != new.config[k]]
 
 
-def _compare_entry(b: Entry, n: Entry, gate: MedianGate, resamples: int) -> Row:
+def _compare_entry(b: Entry, n: Entry, gate: MedianGate, resamples: int, raw: bool = False) -> Row:
     if n.skip_reason and not b.skip_reason:
         # BASE measured it, NEW did not: a gate must not go green by measuring less.
         if is_failure(n.skip_reason):
@@ -97,7 +97,9 @@ def _compare_entry(b: Entry, n: Entry, gate: MedianGate, resamples: int) -> Row:
         stats = RatioStats(ratio, ratio, ratio, math.nan, len(b.times_s), len(n.times_s), 1.0)
         return Row(b.key, b.label, b, n, stats, Verdict.INCONCLUSIVE,
                    "no raw samples, no significance test (use --benchmark-json, not autosave)")
-    stats = compare_samples(b.times_s, n.times_s, resamples=resamples)
+    # estimate_s on both sides (unless raw): the ratio is the estimates' ratio
+    use_raw = raw or b.estimate_s is None or n.estimate_s is None
+    stats = compare_samples(b.gated(use_raw), n.gated(use_raw), resamples=resamples)
     verdict = gate.verdict(stats)
     note = ""
     if verdict == Verdict.INCONCLUSIVE:
@@ -109,11 +111,22 @@ def _compare_entry(b: Entry, n: Entry, gate: MedianGate, resamples: int) -> Row:
     return Row(b.key, b.label, b, n, stats, verdict, note)
 
 
+class PartialBaselineError(LinregError):
+    """BASE is a partial run (interrupted): not a baseline unless asked (--allow-partial)."""
+
+
 def compare_files(
-    base: BenchFile, new: BenchFile, gate: MedianGate, resamples: int = 2000
+    base: BenchFile, new: BenchFile, gate: MedianGate, resamples: int = 2000,
+    raw: bool = False, allow_partial: bool = False,
 ) -> Comparison:
-    """Every measurement of both files, matched by key, with its verdict."""
+    """Every measurement of both files, matched by key, with its verdict. Timed rows gate on
+    estimate_s where both files have it (raw: on the raw samples' medians)."""
+    if base.partial and not allow_partial:
+        raise PartialBaselineError(f"{base.path}: a partial run ({base.partial}) is not a baseline"
+                                   " (--allow-partial to compare against it anyway)")
     warnings: list[str] = []
+    if new.partial:
+        warnings.append(f"NEW is a partial run ({new.partial}): what it did not reach is LOST")
     if base.format != new.format:
         warnings.append(f"comparing a {base.format} file with a {new.format} file: names may not match")
     diffs = fingerprint_diffs(base, new)
@@ -138,7 +151,7 @@ def compare_files(
                 rows.append(Row(key, b.label, b, None, None, Verdict.LOST,
                                 "BASE measured it; missing from NEW"))
         else:
-            rows.append(_compare_entry(b, n, gate, resamples))
+            rows.append(_compare_entry(b, n, gate, resamples, raw))
     for key, n in new.entries.items():
         if key not in base.entries:
             if n.parity_passed is False:

@@ -87,6 +87,15 @@ class Entry:
     parity_passed: bool | None = None
     parity_detail: str = ""
     memory: dict[str, Any] | None = None  # schema v2: peak memory of the measurement
+    estimate_s: float | None = None   # schema v2: the stable estimate (bench/engine/estimate.py)
+
+    def gated(self, raw: bool) -> tuple[float, ...]:
+        """The samples the gate compares: raw, or scaled so their median is estimate_s (the
+        within-run spread kept, the between-run bias of the host's state taken out)."""
+        if raw or not self.estimate_s or not self.median_s > 0:
+            return self.times_s
+        scale = self.estimate_s / self.median_s
+        return tuple(t * scale for t in self.times_s)
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,7 @@ class BenchFile:
     fingerprint: dict[str, Any]       # dotted key -> value, only the keys that must match
     revision: str = ""                # git commit, when the file records one
     config: dict[str, Any] = field(default_factory=dict)  # CONFIG_KEYS of a results.json's config
+    partial: str | None = None        # why the run stopped early (results.json "partial": true)
 
 
 
@@ -148,8 +158,14 @@ def _results_entries(data: dict[str, Any], path: str) -> dict[str, Entry]:
             f"max_abs_error {_fmt_opt(parity.max_abs_error, '.3g')}, "
             f"max_ulp {_fmt_opt(parity.max_ulp, 'd')} ({parity.tolerance})",
             memory=m.extra.get("memory") if isinstance(m.extra.get("memory"), dict) else None,
+            estimate_s=_positive(m.extra.get("estimate_s")),
         )
     return entries
+
+
+def _positive(value: Any) -> float | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return float(value) if ok and math.isfinite(value) and value > 0 else None
 
 
 def _load_results(data: dict[str, Any], path: str) -> BenchFile:
@@ -174,7 +190,9 @@ def _load_results(data: dict[str, Any], path: str) -> BenchFile:
                                 f"got {type(revision).__name__}")
     cfg = data.get("config") or {}
     config = {k: cfg[k] for k in CONFIG_KEYS if isinstance(cfg, dict) and k in cfg}
-    return BenchFile(path, RESULTS_FORMAT, entries, fingerprint, revision or "", config)
+    partial = data.get("partial") is True
+    return BenchFile(path, RESULTS_FORMAT, entries, fingerprint, revision or "", config,
+                     str(data.get("partial_reason") or "interrupted") if partial else None)
 
 
 def _load_pytest(data: dict[str, Any], path: str) -> BenchFile:
