@@ -51,8 +51,11 @@ def test_report_of_the_golden_run(golden: dict, tmp_path: Path) -> None:
         assert needle in text, needle
     # Parity verdicts, all passed.
     assert "All 32 parity checks passed." in text and "**FAIL**" not in text
-    assert "| inference | torch_compile | cpu | 10^7 | 5.96e-08 | 1 | max_abs_error <= 1e-06 | PASS |" in text
-    assert "| train_epoch | fused | cpu | 10^7 | 0 | 0 | bit-exact | PASS |" in text
+    assert "## Parity" not in text  # all passed: one line, no 44-row table of PASS
+    # The answer leads; internals below it.
+    assert text.index("## The answer") < text.index("## Training") < text.index("## Environment")
+    assert "- inference on cpu, batch " in text and "(raw median, no estimate)" in text
+
     # Speedups vs eager at the same size and device, compile time apart, efficiency for large batches.
     assert "| fused | 6.59× | 5.45× | 1.56× | 1.57× |" in text
     assert "| 10^7 | torch_compile | cpu | 3.37 ms ± 0.210 ms | 2.97 G | 2.88× | 1.10 s | 91% | 0 | PASS |  |" in text
@@ -67,6 +70,26 @@ def test_report_of_the_golden_run(golden: dict, tmp_path: Path) -> None:
     for name in ("inference_latency.png", "inference_throughput.png", "train_epoch.png"):
         assert f"]({name})" in text
     assert "## How to read this" in text and "within one device" in text
+
+
+def test_answer_uses_estimates_and_flags_efficiency_over_the_roofline() -> None:
+    from bench.report.answer import answer_lines
+
+    def entry(runtime, size, est, low, high, **extra):
+        return {"phase": "inference", "runtime": runtime, "device": "cpu", "batch_size": size,
+                "times_s": [est], "median_s": est * 1.3, "estimate_s": est,
+                "estimate": {"interval_s": [low, high], "method": "reference-ratio"}, **extra}
+    lines = answer_lines([entry("eager", 1, 3e-6, 2.9e-6, 3.1e-6), entry("onnxruntime", 1, 2e-6, 1.9e-6, 2.1e-6),
+                          entry("eager", 1000, 4e-6, 3.9e-6, 4.1e-6),
+                          entry("onnxruntime", 1000, 2e-6, 1.9e-6, 2.1e-6, bandwidth_efficiency=1.53),
+                          entry("eager", 10**6, 1e-3, 1e-3, 1e-3), entry("onnxruntime", 10**6, 2e-3, 2e-3, 2e-3)])
+    text = "\n".join(lines)
+    assert "- inference on cpu, batch 1 to 1000: **onnxruntime** is fastest" in text
+    assert "- inference on cpu, batch 10^6: **eager** is fastest." in text
+    assert "`inference/onnxruntime/cpu/1`: 2.00 µs [1.90 µs, 2.10 µs] (reference-ratio)" in text
+    assert "error of the floor" in text and "153%" in text
+    single = answer_lines([entry("eager", 1, 3e-6, 2.9e-6, 3.1e-6), entry("onnxruntime", 1, 2e-6, 1.9e-6, 2.1e-6)])
+    assert "1.50x eager [1.38, 1.63]" in "\n".join(single)
 
 
 def test_parity_failure_is_loud_at_the_top(golden: dict) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from bench.engine.measurement import entry_runtime
 from bench.engine.units import format_size
+from bench.report.answer import answer_lines
 from bench.report.format import (BYTES_PER_SAMPLE, INFERENCE_ORDER, LATENCY_PLOT_FILES, PLOT_FILES,
                                  PLOT_TITLES, REPORT_MD, SCALING_PNG, TRAIN_ORDER, device_rank,
                                  runtime_rank)
@@ -32,10 +33,14 @@ HOW_TO_READ = """\
 - **Speedup** is the eager median divided by this row's median, at the same size and on the same
   device (>1× is faster than eager). Speedups compare runtimes within one device and one run;
   absolute times from another machine, device or thread count are not comparable.
-- **Efficiency** is bytes moved per second against the copy bandwidth of the row's own device,
-  measured in this run (host memory for cpu, a device-to-device copy on a GPU; – where the device
-  has no such floor), at {BYTES} bytes per sample: read x, write y. It only means something at large sizes; above 100%
-  the working set fits in a cache faster than memory.
+- **Efficiency** is bytes moved per second against the row's own device's floor, measured in
+  this run: on cpu the **roofline**, the best of a read-only reduction, a copy and a triad in
+  numpy and torch; on a GPU a device-to-device copy (– where the device has no floor), at
+  {BYTES} bytes per sample: read x, write y. It only means something at large sizes. Above 100%
+  the roofline is wrong (an error of the floor, flagged under *The answer*).
+- **The answer** and the stable estimates come first: each measurement ran in several worker
+  processes interleaved round-robin; its estimate is the median across processes, divided by a
+  same-kind reference workload where that reference verifiably tracks the host's state.
 - **Parity**: before timing, each runtime's outputs (or each training variant's final parameters)
   were compared with the reference; the verdict, max abs error and ULP distance are recorded.
 - Compile time (`torch.compile`; graph capture for CUDA graphs) is the first call at a size. It is
@@ -131,11 +136,16 @@ def render_report(results: dict[str, Any], plots: list[str] | None = None) -> st
     entries = [{**e, "runtime": entry_runtime(e)} for e in results.get("measurements", [])]
     floors = results.get("floors") or {}
     out = _summary_lines(results, entries)
+    if results.get("partial"):
+        out += [f"> **PARTIAL RUN** ({results.get('partial_reason', 'interrupted')}): only what"
+                " finished is here; not a baseline.", ""]
+    out += answer_lines(entries, floors)  # the answer first, internals below it
+    out += _timing_lines(entries, floors)
+    out += ["## How to read this", "", HOW_TO_READ]
+    if parity_failed_entries(entries):  # otherwise the summary's one line says it
+        out += _parity_lines(entries)
     out += ["## Environment", ""] + environment_lines(results.get("environment") or {}) + [""]
     out += ["## Floors (measured in this run)", ""] + floor_lines(floors) + [""]
-    out += ["## How to read this", "", HOW_TO_READ]
-    out += _parity_lines(entries)
-    out += _timing_lines(entries, floors)
     out += scaling_lines(results.get("measurements", []))
     out += latency_lines(entries) + loadgen_lines(results.get("loadgen"))
     warned = [e for e in entries if e.get("warnings")]
