@@ -155,3 +155,5 @@ def test_probe_lines_report_what_was_measured_without_a_cause() -> None:
     ]
     assert interference_lines({**probe, "isolation": "runtime"})[-1] == "bench: ORT runs in its own worker"
     assert "skipped" in interference_lines({"skipped": "onnxruntime not in --runtimes"})[0]
+    noisy = interference_lines({**probe, "slowdown_spinning": 1166.0, "slowdown_numpy_control": 785.0})
+    assert noisy[0].endswith("UNSTABLE: the numpy control moved too, so this is host noise, not a finding")
