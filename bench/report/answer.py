@@ -6,6 +6,7 @@ estimates themselves with their intervals. Efficiencies above 100% are errors of
 """
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from bench.engine.roofline import over_roofline
@@ -20,7 +21,8 @@ def value_of(e: Entry) -> tuple[float, float, float]:
     interval = (e.get("estimate") or {}).get("interval_s")
     if isinstance(est, (int, float)) and est > 0 and isinstance(interval, list) and len(interval) == 2:
         return float(est), float(interval[0]), float(interval[1])
-    return float(e["median_s"]), float(e.get("min_s", e["median_s"])), float(e.get("max_s", e["median_s"]))
+    median = float(e.get("median_s") or statistics.median(e["times_s"]))
+    return median, float(e.get("min_s") or min(e["times_s"])), float(e.get("max_s") or max(e["times_s"]))
 
 
 def _winners(entries: list[Entry]) -> list[tuple[int, Entry, Entry | None]]:
