@@ -61,8 +61,13 @@ def _entries(path: Path) -> dict[str, dict]:
 
 
 def _gate(base: Path, new: Path, raw: bool) -> int:
-    args = [*CLI, "compare", "--fail-on", "median:5%", str(base), str(new)] + (["--raw"] if raw else [])
-    return subprocess.run(args, capture_output=True).returncode
+    """compare's exit code at median:5% (in-process: the same compare_files the CLI calls)."""
+    from bench.compare.comparison import compare_files
+    from bench.compare.files import load_bench_file
+    from bench.compare.gate import MedianGate
+
+    gate = MedianGate.parse("median:5%")
+    return compare_files(load_bench_file(base), load_bench_file(new), gate, raw=raw).exit_code
 
 
 def _slowed(src: Path, dst: Path, s: float) -> Path:
@@ -87,7 +92,8 @@ def analyze(out: Path) -> None:
     for key in TARGETS:
         raw = [d[key]["median_s"] for d in docs]
         est = [d[key]["estimate_s"] for d in docs]
-        methods = sorted({d[key]["estimate"]["method"] for d in docs})
+        methods = [d[key]["estimate"]["method"] for d in docs]
+        methods = sorted(f"{m} x{methods.count(m)}" for m in set(methods))
         print(f"| {key} | {min(raw):.3g}-{max(raw):.3g} s | {max(raw) / min(raw):.2f} | "
               f"{min(est):.3g}-{max(est):.3g} s | {max(est) / min(est):.2f} | {', '.join(methods)} |")
     pairs = list(zip(files, files[1:]))
