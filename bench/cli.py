@@ -14,6 +14,7 @@ from bench.experiments import command as sweep_command
 from bench.history import cli as history_cli
 from bench.history import sidebyside
 from bench.scenarios import command as loadgen_command
+from bench.settings import reparse_with_config
 from export import cli as export_cli
 from linreg import cli as linreg_cli
 from linreg.errors import LinregError
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = reparse_with_config(parser, parser.parse_args(argv), argv)  # --config FILE.toml
         return int(args.func(args) or 0)
     except SystemExit as exc:  # argparse --help and usage errors
         return int(exc.code or 0) if isinstance(exc.code, int) else 2

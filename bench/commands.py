@@ -38,7 +38,11 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                         f"(default {DEFAULT_PROCESSES}, --quick {QUICK_PROCESSES})")
     p.add_argument("--history", type=Path, metavar="DIR",
                    help="also file the run into the history store DIR (see linreg-bench history)")
+    p.add_argument("--config", type=Path, metavar="FILE.toml",
+                   help="settings from a TOML file (keys: these options' long names with underscores, "
+                        "and a [timing] table; see `linreg-bench config --show`); the command line wins")
     p.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)  # tiny, for tests
+    p.set_defaults(config_parser=p, timing_overrides={}, config_file=None)
 
 
 DEFAULT_PROCESSES = 3   # enough to see a slow phase of the host as spread, and to verify tracking
@@ -128,6 +132,8 @@ def suite_config_from_args(args: argparse.Namespace) -> SuiteConfig:
         overrides["variants"] = tuple(args.variants)
     if args.isolation:
         overrides["isolation"] = args.isolation
+    if args.timing_overrides:  # a --config file's [timing] table
+        overrides["timing"] = replace(config.timing, **args.timing_overrides)
     return replace(config, **overrides)  # SuiteConfig validates names (SuiteError: exit 2)
 
 
@@ -145,7 +151,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         artifacts = export_checkpoint(args.checkpoint, args.out / "export")
     else:
         artifacts = Artifacts.from_export_dir(args.export_dir)
-    results = bench(args.out, config, artifacts, {"pipeline": "bench", "quick": args.quick})
+    results = bench(args.out, config, artifacts, {"pipeline": "bench", "quick": args.quick,
+                                                     "config_file": args.config_file})
     measurements = measurements_of(results)
     print(f"{summary_line(measurements)}; wrote {args.out}/results.json, results.csv, report.md")
     file_bench_run(args.history, args.out, results)
@@ -164,7 +171,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = suite_config_from_args(args)
     prepare_store(args.history)  # a bad --history fails before minutes of measuring
     loadgen = QUICK_LOADGEN_SKIP if args.quick else SMOKE_LOADGEN_SKIP if args.smoke else PASS_DURATION_S
-    results = run_pipeline(args.out, config, quick=args.quick, loadgen=loadgen)
+    results = run_pipeline(args.out, config, quick=args.quick, loadgen=loadgen,
+                           config_file=args.config_file)
     measurements = measurements_of(results)
     print(f"{summary_line(measurements)}; wrote {args.out}/results.json, results.csv, report.md")
     file_bench_run(args.history, args.out, results)

@@ -205,7 +205,8 @@ def loadgen_pass(out: Path, config: SuiteConfig, artifacts: Artifacts, plan: flo
 
 
 def run_pipeline(out: Path, config: SuiteConfig, quick: bool = False,
-                 loadgen: float | str = QUICK_LOADGEN_SKIP) -> dict[str, Any]:
+                 loadgen: float | str = QUICK_LOADGEN_SKIP,
+                 config_file: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train -> export + verify -> bench -> results, plots, report; all under `out`."""
     from linreg.publish import run_training
     from linreg.train import TrainConfig
@@ -221,7 +222,8 @@ def run_pipeline(out: Path, config: SuiteConfig, quick: bool = False,
     artifacts = export_checkpoint(out / "train" / "model.pth", out / "export")
     say("[3/3] bench")
     results = bench(out, config, artifacts,
-                    {"pipeline": "run", "quick": quick, "train": asdict(train_config)},
+                    {"pipeline": "run", "quick": quick, "train": asdict(train_config),
+                     "config_file": config_file},
                     lambda: {"loadgen": loadgen_pass(out, config, artifacts, loadgen)})
     say(f"run: done in {time.monotonic() - start:.1f} s -> {out / 'report.md'}")
     return results

@@ -1,0 +1,49 @@
+"""`--config FILE.toml` for bench/run: precedence, bad input, the [timing] table."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from bench.cli import build_parser, main
+from bench.commands import suite_config_from_args
+from bench.settings import reparse_with_config
+
+
+def _args(tmp_path: Path, toml: str, *argv: str) -> argparse.Namespace:
+    cfg = tmp_path / "bench.toml"
+    cfg.write_text(toml)
+    full = ["bench", "--out", str(tmp_path / "o"), "--export-dir", str(tmp_path), "--config", str(cfg), *argv]
+    parser = build_parser()
+    return reparse_with_config(parser, parser.parse_args(full), full)
+
+
+def test_file_sets_options_and_command_line_wins(tmp_path: Path) -> None:
+    toml = 'threads = 2\nruntimes = ["eager"]\nquick = true\n[timing]\nmin_total_s = 0.1\n'
+    args = _args(tmp_path, toml)
+    assert (args.threads, args.runtimes, args.quick) == (2, ["eager"], True)
+    config = suite_config_from_args(args)
+    assert config.timing.min_total_s == 0.1 and config.threads == 2
+    assert args.config_file["settings"]["timing"] == {"min_total_s": 0.1}
+    args = _args(tmp_path, toml, "--threads", "1", "--runtimes", "onnxruntime")
+    assert (args.threads, args.runtimes) == (1, ["onnxruntime"])
+
+
+@pytest.mark.parametrize("toml, message", [
+    ("treads = 2\n", "key treads: unknown key (did you mean 'threads'?)"),
+    ('threads = "two"\n', "key threads: expected an integer"),
+    ('isolation = "thread"\n', "key isolation: 'thread' is not one of runtime, none"),
+    ("[timing]\nmin_total = 1\n", "key timing.min_total: unknown key (did you mean 'min_total_s'?)"),
+    ("[timing]\nwarmup_calls = 1.5\n", "key timing.warmup_calls: expected a non-negative integer"),
+    ("threads = 2\nquick = \n", "not valid TOML: Invalid value (at line 2, column 9)"),
+])
+def test_bad_config_is_one_error_naming_file_and_key(tmp_path: Path, capsys, toml: str,
+                                                      message: str) -> None:
+    cfg = tmp_path / "bench.toml"
+    cfg.write_text(toml)
+    code = main(["bench", "--out", str(tmp_path / "o"), "--export-dir", str(tmp_path), "--config", str(cfg)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith(f"error: {cfg}: ")
+    assert message in err
+    assert not (tmp_path / "o").exists()
