@@ -14,6 +14,7 @@ from bench.experiments import command as sweep_command
 from bench.history import cli as history_cli
 from bench.history import sidebyside
 from bench.scenarios import command as loadgen_command
+from bench import settings
 from bench.settings import reparse_with_config
 from export import cli as export_cli
 from linreg import cli as linreg_cli
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     ddp_command.register(sub)
     loadgen_command.register(sub)
     sweep_command.register(sub)
+    settings.register(sub, sub.choices["bench"])  # config --show: bench/run's settings as TOML
     return parser
 
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import math
 import sys
+import textwrap
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from bench.engine.timing import TimingConfig
+from bench.suite import SuiteConfig
 from linreg.errors import LinregError
 from linreg.untrusted import read_bytes
 
@@ -42,6 +45,23 @@ def _suggest(key: str, known: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
 
 
+def _one(action: argparse.Action, value: Any, bad: Any) -> Any:
+    """One value through the option's own type function, as if typed on the command line."""
+    kind = action.type or str
+    if kind in (str, Path):
+        if not isinstance(value, str) or not value or "\0" in value:
+            raise bad(f"expected a string, got {value!r}")
+    elif isinstance(value, bool) or not isinstance(value, int):
+        raise bad(f"expected an integer, got {value!r}")
+    try:
+        value = kind(str(value)) if kind not in (str, Path) else kind(value)
+    except (ValueError, TypeError, argparse.ArgumentTypeError) as exc:
+        raise bad(str(exc) or f"bad value {value!r}") from None
+    if action.choices is not None and value not in action.choices:
+        raise bad(f"{value!r} is not one of {', '.join(map(str, action.choices))}")
+    return value
+
+
 def _check(action: argparse.Action, value: Any, bad: Any) -> Any:
     """`value` as the parser would have produced it from the command line."""
     if isinstance(action, argparse._StoreTrueAction):
@@ -49,18 +69,10 @@ def _check(action: argparse.Action, value: Any, bad: Any) -> Any:
             raise bad(f"expected true or false, got {value!r}")
         return value
     if action.nargs == "+":
-        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-            raise bad(f"expected a non-empty list of strings, got {value!r}")
-        return list(value)
-    if action.type is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad(f"expected an integer, got {value!r}")
-        return value
-    if not isinstance(value, str) or not value or "\0" in value:
-        raise bad(f"expected a string, got {value!r}")
-    if action.choices is not None and value not in action.choices:
-        raise bad(f"{value!r} is not one of {', '.join(action.choices)}")
-    return Path(value) if action.type is Path else value
+        if not isinstance(value, list) or not value:
+            raise bad(f"expected a non-empty list, got {value!r}")
+        return [_one(action, v, bad) for v in value]
+    return _one(action, value, bad)
 
 
 def _check_timing(raw: Any, source: object) -> dict[str, Any]:
@@ -123,3 +135,61 @@ def reparse_with_config(parser: argparse.ArgumentParser, args: argparse.Namespac
     values, timing, table = load_settings(path, sub)
     sub.set_defaults(**values, timing_overrides=timing, config_file={"path": str(path), "settings": table})
     return parser.parse_args(argv)
+
+
+TIMING_HELP = {
+    "warmup_calls": "untimed calls before timing each measurement",
+    "warmup_s": "...and at least this many seconds of warm-up",
+    "min_sample_s": "one timed block lasts at least this long (seconds)",
+    "min_total_s": "timed work per measurement (seconds)",
+    "min_samples": "...and at least this many samples, for a meaningful IQR",
+    "max_total_s": "cap for very slow calls: fewer samples then, with a warning (seconds)",
+    "latency_calls": "inference: single calls timed one by one for the latency percentiles",
+    "latency_max_s": "...but at most this long (seconds)",
+}
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(str(value))  # a JSON string is a valid TOML basic string
+
+
+def _comment(text: str) -> list[str]:
+    return ["# " + line for line in textwrap.wrap(" ".join(text.split()), 96)]
+
+
+def show_defaults(parser: argparse.ArgumentParser) -> str:
+    """A commented TOML file of bench/run's settings at their defaults: the file a user starts from."""
+    suite = SuiteConfig()
+    lines = ["# linreg-bench bench/run settings: pass with --config FILE.toml; the command line wins.",
+             "# Keys are the long options with underscores; --out and --export-dir/--checkpoint stay on",
+             "# the command line. The whole file is stored in results.json (config.config_file).", ""]
+    for dest, action in file_actions(parser).items():
+        lines += _comment(action.help or "")
+        if action.default is not None:
+            lines.append(f"{dest} = {_toml_value(action.default)}")
+        else:  # chosen by the command (--quick changes it): commented out, the full run's value shown
+            example = getattr(suite, dest, None)
+            lines.append(f"# {dest} = {_toml_value(action.metavar if example is None else example)}")
+        lines.append("")
+    lines += ["# The timing budget of each measurement (bench/engine/timing.py TimingConfig); a key set",
+              "# here replaces --quick's shorter value too. Shown at the full run's values.", "[timing]"]
+    for key in TIMING_KEYS:
+        lines += _comment(TIMING_HELP[key]) + [f"# {key} = {_toml_value(getattr(suite.timing, key))}"]
+    return "\n".join(lines) + "\n"
+
+
+def register(subparsers: argparse._SubParsersAction, bench_parser: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser("config", help="print bench/run's settings as a commented TOML file")
+    p.add_argument("--show", action="store_true", required=True,
+                   help="print every --config key at its default, with its help as a comment")
+
+    def cmd_config(args: argparse.Namespace) -> int:
+        sys.stdout.write(show_defaults(bench_parser))
+        return 0
+    p.set_defaults(func=cmd_config)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,11 @@ import pytest
 from bench.cli import build_parser, main
 from bench.commands import suite_config_from_args
 from bench.settings import reparse_with_config
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - 3.10
+    import tomli as tomllib
 
 
 def _args(tmp_path: Path, toml: str, *argv: str) -> argparse.Namespace:
@@ -33,6 +40,8 @@ def test_file_sets_options_and_command_line_wins(tmp_path: Path) -> None:
 @pytest.mark.parametrize("toml, message", [
     ("treads = 2\n", "key treads: unknown key (did you mean 'threads'?)"),
     ('threads = "two"\n', "key threads: expected an integer"),
+    ("batch_sizes = [0]\n", "key batch_sizes: "),
+    ('devices = ["cpu", 1]\n', "key devices: expected a string, got 1"),
     ('isolation = "thread"\n', "key isolation: 'thread' is not one of runtime, none"),
     ("[timing]\nmin_total = 1\n", "key timing.min_total: unknown key (did you mean 'min_total_s'?)"),
     ("[timing]\nwarmup_calls = 1.5\n", "key timing.warmup_calls: expected a non-negative integer"),
@@ -47,3 +56,20 @@ def test_bad_config_is_one_error_naming_file_and_key(tmp_path: Path, capsys, tom
     assert code == 2 and err.count("\n") == 1 and err.startswith(f"error: {cfg}: ")
     assert message in err
     assert not (tmp_path / "o").exists()
+
+
+def test_config_show_round_trips_through_tomllib_and_config(tmp_path: Path, capsys) -> None:
+    assert main(["config", "--show"]) == 0
+    text = capsys.readouterr().out
+    assert "# intra-op threads for torch AND onnxruntime" in text
+    data = tomllib.loads(text)  # as printed: the defaults, so the same suite as no file at all
+    assert data["quick"] is False and data["timing"] == {}
+    args = _args(tmp_path, text)
+    default = build_parser().parse_args(["bench", "--out", "o", "--export-dir", "e"])
+    assert suite_config_from_args(args) == suite_config_from_args(default)
+    assert args.config_file["settings"] == data
+    # every commented-out key, uncommented, is accepted too (the values the full run uses)
+    opened = re.sub(r"^# ([a-z_]+ = )", r"\1", text, flags=re.M).replace('history = "DIR"', 'history = "h"')
+    args = _args(tmp_path, opened)
+    assert args.batch_sizes == [1, 10, 1000, 100000, 1000000, 10000000]
+    assert suite_config_from_args(args).timing.latency_calls == 20000
