@@ -11,15 +11,15 @@ from bench.runtimes import INFERENCE_RUNTIMES
 from bench.suite import SuiteConfig, default_threads
 from bench.training import TRAINING_VARIANTS
 from linreg.argtypes import positive_int
-from linreg.errors import LinregError
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="folder for results.json/csv, plots, report.md")
     p.add_argument("--quick", action="store_true",
                    help="under a minute: sizes 1/10^3/10^5 and N 40/10^4, short timings, no torch.compile")
-    p.add_argument("--threads", type=int, default=default_threads(),
-                   help="intra-op threads for torch AND onnxruntime, pinned and recorded (default 1)")
+    p.add_argument("--threads", type=positive_int, nargs="+", default=[default_threads()], metavar="N",
+                   help="intra-op threads for torch AND onnxruntime, pinned and recorded (default 1); "
+                        "several (--threads 1 2): every measurement at each, and the report shows scaling")
     p.add_argument("--devices", nargs="+", default=None, metavar="DEVICE",
                    help="devices to measure (default: cpu cuda; an absent one is recorded as skipped)")
     p.add_argument("--runtimes", nargs="+", default=None, metavar="RUNTIME",
@@ -107,15 +107,13 @@ def cmd_export_speed(args: argparse.Namespace) -> int:
 def suite_config_from_args(args: argparse.Namespace) -> SuiteConfig:
     from bench.pipeline import smoke_config
 
-    if args.threads < 1:
-        raise LinregError(f"--threads must be >= 1, got {args.threads}")
     if args.smoke:
         config = smoke_config()
     elif args.quick:
         config = SuiteConfig.quick()
     else:
         config = SuiteConfig()
-    overrides: dict[str, object] = {"threads": args.threads}
+    overrides: dict[str, object] = {"threads": tuple(args.threads)}
     if not args.smoke:
         overrides["processes"] = args.processes or (QUICK_PROCESSES if args.quick else DEFAULT_PROCESSES)
     elif args.processes:

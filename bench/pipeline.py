@@ -80,7 +80,7 @@ def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
     total = count_measurements(config)
     start = time.monotonic()
     load_start = load_average_1m()
-    say(f"bench: {total} measurements on {', '.join(config.devices)} with {config.threads} "
+    say(f"bench: {total} measurements on {', '.join(config.devices)} with {'/'.join(map(str, config.threads))} "
         f"thread(s), isolation {config.isolation}")
     with Progress(total, "bench") as bar:
         current: list[str] = [""]
@@ -201,7 +201,7 @@ def loadgen_pass(out: Path, config: SuiteConfig, artifacts: Artifacts, plan: flo
     from bench.scenarios.run_pass import singlestream_pass
 
     runtimes = [r for r in config.runtimes if not (config.compile_skip_reason and r == "torch_compile")]
-    return singlestream_pass(artifacts, runtimes, "cpu", config.threads, out, plan, say=say)
+    return singlestream_pass(artifacts, runtimes, "cpu", config.threads[0], out, plan, say=say)
 
 
 def run_pipeline(out: Path, config: SuiteConfig, quick: bool = False,
@@ -213,7 +213,7 @@ def run_pipeline(out: Path, config: SuiteConfig, quick: bool = False,
 
     _prepare_out(out)
     start = time.monotonic()
-    train_config = TrainConfig(device="cpu", threads=config.threads)
+    train_config = TrainConfig(device="cpu", threads=config.threads[0])
     say(f"[1/3] train: the tutorial's model, {train_config.epochs} epochs -> {out / 'train'}")
     result = run_training(train_config, out / "train")
     weights = ", ".join(f"{k}={v}" for k, v in result.final_state.items())

@@ -1,6 +1,6 @@
 """`--config FILE.toml` for bench and run: a file of the parser's own long options, command line wins.
 
-Keys are the long option names with underscores (`runtimes = ["eager"]`, `threads = 2`), checked
+Keys are the long option names with underscores (`runtimes = ["eager"]`, `threads = [1, 2]`), checked
 against the subcommand's argparse actions; a `[timing]` table sets TimingConfig fields. The file is
 untrusted input: read through linreg.untrusted, parsed by tomllib, every value type-checked.
 """
@@ -69,6 +69,8 @@ def _check(action: argparse.Action, value: Any, bad: Any) -> Any:
             raise bad(f"expected true or false, got {value!r}")
         return value
     if action.nargs == "+":
+        if not isinstance(value, (list, dict)):  # one value for a list option: `threads = 2`
+            value = [value]
         if not isinstance(value, list) or not value:
             raise bad(f"expected a non-empty list, got {value!r}")
         return [_one(action, v, bad) for v in value]

@@ -22,6 +22,7 @@ from bench.engine.schedule import round_robin
 from bench.engine.timing import QUICK_TIMING, TimingConfig, skipped
 from bench.runtimes import INFERENCE_RUNTIMES, runtime_entry, runtime_names, unavailable_reason
 from bench.runtimes.base import Artifacts
+from bench.store.fingerprint import thread_setting
 from bench.runtimes.measure import INFERENCE_SIZES
 from bench.training import (PARITY_EPOCHS, TRAIN_SIZES, TRAINING_VARIANTS, variant_entry,
                             variant_skip_reason)
@@ -56,7 +57,8 @@ class SuiteConfig:
     variants: tuple[str, ...] = TRAINING_VARIANTS
     batch_sizes: tuple[int, ...] = INFERENCE_SIZES
     train_sizes: tuple[int, ...] = TRAIN_SIZES
-    threads: int = field(default_factory=default_threads)  # torch and ORT intra-op, equal
+    # torch and ORT intra-op threads, equal; several: every measurement is made at each (scaling)
+    threads: tuple[int, ...] = field(default_factory=lambda: (default_threads(),))
     timing: TimingConfig = TimingConfig()
     isolation: str = "runtime"         # "runtime": a worker process each | "none": in-process
     parity_epochs: int = PARITY_EPOCHS  # epochs each training variant is compared over
@@ -69,7 +71,9 @@ class SuiteConfig:
     reference: bool = True             # time a same-kind reference after each CPU measurement
 
     def __post_init__(self) -> None:
-        for name in ("devices", "runtimes", "variants", "batch_sizes", "train_sizes"):
+        if isinstance(self.threads, int):  # one count, as before thread lists
+            object.__setattr__(self, "threads", (self.threads,))
+        for name in ("devices", "runtimes", "variants", "batch_sizes", "train_sizes", "threads"):
             # a name given twice is measured once, in the order first given
             object.__setattr__(self, name, tuple(dict.fromkeys(getattr(self, name))))
         if not self.worker_timeout_s > 0:
@@ -82,8 +86,9 @@ class SuiteConfig:
             raise SuiteError(f"isolation must be one of {ISOLATIONS}, got {self.isolation!r}")
         if self.processes < 1:
             raise SuiteError(f"processes must be >= 1, got {self.processes}")
-        if self.threads < 1:
-            raise SuiteError(f"threads must be >= 1, got {self.threads}")
+        if not self.threads or any(isinstance(t, bool) or not isinstance(t, int) or t < 1
+                                   for t in self.threads):
+            raise SuiteError(f"threads must be integers >= 1, got {list(self.threads)}")
         for name in ("batch_sizes", "train_sizes"):
             if any(int(v) < 1 for v in getattr(self, name)):
                 raise SuiteError(f"{name} must all be >= 1")
@@ -106,6 +111,7 @@ class SuiteConfig:
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["timing"] = asdict(self.timing)
+        d["threads"] = thread_setting(self.threads)
         return d
 
 
@@ -120,7 +126,7 @@ class SuiteResult:
 
 def _split_devices(
     config: SuiteConfig, phase: str, name: str, sizes: tuple[int, ...], compiles: bool,
-    extra_reason: Callable[[str], str | None],
+    extra_reason: Callable[[str], str | None], threads: int,
 ) -> tuple[list[str], list[Measurement]]:
     """(devices a worker measures `name` on, skip records for the others, one per size)."""
     devices: list[str] = []
@@ -129,22 +135,27 @@ def _split_devices(
         reason = (config.compile_skip_reason if compiles else None) \
             or device_skip_reason(device) or extra_reason(device)
         if reason:
-            skips += [skipped(Spec(phase, name, device, size), reason) for size in sizes]
+            skips += [skipped(Spec(phase, name, device, size, threads=threads), reason) for size in sizes]
         else:
             devices.append(device)
     return devices, skips
 
 
 def _planned(config: SuiteConfig, artifacts: Artifacts | None) -> list[tuple[dict[str, Any], list[Measurement]]]:
-    """(worker job or {}, skip records known up front) per runtime / variant."""
+    """(worker job or {}, skip records known up front) per runtime / variant and thread count."""
+    return [p for threads in config.threads for p in _planned_at(config, artifacts, threads)]
+
+
+def _planned_at(config: SuiteConfig, artifacts: Artifacts | None,
+                threads: int) -> list[tuple[dict[str, Any], list[Measurement]]]:
     plan = []
     # K processes share the timed work of one: each gets min_total_s / K (its 10 samples stay)
     timing = replace(config.timing, min_total_s=config.timing.min_total_s / config.processes)
-    common = {"threads": config.threads, "timing": asdict(timing), "reference": config.reference}
+    common = {"threads": threads, "timing": asdict(timing), "reference": config.reference}
     for variant in config.variants:
         devices, skips = _split_devices(config, "train_epoch", variant, config.train_sizes,
                                         variant_entry(variant).inductor,
-                                        lambda device: variant_skip_reason(variant, device))
+                                        lambda device: variant_skip_reason(variant, device), threads)
         job = {"task": "training", "variant": variant, "devices": devices,
                "sizes": list(config.train_sizes), "parity_epochs": config.parity_epochs,
                **common} if devices else {}
@@ -157,7 +168,7 @@ def _planned(config: SuiteConfig, artifacts: Artifacts | None) -> list[tuple[dic
         devices, skips = _split_devices(
             config, "inference", runtime, config.batch_sizes, entry is not None and entry.compiled,
             lambda device: broken or (None if from_checkpoint else needs_export or None)
-            or _cuda_only(entry, device))
+            or _cuda_only(entry, device), threads)
         job = {"task": "inference", "runtime": runtime, "devices": devices,
                "sizes": list(config.batch_sizes), "artifacts": artifacts.to_json() if artifacts else None,
                **common} if devices else {}
@@ -173,8 +184,8 @@ def _cuda_only(entry: Any, device: str) -> str | None:
 
 def count_measurements(config: SuiteConfig) -> int:
     """How many Measurement records a run produces (skips included): the progress total."""
-    return len(config.devices) * (len(config.variants) * len(config.train_sizes)
-                                  + len(config.runtimes) * len(config.batch_sizes))
+    return len(config.threads) * len(config.devices) * (len(config.variants) * len(config.train_sizes)
+                                                        + len(config.runtimes) * len(config.batch_sizes))
 
 
 def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
@@ -189,7 +200,8 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
         return run_worker(job, emit, cache_dir, config.worker_timeout_s)
 
     emit_progress("floors")
-    floor_run = execute({"task": "floors", "threads": config.threads,
+    # the floors (bandwidth, roofline) at the first thread count: efficiencies are against them
+    floor_run = execute({"task": "floors", "threads": config.threads[0],
                          "timing": asdict(config.timing), "copy_bytes": config.copy_bytes,
                          "devices": list(config.devices)},
                         lambda m: None)
@@ -220,6 +232,8 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
             measurements.append(m)
             emit_progress(m.spec.label)
         measurements += [combine(ms) for ms in runs.get(id(job), {}).values()]
+    if len(config.threads) > 1:  # several counts: each measurement's count joins its key (eager-t2)
+        measurements = [replace(m, spec=replace(m.spec, thread_scaling=True)) for m in measurements]
 
     if partial:
         return SuiteResult(floors, measurements, {"skipped": partial}, allocator, partial)
@@ -244,7 +258,7 @@ def _execute_or_skip(job: dict[str, Any], execute: Callable[..., dict[str, Any]]
         name = job.get("variant") or job.get("runtime")
         for device in job["devices"]:
             for size in job["sizes"]:
-                spec = Spec(phase, name, device, size)
+                spec = Spec(phase, name, device, size, threads=job["threads"])
                 if spec.key not in done:
                     keep(skipped(spec, reason))
 
@@ -252,16 +266,15 @@ def _execute_or_skip(job: dict[str, Any], execute: Callable[..., dict[str, Any]]
 def _probe_interference(config: SuiteConfig, artifacts: Artifacts | None,
                         execute: Callable[..., dict[str, Any]],
                         emit_progress: Callable[[str], None]) -> dict[str, Any] | None:
-    """The ORT interference probe, in its own worker, at the run's thread count (what the
-    measurements used) and, if that differs, at 2 threads (ORT's intra-op pool only has worker
-    threads from 2 on)."""
+    """The ORT interference probe, in its own worker, at the run's (first) thread count and, if
+    that differs, at 2 threads (ORT's intra-op pool only has worker threads from 2 on)."""
     if config.interference and "onnxruntime" not in config.runtimes:
         return {"skipped": "onnxruntime not in --runtimes"}
     if not (config.interference and artifacts is not None and "onnx" in artifacts.paths):
         return None
     emit_progress("ort interference probe")
     interference: dict[str, Any] = {}
-    for probe_threads in dict.fromkeys((config.threads, 2)):
+    for probe_threads in dict.fromkeys((config.threads[0], 2)):
         job = {"task": "interference", "threads": probe_threads,
                "artifacts": artifacts.to_json(), "batch": 100_000,
                "calls": config.interference_calls}
@@ -270,7 +283,7 @@ def _probe_interference(config: SuiteConfig, artifacts: Artifacts | None,
         except RuntimeError as exc:
             sys.stderr.write(f"warning: ORT interference probe: {exc}\n")
             probe = {"threads": probe_threads, "skipped": str(exc)}
-        if probe_threads == config.threads:
+        if probe_threads == config.threads[0]:
             interference.update(probe)
         else:
             interference.update({f"threads{probe_threads}_{k}": v for k, v in probe.items()})

@@ -6,6 +6,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from linreg.checkpoint import save_checkpoint
 from linreg.environment import collect_environment
@@ -29,12 +30,7 @@ def run_training(config: TrainConfig, out: Path, label: str = "train",
     model.pth, renames the other files in, and renames model.pth in last: whenever a model.pth
     is present, every file beside it comes from the same run.
     """
-    from linreg.plots import plot_loss_curves, plot_predictions  # matplotlib is slow to import
-
-    created = not out.exists()
-    staging = _make_staging(out)
-    published = False
-    try:
+    def run() -> TrainResult:
         samples = config.n if config.n is not None else 50
         show = config.epochs * samples >= LONG_RUN_WORK
         with Progress(config.epochs, label, enabled=None if show else False) as bar:
@@ -43,7 +39,24 @@ def run_training(config: TrainConfig, out: Path, label: str = "train",
                 if log is not None:
                     log.epoch(r)
 
-            result = train(config, on_epoch=on_epoch, on_start=log.start if log else None)
+            return train(config, on_epoch=on_epoch, on_start=log.start if log else None)
+    return _publish(out, run)
+
+
+def publish_result(result: TrainResult, out: Path) -> TrainResult:
+    """Publish a result already in hand (linreg.train.replay_result) as run_training would."""
+    return _publish(out, lambda: result)
+
+
+def _publish(out: Path, produce: Callable[[], TrainResult]) -> TrainResult:
+    from linreg.plots import plot_loss_curves, plot_predictions  # matplotlib is slow to import
+
+    created = not out.exists()
+    staging = _make_staging(out)
+    published = False
+    try:
+        result = produce()
+        config = result.config
         record = result.summary()
         record["environment"] = collect_environment(result.device)
         plot_predictions(staging / "predictions.png", result.X_train, result.y_train,

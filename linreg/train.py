@@ -181,23 +181,10 @@ def train(
 
     on_start(test samples, predictions made) runs where the tutorial prints those two counts.
     """
-    device = resolve_device(config.device)
-    pin_threads(config.threads)
-    try:
-        X_train, y_train, X_test, y_test = make_split(config)
-    except (MemoryError, RuntimeError) as exc:  # torch's allocator raises RuntimeError
-        raise LinregError(f"not enough memory for n={config.n} samples ({exception_line(exc, 160)})") from None
-
-    torch.manual_seed(config.seed)
-    model = MODELS[config.model]()
-    initial_state = state_as_lists(model)
-    model.to(device)
-    X_train, y_train = X_train.to(device), y_train.to(device)
-    X_test, y_test = X_test.to(device), y_test.to(device)
-
-    loss_fn = LOSSES[config.loss]()
+    s = _start(config)
+    model, loss_fn, (X_train, y_train, X_test, y_test) = s.model, s.loss_fn, s.split
     optimizer = build_optimizer(config.optimizer, model, config.lr)
-    initial_predictions, _ = evaluate(model, loss_fn, X_test, y_test)
+    initial_predictions = s.initial_predictions
     if on_start is not None:
         on_start(len(X_test), len(initial_predictions))
 
@@ -217,18 +204,70 @@ def train(
         if on_epoch is not None:
             on_epoch(record)
 
-    test_predictions, _ = evaluate(model, loss_fn, X_test, y_test)
+    return _finish(s, history)
+
+
+@dataclass
+class _Started:
+    """A run set up as the tutorial sets it up: seeded model on its device, data, loss, first predictions."""
+    config: TrainConfig
+    device: torch.device
+    model: nn.Module
+    initial_state: dict[str, Any]
+    split: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]  # on the device
+    loss_fn: nn.Module
+    initial_predictions: torch.Tensor
+
+
+def _start(config: TrainConfig) -> _Started:
+    """Seed, build the model on the CPU (so every device starts alike), move it and the data."""
+    device = resolve_device(config.device)
+    pin_threads(config.threads)
+    try:
+        split = make_split(config)
+    except (MemoryError, RuntimeError) as exc:  # torch's allocator raises RuntimeError
+        raise LinregError(f"not enough memory for n={config.n} samples ({exception_line(exc, 160)})") from None
+    torch.manual_seed(config.seed)
+    model = MODELS[config.model]()
+    initial_state = state_as_lists(model)
+    model.to(device)
+    X_train, y_train, X_test, y_test = (t.to(device) for t in split)
+    loss_fn = LOSSES[config.loss]()
+    initial_predictions, _ = evaluate(model, loss_fn, X_test, y_test)
+    return _Started(config, device, model, initial_state, (X_train, y_train, X_test, y_test), loss_fn,
+                    initial_predictions)
+
+
+def _finish(s: _Started, history: list[EpochRecord]) -> TrainResult:
+    X_train, y_train, X_test, y_test = s.split
+    test_predictions, _ = evaluate(s.model, s.loss_fn, X_test, y_test)
     return TrainResult(
-        config=config,
-        device=device,
-        model=model,
-        initial_state=initial_state,
-        final_state=state_as_lists(model),
+        config=s.config,
+        device=s.device,
+        model=s.model,
+        initial_state=s.initial_state,
+        final_state=state_as_lists(s.model),
         history=history,
         X_train=X_train.cpu(),
         y_train=y_train.cpu(),
         X_test=X_test.cpu(),
         y_test=y_test.cpu(),
-        initial_predictions=initial_predictions.cpu(),
+        initial_predictions=s.initial_predictions.cpu(),
         test_predictions=test_predictions.cpu(),
     )
+
+
+def replay_result(config: TrainConfig, final_state: dict[str, Any], history: list[EpochRecord]) -> TrainResult:
+    """The TrainResult of a run already made, from its recorded final state: no epoch runs again.
+
+    A recorded state holds float32 values written exactly as Python floats, so the model, its
+    checkpoint and its predictions are those of the run, bit for bit (sweep publishes its best
+    trial this way instead of training it twice)."""
+    s = _start(config)
+    wanted = state_as_lists(s.model)
+    if set(final_state) != set(wanted):
+        raise LinregError(f"a {config.model} model's state needs {sorted(wanted)}, got {sorted(final_state)}")
+    with torch.no_grad():
+        for name, tensor in s.model.state_dict().items():
+            tensor.copy_(torch.tensor(final_state[name], dtype=tensor.dtype))
+    return _finish(s, history)

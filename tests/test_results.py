@@ -25,8 +25,8 @@ RAW_KEYS = ("phase", "runtime", "device", "batch_size", "times_s", "calls_per_sa
 def sample_measurements() -> list[Measurement]:
     exact = Parity(0.0, 0, True, "bit-exact")
     return [
-        Measurement(Spec("inference", "eager", "cpu", 1), (7.2e-6, 7.0e-6, 7.1e-6), 100, exact,
-                    extra={"threads": 2, "minor_faults_per_call": 0.0}),
+        Measurement(Spec("inference", "eager", "cpu", 1, threads=2), (7.2e-6, 7.0e-6, 7.1e-6), 100, exact,
+                    extra={"minor_faults_per_call": 0.0}),
         Measurement(Spec("inference", "onnxruntime", "cpu", 10**7), (8.1e-3, 8.3e-3, 8.0e-3), 1,
                     Parity(1.2e-7, 2, False, "bit-exact"), warnings=("IQR/median 12% > 10%", "few samples"),
                     extra={"bytes_per_s": 9.9e9, "bandwidth_efficiency": 0.38, "provider": "CPUExecutionProvider"}),

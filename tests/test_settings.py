@@ -29,12 +29,12 @@ def _args(tmp_path: Path, toml: str, *argv: str) -> argparse.Namespace:
 def test_file_sets_options_and_command_line_wins(tmp_path: Path) -> None:
     toml = 'threads = 2\nruntimes = ["eager"]\nquick = true\n[timing]\nmin_total_s = 0.1\n'
     args = _args(tmp_path, toml)
-    assert (args.threads, args.runtimes, args.quick) == (2, ["eager"], True)
+    assert (args.threads, args.runtimes, args.quick) == ([2], ["eager"], True)
     config = suite_config_from_args(args)
-    assert config.timing.min_total_s == 0.1 and config.threads == 2
+    assert config.timing.min_total_s == 0.1 and config.threads == (2,)
     assert args.config_file["settings"]["timing"] == {"min_total_s": 0.1}
     args = _args(tmp_path, toml, "--threads", "1", "--runtimes", "onnxruntime")
-    assert (args.threads, args.runtimes) == (1, ["onnxruntime"])
+    assert (args.threads, args.runtimes) == ([1], ["onnxruntime"])
 
 
 @pytest.mark.parametrize("toml, message", [

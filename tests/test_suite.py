@@ -32,7 +32,7 @@ def test_worker_round_trip_in_a_subprocess_with_allocator_settings() -> None:
     final = run_worker(training_job(), got.append)
     assert final["done"] is True
     assert [m.spec.label for m in got] == ["train_epoch/eager/cpu/40"]
-    assert got[0].times_s and got[0].extra["threads"] == 1
+    assert got[0].times_s and got[0].spec.threads == 1
     assert final["process"]["allocator"] == ALLOCATOR_ENV
     assert final["process"]["torch_threads"] == 1
 

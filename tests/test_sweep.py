@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from bench.cli import main
 from bench.experiments.spec import parse_spec, trial_configs
@@ -46,8 +47,11 @@ def swept(tmp_path_factory):
 
 
 def test_every_trial_is_bit_identical_to_a_train_run(swept, tmp_path):
-    _, doc = swept
-    for trial in doc["trials"][::3]:  # several trials, both models and both losses among them
+    """Several trials (both models, both losses), and best/: published from the trial's record,
+    not trained again, it must be the same train.json and model.pth as a `train` run's."""
+    swept_out, doc = swept
+    best = next(t for t in doc["trials"] if t["id"] == doc["best"])
+    for trial in [*(t for t in doc["trials"][::3] if t["id"] != best["id"]), best]:  # best last
         c = trial["config"]
         out = tmp_path / trial["id"]
         assert main(["train", "--out", str(out), "--log-every", "0", "--model", c["model"],
@@ -57,6 +61,13 @@ def test_every_trial_is_bit_identical_to_a_train_run(swept, tmp_path):
         assert train_json["final_state"] == trial["final_state"]
         assert train_json["history"][-1]["test_loss"] == trial["final_test_loss"]
         assert train_json["history"][-1]["train_loss"] == trial["final_train_loss"]
+    published = json.loads((swept_out / "best" / "train.json").read_text())
+    for record in (published, train_json):
+        record.pop("environment")
+    assert published == train_json  # states, history, predictions: every bit
+    ours = torch.load(swept_out / "best" / "model.pth", weights_only=True)
+    theirs = torch.load(out / "model.pth", weights_only=True)
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
 
 
 def test_outputs_and_best(swept):

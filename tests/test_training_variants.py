@@ -31,7 +31,7 @@ def test_measured_fused_variant_records_bit_exact_parity() -> None:
     assert not m.skipped and m.times_s
     assert m.parity is not None and m.parity.passed and m.parity.tolerance == "bit-exact"
     assert m.parity.max_ulp == 0
-    assert m.extra["threads"] == 1 and "minor_faults_per_call" in m.extra
+    assert m.spec.threads == 1 and "minor_faults_per_call" in m.extra
 
 
 def test_cuda_graph_on_cpu_is_a_skip_record_with_reason() -> None:

@@ -16,7 +16,7 @@ from bench.compare.files import CONFIG_KEYS, BenchFile, Entry, load_bench_file
 from bench.compare.gate import MedianGate, Verdict, is_failure
 from bench.compare.memory import MemoryChange, memory_changes
 from bench.compare.significance import RatioStats, compare_samples
-from bench.store.schema import ENRICHED_FINGERPRINT_KEYS
+from bench.store.schema import ENRICHED_FINGERPRINT_KEYS, THREAD_FINGERPRINT_KEYS
 from linreg.errors import LinregError, first_line
 
 
@@ -58,12 +58,13 @@ class Comparison:
 def fingerprint_diffs(base: BenchFile, new: BenchFile) -> list[tuple[str, Any, Any]]:
     """(key, base value, new value) for every fingerprint field that differs or is missing on one side.
 
-    The enriched fields (schema v2) count only when both files carry them: a v1 file has none.
+    The enriched fields (schema v2) count only when both files carry them: a v1 file has none;
+    so do the thread counts (a run of several has none: its measurements' keys carry them).
     """
     keys = list(dict.fromkeys([*base.fingerprint, *new.fingerprint]))
     return [(k, base.fingerprint.get(k), new.fingerprint.get(k))
             for k in keys if base.fingerprint.get(k) != new.fingerprint.get(k)
-            and not (k in ENRICHED_FINGERPRINT_KEYS
+            and not ((k in ENRICHED_FINGERPRINT_KEYS or k in THREAD_FINGERPRINT_KEYS)
                      and (k not in base.fingerprint or k not in new.fingerprint))]
 
 
@@ -161,6 +162,10 @@ def compare_files(
             else:
                 verdict, note = Verdict.ONLY_IN_NEW, "new measurement"
             rows.append(Row(key, n.label, None, n, None, verdict, note))
+    threads = [f"{r.label} ({r.base.threads} -> {r.new.threads})" for r in rows if r.base and r.new
+               and None not in (r.base.threads, r.new.threads) and r.base.threads != r.new.threads]
+    if threads:  # e.g. a one-count run at 2 threads against a [1, 2] run's 1-thread entries
+        warnings.append("THREAD COUNTS DIFFER, these pairs ran with other intra-op threads: " + ", ".join(threads))
     few = [r.label for r in rows if r.stats is not None and r.stats.min_p_value >= gate.alpha]
     if few:
         warnings.append(f"too few samples to ever reach p<{gate.alpha:g} (a slowdown beyond the "

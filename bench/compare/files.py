@@ -88,6 +88,7 @@ class Entry:
     parity_detail: str = ""
     memory: dict[str, Any] | None = None  # schema v2: peak memory of the measurement
     estimate_s: float | None = None   # schema v2: the stable estimate (bench/engine/estimate.py)
+    threads: int | None = None        # intra-op threads it ran with, where the file says
 
     def gated(self, raw: bool) -> tuple[float, ...]:
         """The samples the gate compares: raw, or scaled so their median is estimate_s (the
@@ -159,6 +160,7 @@ def _results_entries(data: dict[str, Any], path: str) -> dict[str, Entry]:
             f"max_ulp {_fmt_opt(parity.max_ulp, 'd')} ({parity.tolerance})",
             memory=m.extra.get("memory") if isinstance(m.extra.get("memory"), dict) else None,
             estimate_s=_positive(m.extra.get("estimate_s")),
+            threads=m.spec.threads,
         )
     return entries
 
@@ -182,7 +184,10 @@ def _load_results(data: dict[str, Any], path: str) -> BenchFile:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CompareInputError(f"{path}: malformed measurements ({type(exc).__name__}: {exc})") from None
     env = data.get("environment") or {}
-    fingerprint = {k: v for k in FINGERPRINT_KEYS if (v := _env_value(env, k)) is not None}
+    # a run of several thread counts records them as a list: each measurement's key carries its
+    # own count then (eager-t2), so the list is not a fingerprint that must match
+    fingerprint = {k: v for k in FINGERPRINT_KEYS
+                   if (v := _env_value(env, k)) is not None and not isinstance(v, list)}
     git = env.get("git") if isinstance(env, dict) else None
     revision = git.get("commit") if isinstance(git, dict) else None
     if revision is not None and not isinstance(revision, str):  # found by the fuzzer: it is printed

@@ -19,6 +19,8 @@ class Spec:
     device: str       # "cpu" | "cuda:0" | ...
     batch_size: int   # inference batch, or N samples for a training epoch
     world_size: int | None = None  # data-parallel runs only: ranks sharing the epoch (part of the identity)
+    threads: int | None = None     # torch and ORT intra-op threads it ran with
+    thread_scaling: bool = False   # a run of several thread counts: `threads` joins the identity
 
     def __post_init__(self) -> None:
         if self.phase not in PHASES:
@@ -27,10 +29,12 @@ class Spec:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.world_size is not None and self.world_size < 1:
             raise ValueError(f"world_size must be >= 1, got {self.world_size}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
 
     @property
     def runtime_label(self) -> str:
-        return runtime_label(self.runtime, self.world_size)
+        return runtime_label(self.runtime, self.world_size, self.threads if self.thread_scaling else None)
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -42,14 +46,28 @@ class Spec:
         return f"{self.phase}/{self.runtime_label}/{self.device}/{self.batch_size}"
 
 
-def runtime_label(runtime: str, world_size: int | None = None) -> str:
-    """The runtime as keys and tables name it: a data-parallel run carries its world size (ddp-ws2)."""
-    return runtime if world_size is None else f"{runtime}-ws{world_size}"
+def runtime_label(runtime: str, world_size: int | None = None, threads: int | None = None) -> str:
+    """The runtime as keys and tables name it: a data-parallel run carries its world size (ddp-ws2);
+    a measurement of a run of several thread counts carries its count (eager-t2), `threads` given.
+
+    One thread keeps the bare name, so a [1, 2] run matches a one-count baseline on its 1-thread
+    entries; a one-count run (any count) keeps the keys it always had (`threads` not given).
+    A data-parallel record's `threads` are per rank, not its identity."""
+    if world_size is not None:
+        return f"{runtime}-ws{world_size}"
+    return runtime if threads is None or threads == 1 else f"{runtime}-t{threads}"
+
+
+def entry_threads(entry: dict[str, Any]) -> int | None:
+    """The `threads` of a results.json entry when it is a valid count (validate_results checks it)."""
+    threads = entry.get("threads")
+    return threads if isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1 else None
 
 
 def entry_runtime(entry: dict[str, Any]) -> str:
     """runtime_label of a results.json entry."""
-    return runtime_label(entry["runtime"], entry.get("world_size"))
+    scaling = entry.get("thread_scaling") is True
+    return runtime_label(entry["runtime"], entry.get("world_size"), entry_threads(entry) if scaling else None)
 
 
 @dataclass(frozen=True)
@@ -112,6 +130,10 @@ class Measurement:
         }
         if self.spec.world_size is not None:
             d["world_size"] = self.spec.world_size
+        if self.spec.threads is not None:
+            d["threads"] = self.spec.threads
+        if self.spec.thread_scaling:
+            d["thread_scaling"] = True
         if self.skipped:
             d["skip_reason"] = self.skip_reason
         else:
@@ -139,7 +161,8 @@ class Measurement:
         """Rebuild from a results.json entry; derived statistics are recomputed, not trusted."""
         world_size = d.get("world_size")
         spec = Spec(d["phase"], d["runtime"], d["device"], int(d["batch_size"]),
-                    None if world_size is None else int(world_size))
+                    None if world_size is None else int(world_size), entry_threads(d),
+                    d.get("thread_scaling") is True and entry_threads(d) is not None)
         p = d.get("parity")
         parity = Parity(
             max_abs_error=p["max_abs_error"], max_ulp=p["max_ulp"], passed=p["passed"],
@@ -148,7 +171,8 @@ class Measurement:
         known = {"phase", "runtime", "device", "batch_size", "times_s", "calls_per_sample",
                  "n_samples", "median_s", "iqr_s", "min_s", "max_s", "mean_s", "p05_s", "p95_s",
                  "block_p05_s", "block_p95_s",
-                 "parity", "warnings", "skip_reason", "world_size"}
+                 "parity", "warnings", "skip_reason", "world_size", "threads",
+                 "thread_scaling"}
         return cls(
             spec=spec,
             times_s=tuple(float(t) for t in d.get("times_s", ())),

@@ -48,19 +48,11 @@ def _check_threads(configs: list[dict[str, Any]], jobs: int) -> None:
                          "cores (their bits do not change, their train_time_s does)\n")
 
 
-def publish_best(out: Path, best: dict[str, Any]) -> None:
-    """Train the best config once more into best/ (train's own publisher); it must match bit for bit."""
-    from linreg.publish import run_training
-    from linreg.train import TrainConfig
-    result = run_training(TrainConfig(**best["config"]), out / "best", label="best")
-    if result.final_state != best["final_state"]:
-        raise LinregError(f"the best trial {best['id']} did not reproduce bit for bit in best/")
-
-
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from bench.experiments.best import publish_best
     from bench.experiments.outputs import write_outputs
-    from bench.experiments.plots import write_plots
-    from bench.experiments.runner import run_trials
+    from bench.experiments.plots import PLOT_FILES, draw_plot
+    from bench.experiments.runner import Sweep, run_on_pool, wait_all
     from bench.experiments.trial import ranking_key
 
     spec = load_spec(args.config)
@@ -69,14 +61,24 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise SweepConfigError(f"{args.config}: the grid makes {len(configs)} trials, over the limit of "
                                f"{MAX_TRIALS}; pass --yes to run them all, or set samples = K")
     _check_threads(configs, args.jobs)
-    records = run_trials(spec, args.out, args.jobs, args.restart)
-    finished = [r for r in records if r["status"] == "ok"]
-    best = min(finished, key=ranking_key) if finished else None
+    sweep = Sweep(spec, args.out, args.restart)
+    varied = list(spec.grid)
+    # at least as many workers as closing tasks (3 plots, best/), never more than --jobs
+    workers = min(args.jobs, max(len(sweep.todo), len(PLOT_FILES) + 1))
+
+    def work(pool: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        records = sweep.run(pool)
+        finished = [r for r in records if r["status"] == "ok"]
+        best = min(finished, key=ranking_key) if finished else None
+        tasks = [pool.apply_async(draw_plot, (name, args.out, records, varied)) for name in PLOT_FILES]
+        if best is not None:
+            tasks.append(pool.apply_async(publish_best, (args.out, best)))
+        wait_all(tasks)
+        return records, best
+
+    records, best = run_on_pool(workers, work)
     environment = collect_environment()
     environment["machine_id"] = machine_id()
-    write_plots(args.out, records, list(spec.grid))
-    if best is not None:
-        publish_best(args.out, best)
     write_outputs(args.out, spec, records, environment, best)
     counts = {s: sum(r["status"] == s for r in records) for s in ("ok", "diverged", "failed")}
     print(f"sweep: {len(records)} trials ({counts['ok']} finished, {counts['diverged']} diverged, "

@@ -68,9 +68,23 @@ def plot_final_parameters(path: Path, records: list[dict[str, Any]]) -> None:
     _save(fig, path)
 
 
-def write_plots(out: Path, records: list[dict[str, Any]], varied: list[str]) -> None:
+PLOT_FILES = ("test_loss_vs_lr.png", "best_loss_curves.png", "final_parameters.png")
+
+
+def draw_plot(name: str, out: Path, records: list[dict[str, Any]], varied: list[str]) -> None:
+    """One of PLOT_FILES into `out`: a task of its own, so a pool draws the three at once."""
     import matplotlib
     matplotlib.use("Agg")
-    plot_loss_vs_lr(out / "test_loss_vs_lr.png", records)
-    plot_best_curves(out / "best_loss_curves.png", records, varied)
-    plot_final_parameters(out / "final_parameters.png", records)
+    if name == "test_loss_vs_lr.png":
+        plot_loss_vs_lr(out / name, records)
+    elif name == "best_loss_curves.png":
+        plot_best_curves(out / name, records, varied)
+    elif name == "final_parameters.png":
+        plot_final_parameters(out / name, records)
+    else:
+        raise ValueError(f"unknown sweep plot {name!r}")
+
+
+def write_plots(out: Path, records: list[dict[str, Any]], varied: list[str]) -> None:
+    for name in PLOT_FILES:
+        draw_plot(name, out, records, varied)

@@ -1,16 +1,27 @@
-"""Run a sweep's missing trials in worker processes, --jobs at a time; keep each as it finishes."""
+"""Run a sweep's missing trials in worker processes, --jobs at a time; keep each as it finishes.
+
+Where the wall time goes (24 tutorial trials on 2 cores, README "Experiments"): the trials
+themselves are a few seconds, so fixed costs decide whether a second job helps. The pool is
+therefore started once and kept, forked with torch already imported (start_method), and its
+workers run trial after trial; the longest trials go first (so no worker is left with a long
+one at the end); and the sweep's closing work (its three plots, publishing the best model from
+its record, not trained again) runs on the same workers in parallel.
+"""
 from __future__ import annotations
 
 import multiprocessing
 import sys
 import time
+from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from bench.experiments.spec import SweepSpec, trial_configs, trial_id
 from bench.experiments.store import finished_trials, prepare, save_trial
-from bench.experiments.trial import ignore_sigint, ranking_key, run_trial
+from bench.experiments.trial import ranking_key, run_trial, start_worker
 from linreg.progress import Progress
+
+Job = tuple[str, dict[str, Any], float]
 
 
 def _note(best: dict[str, Any] | None, done: int, total: int, started: float, ran: int) -> str:
@@ -21,33 +32,80 @@ def _note(best: dict[str, Any] | None, done: int, total: int, started: float, ra
     return f"{best_text}, ETA {eta:.0f}s"
 
 
-def run_trials(spec: SweepSpec, out: Path, jobs: int, restart: bool = False) -> list[dict[str, Any]]:
-    """Every trial's record in trial order; finished ones are reused, the missing ones run now."""
-    prepare(out, spec, restart)
-    configs = {trial_id(c): c for c in trial_configs(spec)}
-    records = finished_trials(out, configs)
-    todo = [(tid, c, spec.target_test_loss) for tid, c in configs.items() if tid not in records]
-    if records:
-        sys.stderr.write(f"resuming: {len(records)} of {len(configs)} trials already finished\n")
-    started = time.monotonic()
-    best = min(records.values(), key=ranking_key, default=None)
-    interactive = sys.stderr.isatty()
-    with Progress(len(configs), "sweep", enabled=interactive) as bar:
-        bar.done = len(records)
-        if todo:
-            # spawn: a fresh interpreter per worker, so no torch state is inherited from this one.
-            pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(todo)), ignore_sigint)
-            try:
-                for ran, record in enumerate(pool.imap_unordered(run_trial, todo), start=1):
-                    save_trial(out, record)
-                    records[record["id"]] = record
-                    best = min(records.values(), key=ranking_key)
-                    note = _note(best, len(records), len(configs), started, ran)
-                    bar.update(1, note)
-                    if not interactive:
-                        sys.stderr.write(f"sweep: {len(records)}/{len(configs)} trials, {note}\n")
-                pool.close()
-            finally:
-                pool.terminate()  # Ctrl-C or an error: no worker outlives the sweep
-                pool.join()
-    return [records[tid] for tid in configs]
+def trial_cost(config: dict[str, Any]) -> int:
+    """Work of a trial, for ordering only: epochs x samples (50 is the tutorial's data)."""
+    return int(config["epochs"]) * int(config["n"] or 50)
+
+
+def start_method() -> str:
+    """fork where it is safe, else spawn.
+
+    A spawned worker is a fresh interpreter that imports torch itself: about 1.5 s on the 2-core
+    machine, a third of the tutorial sweep's trial work. This process has imported torch but run
+    no torch op (no OpenMP pool, no CUDA context yet), so a forked worker starts exactly where a
+    spawned one would after its import. Each trial seeds torch and pins its own thread count, and
+    the bit-identity test with `train` holds either way. Once CUDA is initialised here (a caller
+    that trained in-process), fork would break it in the children: spawn then."""
+    if "fork" not in multiprocessing.get_all_start_methods() or sys.platform != "linux":
+        return "spawn"
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        return "spawn"
+    return "fork"
+
+
+def open_pool(jobs: int) -> Pool:
+    """`jobs` worker processes that live for the whole sweep; each pins one thread before any
+    trial (start_worker; TrainConfig pins the trial's own count), so two never fight over cores."""
+    return multiprocessing.get_context(start_method()).Pool(jobs, start_worker)
+
+
+class Sweep:
+    """The trials of one sweep folder: which are done, which still run, on one pool."""
+
+    def __init__(self, spec: SweepSpec, out: Path, restart: bool = False) -> None:
+        prepare(out, spec, restart)
+        self.spec, self.out = spec, out
+        self.configs = {trial_id(c): c for c in trial_configs(spec)}
+        self.records = finished_trials(out, self.configs)
+        todo = [(tid, c, spec.target_test_loss) for tid, c in self.configs.items() if tid not in self.records]
+        # longest first: the last trials to finish are short ones, so the workers end together
+        self.todo: list[Job] = sorted(todo, key=lambda job: -trial_cost(job[1]))
+
+    def run(self, pool: Pool) -> list[dict[str, Any]]:
+        """Every trial's record in trial order; finished ones are reused, the missing ones run now."""
+        records, total = self.records, len(self.configs)
+        if records:
+            sys.stderr.write(f"resuming: {len(records)} of {total} trials already finished\n")
+        started = time.monotonic()
+        best = min(records.values(), key=ranking_key, default=None)
+        interactive = sys.stderr.isatty()
+        with Progress(total, "sweep", enabled=interactive) as bar:
+            bar.done = len(records)
+            for ran, record in enumerate(pool.imap_unordered(run_trial, self.todo), start=1):
+                save_trial(self.out, record)
+                records[record["id"]] = record
+                best = min(records.values(), key=ranking_key)
+                note = _note(best, len(records), total, started, ran)
+                bar.update(1, note)
+                if not interactive:
+                    sys.stderr.write(f"sweep: {len(records)}/{total} trials, {note}\n")
+        return [records[tid] for tid in self.configs]
+
+
+def run_on_pool(jobs: int, work: Callable[[Pool], Any]) -> Any:
+    """work(pool) on a fresh pool; the pool never outlives it (Ctrl-C, an error: terminated)."""
+    pool = open_pool(jobs)
+    try:
+        result = work(pool)
+        pool.close()
+        return result
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def wait_all(tasks: list[AsyncResult]) -> None:
+    """Wait for every task; the first failure is raised (as it was raised in the worker)."""
+    for task in tasks:
+        task.get()

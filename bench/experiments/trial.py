@@ -7,13 +7,18 @@ import time
 from typing import Any
 
 from linreg.data import BIAS, WEIGHT
+from linreg.environment import pin_threads
 from linreg.errors import LinregError, exception_line
 from linreg.train import DivergenceError, TrainConfig, train
 
 
-def ignore_sigint() -> None:
-    """Pool initializer: Ctrl-C is the parent's to handle (it terminates the pool, keeps the done)."""
+def start_worker() -> None:
+    """Pool initializer: Ctrl-C is the parent's to handle (it terminates the pool, keeps the done).
+
+    torch is imported here, once per worker, with one intra-op thread: a second thread per trial
+    would only fight the other worker for the cores (each trial pins its own count again)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pin_threads(1)
 
 
 def line_parameters(state: dict[str, Any]) -> tuple[float, float]:

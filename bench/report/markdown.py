@@ -18,6 +18,7 @@ from bench.report.format import (BYTES_PER_SAMPLE, INFERENCE_ORDER, LATENCY_PLOT
                                  runtime_rank)
 from bench.report.latency_tables import latency_lines, loadgen_lines
 from bench.report.scaling import scaling_lines
+from bench.report.thread_scaling import by_thread_count, thread_scaling_lines
 from bench.report.tables import (environment_lines, floor_lines, fmt, label, parity_text,
                                  speedup_matrix, table, timing_rows)
 from bench.store.results import parity_failed_entries, summarize
@@ -130,6 +131,19 @@ def _skipped_lines(entries: Entries) -> list[str]:
     return out + [""]
 
 
+def _answer_and_timing(raw: Entries, entries: Entries, floors: dict[str, Any]) -> list[str]:
+    """The answer first, then the timing tables; a run of several thread counts gets them once per
+    count (speedups against eager at the same count), then the thread-scaling table."""
+    groups = by_thread_count(raw)
+    if len(groups) < 2:
+        return answer_lines(entries, floors) + _timing_lines(entries, floors)
+    out: list[str] = []
+    for threads, group in groups.items():
+        out += [f"# At {threads} thread{'s' * (threads > 1)}", ""]
+        out += answer_lines(group, floors) + _timing_lines(group, floors)
+    return out + thread_scaling_lines(raw)
+
+
 def render_report(results: dict[str, Any], plots: list[str] | None = None) -> str:
     """The report's Markdown; `plots` are file names (relative to the report) to embed."""
     # A data-parallel entry shows as its own runtime per world size (ddp-ws2): one row each.
@@ -139,8 +153,7 @@ def render_report(results: dict[str, Any], plots: list[str] | None = None) -> st
     if results.get("partial"):
         out += [f"> **PARTIAL RUN** ({results.get('partial_reason', 'interrupted')}): only what"
                 " finished is here; not a baseline.", ""]
-    out += answer_lines(entries, floors)  # the answer first, internals below it
-    out += _timing_lines(entries, floors)
+    out += _answer_and_timing(results.get("measurements", []), entries, floors)
     out += ["## How to read this", "", HOW_TO_READ]
     if parity_failed_entries(entries):  # otherwise the summary's one line says it
         out += _parity_lines(entries)

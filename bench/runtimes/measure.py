@@ -39,7 +39,7 @@ def measure_inference(
 
     entry = runtime_entry(runtime_name)
     caught = Exception if entry.source != "built-in" else LinregError
-    specs = [Spec("inference", runtime_name, device, b) for b in sizes]
+    specs = [Spec("inference", runtime_name, device, b, threads=threads) for b in sizes]
     reason = skip_reason or device_skip_reason(device)
     runtime = None
     memory = MemoryTracker(device) if reason is None else None  # baseline: before the runtime loads
@@ -86,7 +86,6 @@ def _measure_one(runtime: Any, entry: RuntimeEntry, spec: Spec, artifacts: Artif
     parity = check_parity(reference, bound.output(), ulps=entry.parity_ulps(spec.device))
     del reference
     extra = {k: v for k, v in bound.extra.items() if not k.startswith("_")}
-    extra["threads"] = threads
     with bound.context(), device_context(spec.device):
         m = measure(bound.call, spec, timing, sync=bound.sync, block=bound.block,
                     parity=parity, extra=extra)

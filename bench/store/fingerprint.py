@@ -48,7 +48,13 @@ def gpu_names(devices: tuple[str, ...] | list[str]) -> dict[str, str]:
     return out
 
 
-def fingerprint(threads: int, allocator: dict[str, str],
+def thread_setting(threads: int | tuple[int, ...]) -> int | list[int]:
+    """How results.json records the thread counts: one as a number (as before lists), else the list."""
+    counts = (threads,) if isinstance(threads, int) else tuple(threads)
+    return counts[0] if len(counts) == 1 else list(counts)
+
+
+def fingerprint(threads: int | tuple[int, ...], allocator: dict[str, str],
                 devices: tuple[str, ...] | list[str] = (),
                 load_start: float | None = None) -> dict[str, Any]:
     """results.json's `environment`: linreg's environment plus GPU, versions, threads, allocator.
@@ -58,6 +64,7 @@ def fingerprint(threads: int, allocator: dict[str, str],
     """
     import torch
 
+    setting = thread_setting(threads)
     env = collect_environment()
     has_cuda = torch.cuda.is_available()
     used = gpu_names(devices)
@@ -77,8 +84,9 @@ def fingerprint(threads: int, allocator: dict[str, str],
         "cuda_version": torch.version.cuda,
         "versions": {**package_versions(PACKAGES),
                      "torch": torch.__version__, "python": platform.python_version()},
-        # torch and ORT intra-op threads are pinned to the same count in every worker
-        "threads": {"torch": threads, "onnxruntime": threads},
+        # torch and ORT intra-op threads are pinned to the same count in every worker; a run of
+        # several counts records the list (each measurement carries its own `threads`)
+        "threads": {"torch": setting, "onnxruntime": setting},
         "allocator": dict(sorted(allocator.items())),
         "onnxruntime_providers": ort_providers,
         **machine_details(load_start),  # ISA, flags, caches, kernel, load (bench/store/machine.py)

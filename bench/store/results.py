@@ -28,7 +28,7 @@ ENTRY_KEYS = ("phase", "runtime", "device", "batch_size", "parity", "warnings")
 
 # One row per measurement; skipped rows leave the timing columns empty.
 CSV_COLUMNS = (
-    "phase", "runtime", "device", "batch_size", "world_size",
+    "phase", "runtime", "device", "batch_size", "world_size", "threads",
     "median_s", "iqr_s", "min_s", "block_p05_s", "block_p95_s", "n_samples", "calls_per_sample",
     "latency_p50_s", "latency_p99_s", "latency_p999_s", "latency_n", "rss_peak_above_baseline_bytes",
     "parity_passed", "max_abs_error", "max_ulp",
@@ -190,9 +190,12 @@ def _validate_entry(entry: Any, where: str) -> None:
     size = entry["batch_size"]
     if not isinstance(size, int) or isinstance(size, bool) or size < 1:
         raise ResultsError(f"{where}: batch_size must be an integer >= 1, got {size!r}")
-    ws = entry.get("world_size")
-    if ws is not None and (not isinstance(ws, int) or isinstance(ws, bool) or ws < 1):
-        raise ResultsError(f"{where}: world_size must be an integer >= 1, got {ws!r}")
+    for key in ("world_size", "threads"):
+        value = entry.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ResultsError(f"{where}: {key} must be an integer >= 1, got {value!r}")
+    if "thread_scaling" in entry and (entry["thread_scaling"] is not True or "threads" not in entry):
+        raise ResultsError(f"{where}: thread_scaling must be true, beside threads")
     parity = entry["parity"]
     if parity is not None and not (
         isinstance(parity, dict) and all(k in parity for k in ("max_abs_error", "max_ulp", "passed"))

@@ -48,6 +48,19 @@ Format history:
       readers treat it as optional.
     - floors may carry the roofline (bench/engine/roofline.py): roofline_bytes_per_s,
       roofline_kernel, roofline_kernels {name: bytes/s}, roofline_threads.
+    Thread counts as a list (`--threads 1 2`, `threads = [1, 2]`; issue 11):
+    - every bench/run entry, skip records included, carries `threads` (int >= 1; v1 had it as an
+      optional extra of timed entries): the intra-op threads it ran with.
+    - a run of several counts also marks each entry `thread_scaling: true`: then a count other
+      than 1 joins the identity, the key's runtime becoming runtime-t<k> (eager-t2), so one file
+      holds one measurement at several counts; 1 thread keeps the bare name, so the 1-thread
+      entries match a one-count baseline. A one-count run (any count) keeps the keys it always
+      had, as do v1 files and v2 files without these fields. compare warns when two matched
+      entries carry different `threads`. A data-parallel record's `threads` are per rank.
+    - config.threads and environment.threads.torch/.onnxruntime: a number for one count (as
+      before), the list for several. A list is not a fingerprint that must match (the keys carry
+      the counts). The floors and the ORT interference probe run at the first count.
+    - results.csv gains a `threads` column after world_size.
 """
 from __future__ import annotations
 
@@ -78,3 +91,5 @@ FINGERPRINT_KEYS = (
     "kernel",
 )
 ENRICHED_FINGERPRINT_KEYS = ("machine_id", "cpu_isa", "cpu_flags_sha256", "cpu_caches", "kernel")
+# A run of several thread counts has a list here, and the count in each measurement's key instead.
+THREAD_FINGERPRINT_KEYS = ("threads.torch", "threads.onnxruntime")

@@ -41,7 +41,7 @@ def measure_training(
     import torch
 
     torch.set_num_threads(threads)
-    specs = [Spec("train_epoch", variant, device, n) for n in sizes]
+    specs = [Spec("train_epoch", variant, device, n, threads=threads) for n in sizes]
     reason = skip_reason or device_skip_reason(device) or variant_skip_reason(variant, device)
     if reason is not None:
         out = [skipped(s, reason) for s in specs]
@@ -54,7 +54,7 @@ def measure_training(
     for spec in specs:
         X, y = make_train_data(spec.batch_size, device)
         loop, extra = _first_step(variant, X, y, device, sync)
-        extra = {"threads": threads, "timed": "train_epoch (one full-batch step)", **extra}
+        extra = {"timed": "train_epoch (one full-batch step)", **extra}
         parity = _parity(variant, spec.batch_size, device, parity_epochs)
         with device_context(device):
             m = measure(loop.step, spec, timing, sync=sync,
