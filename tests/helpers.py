@@ -1,6 +1,7 @@
 """Helpers shared by test modules (fixtures live in conftest.py)."""
 from __future__ import annotations
 
+import argparse
 import shutil
 from pathlib import Path
 
@@ -11,3 +12,15 @@ def copy_export(exported: Path, dest: Path) -> Path:
     shutil.copy2(exported.parent / "model.pth", dest / "model.pth")
     shutil.copytree(exported, dest / "export")
     return dest / "export"
+
+
+def bench_args(tmp_path: Path, toml: str, *argv: str) -> "argparse.Namespace":
+    """`bench` parsed as the CLI does with a --config file holding `toml`, then `argv`."""
+    from bench.cli import build_parser
+    from bench.settings import reparse_with_config
+
+    cfg = tmp_path / "bench.toml"
+    cfg.write_text(toml)
+    full = ["bench", "--out", str(tmp_path / "o"), "--export-dir", str(tmp_path), "--config", str(cfg), *argv]
+    parser = build_parser()
+    return reparse_with_config(parser, parser.parse_args(full), full)

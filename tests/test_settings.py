@@ -1,7 +1,6 @@
 """`--config FILE.toml` for bench/run: precedence, bad input, the [timing] table."""
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from pathlib import Path
@@ -10,7 +9,7 @@ import pytest
 
 from bench.cli import build_parser, main
 from bench.commands import suite_config_from_args
-from bench.settings import reparse_with_config
+from tests.helpers import bench_args
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -18,22 +17,14 @@ else:  # pragma: no cover - 3.10
     import tomli as tomllib
 
 
-def _args(tmp_path: Path, toml: str, *argv: str) -> argparse.Namespace:
-    cfg = tmp_path / "bench.toml"
-    cfg.write_text(toml)
-    full = ["bench", "--out", str(tmp_path / "o"), "--export-dir", str(tmp_path), "--config", str(cfg), *argv]
-    parser = build_parser()
-    return reparse_with_config(parser, parser.parse_args(full), full)
-
-
 def test_file_sets_options_and_command_line_wins(tmp_path: Path) -> None:
     toml = 'threads = 2\nruntimes = ["eager"]\nquick = true\n[timing]\nmin_total_s = 0.1\n'
-    args = _args(tmp_path, toml)
+    args = bench_args(tmp_path, toml)
     assert (args.threads, args.runtimes, args.quick) == ([2], ["eager"], True)
     config = suite_config_from_args(args)
     assert config.timing.min_total_s == 0.1 and config.threads == (2,)
     assert args.config_file["settings"]["timing"] == {"min_total_s": 0.1}
-    args = _args(tmp_path, toml, "--threads", "1", "--runtimes", "onnxruntime")
+    args = bench_args(tmp_path, toml, "--threads", "1", "--runtimes", "onnxruntime")
     assert (args.threads, args.runtimes) == ([1], ["onnxruntime"])
 
 
@@ -64,12 +55,12 @@ def test_config_show_round_trips_through_tomllib_and_config(tmp_path: Path, caps
     assert "# intra-op threads for torch AND onnxruntime" in text
     data = tomllib.loads(text)  # as printed: the defaults, so the same suite as no file at all
     assert data["quick"] is False and data["timing"] == {}
-    args = _args(tmp_path, text)
+    args = bench_args(tmp_path, text)
     default = build_parser().parse_args(["bench", "--out", "o", "--export-dir", "e"])
     assert suite_config_from_args(args) == suite_config_from_args(default)
     assert args.config_file["settings"] == data
     # every commented-out key, uncommented, is accepted too (the values the full run uses)
     opened = re.sub(r"^# ([a-z_]+ = )", r"\1", text, flags=re.M).replace('history = "DIR"', 'history = "h"')
-    args = _args(tmp_path, opened)
+    args = bench_args(tmp_path, opened)
     assert args.batch_sizes == [1, 10, 1000, 100000, 1000000, 10000000]
     assert suite_config_from_args(args).timing.latency_calls == 20000

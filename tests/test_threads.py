@@ -1,7 +1,6 @@
 """Thread counts as a list (`--threads 1 2`, `threads = [1, 2]`): the plan, the keys, the report."""
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -14,27 +13,19 @@ from bench.compare.files import load_bench_file
 from bench.compare.gate import MedianGate
 from bench.engine.measurement import Measurement, Parity, Spec
 from bench.report.markdown import render_report
-from bench.settings import reparse_with_config
 from bench.store.results import build_results, load_results, write_csv
 from bench.suite import SuiteConfig, SuiteError, _planned, count_measurements
+from tests.helpers import bench_args
 
 ENV = {"cpu_model": "AMD EPYC", "cpu_count": 2, "versions": {"torch": "2.13.0"}}
 
 
-def _args(tmp_path: Path, toml: str, *argv: str) -> argparse.Namespace:
-    cfg = tmp_path / "bench.toml"
-    cfg.write_text(toml)
-    full = ["bench", "--out", str(tmp_path / "o"), "--export-dir", str(tmp_path), "--config", str(cfg), *argv]
-    parser = build_parser()
-    return reparse_with_config(parser, parser.parse_args(full), full)
-
-
 def test_a_list_in_the_file_and_the_command_line_wins(tmp_path: Path) -> None:
-    args = _args(tmp_path, "threads = [1, 2]\n")
+    args = bench_args(tmp_path, "threads = [1, 2]\n")
     assert args.threads == [1, 2] and suite_config_from_args(args).threads == (1, 2)
-    assert suite_config_from_args(_args(tmp_path, "threads = [1, 2]\n", "--threads", "4")).threads == (4,)
-    assert suite_config_from_args(_args(tmp_path, "threads = 2\n")).threads == (2,)  # one, as before lists
-    assert suite_config_from_args(_args(tmp_path, "", "--threads", "2", "1", "2")).threads == (2, 1)
+    assert suite_config_from_args(bench_args(tmp_path, "threads = [1, 2]\n", "--threads", "4")).threads == (4,)
+    assert suite_config_from_args(bench_args(tmp_path, "threads = 2\n")).threads == (2,)  # one, as before lists
+    assert suite_config_from_args(bench_args(tmp_path, "", "--threads", "2", "1", "2")).threads == (2, 1)
     default = build_parser().parse_args(["bench", "--out", "o", "--export-dir", "e"])
     config = suite_config_from_args(default)
     assert config.threads == (1,) and config.to_json()["threads"] == 1  # the default file is unchanged
