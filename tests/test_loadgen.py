@@ -40,6 +40,8 @@ def test_every_scenario_runs_under_loadgen_with_accuracy_checked(scenario: str, 
     lat = result["latency_s"]
     assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p999"] <= lat["max"]
     assert result["qps"] > 0 and result["memory"]["rss_peak_above_baseline_bytes"] >= 0
+    if scenario == "server":  # served by the dynamic batcher: every sample went through a batch
+        assert result["server_batches"]["samples"] == detail["result_query_count"]
 
 
 class WrongRuntime:
@@ -50,15 +52,23 @@ class WrongRuntime:
 
     def bind(self, x: Any) -> Any:
         bound = self.inner.bind(x)
-        output = bound.output
+        output, call = bound.output, bound.call
 
-        def wrong() -> Any:
+        def count() -> None:
             self.calls += 1
             if self.fail_after is not None and self.calls > self.fail_after:
                 raise RuntimeError("device lost")
+
+        def wrong() -> Any:
+            count()
             return output() + 1e-3
 
-        bound.output = wrong
+        def wrong_in_place() -> None:  # ORT on the CPU: the SUT answers from host_output
+            count()
+            call()
+            bound.host_output += 1e-3
+
+        bound.output, bound.call = wrong, wrong_in_place
         return bound
 
 
@@ -68,10 +78,11 @@ def _patched(monkeypatch: pytest.MonkeyPatch, fail_after: int | None) -> None:
                         lambda *a: WrongRuntime(real(*a), fail_after))
 
 
-def test_wrong_answers_make_the_result_invalid(exported: Path, tmp_path: Path,
+@pytest.mark.parametrize("runtime", ["eager", "onnxruntime"])  # output copied; answered in place
+def test_wrong_answers_make_the_result_invalid(runtime: str, exported: Path, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     _patched(monkeypatch, None)
-    config = LoadgenConfig("single-stream", "eager", sample_count=64, accuracy_samples=100, **SHORT["single-stream"])
+    config = LoadgenConfig("single-stream", runtime, sample_count=64, accuracy_samples=100, **SHORT["single-stream"])
     result = run_test(config, Artifacts.from_export_dir(exported), tmp_path)
     assert result["valid"] is False and result["accuracy"]["mismatches"] > 0
     assert any(r.startswith("accuracy:") for r in result["reasons"])

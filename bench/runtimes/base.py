@@ -50,6 +50,10 @@ class Bound:
     context: Callable[[], ContextManager[Any]] = contextlib.nullcontext
     block: BlockTimer | None = None               # torch_timer for torch runtimes
     extra: dict[str, Any] = field(default_factory=dict)
+    # Host arrays the call reads and writes in place (ORT io_binding on the CPU), else None: a
+    # server writes the next batch's inputs into host_input and answers straight from host_output.
+    host_input: Any = None
+    host_output: Any = None
 
 
 ARTIFACT_KINDS = ("checkpoint", "torchscript", "onnx", "exported_program")

@@ -40,9 +40,10 @@ class OrtRuntime:
             x_ov = ort.OrtValue.ortvalue_from_numpy(xn, "cuda", index)
             y_ov = ort.OrtValue.ortvalue_from_shape_and_type(list(xn.shape), np.float32, "cuda", index)
             sync: Callable[[], None] | None = binding.synchronize_outputs
-        else:
+        else:  # both OrtValues wrap the numpy arrays (no copy): the call reads xn and writes yn
+            yn = np.empty_like(xn)
             x_ov = ort.OrtValue.ortvalue_from_numpy(xn)
-            y_ov = ort.OrtValue.ortvalue_from_numpy(np.empty_like(xn))
+            y_ov = ort.OrtValue.ortvalue_from_numpy(yn)
             sync = None
         binding.bind_ortvalue_input(in_name, x_ov)
         binding.bind_ortvalue_output(out_name, y_ov)
@@ -60,6 +61,8 @@ class OrtRuntime:
 
         bound = Bound(call=call, output=output, sync=sync, extra={"provider": self.provider})
         bound.extra["_keep"] = (x_ov, y_ov, xn)  # OrtValues must outlive the binding
+        if not sync:
+            bound.host_input, bound.host_output = xn, yn
         return bound
 
 

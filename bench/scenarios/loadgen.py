@@ -21,18 +21,20 @@ import numpy as np
 
 from bench.engine.latency import LatencyConfig, time_single_calls
 from bench.engine.memory import MemoryTracker
+from bench.scenarios.batcher import DynamicBatcher
 from bench.scenarios.mlperf_logs import latency_of, qps_of, read_accuracy, read_detail
 from bench.scenarios.settings import LoadgenConfig, test_settings
 from bench.scenarios.sut import (RuntimeSUT, as_float32, is_compiled, load_runtime, parity_ulps_of,
                                  sample_inputs)
 
 CALIBRATION = LatencyConfig(max_calls=500, max_s=0.2, min_calls=5, overhead_calls=1)
-# Measured here with an empty Python SUT: LoadGen plus the Python callback cost ~5 us per query
-# and ~2-4 us per offline sample (one QuerySampleResponse each). LoadGen generates ~2x the queries
-# that duration / expected latency predicts, ~340 bytes each, so expecting too fast costs memory.
-QUERY_OVERHEAD_S = 5e-6
-OFFLINE_PATH_QPS = 1_000_000.0   # above the Python response path's ceiling (~450k/s here)
-MAX_OFFLINE_SAMPLES = 2_000_000  # LoadGen holds every offline sample in memory (~450 MB per 1M)
+# Measured here: LoadGen with an empty Python SUT answers a single-stream query in ~0.8 us, and
+# RuntimeSUT adds ~0.5 us beyond the runtime's call. LoadGen generates ~2x the queries that
+# duration / expected latency predicts, ~400 bytes each, so expecting too fast costs memory and
+# expecting too slow ends the run early (INVALID): the overhead is rounded up, not down.
+QUERY_OVERHEAD_S = 3e-6
+OFFLINE_PATH_QPS = 3_000_000.0   # above the offline response path's ceiling (~2.3M samples/s here)
+MAX_OFFLINE_SAMPLES = 8_000_000  # LoadGen holds every offline sample in memory (~190 MB per 1M)
 
 
 def reference_outputs(checkpoint: Path, inputs: np.ndarray) -> np.ndarray:
@@ -91,17 +93,30 @@ def _log_settings(out_dir: Path) -> Any:
     return settings
 
 
-def start_test(sut: RuntimeSUT, config: LoadgenConfig, settings: Any, out_dir: Path) -> None:
-    """LoadGen's SUT and QSL around `sut`, one test, then both destroyed."""
+def start_test(sut: RuntimeSUT, config: LoadgenConfig, settings: Any, out_dir: Path) -> dict[str, Any]:
+    """LoadGen's SUT and QSL around `sut`, one test, then both destroyed; the server's batch stats.
+
+    Server queries go through the dynamic batcher (its worker is then the one thread that calls
+    the runtime); the other scenarios' queries are answered inside LoadGen's issue callback.
+    """
     import mlperf_loadgen as lg
 
-    handle = lg.ConstructFastSUT(sut.issue_fast, sut.flush_queries)
+    batcher = None
+    if config.scenario == "server":
+        batcher = DynamicBatcher(sut.run_queries, config.server_max_batch, sut.answer_empty)
+        handle = lg.ConstructFastSUT(batcher.issue, batcher.flush)
+    else:
+        handle = lg.ConstructFastSUT(sut.issue_fast, sut.flush_queries)
     qsl = lg.ConstructQSL(config.sample_count, config.sample_count, sut.load_samples, sut.unload_samples)
     try:
         lg.StartTestWithLogSettings(handle, qsl, settings, _log_settings(out_dir))
     finally:
+        if batcher is not None:
+            batcher.close()
+            sut.failure = sut.failure or batcher.failure
         lg.DestroyQSL(qsl)
         lg.DestroySUT(handle)
+    return {"server_batches": batcher.stats()} if batcher is not None else {}
 
 
 def run_test(config: LoadgenConfig, artifacts: Any, out_dir: Path) -> dict[str, Any]:
@@ -112,7 +127,7 @@ def run_test(config: LoadgenConfig, artifacts: Any, out_dir: Path) -> dict[str, 
     memory = MemoryTracker(config.device)  # baseline: before the runtime loads
     try:  # a runtime that is unknown, cannot load or cannot run is a failed result
         if is_compiled(config.runtime):  # every bind compiles (seconds): one sample, bound once
-            config = replace(config, sample_count=1, offline_batch=1, samples_per_query=1)
+            config = replace(config, sample_count=1, offline_batch=1, samples_per_query=1, server_max_batch=1)
         inputs = sample_inputs(config.sample_count)
         reference = reference_outputs(artifacts.checkpoint, inputs)
         runtime = load_runtime(config.runtime, artifacts, config.device, config.threads)
@@ -125,9 +140,10 @@ def run_test(config: LoadgenConfig, artifacts: Any, out_dir: Path) -> dict[str, 
     sut = RuntimeSUT(runtime, inputs, batch, lg.QuerySamplesComplete, lg.QuerySampleResponse)
     settings = test_settings(config, expected_latency_s, expected_qps)
     memory.start()
-    start_test(sut, config, settings, out_dir)
-    return summarize_test(config, out_dir, sut, reference, memory.record(),
-                          {"expected_latency_s": expected_latency_s, "expected_qps": expected_qps})
+    served = start_test(sut, config, settings, out_dir)
+    result = summarize_test(config, out_dir, sut, reference, memory.record(),
+                            {"expected_latency_s": expected_latency_s, "expected_qps": expected_qps})
+    return {**result, **served}
 
 
 def summarize_test(config: LoadgenConfig, out_dir: Path, sut: RuntimeSUT, reference: np.ndarray,

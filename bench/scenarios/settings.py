@@ -35,6 +35,7 @@ class LoadgenConfig:
     sample_count: int = 1024           # distinct inputs in the QSL (all loaded: tiny)
     samples_per_query: int = 8         # multi-stream: samples in each query (MLPerf's 8)
     offline_batch: int = 1024          # offline: samples run as one batch
+    server_max_batch: int = 1024       # server: most samples the dynamic batcher runs as one call
     accuracy_samples: int = 2048       # responses LoadGen logs for the accuracy check (TEST01)
     seed: int = 0                      # LoadGen's qsl/sample/schedule RNG seeds
 
@@ -45,7 +46,7 @@ class LoadgenConfig:
         _positive("target_qps", self.target_qps)
         _positive("latency_bound_ms", self.latency_bound_ms)
         for name in ("threads", "min_query_count", "sample_count", "samples_per_query",
-                     "offline_batch", "accuracy_samples"):
+                     "offline_batch", "server_max_batch", "accuracy_samples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.scenario == "server" and self.target_qps is None:
@@ -82,4 +83,8 @@ def test_settings(config: LoadgenConfig, expected_latency_s: float, expected_qps
         s.server_target_qps = config.target_qps
     if config.latency_bound_ms is not None:
         s.server_target_latency_ns = int(config.latency_bound_ms * 1e6)
+    # Queries already due when LoadGen's issuing thread gets to them arrive in one issue call
+    # (each keeps its own scheduled time, so latency is still per query): the dynamic batcher
+    # is then entered once per group.
+    s.server_coalesce_queries = config.scenario == "server"
     return s
