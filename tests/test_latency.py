@@ -40,7 +40,7 @@ def test_calls_needed_and_reliability() -> None:
 
 def fake_clock(step_ns: int) -> tuple[list[int], object]:
     ticks = itertools.count(0, step_ns)
-    return [], lambda: next(ticks)
+    return [], lambda: next(ticks) / 1e9  # a seconds clock, as time.perf_counter
 
 
 def test_single_calls_stop_at_max_calls_and_sync_every_call() -> None:

@@ -40,8 +40,17 @@ def test_every_scenario_runs_under_loadgen_with_accuracy_checked(scenario: str, 
     lat = result["latency_s"]
     assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p999"] <= lat["max"]
     assert result["qps"] > 0 and result["memory"]["rss_peak_above_baseline_bytes"] >= 0
-    if scenario == "server":  # served by the dynamic batcher: every sample went through a batch
+    if scenario == "server":  # batched dynamically: every sample went through a batch
         assert result["server_batches"]["samples"] == detail["result_query_count"]
+
+
+def test_server_through_the_batching_thread(exported: Path, tmp_path: Path) -> None:
+    config = LoadgenConfig("server", "onnxruntime", sample_count=256, accuracy_samples=200,
+                           server_batching="worker", **SHORT["server"])
+    result = run_test(config, Artifacts.from_export_dir(exported), tmp_path)
+    assert result["accuracy"]["passed"] and result["failed"] is None, result["accuracy"]
+    assert result["server_batches"]["mode"] == "worker"
+    assert result["server_batches"]["samples"] == read_detail(tmp_path / "mlperf_log_detail.txt")["result_query_count"]
 
 
 class WrongRuntime:

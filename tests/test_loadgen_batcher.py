@@ -119,8 +119,6 @@ def test_the_batcher_drains_what_is_pending_into_batches_in_order() -> None:
     flat = [i for batch in seen for i in batch]
     assert flat == list(range(100, 122))  # every sample once, in the order LoadGen issued them
     assert all(len(batch) <= 8 for batch in seen) and len(seen) < 22  # pending ones ran together
-    stats = batcher.stats()
-    assert stats["samples"] == 22 and stats["batches"] == len(seen)
 
 
 def test_a_batcher_whose_run_raises_answers_empty_and_keeps_the_reason() -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from bench.engine.measurement import Measurement, percentile
-from bench.engine.timing import TimingConfig, gc_paused
+from bench.engine.timing import NO_WARMUP, Clock, TimingConfig, time_each_call
 
 PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9))
 TAIL_CALLS = 10  # a percentile means something when >= 10 calls lie beyond it
@@ -40,36 +40,14 @@ class LatencyConfig:
 
 
 def time_single_calls(fn: Callable[[], Any], config: LatencyConfig = LatencyConfig(),
-                      sync: Callable[[], None] | None = None,
-                      clock: Callable[[], int] = time.perf_counter_ns) -> list[float]:
-    """Seconds of each of up to max_calls calls, each between its own clock pair (sync inside it).
-
-    GC is off while timing (the engine's GC_POLICY): a collection triggered by the harness's own
-    list growth would be charged to whichever call it lands in.
-    """
-    times_ns: list[int] = []
-    append = times_ns.append
-    with gc_paused():
-        if sync is not None:
-            sync()  # nothing queued before may land in the first call
-        budget_ns = int(config.max_s * 1e9)
-        start = clock()
-        for i in range(config.max_calls):
-            t0 = clock()
-            fn()
-            if sync is not None:
-                sync()  # on CUDA the call only queues work: one CPU-GPU sync point per call
-            t1 = clock()
-            append(t1 - t0)
-            spent = t1 - start
-            if spent >= budget_ns and (i + 1 >= config.min_calls or spent >= 4 * budget_ns):
-                break
-    return [t * 1e-9 for t in times_ns]
+                      sync: Callable[[], None] | None = None, clock: Clock = time.perf_counter) -> list[float]:
+    """Seconds of each of up to max_calls calls (at most max_s), timed by the engine's per-call timer."""
+    return list(time_each_call(fn, config.max_calls, NO_WARMUP, sync=sync, budget_s=config.max_s,
+                               min_calls=config.min_calls, clock=clock).times_s)
 
 
 def clock_overhead_s(config: LatencyConfig = LatencyConfig(),
-                     sync: Callable[[], None] | None = None,
-                     clock: Callable[[], int] = time.perf_counter_ns) -> float:
+                     sync: Callable[[], None] | None = None, clock: Clock = time.perf_counter) -> float:
     """Median seconds the harness itself adds to one reading: an empty call timed the same way."""
     empty = LatencyConfig(max_calls=config.overhead_calls, max_s=config.max_s, min_calls=1)
     return statistics.median(time_single_calls(lambda: None, empty, sync, clock))

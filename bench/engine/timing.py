@@ -11,7 +11,7 @@ minimums and warnings):
 The garbage collector is off inside every timed block and on between them (GC_POLICY, recorded
 in results.json config.timing.gc), as timeit and torch.utils.benchmark do: a collection that
 happens to fall into one block is the collector's cost, not the callable's. Calls that must be
-timed one by one (time_each_call) follow the same warmup rule and the same GC policy.
+timed one by one (time_each_call, the one per-call timer) follow the same warmup rule and GC policy.
 Each sample is stored as seconds per call (block time / calls_per_sample): the raw samples are
 kept, statistics are derived from them (bench.engine.measurement.Measurement).
 
@@ -73,6 +73,7 @@ class TimingConfig:
             )
 
 
+NO_WARMUP = TimingConfig(warmup_calls=0, warmup_s=0.0)  # the caller has just warmed the call up
 QUICK_TIMING = TimingConfig(warmup_calls=3, warmup_s=0.005, min_sample_s=0.001,
                             min_total_s=0.05, min_samples=5, max_total_s=1.0,
                             latency_calls=2_000, latency_max_s=0.05)
@@ -238,7 +239,7 @@ def warm_up(fn: Callable[[], Any], config: TimingConfig, clock: Clock = time.per
     while calls < config.warmup_calls or clock() - start < config.warmup_s:
         fn()
         calls += 1
-    if sync is not None:
+    if sync is not None and calls:
         sync()
     return calls
 
@@ -250,25 +251,40 @@ class CallSamples:
 
 
 def time_each_call(fn: Callable[[], Any], calls: int, config: TimingConfig = TimingConfig(), *,
-                   before: Callable[[], Any] | None = None,
+                   before: Callable[[], Any] | None = None, sync: Callable[[], None] | None = None,
+                   budget_s: float = math.inf, min_calls: int = 1,
                    clock: Clock = time.perf_counter) -> CallSamples:
-    """Seconds of each of `calls` single calls of `fn`, after the warmup rule, GC off per call.
+    """Seconds of each of up to `calls` single calls of `fn`, each between its own clock pair.
 
-    For what a calibrated block cannot measure: `before` runs untimed ahead of every timed call
-    (the ORT interference probe times one torch call right after an ORT run), and calls long
-    enough to be timed alone (export-speed's large batches).
+    The one per-call timer, for what a calibrated block cannot measure: the tail of single calls
+    (per-request latency), calls long enough to be timed alone (export-speed's large batches), and
+    calls that need `before` to run untimed ahead of each (the ORT interference probe). The warmup
+    rule runs first (NO_WARMUP skips it, right after a measurement's blocks), the GC is off for
+    the whole loop (GC_POLICY), `sync` runs inside every timed call (on CUDA the call only queues
+    work: one CPU-GPU sync point per call). It stops early once `budget_s` has passed and
+    `min_calls` are done, or at 4x budget_s whatever the count (a very slow call).
     """
-    warm_up(fn, config, clock)
+    warm_up(fn, config, clock, sync)
     times: list[float] = []
+    append = times.append
     faults_before = minor_faults()
-    for _ in range(calls):
-        if before is not None:
-            before()
-        with gc_paused():
-            start = clock()
+    with gc_paused():
+        if sync is not None:
+            sync()  # nothing queued before may land in the first call
+        start = clock()
+        for i in range(calls):
+            if before is not None:
+                before()
+            t0 = clock()
             fn()
-            times.append(clock() - start)
-    return CallSamples(tuple(times), (minor_faults() - faults_before) / max(calls, 1))
+            if sync is not None:
+                sync()
+            t1 = clock()
+            append(t1 - t0)
+            spent = t1 - start
+            if spent >= budget_s and (i + 1 >= min_calls or spent >= 4 * budget_s):
+                break
+    return CallSamples(tuple(times), (minor_faults() - faults_before) / max(len(times), 1))
 
 
 def skipped(spec: Spec, reason: str, **extra: Any) -> Measurement:

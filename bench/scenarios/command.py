@@ -25,7 +25,7 @@ class LoadgenInputError(LinregError):
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from bench.scenarios.settings import SCENARIOS
+    from bench.scenarios.settings import SCENARIOS, SERVER_BATCHING
 
     p = subparsers.add_parser("loadgen", help="a runtime under MLPerf LoadGen (single-stream, "
                               "multi-stream, server, offline); VALID/INVALID, accuracy checked")
@@ -38,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--duration-s", type=positive_float, default=10.0, help="LoadGen's minimum duration")
     p.add_argument("--threads", type=positive_int, default=1, help="intra-op threads of the runtime")
     p.add_argument("--device", default="cpu", help="device of the runtime (cpu, cuda, cuda:N)")
+    p.add_argument("--server-batching", choices=SERVER_BATCHING, default="inline",
+                   help="server: run each group of due queries LoadGen coalesces as one batch in its "
+                        "issue call (inline), or hand them to a batching thread (worker)")
     p.add_argument("--find-peak", action="store_true",
                    help="server: search the highest QPS that stays VALID; report the p99-vs-QPS curve")
     p.add_argument("--out", type=Path, required=True, help="folder for loadgen.json and LoadGen's logs")
@@ -61,7 +64,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
     target = args.target_qps if args.target_qps or not args.find_peak else 1000.0
     try:
         return LoadgenConfig(args.scenario, args.runtime, args.device, args.duration_s, target, bound,
-                             args.threads)
+                             args.threads, server_batching=args.server_batching)
     except ValueError as exc:
         raise LoadgenInputError(str(exc)) from None
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.engine.latency import LatencyConfig, time_single_calls
+from bench.engine.timing import TimingConfig, time_each_call
 from bench.engine.memory import MemoryTracker
 from bench.scenarios.batcher import DynamicBatcher
 from bench.scenarios.mlperf_logs import latency_of, qps_of, read_accuracy, read_detail
@@ -27,7 +27,7 @@ from bench.scenarios.settings import LoadgenConfig, test_settings
 from bench.scenarios.sut import (RuntimeSUT, as_float32, is_compiled, load_runtime, parity_ulps_of,
                                  sample_inputs)
 
-CALIBRATION = LatencyConfig(max_calls=500, max_s=0.2, min_calls=5, overhead_calls=1)
+CALIBRATION = TimingConfig(warmup_calls=10, warmup_s=0.0)  # then up to 500 calls or 0.2 s
 # Measured here: LoadGen with an empty Python SUT answers a single-stream query in ~0.8 us, and
 # RuntimeSUT adds ~0.5 us beyond the runtime's call. LoadGen generates ~2x the queries that
 # duration / expected latency predicts, ~400 bytes each, so expecting too fast costs memory and
@@ -52,11 +52,12 @@ def calibrate(runtime: Any, inputs: np.ndarray, config: LoadgenConfig) -> tuple[
     """(expected seconds per batch-1 query, expected offline samples/s) for LoadGen's settings."""
     import torch
 
-    one = runtime.bind(torch.from_numpy(inputs[:1]))
-    call_s = statistics.median(time_single_calls(one.output, CALIBRATION))
+    def median_s(bound: Any) -> float:
+        return statistics.median(time_each_call(bound.output, 500, CALIBRATION, budget_s=0.2, min_calls=5).times_s)
+
+    call_s = median_s(runtime.bind(torch.from_numpy(inputs[:1])))
     batch = min(config.offline_batch, len(inputs))
-    many = runtime.bind(torch.from_numpy(inputs[:batch]))
-    batch_s = statistics.median(time_single_calls(many.output, CALIBRATION))
+    batch_s = median_s(runtime.bind(torch.from_numpy(inputs[:batch])))
     offline_qps = min(batch / max(batch_s, 1e-9), OFFLINE_PATH_QPS, MAX_OFFLINE_SAMPLES / config.duration_s)
     return call_s + QUERY_OVERHEAD_S, offline_qps
 
@@ -96,15 +97,18 @@ def _log_settings(out_dir: Path) -> Any:
 def start_test(sut: RuntimeSUT, config: LoadgenConfig, settings: Any, out_dir: Path) -> dict[str, Any]:
     """LoadGen's SUT and QSL around `sut`, one test, then both destroyed; the server's batch stats.
 
-    Server queries go through the dynamic batcher (its worker is then the one thread that calls
-    the runtime); the other scenarios' queries are answered inside LoadGen's issue callback.
+    Server queries are batched dynamically (bench.scenarios.batcher): inline, each coalesced issue
+    call runs as batches; with a worker, its thread is the one that calls the runtime. The other
+    scenarios' queries are answered inside LoadGen's issue callback.
     """
     import mlperf_loadgen as lg
 
     batcher = None
-    if config.scenario == "server":
+    if config.scenario == "server" and config.server_batching == "worker":
         batcher = DynamicBatcher(sut.run_queries, config.server_max_batch, sut.answer_empty)
         handle = lg.ConstructFastSUT(batcher.issue, batcher.flush)
+    elif config.scenario == "server":
+        handle = lg.ConstructFastSUT(sut.run_queries, sut.flush_queries)
     else:
         handle = lg.ConstructFastSUT(sut.issue_fast, sut.flush_queries)
     qsl = lg.ConstructQSL(config.sample_count, config.sample_count, sut.load_samples, sut.unload_samples)
@@ -116,7 +120,10 @@ def start_test(sut: RuntimeSUT, config: LoadgenConfig, settings: Any, out_dir: P
             sut.failure = sut.failure or batcher.failure
         lg.DestroyQSL(qsl)
         lg.DestroySUT(handle)
-    return {"server_batches": batcher.stats()} if batcher is not None else {}
+    if config.scenario != "server":
+        return {}
+    return {"server_batches": {"mode": config.server_batching, "max_batch": config.server_max_batch,
+                               **sut.batch_stats()}}
 
 
 def run_test(config: LoadgenConfig, artifacts: Any, out_dir: Path) -> dict[str, Any]:
@@ -136,7 +143,8 @@ def run_test(config: LoadgenConfig, artifacts: Any, out_dir: Path) -> dict[str, 
         from linreg.errors import exception_line
 
         return failed_result(config, f"{type(exc).__name__}: {exception_line(exc, 200)}")
-    batch = config.offline_batch if config.scenario == "offline" else config.samples_per_query
+    batch = {"offline": config.offline_batch, "server": config.server_max_batch}.get(
+        config.scenario, config.samples_per_query)
     sut = RuntimeSUT(runtime, inputs, batch, lg.QuerySamplesComplete, lg.QuerySampleResponse)
     settings = test_settings(config, expected_latency_s, expected_qps)
     memory.start()

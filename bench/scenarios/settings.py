@@ -13,6 +13,8 @@ from typing import Any
 SCENARIOS = {"single-stream": "SingleStream", "multi-stream": "MultiStream",
              "server": "Server", "offline": "Offline"}
 
+SERVER_BATCHING = ("inline", "worker")  # bench.scenarios.batcher says how each works
+
 
 def _positive(name: str, value: float | None) -> None:
     if value is None:
@@ -36,12 +38,17 @@ class LoadgenConfig:
     samples_per_query: int = 8         # multi-stream: samples in each query (MLPerf's 8)
     offline_batch: int = 1024          # offline: samples run as one batch
     server_max_batch: int = 1024       # server: most samples the dynamic batcher runs as one call
+    server_batching: str = "inline"    # server: "inline" (LoadGen's coalesced issue call runs the
+                                       # batch) | "worker" (a batching thread drains a queue)
     accuracy_samples: int = 2048       # responses LoadGen logs for the accuracy check (TEST01)
     seed: int = 0                      # LoadGen's qsl/sample/schedule RNG seeds
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {self.scenario!r} (choose from {', '.join(SCENARIOS)})")
+        if self.server_batching not in SERVER_BATCHING:
+            raise ValueError(f"unknown server_batching {self.server_batching!r} "
+                             f"(choose from {', '.join(SERVER_BATCHING)})")
         _positive("duration_s", self.duration_s)
         _positive("target_qps", self.target_qps)
         _positive("latency_bound_ms", self.latency_bound_ms)

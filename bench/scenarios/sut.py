@@ -95,6 +95,7 @@ class RuntimeSUT:
         # batch size k -> (call, its flat input array, k responses pointing at its outputs)
         self.batches: dict[int, Reusable | None] = {}
         self.kept: list[Any] = []  # the reused bindings (and the arrays they point into)
+        self.batches_run = self.samples_batched = 0
         self.failure: str | None = None
 
     def load_samples(self, indices: list[int]) -> None:
@@ -148,6 +149,8 @@ class RuntimeSUT:
 
     def run_batch(self, ids: list[int], indices: list[int]) -> None:
         """One runtime call for these samples, one QuerySamplesComplete for all of them."""
+        self.batches_run += 1
+        self.samples_batched += len(ids)
         if self.failure is None:
             try:
                 reused = self._batch_binding(len(ids))
@@ -200,6 +203,11 @@ class RuntimeSUT:
 
     def flush_queries(self) -> None:
         pass
+
+    def batch_stats(self) -> dict[str, Any]:
+        """How the batches went: how many, how many samples, their mean size."""
+        return {"batches": self.batches_run, "samples": self.samples_batched,
+                "mean_batch": self.samples_batched / self.batches_run if self.batches_run else None}
 
 
 def torch_rows(inputs: np.ndarray, indices: list[int]) -> Any:
