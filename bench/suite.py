@@ -13,7 +13,8 @@ import sys
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable
 
-from bench.engine.combine import combine
+from bench.engine.combine import combine, references_of
+from bench.engine.reference import run_scales
 from bench.engine.devices import device_skip_reason, is_cuda
 from bench.engine.floors import COPY_BYTES
 from bench.engine.interrupt import interruption_reason
@@ -150,8 +151,9 @@ def _planned_at(config: SuiteConfig, artifacts: Artifacts | None,
                 threads: int) -> list[tuple[dict[str, Any], list[Measurement]]]:
     plan = []
     # K processes share the timed work of one: each gets min_total_s / K (its 10 samples stay)
-    timing = replace(config.timing, min_total_s=config.timing.min_total_s / config.processes)
-    common = {"threads": threads, "timing": asdict(timing), "reference": config.reference}
+    timing = replace(config.timing, min_total_s=config.timing.min_total_s / config.processes,
+                     reference=config.reference)
+    common = {"threads": threads, "timing": asdict(timing)}
     for variant in config.variants:
         devices, skips = _split_devices(config, "train_epoch", variant, config.train_sizes,
                                         variant_entry(variant).inductor,
@@ -226,12 +228,14 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: keep every finished measurement
         partial = f"interrupted by {interruption_reason(exc)}"
 
+    scales = run_scales([ref for per_job in runs.values() for ms in per_job.values()
+                         for m in ms for ref in references_of(m)])
     measurements: list[Measurement] = []
     for job, skips in planned:
         for m in skips:
             measurements.append(m)
             emit_progress(m.spec.label)
-        measurements += [combine(ms) for ms in runs.get(id(job), {}).values()]
+        measurements += [combine(ms, scales) for ms in runs.get(id(job), {}).values()]
     if len(config.threads) > 1:  # several counts: each measurement's count joins its key (eager-t2)
         measurements = [replace(m, spec=replace(m.spec, thread_scaling=True)) for m in measurements]
 

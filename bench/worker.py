@@ -59,11 +59,6 @@ def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = No
     # each device's own copy floor (floors' device_bandwidth_bytes_per_s); none: no efficiency
     bandwidths = job.get("device_bandwidth_bytes_per_s") or {}
     out: dict[str, Any] = {}
-    if job.get("reference") and emit is not None:  # a same-kind reference after each result
-        from bench.engine.reference import with_reference
-
-        outer = emit
-        emit = lambda m: outer(with_reference(m, timing))  # noqa: E731
     if task == "floors":
         from bench.engine.floors import measure_floors
 

@@ -28,7 +28,15 @@ def test_round_robin_every_unit_every_position():
 def _slow_host(factors, workload=1e-4, reference=1e-6, jitter=()):
     """Processes on a host whose slow phases multiply workload and reference alike."""
     jitter = list(jitter) or [1.0] * len(factors)
-    return [ProcessSample(workload * f * j, reference * f) for f, j in zip(factors, jitter)]
+    return [_proc(workload * f * j, reference * f) for f, j in zip(factors, jitter)]
+
+
+def _proc(median_s, reference_s=None, blocks=4):
+    """A process whose blocks all sit at its median, each paired with its reference block."""
+    if reference_s is None:
+        return ProcessSample(median_s, times_s=(median_s,) * blocks)
+    ratio = median_s / reference_s
+    return ProcessSample(median_s, reference_s, ratio, (ratio,) * blocks, (median_s,) * blocks)
 
 
 def test_tracking_reference_cancels_the_host_state():
@@ -43,7 +51,7 @@ def test_tracking_reference_cancels_the_host_state():
 
 def test_reference_that_does_not_track_is_refused():
     # the reference moves on its own (a numpy copy for dispatch-bound work): ratios spread MORE
-    procs = [ProcessSample(1e-4 * w, 1e-6 * r)
+    procs = [_proc(1e-4 * w, 1e-6 * r)
              for w, r in zip([1.0, 1.1, 1.05, 0.98], [1.0, 1.7, 0.8, 1.3])]
     ok, why = reference_tracks(procs)
     assert not ok and "does not track" in why
@@ -52,10 +60,24 @@ def test_reference_that_does_not_track_is_refused():
     assert est["estimate_s"] == pytest.approx(1e-4 * (1.0 + 1.05) / 2)
 
 
-def test_tracking_needs_three_processes_and_some_spread():
-    assert not reference_tracks(_slow_host([1.0, 2.0]))[0]
-    flat = [ProcessSample(1e-4, 1e-6 * f) for f in (1.0, 1.3, 0.9)]
-    assert "nothing to cancel" in reference_tracks(flat)[1]
+def test_quiet_host_accepts_a_reference_that_adds_little_noise():
+    flat = [_proc(1e-4 * w, 1e-6 * r) for w, r in zip((1.0, 1.002, 0.999), (1.0, 1.01, 0.99))]
+    ok, why = reference_tracks(flat)
+    assert ok and why.startswith("quiet")
+    est = estimate(flat, reference="dispatch", scale_s=0.9e-6)  # the run's fast state
+    assert est["estimate_s"] == pytest.approx(100 * 0.9e-6, rel=0.02) and est["scale_s"] == 0.9e-6
+    noisy = [_proc(1e-4, 1e-6 * f) for f in (1.0, 1.3, 0.9)]  # flat workload, noisy reference
+    assert reference_tracks(noisy)[1].startswith("does not track")
+
+
+def test_fewer_than_three_processes_verify_on_block_pairs():
+    # one process: the workload's blocks move with the host (1x..2x), the ratios do not
+    host = [1.0, 1.9, 1.2, 1.0, 1.6, 1.1]
+    one = ProcessSample(1.5e-4, 1.5e-6, 100.0, tuple(100.0 * (1 + 0.01 * (i % 2)) for i in range(6)),
+                        tuple(1e-4 * h for h in host))
+    ok, why = reference_tracks([one])
+    assert ok and "block pairs" in why
+    assert not reference_tracks([ProcessSample(1e-4, 1e-6, 100.0, (100.0,), (1e-4,))])[0]
 
 
 def test_outlier_process_warns():
@@ -92,3 +114,36 @@ def test_measure_roofline_small():
     assert set(r["roofline_kernels"]) == {f"{lib}_{k}" for lib in ("numpy", "torch")
                                           for k in ("read", "copy", "triad")}
     assert r["roofline_bytes_per_s"] == max(r["roofline_kernels"].values()) > 0
+
+
+class _FakeReference:
+    """Counts its blocks; a reference block after every workload block, nothing else."""
+
+    def __init__(self):
+        self.times_s: list[float] = []
+
+    def sample(self):
+        self.times_s.append(2e-6)
+
+    def record(self, workload_s):
+        return {"kind": "dispatch", "blocks": len(self.times_s), "workload_blocks": len(workload_s)}
+
+
+def test_measure_interleaves_one_reference_block_per_workload_block():
+    from bench.engine.measurement import Spec
+    from bench.engine.timing import measure
+
+    ref = _FakeReference()
+    config = TimingConfig(warmup_calls=1, warmup_s=0, min_sample_s=0, min_total_s=0, min_samples=7)
+    m = measure(lambda: None, Spec("inference", "eager", "cpu", 1), config, reference=ref)
+    assert m.extra["reference"] == {"kind": "dispatch", "blocks": 7, "workload_blocks": 7}
+
+
+def test_run_scale_is_the_p10_of_every_reference_block_of_a_kind():
+    from bench.engine.reference import run_scales
+
+    refs = [{"kind": "dispatch", "times_s": [float(t) for t in range(1, 11)]},
+            {"kind": "dispatch", "times_s": [float(t) for t in range(11, 21)]},
+            {"kind": "stream", "times_s": [5.0, "x", -1, None]}, {"kind": "stream"}]
+    scales = run_scales(refs)
+    assert scales["dispatch"] == pytest.approx(1 + 19 * 0.1) and scales["stream"] == 5.0

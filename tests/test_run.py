@@ -146,4 +146,6 @@ def test_processes_interleave_and_every_measurement_gets_an_estimate(
         assert est["processes"] == 3 and est["method"] in ("reference-ratio", "process-median")
         low, high = est["interval_s"]
         assert low <= m["estimate_s"] <= high
-        assert all(p["reference_s"] > 0 for p in m["processes"])
+        draws = [d for p in m["processes"] for d in p["draws"]]
+        assert est["draws"] == len(draws) and all(d["reference_s"] > 0 for d in draws)
+        assert len(draws) == (3 if m["batch_size"] >= 100_000 else 3 * results["config"]["timing"]["rounds"])

@@ -7,35 +7,88 @@ reference reading, so the per-process samples can be cut back out of times_s.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Sequence
+import statistics
+from typing import Any, Mapping, Sequence
 
 from bench.engine.estimate import ProcessSample, estimate
 from bench.engine.measurement import Measurement
 
 
-def _reference_s(m: Measurement) -> float | None:
-    ref = m.extra.get("reference")
-    return float(ref["median_s"]) if isinstance(ref, dict) and ref.get("median_s") else None
+def merge_rounds(rounds: Sequence[Measurement]) -> Measurement:
+    """One process's rounds (fresh instances of the same call) as one Measurement: samples
+    pooled, each round's samples and reference kept in extra["rounds"] for the estimate."""
+    if len(rounds) == 1:
+        return rounds[0]
+    first = rounds[0]
+    extra = {k: v for k, v in first.extra.items() if k != "reference"}
+    extra["rounds"] = [{"times_s": list(m.times_s), "reference": m.extra.get("reference")}
+                       for m in rounds]
+    warnings = tuple(dict.fromkeys(w for m in rounds for w in m.warnings))
+    return replace(first, times_s=tuple(t for m in rounds for t in m.times_s),
+                   warnings=warnings, extra=extra)
 
 
-def combine(runs: Sequence[Measurement]) -> Measurement:
-    """Merge one spec's measurements from several processes (a single one gets an estimate too)."""
+def _draw(times_s: Sequence[float], ref: Any) -> ProcessSample:
+    """One timed instance: its median, and its interleaved reference where it has one."""
+    times = tuple(times_s)
+    median = statistics.median(times)
+    if not isinstance(ref, dict) or not ref.get("median_s") or not ref.get("ratio"):
+        return ProcessSample(median, times_s=times)
+    pairs = tuple(w / r for w, r in zip(times, ref.get("times_s") or ()) if r > 0)
+    return ProcessSample(median, float(ref["median_s"]), float(ref["ratio"]), pairs, times)
+
+
+def _draws(m: Measurement) -> list[ProcessSample]:
+    """A process's draws: one per round (or the process itself)."""
+    rounds = m.extra.get("rounds")
+    if isinstance(rounds, list) and rounds:
+        return [_draw(r["times_s"], r.get("reference")) for r in rounds]
+    return [_draw(m.times_s, m.extra.get("reference"))]
+
+
+def combine(runs: Sequence[Measurement], scales: Mapping[str, float] | None = None) -> Measurement:
+    """Merge one spec's measurements from several processes (a single one gets an estimate too).
+    `scales`: the run's fast-state time per reference kind (bench.engine.reference.run_scales)."""
     timed = [m for m in runs if not m.skipped and m.times_s]
     if not timed:
         return runs[0]
     first = timed[0]
     failed = [m for m in timed if m.parity is not None and not m.parity.passed]
     parity = failed[0].parity if failed else first.parity
-    refs = [_reference_s(m) for m in timed]
-    kind = first.extra.get("reference", {}).get("kind") if all(refs) else None
-    est = estimate([ProcessSample(m.median_s, r) for m, r in zip(timed, refs)],
-                   reference=kind, within_samples=first.times_s)
+    draws = [[d for d in _draws(m)] for m in timed]
+    flat = [d for ds in draws for d in ds]
+    kind = _kind(timed) if all(d.has_reference for d in flat) else None
+    est = estimate(flat, reference=kind, within_samples=first.times_s,
+                   scale_s=(scales or {}).get(kind) if kind else None,
+                   outlier_medians=[m.median_s for m in timed])
+    est["processes"], est["draws"] = len(timed), len(flat)
     warnings = list(dict.fromkeys(w for m in timed for w in m.warnings))
     warnings += est.pop("warnings")
-    extra = {k: v for k, v in first.extra.items() if k != "reference"}
-    extra["processes"] = [{"median_s": m.median_s, "n_samples": len(m.times_s),
-                           "reference_s": r} for m, r in zip(timed, refs)]
+    extra = {k: v for k, v in first.extra.items() if k not in ("reference", "rounds")}
+    extra["processes"] = [_process_record(m, ds) for m, ds in zip(timed, draws)]
     extra["estimate_s"] = est.pop("estimate_s")
     extra["estimate"] = est
     times = tuple(t for m in timed for t in m.times_s)
     return replace(first, times_s=times, parity=parity, warnings=tuple(warnings), extra=extra)
+
+
+def _kind(timed: Sequence[Measurement]) -> str | None:
+    first = timed[0].extra
+    ref = first.get("reference") or ((first.get("rounds") or [{}])[0].get("reference") or {})
+    return ref.get("kind")
+
+
+def _process_record(m: Measurement, draws: Sequence[ProcessSample]) -> dict[str, Any]:
+    """What results.json keeps of one process: its median and each draw's reference reading."""
+    rounds = m.extra.get("rounds") or [{"reference": m.extra.get("reference")}]
+    return {"median_s": m.median_s, "n_samples": len(m.times_s),
+            "draws": [{"median_s": d.median_s, "n_samples": len(d.times_s),
+                       "reference_s": d.reference_s, "ratio": d.ratio,
+                       "reference_times_s": (r.get("reference") or {}).get("times_s")}
+                      for d, r in zip(draws, rounds)]}
+
+
+def references_of(m: Measurement) -> list[dict[str, Any]]:
+    """Every interleaved reference record of one process's measurement (one per round)."""
+    refs = [r.get("reference") for r in m.extra.get("rounds") or ()] or [m.extra.get("reference")]
+    return [r for r in refs if isinstance(r, dict)]

@@ -6,15 +6,18 @@ stable from inside. Two defences, combined:
 
 1. several worker processes per measurement, interleaved with the other runtimes
    (bench/engine/schedule.py): the spread across processes is visible and gives the interval;
-2. a reference workload of the same kind, timed in alternating blocks in the same process:
-   the workload divided by it cancels the host's state. estimate_s = median over processes of
-   (workload median / reference median) x the reference's fastest process median (the host's
-   fast state seen in this run), so it keeps the unit of seconds.
+2. a reference workload of the same kind, timed in the block right after every workload block
+   (bench/engine/reference.py): each process's ratio is the median of workload/reference block
+   pairs, which cancels the host's state. estimate_s = median over processes of that ratio x the
+   run's scale for the reference (p10 of ALL the run's reference blocks of that kind: the host's
+   fast state as this run saw it), so it keeps the unit of seconds.
 
-A reference is used only where it TRACKS: the per-process ratios must spread less than the
-raw per-process medians (by TRACKING_GAIN) -- a reference of the wrong kind (a numpy copy for
-dispatch-bound work) adds its own noise and is refused, with the reason recorded. Otherwise
-estimate_s is the median of the process medians ("process-median").
+A reference is used only where it verifiably does no harm: the per-process ratios must spread
+less than the raw per-process medians (by TRACKING_GAIN: it cancels a slow phase seen in this
+run), or, where the host was quiet, stay within QUIET_SPREAD. A reference of the wrong kind (a
+numpy copy for dispatch-bound work) adds its own noise and is refused, with the reason recorded;
+estimate_s is then the median of the process medians ("process-median"). With fewer than 3
+processes the same test runs on the block pairs themselves.
 
 The interval is 95% over processes: a t interval on log values (times are ratio-scale), so it
 is asymmetric in seconds. With one process there is no across-process spread, and the interval
@@ -27,18 +30,26 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-TRACKING_GAIN = 0.8          # ratios must spread <= 80% of the raw medians' spread (log scale)
+TRACKING_GAIN = 0.8          # ratios must spread <= 80% of the raw medians' spread (log scale)...
+QUIET_SPREAD = 0.03          # ...or, on a quiet host, within 3% (the reference then adds no noise)
 OUTLIER_FACTOR = 1.5         # a process 1.5x off the others' median is an outlier
-MIN_SPREAD = 0.005           # below 0.5% spread there is nothing to cancel: take the raw medians
 # Student's t, 0.975 quantile, by degrees of freedom (1..10); beyond that 1.96 is within 5%
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
 
 
 @dataclass(frozen=True)
 class ProcessSample:
-    """One worker process's medians: the workload's and (optionally) its reference's."""
+    """One worker process: its workload median, and (optionally) its reference's median and the
+    median of its workload/reference block pairs (`ratio`), with the pairs themselves."""
     median_s: float
     reference_s: float | None = None
+    ratio: float | None = None
+    pair_ratios: tuple[float, ...] = ()
+    times_s: tuple[float, ...] = ()
+
+    @property
+    def has_reference(self) -> bool:
+        return bool(self.reference_s and self.reference_s > 0 and self.ratio and self.ratio > 0)
 
 
 def _t975(df: int) -> float:
@@ -60,19 +71,29 @@ def log_spread(values: Sequence[float]) -> float:
     return statistics.stdev(math.log(v) for v in values) if len(values) > 1 else 0.0
 
 
+def _spreads(processes: Sequence[ProcessSample]) -> tuple[float, float, str]:
+    """(raw spread, ratio spread, over what): across processes, or over one process's blocks."""
+    if len(processes) >= 3:
+        return (log_spread([p.median_s for p in processes]),
+                log_spread([p.ratio for p in processes]), "processes")  # type: ignore[misc]
+    times = [t for p in processes for t in p.times_s if t > 0]
+    ratios = [r for p in processes for r in p.pair_ratios if r > 0]
+    return log_spread(times), log_spread(ratios), "block pairs"
+
+
 def reference_tracks(processes: Sequence[ProcessSample]) -> tuple[bool, str]:
-    """(True, why) when the reference cancels the host's state for this workload, else (False, why)."""
-    if len(processes) < 3:
-        return False, f"{len(processes)} processes: too few to verify tracking (>= 3)"
-    if any(p.reference_s is None or p.reference_s <= 0 for p in processes):
+    """(True, why) when the reference may stand in for the host's state, else (False, why)."""
+    if not processes or not all(p.has_reference for p in processes):
         return False, "no reference timed in every process"
-    raw = log_spread([p.median_s for p in processes])
-    ratio = log_spread([p.median_s / p.reference_s for p in processes])  # type: ignore[operator]
-    if raw < MIN_SPREAD:
-        return False, f"raw spread {raw:.2%} leaves nothing to cancel"
-    if ratio > TRACKING_GAIN * raw:
-        return False, f"does not track: ratio spread {ratio:.2%} vs raw {raw:.2%}"
-    return True, f"tracks: ratio spread {ratio:.2%} vs raw {raw:.2%}"
+    raw, ratio, over = _spreads(processes)
+    if over == "block pairs" and (len(processes) * len(processes[0].pair_ratios) < 3):
+        return False, f"{len(processes)} process(es) and too few block pairs to verify tracking"
+    if ratio <= TRACKING_GAIN * raw:
+        return True, f"tracks: ratio spread {ratio:.2%} vs raw {raw:.2%} over {over}"
+    if ratio <= QUIET_SPREAD:
+        return True, (f"quiet: ratio spread {ratio:.2%} (raw {raw:.2%}) over {over}, within the"
+                      f" {QUIET_SPREAD:.0%} it may add")
+    return False, f"does not track: ratio spread {ratio:.2%} vs raw {raw:.2%} over {over}"
 
 
 def outlier_processes(medians: Sequence[float], factor: float = OUTLIER_FACTOR) -> list[int]:
@@ -88,29 +109,35 @@ def outlier_processes(medians: Sequence[float], factor: float = OUTLIER_FACTOR) 
 
 
 def estimate(processes: Sequence[ProcessSample], reference: str | None = None,
-             within_samples: Sequence[float] = ()) -> dict[str, Any]:
+             within_samples: Sequence[float] = (), scale_s: float | None = None,
+             outlier_medians: Sequence[float] | None = None) -> dict[str, Any]:
     """The `estimate` object of one measurement: {estimate_s, interval_s, method, reference,
-    tracking, processes, spread, warnings}. `reference` names the reference workload, if any."""
+    tracking, scale_s, processes, spread, warnings}. `reference` names the reference workload;
+    `scale_s` is the run's fast-state reference time (default: the fastest process's);
+    `outlier_medians` are what the outlier warning looks at (default: the processes' medians)."""
     if not processes:
         raise ValueError("estimate needs at least one process")
     medians = [p.median_s for p in processes]
     tracks, why = reference_tracks(processes) if reference else (False, "no reference")
+    scale = None
     if tracks:
-        ratios = [p.median_s / p.reference_s for p in processes]  # type: ignore[operator]
-        scale = min(p.reference_s for p in processes)  # type: ignore[type-var]
-        value = statistics.median(ratios) * scale
-        low, high = (v * scale for v in log_interval(ratios))
+        ratios = [p.ratio for p in processes]  # type: ignore[misc]
+        scale = scale_s or min(p.reference_s for p in processes)  # type: ignore[type-var]
+        value = statistics.median(ratios) * scale  # type: ignore[type-var]
+        spread = ratios if len(ratios) > 1 else list(processes[0].pair_ratios)
+        low, high = (v * scale for v in log_interval(spread))  # type: ignore[arg-type]
         method = "reference-ratio"
     else:
         value = statistics.median(medians)
         low, high = log_interval(medians) if len(medians) > 1 else _within(within_samples, value)
         method = "process-median"
-    warnings = [f"process {i + 1} is an outlier: {medians[i]:.3g} s vs the others' median"
-                f" {statistics.median([m for j, m in enumerate(medians) if j != i]):.3g} s"
-                for i in outlier_processes(medians)]
+    watch = list(outlier_medians) if outlier_medians is not None else medians
+    warnings = [f"process {i + 1} is an outlier: {watch[i]:.3g} s vs the others' median"
+                f" {statistics.median([m for j, m in enumerate(watch) if j != i]):.3g} s"
+                for i in outlier_processes(watch)]
     return {"estimate_s": value, "interval_s": [min(low, value), max(high, value)],
             "method": method, "reference": reference if tracks else None, "tracking": why,
-            "processes": len(processes), "spread": max(medians) / min(medians),
+            "scale_s": scale, "processes": len(processes), "spread": max(medians) / min(medians),
             "warnings": warnings}
 
 

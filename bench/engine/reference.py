@@ -1,33 +1,87 @@
-"""Reference workloads timed in the same worker, right after each measurement.
+"""Reference workloads timed in alternating blocks with the measurement, in the same process.
 
 The host's slow phases last seconds to tens of seconds and hit dispatch-bound work (many tiny
-torch calls) much harder than memory-bound work. A reference of the SAME kind, timed in the same
-process at nearly the same moment, sees the same state; the workload divided by it cancels the
-state (bench/engine/estimate.py, which uses it only where it verifiably tracks).
+torch calls) much harder than memory-bound work. A reference of the SAME kind, timed in the
+block right after each workload block, sees the same state; the workload block divided by its
+reference block cancels the state (bench/engine/estimate.py uses the ratio only where it
+verifiably tracks).
   - dispatch: 20 torch.add calls on 1-element tensors (the interpreter + dispatcher path that
-    a small batch or a small training epoch spends its time in);
+    a small batch of a torch runtime spends its time in);
+  - autograd: one L1 + SGD step of a fixed two-parameter model on 40 points, lr 0 so every
+    step does the same work (a small training epoch is autograd's and the optimizer's path,
+    which the dispatch reference does not track: measured 1.45x vs 1.07x across runs);
+  - ort: one onnxruntime io_binding run of a fixed 1-element Add graph (ORT's own call path);
   - stream: one torch.add over 10^6 float32 (memory-bound, like a large batch).
+The reference code is fixed and independent of the product's code under test; a slowdown of a
+library both share still shows, through the run's scale (the reference's own fast time).
 """
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any, Callable
+import statistics
+from typing import Any, Callable, Sequence
 
-from bench.engine.measurement import Measurement, Spec
-from bench.engine.timing import TimingConfig, measure
+from bench.engine.measurement import Spec, percentile
+from bench.engine.timing import TimingConfig, calibrate, loop_timer, warm_up
 
 STREAM_FROM = 100_000      # batches / training sizes from here on are memory-bound here
-REFERENCE_TOTAL_S = 0.1    # timed work per reference reading: a tenth of a second
+SCALE_PERCENTILE = 10.0    # the run's fast state: p10 of all its reference blocks of one kind
 
 
-def reference_kind(spec: Spec) -> str:
-    """The reference of the same kind of work as `spec`."""
-    return "stream" if spec.batch_size >= STREAM_FROM else "dispatch"
+def reference_kind(spec: Spec, family: str = "dispatch") -> str:
+    """The reference of the same kind of work as `spec`: `family` for small sizes (what the
+    runtime or training loop spends a small call in), `stream` from STREAM_FROM on."""
+    return "stream" if spec.batch_size >= STREAM_FROM else family
 
 
-def _workload(kind: str) -> Callable[[], Any]:
+def _autograd() -> Callable[[], Any]:
     import torch
 
+    w, b = torch.zeros(1, requires_grad=True), torch.zeros(1, requires_grad=True)
+    x = torch.linspace(0, 1, 40).reshape(40, 1)
+    target = 0.7 * x + 0.3
+    opt = torch.optim.SGD([w, b], lr=0.0)
+
+    def step() -> None:
+        opt.zero_grad()
+        torch.nn.functional.l1_loss(x * w + b, target).backward()
+        opt.step()
+    return step
+
+
+def _ort_call() -> Callable[[], Any]:
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "c"], ["y"])], "reference",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1])],
+        [helper.make_tensor("c", TensorProto.FLOAT, [1, 1], [0.3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1          # tiny and single: no second spinning pool
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(model.SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    x, y = np.ones((1, 1), np.float32), np.empty((1, 1), np.float32)
+    binding = session.io_binding()
+    binding.bind_cpu_input("x", x)
+    binding.bind_output("y", "cpu", 0, np.float32, [1, 1], y.ctypes.data)
+    run = session.run_with_iobinding
+    keep = (onnx, x, y)  # the bound buffers live as long as the closure
+    return lambda: run(binding) and keep
+
+
+def reference_workload(kind: str) -> Callable[[], Any]:
+    import torch
+
+    if kind == "autograd":
+        return _autograd()
+    if kind == "ort":
+        return _ort_call()
     if kind == "dispatch":
         a, b = torch.ones(1), torch.ones(1)
 
@@ -40,18 +94,50 @@ def _workload(kind: str) -> Callable[[], Any]:
     return lambda: torch.add(x, y, out=out)
 
 
-def measure_reference(kind: str, timing: TimingConfig) -> float:
-    """Median seconds per call of the `kind` reference, with a short version of `timing`."""
-    short = replace(timing, min_total_s=min(timing.min_total_s, REFERENCE_TOTAL_S),
-                    warmup_s=min(timing.warmup_s, 0.02), max_total_s=1.0)
-    return measure(_workload(kind), Spec("inference", f"reference-{kind}", "cpu", 1), short).median_s
+class InterleavedReference:
+    """A warmed, calibrated reference: `sample()` times one block right after a workload block."""
+
+    def __init__(self, kind: str, timing: TimingConfig) -> None:
+        fn = reference_workload(kind)
+        self.kind = kind
+        self.block = loop_timer(fn)
+        warm_up(fn, timing)
+        self.calls, _ = calibrate(self.block, timing.min_sample_s)
+        self.times_s: list[float] = []
+
+    def sample(self) -> None:
+        self.times_s.append(self.block(self.calls) / self.calls)
+
+    def record(self, workload_s: Sequence[float]) -> dict[str, Any]:
+        """extra["reference"]: the reference's samples and the median of workload/reference pairs."""
+        pairs = [w / r for w, r in zip(workload_s, self.times_s) if r > 0]
+        import torch
+
+        return {"kind": self.kind, "threads": torch.get_num_threads(),
+                "median_s": statistics.median(self.times_s),
+                "ratio": statistics.median(pairs) if pairs else None,
+                "calls_per_sample": self.calls, "times_s": list(self.times_s)}
 
 
-def with_reference(m: Measurement, timing: TimingConfig) -> Measurement:
-    """`m` with extra.reference {kind, median_s}: CPU timed results only (CUDA work is not
-    dispatch-bound on the host in the same way; it keeps its raw medians)."""
-    if m.skipped or not m.times_s or m.spec.device != "cpu":
-        return m
-    kind = reference_kind(m.spec)
-    extra = {**m.extra, "reference": {"kind": kind, "median_s": measure_reference(kind, timing)}}
-    return replace(m, extra=extra)
+def interleaved_reference(spec: Spec, timing: TimingConfig,
+                          family: str = "dispatch") -> InterleavedReference | None:
+    """The reference to interleave with `spec`'s blocks: CPU only (CUDA work is not dispatch-
+    bound on the host in the same way) and only when the timing config asks for it."""
+    if not timing.reference or spec.device != "cpu":
+        return None
+    return InterleavedReference(reference_kind(spec, family), timing)
+
+
+def scale_key(ref: dict[str, Any]) -> str:
+    """What one scale covers: the reference kind at one thread count ("stream/t2")."""
+    return f"{ref.get('kind')}/t{ref.get('threads', 1)}"
+
+
+def run_scales(references: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Per scale_key, the run's fast state: p10 of every reference block of that kind and thread
+    count in the run (all measurements, all processes). Seconds per reference call."""
+    pooled: dict[str, list[float]] = {}
+    for ref in references:
+        times = [t for t in ref.get("times_s") or () if isinstance(t, (int, float)) and t > 0]
+        pooled.setdefault(scale_key(ref), []).extend(times)
+    return {kind: percentile(sorted(ts), SCALE_PERCENTILE) for kind, ts in pooled.items() if ts}

@@ -27,7 +27,7 @@ import math
 import resource
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from bench.engine.measurement import Measurement, Parity, Spec
@@ -39,6 +39,7 @@ BlockTimer = Callable[[int], float]  # runs n calls and returns the seconds they
 UNSTABLE_IQR_RATIO = 0.10      # pyperf and TUB's adaptive_autorange both draw the line at 10%
 RESOLUTION_FACTOR = 1000       # a block shorter than 1000x the clock's resolution/overhead warns
 MAX_CALLS_PER_SAMPLE = 1 << 24
+ROUNDS_BELOW = 100_000         # sizes from here on are memory-bound: one instance is enough
 GC_POLICY = "off inside timed blocks"  # the one policy of every timing loop (see the docstring)
 
 
@@ -53,6 +54,8 @@ class TimingConfig:
     gc: str = GC_POLICY           # recorded, not a choice: every loop here keeps this one policy
     latency_calls: int = 20_000   # inference: single calls timed one by one (p99.9 needs 10,000)
     latency_max_s: float = 1.0    # ...but at most this long (big batches get fewer, and say so)
+    reference: bool = False       # CPU: a same-kind reference block after each block (reference.py)
+    rounds: int = 4               # sizes < ROUNDS_BELOW: this many fresh instances, each timed apart
 
     def __post_init__(self) -> None:
         if self.warmup_calls < 0:
@@ -67,16 +70,27 @@ class TimingConfig:
         if self.latency_calls < 1 or not self.latency_max_s > 0:
             raise ValueError(f"latency_calls must be >= 1 and latency_max_s > 0, got "
                              f"{self.latency_calls} and {self.latency_max_s}")
+        if self.rounds < 1:
+            raise ValueError(f"rounds must be >= 1, got {self.rounds}")
         if self.max_total_s < self.min_total_s:
             raise ValueError(
                 f"max_total_s ({self.max_total_s}) must be >= min_total_s ({self.min_total_s})"
             )
 
+    def rounds_for(self, size: int) -> int:
+        """Rounds for a call of `size`: small calls vary between instances (where their buffers
+        landed), large memory-bound ones do not and are slow to repeat."""
+        return self.rounds if size < ROUNDS_BELOW else 1
+
+    def per_round(self, rounds: int) -> "TimingConfig":
+        """The budget of one of `rounds` rounds: the timed work is shared, min_samples each."""
+        return replace(self, min_total_s=self.min_total_s / rounds)
+
 
 NO_WARMUP = TimingConfig(warmup_calls=0, warmup_s=0.0)  # the caller has just warmed the call up
 QUICK_TIMING = TimingConfig(warmup_calls=3, warmup_s=0.005, min_sample_s=0.001,
                             min_total_s=0.05, min_samples=5, max_total_s=1.0,
-                            latency_calls=2_000, latency_max_s=0.05)
+                            latency_calls=2_000, latency_max_s=0.05, rounds=2)
 
 
 @contextlib.contextmanager
@@ -199,12 +213,14 @@ def measure(
     parity: Parity | None = None,
     resolution_s: float | None = None,
     extra: dict[str, Any] | None = None,
+    reference: Any = None,
 ) -> Measurement:
     """Warm up, calibrate, sample; a Measurement with raw per-call samples and its warnings.
 
     `block` overrides how a block of calls is timed (e.g. torch_timer); by default n calls run
     between two `clock` readings with `sync` before the clock stops. Minor page faults per call
-    are recorded in extra["minor_faults_per_call"].
+    are recorded in extra["minor_faults_per_call"]. `reference` (an InterleavedReference) times
+    one reference block right after every workload block; its record is extra["reference"].
     """
     block = block or loop_timer(fn, clock, sync)
     warm_up(fn, config, clock, sync)
@@ -217,6 +233,8 @@ def measure(
         elapsed = block(n)
         samples.append(elapsed / n)
         total += elapsed
+        if reference is not None:
+            reference.sample()  # the same moment's host state, for the workload/reference ratio
         enough = total >= config.min_total_s and len(samples) >= config.min_samples
         if enough or total >= config.max_total_s:
             break
@@ -227,6 +245,8 @@ def measure(
     warnings = stability_warnings(samples, n, config.min_samples, resolution_s)
     info: dict[str, Any] = {"minor_faults_per_call": faults / (n * len(samples))}
     info.update(extra or {})
+    if reference is not None:
+        info["reference"] = reference.record(samples)
     return Measurement(spec=spec, times_s=tuple(samples), calls_per_sample=n, parity=parity,
                        warnings=tuple(warnings), extra=info)
 

@@ -27,6 +27,7 @@ class RuntimeEntry:
     needs_cuda: bool = False          # measured on CUDA devices only
     order: int = 100                  # display order in reports (lower first)
     source: str = "built-in"          # or the plug-in's distribution name
+    reference: str = "dispatch"       # its small calls' reference workload (bench.engine.reference)
 
     def parity_ulps(self, device: str) -> int:
         """Allowed ULP distance from the state_dict model on `device` (bench.engine.parity rules)."""
@@ -47,7 +48,7 @@ BUILTIN: tuple[RuntimeEntry, ...] = (
     RuntimeEntry("torchscript", "bench.runtimes.torch_runtimes:torchscript", "torchscript", order=2),
     RuntimeEntry("exported_program", "bench.runtimes.torch_runtimes:exported_program",
                  "exported_program", order=3),
-    RuntimeEntry("onnxruntime", "bench.runtimes.ort:OrtRuntime", "onnx", order=4),
+    RuntimeEntry("onnxruntime", "bench.runtimes.ort:OrtRuntime", "onnx", order=4, reference="ort"),
     RuntimeEntry("torch_compile", "bench.runtimes.torch_runtimes:CompileRuntime", compiled=True, order=5),
 )
 

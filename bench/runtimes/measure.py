@@ -4,12 +4,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable
 
+from bench.engine.combine import merge_rounds
 from bench.engine.devices import device_context, device_skip_reason
 from bench.engine.floors import with_efficiency
 from bench.engine.latency import with_latency
 from bench.engine.measurement import Measurement, Spec
 from bench.engine.memory import MemoryTracker
 from bench.engine.parity import check_parity
+from bench.engine.reference import interleaved_reference
 from bench.engine.timing import TimingConfig, measure, skipped
 from bench.runtimes import RuntimeEntry, runtime_entry
 from bench.runtimes.base import Artifacts, make_input
@@ -86,8 +88,17 @@ def _measure_one(runtime: Any, entry: RuntimeEntry, spec: Spec, artifacts: Artif
     parity = check_parity(reference, bound.output(), ulps=entry.parity_ulps(spec.device))
     del reference
     extra = {k: v for k, v in bound.extra.items() if not k.startswith("_")}
+    # a compiled runtime generates code at every bind: one round
+    rounds = 1 if entry.compiled else timing.rounds_for(spec.batch_size)
+    per_round = timing.per_round(rounds)
+    timed = []
+    for r in range(rounds):
+        if r:  # a fresh binding per round: new buffers at new addresses, another draw of layout
+            bound = runtime.bind(make_input(spec.batch_size))
+        with bound.context(), device_context(spec.device):
+            timed.append(measure(bound.call, spec, per_round, sync=bound.sync, block=bound.block,
+                                 parity=parity, extra=extra,
+                                 reference=interleaved_reference(spec, per_round, entry.reference)))
     with bound.context(), device_context(spec.device):
-        m = measure(bound.call, spec, timing, sync=bound.sync, block=bound.block,
-                    parity=parity, extra=extra)
-        m = with_latency(m, bound.call, bound.sync, timing)
+        m = with_latency(merge_rounds(timed), bound.call, bound.sync, timing)
     return replace(m, extra={**m.extra, "memory": memory.record()})

@@ -5,11 +5,13 @@ import time
 import warnings
 from typing import Any, Callable
 
+from bench.engine.combine import merge_rounds
 from bench.engine.devices import (compile_cache_note, compile_cache_state, device_context,
                                   device_skip_reason, device_sync)
 from bench.engine.floors import with_efficiency
 from bench.engine.measurement import Measurement, Spec
 from bench.engine.parity import check_parity
+from bench.engine.reference import interleaved_reference
 from bench.engine.timing import TimingConfig, measure, skipped, torch_timer
 from bench.training import PARITY_EPOCHS, make_loop, variant_entry, variant_skip_reason
 from bench.training.loops import make_train_data
@@ -52,19 +54,28 @@ def measure_training(
     sync = device_sync(device)  # cuda / mps: the block waits for the device
     results: list[Measurement] = []
     for spec in specs:
-        X, y = make_train_data(spec.batch_size, device)
-        loop, extra = _first_step(variant, X, y, device, sync)
-        extra = {"timed": "train_epoch (one full-batch step)", **extra}
         parity = _parity(variant, spec.batch_size, device, parity_epochs)
-        with device_context(device):
-            m = measure(loop.step, spec, timing, sync=sync,
-                        block=torch_timer(loop.step, threads, sync), parity=parity, extra=extra)
-        m = with_efficiency(m, bandwidth_bytes_per_s)
+        # a compiled variant compiles at every fresh loop: one round (compile_s stays its own)
+        rounds = 1 if variant_entry(variant).compiled else timing.rounds_for(spec.batch_size)
+        timed = [_timed_round(variant, spec, threads, timing.per_round(rounds), sync, parity)
+                 for _ in range(rounds)]
+        m = with_efficiency(merge_rounds(timed), bandwidth_bytes_per_s)
         results.append(m)
         if on_done:
             on_done(m)
-        del loop, X, y
     return results
+
+
+def _timed_round(variant: str, spec: Spec, threads: int, timing: TimingConfig,
+                 sync: Callable[[], None] | None, parity: Any) -> Measurement:
+    """One round: fresh data and a fresh loop (model, optimizer), then its timed blocks."""
+    X, y = make_train_data(spec.batch_size, spec.device)
+    loop, extra = _first_step(variant, X, y, spec.device, sync)
+    extra = {"timed": "train_epoch (one full-batch step)", **extra}
+    with device_context(spec.device):
+        return measure(loop.step, spec, timing, sync=sync,
+                       block=torch_timer(loop.step, threads, sync), parity=parity, extra=extra,
+                       reference=interleaved_reference(spec, timing, "autograd"))
 
 
 def _first_step(variant: str, X: Any, y: Any, device: str,
