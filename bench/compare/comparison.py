@@ -116,6 +116,24 @@ class PartialBaselineError(LinregError):
     """BASE is a partial run (interrupted): not a baseline unless asked (--allow-partial)."""
 
 
+LOAD_DIFFERENCE = 1.0  # one busy core more or less
+
+
+def load_difference(base: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """A warning when the busiest 1-minute load average (start or end) of one run is a core or
+    more above the other's: the two ran on differently busy machines."""
+    def peak(load: dict[str, Any]) -> float | None:
+        values = [v for v in (load.get("start"), load.get("end"))
+                  if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+        return max(values) if values else None
+
+    b, n = peak(base), peak(new)
+    if b is None or n is None or abs(b - n) < LOAD_DIFFERENCE:
+        return None
+    return (f"LOAD DIFFERS: 1-minute load average up to {b:.2f} in BASE, {n:.2f} in NEW "
+            "(the runs shared the machine differently)")
+
+
 def compare_files(
     base: BenchFile, new: BenchFile, gate: MedianGate, resamples: int = 2000,
     raw: bool = False, allow_partial: bool = False,
@@ -136,6 +154,8 @@ def compare_files(
             "ENVIRONMENTS DIFFER, absolute numbers are not comparable: "
             + "; ".join(f"{k}: {bv!r} -> {nv!r}" for k, bv, nv in diffs)
         )
+    if load_note := load_difference(base.load, new.load):
+        warnings.append(load_note)
     cdiffs = config_diffs(base, new)
     if cdiffs:
         warnings.append(

@@ -108,6 +108,7 @@ class BenchFile:
     revision: str = ""                # git commit, when the file records one
     config: dict[str, Any] = field(default_factory=dict)  # CONFIG_KEYS of a results.json's config
     partial: str | None = None        # why the run stopped early (results.json "partial": true)
+    load: dict[str, Any] = field(default_factory=dict)  # environment.loadavg_1m {start, end}
 
 
 
@@ -196,8 +197,10 @@ def _load_results(data: dict[str, Any], path: str) -> BenchFile:
     cfg = data.get("config") or {}
     config = {k: cfg[k] for k in CONFIG_KEYS if isinstance(cfg, dict) and k in cfg}
     partial = data.get("partial") is True
+    load = env.get("loadavg_1m") if isinstance(env, dict) else None
     return BenchFile(path, RESULTS_FORMAT, entries, fingerprint, revision or "", config,
-                     str(data.get("partial_reason") or "interrupted") if partial else None)
+                     str(data.get("partial_reason") or "interrupted") if partial else None,
+                     load if isinstance(load, dict) else {})
 
 
 def _load_pytest(data: dict[str, Any], path: str) -> BenchFile:
