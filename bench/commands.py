@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bench.history.cli import file_bench_run, prepare_store
 from bench.runtimes import INFERENCE_RUNTIMES
+from bench.engine.devices import split_present
 from bench.suite import SuiteConfig, default_threads
 from bench.training import TRAINING_VARIANTS
 from linreg.argtypes import positive_int
@@ -21,7 +22,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="intra-op threads for torch AND onnxruntime, pinned and recorded (default 1); "
                         "several (--threads 1 2): every measurement at each, and the report shows scaling")
     p.add_argument("--devices", nargs="+", default=None, metavar="DEVICE",
-                   help="devices to measure (default: cpu cuda; an absent one is recorded as skipped)")
+                   help="devices to measure (default: those of cpu cuda this machine has, the others named "
+                        "in one line; a device named here but absent is recorded as skipped)")
     p.add_argument("--runtimes", nargs="+", default=None, metavar="RUNTIME",
                    help=f"inference runtimes (default: all of {', '.join(INFERENCE_RUNTIMES)}; "
                         "installed plug-ins by name)")
@@ -124,6 +126,8 @@ def suite_config_from_args(args: argparse.Namespace) -> SuiteConfig:
         overrides["train_sizes"] = tuple(args.train_sizes)
     if args.devices:
         overrides["devices"] = tuple(args.devices)
+    else:  # the default: what this machine has; the others are one line, not a skip per size
+        overrides["devices"], overrides["absent_devices"] = split_present(config.devices)
     if args.runtimes:
         overrides["runtimes"] = tuple(args.runtimes)
     if args.variants:

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from bench.engine.combine import combine, references_of
 from bench.engine.reference import run_scales
+from bench.store.calibration import calibration_key, calibration_path, machine_scales
 from bench.engine.devices import device_skip_reason, is_cuda
 from bench.engine.floors import COPY_BYTES
 from bench.engine.interrupt import interruption_reason
@@ -70,6 +71,8 @@ class SuiteConfig:
     worker_timeout_s: float = 900.0    # a worker running longer is killed; its records: skipped
     processes: int = 1                 # worker processes per runtime/variant, round-robin (run: 3)
     reference: bool = True             # time a same-kind reference after each CPU measurement
+    calibration: bool = True           # scales from the machine's calibration file (store/calibration.py)
+    absent_devices: tuple[str, ...] = ()  # default devices not here ("cuda: no CUDA device"): one line
 
     def __post_init__(self) -> None:
         if isinstance(self.threads, int):  # one count, as before thread lists
@@ -228,8 +231,8 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: keep every finished measurement
         partial = f"interrupted by {interruption_reason(exc)}"
 
-    scales = run_scales([ref for per_job in runs.values() for ms in per_job.values()
-                         for m in ms for ref in references_of(m)])
+    scales = _scales(config, [ref for per_job in runs.values() for ms in per_job.values()
+                              for m in ms for ref in references_of(m)], emit_progress)
     measurements: list[Measurement] = []
     for job, skips in planned:
         for m in skips:
@@ -243,6 +246,17 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
         return SuiteResult(floors, measurements, {"skipped": partial}, allocator, partial)
     interference = _probe_interference(config, artifacts, execute, emit_progress)
     return SuiteResult(floors, measurements, interference, allocator)
+
+
+def _scales(config: SuiteConfig, references: list[dict[str, Any]],
+            say: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+    """Per reference kind, the scale estimates use: the run's own fast state, or the machine's
+    best (bench/store/calibration.py) when config.calibration."""
+    own = run_scales(references)
+    if not config.calibration or not own:
+        return {k: {"scale_s": v, "run_scale_s": v, "source": "this run"} for k, v in own.items()}
+    return machine_scales(own, calibration_key(config.threads), calibration_path(),
+                          lambda line: say(f"warning: {line}"))
 
 
 def _execute_or_skip(job: dict[str, Any], execute: Callable[..., dict[str, Any]],

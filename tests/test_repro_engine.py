@@ -147,3 +147,23 @@ def test_run_scale_is_the_p10_of_every_reference_block_of_a_kind():
             {"kind": "stream", "times_s": [5.0, "x", -1, None]}, {"kind": "stream"}]
     scales = run_scales(refs)
     assert scales["dispatch"] == pytest.approx(1 + 19 * 0.1) and scales["stream"] == 5.0
+
+
+def test_machine_calibration_keeps_the_lowest_scale_and_survives_a_bad_file(tmp_path):
+    from bench.store.calibration import machine_scales
+
+    path = tmp_path / "scales.json"
+    first = machine_scales({"autograd": 140e-6}, "k1", path)
+    assert first["autograd"]["scale_s"] == 140e-6 and first["autograd"]["source"].startswith("this run")
+    slower = machine_scales({"autograd": 160e-6, "ort": 2e-6}, "k1", path)
+    assert slower["autograd"] == {"scale_s": 140e-6, "run_scale_s": 160e-6,
+                                  "source": slower["autograd"]["source"]}
+    assert "machine calibration" in slower["autograd"]["source"] and slower["ort"]["scale_s"] == 2e-6
+    assert machine_scales({"autograd": 120e-6}, "k1", path)["autograd"]["scale_s"] == 120e-6
+    assert machine_scales({"autograd": 150e-6}, "k2", path)["autograd"]["scale_s"] == 150e-6  # own key
+    for bad in (b"[1, 2", b'{"k1": {"autograd": {"scale_s": "fast"}}}', b"\x00" * 10):
+        path.write_bytes(bad)
+        warned = []
+        assert machine_scales({"autograd": 130e-6}, "k1", path, warned.append)["autograd"]["scale_s"] == 130e-6
+    assert machine_scales({"autograd": 131e-6}, "k1", path)["autograd"]["scale_s"] == 130e-6  # rewritten
+    assert machine_scales({"autograd": 1e-4}, "k1", None)["autograd"]["scale_s"] == 1e-4  # "off"

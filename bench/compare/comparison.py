@@ -98,8 +98,13 @@ def _compare_entry(b: Entry, n: Entry, gate: MedianGate, resamples: int, raw: bo
         stats = RatioStats(ratio, ratio, ratio, math.nan, len(b.times_s), len(n.times_s), 1.0)
         return Row(b.key, b.label, b, n, stats, Verdict.INCONCLUSIVE,
                    "no raw samples, no significance test (use --benchmark-json, not autosave)")
-    # estimate_s on both sides (unless raw): the ratio is the estimates' ratio
+    # estimate_s on both sides (unless raw): the ratio is the estimates' ratio; two reference-ratio
+    # estimates of one reference kind at ONE scale (the lower), so only the workload/reference
+    # ratios are compared and neither run's host state leaks in through its scale
     use_raw = raw or b.estimate_s is None or n.estimate_s is None
+    if not use_raw and b.scale_s and n.scale_s and b.reference == n.reference:
+        common = min(b.scale_s, n.scale_s)
+        b, n = b.at_scale(common), n.at_scale(common)
     stats = compare_samples(b.gated(use_raw), n.gated(use_raw), resamples=resamples)
     verdict = gate.verdict(stats)
     note = ""

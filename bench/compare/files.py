@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,14 @@ class Entry:
     memory: dict[str, Any] | None = None  # schema v2: peak memory of the measurement
     estimate_s: float | None = None   # schema v2: the stable estimate (bench/engine/estimate.py)
     threads: int | None = None        # intra-op threads it ran with, where the file says
+    scale_s: float | None = None      # a reference-ratio estimate's scale, and its reference kind:
+    reference: str | None = None      # two such estimates compare at one common scale
+
+    def at_scale(self, scale_s: float) -> "Entry":
+        """This entry with its reference-ratio estimate re-expressed at `scale_s`."""
+        if not (self.estimate_s and self.scale_s):
+            return self
+        return replace(self, estimate_s=self.estimate_s / self.scale_s * scale_s, scale_s=scale_s)
 
     def gated(self, raw: bool) -> tuple[float, ...]:
         """The samples the gate compares: raw, or scaled so their median is estimate_s (the
@@ -162,8 +170,19 @@ def _results_entries(data: dict[str, Any], path: str) -> dict[str, Entry]:
             memory=m.extra.get("memory") if isinstance(m.extra.get("memory"), dict) else None,
             estimate_s=_positive(m.extra.get("estimate_s")),
             threads=m.spec.threads,
+            **_scale_of(m.extra.get("estimate")),
         )
     return entries
+
+
+def _scale_of(est: Any) -> dict[str, Any]:
+    """scale_s and reference of a reference-ratio estimate object (untrusted: checked)."""
+    if not isinstance(est, dict) or est.get("method") != "reference-ratio":
+        return {}
+    scale, kind = _positive(est.get("scale_s")), est.get("reference")
+    if scale is None or not isinstance(kind, str) or len(kind) > 40:
+        return {}
+    return {"scale_s": scale, "reference": kind}
 
 
 def _positive(value: Any) -> float | None:

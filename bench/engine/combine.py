@@ -46,9 +46,10 @@ def _draws(m: Measurement) -> list[ProcessSample]:
     return [_draw(m.times_s, m.extra.get("reference"))]
 
 
-def combine(runs: Sequence[Measurement], scales: Mapping[str, float] | None = None) -> Measurement:
+def combine(runs: Sequence[Measurement],
+            scales: Mapping[str, Mapping[str, Any]] | None = None) -> Measurement:
     """Merge one spec's measurements from several processes (a single one gets an estimate too).
-    `scales`: the run's fast-state time per reference kind (bench.engine.reference.run_scales)."""
+    `scales`: per reference kind {scale_s, run_scale_s, source} (bench.suite._scales)."""
     timed = [m for m in runs if not m.skipped and m.times_s]
     if not timed:
         return runs[0]
@@ -58,9 +59,11 @@ def combine(runs: Sequence[Measurement], scales: Mapping[str, float] | None = No
     draws = [[d for d in _draws(m)] for m in timed]
     flat = [d for ds in draws for d in ds]
     kind = _kind(timed) if all(d.has_reference for d in flat) else None
-    est = estimate(flat, reference=kind, within_samples=first.times_s,
-                   scale_s=(scales or {}).get(kind) if kind else None,
+    scale = dict((scales or {}).get(kind) or {}) if kind else {}
+    est = estimate(flat, reference=kind, within_samples=first.times_s, scale_s=scale.get("scale_s"),
                    outlier_medians=[m.median_s for m in timed])
+    if est["method"] == "reference-ratio" and scale:
+        est["run_scale_s"], est["scale_source"] = scale.get("run_scale_s"), scale.get("source")
     est["processes"], est["draws"] = len(timed), len(flat)
     warnings = list(dict.fromkeys(w for m in timed for w in m.warnings))
     warnings += est.pop("warnings")

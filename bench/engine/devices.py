@@ -74,3 +74,13 @@ def compile_cache_note(before: dict[str, int], after: dict[str, int]) -> str:
     if after["hit"] > before["hit"]:
         return "warm"
     return "unknown"
+
+
+def split_present(devices: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the devices this machine has, "device: why not" for the others): the default --devices
+    measures what is here and names the rest in one line, instead of a skip record per size."""
+    present, absent = [], []
+    for device in devices:
+        reason = device_skip_reason(device)
+        (absent if reason else present).append(reason or device)
+    return tuple(present) or ("cpu",), tuple(absent)

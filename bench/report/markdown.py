@@ -110,9 +110,11 @@ def _timing_lines(entries: Entries, floors: dict[str, Any]) -> list[str]:
     return out
 
 
-def _skipped_lines(entries: Entries) -> list[str]:
+def _skipped_lines(entries: Entries, absent: list[str]) -> list[str]:
     """A GPU-less run skips every runtime at every size alike: one line per phase, device and reason."""
     out = ["## Skipped", ""]
+    if absent:
+        out.append(f"- not measured (default devices this machine lacks): {'; '.join(absent)}")
     sizes_of: dict[tuple[str, str, str, str], list[int]] = {}
     for e in (e for e in entries if "skip_reason" in e):
         key = (e["phase"], e["device"], e["skip_reason"], e["runtime"])
@@ -126,7 +128,7 @@ def _skipped_lines(entries: Entries) -> list[str]:
         names = ", ".join(sorted(runtimes, key=lambda r: runtime_rank(r, order)))
         at = ", ".join(map(format_size, sizes))
         out.append(f"- {phase} on `{device}`: {names} at {what} {at}: {reason}")
-    if not groups:
+    if not groups and not absent:
         out.append("Nothing was skipped.")
     return out + [""]
 
@@ -165,7 +167,7 @@ def render_report(results: dict[str, Any], plots: list[str] | None = None) -> st
     out += ["## Stability warnings", ""]
     out += [f"- `{label(e)}`: " + "; ".join(e["warnings"]) for e in warned] or ["None."]
     out.append("")
-    out += _skipped_lines(entries)
+    out += _skipped_lines(entries, [str(a) for a in results.get("config", {}).get("absent_devices") or ()])
     if plots:
         out += ["## Plots", ""]
         for name in plots:

@@ -43,9 +43,13 @@ Format history:
       cpu_caches {l1d, l2, l3} (bytes), kernel and loadavg_1m {start, end}
       (bench/store/machine.py). cpu_isa, cpu_flags_sha256, cpu_caches, kernel and machine_id
       join the fingerprint, compared only when both files carry them (a v1 file has none).
-    - the estimate object (bench/engine/estimate.py): {estimate_s, interval_s, method
-      ("reference-ratio" | "process-median"), reference, tracking, processes, spread, warnings};
-      readers treat it as optional.
+    - measurements gain `estimate_s` and the estimate object (bench/engine/estimate.py):
+      {interval_s, method ("reference-ratio" | "process-median"), reference (kind: dispatch |
+      autograd | ort | stream), tracking, scale_s (the run's p10 reference time), processes,
+      draws, spread}; and `processes`: [{median_s, n_samples, draws: [{median_s, n_samples,
+      reference_s, ratio, reference_times_s}]}] (a draw is one round: a fresh instance timed
+      with its reference blocks interleaved). config.timing gains `reference` and `rounds`;
+      config gains `processes` and `absent_devices`. Readers treat all of them as optional.
     - floors may carry the roofline (bench/engine/roofline.py): roofline_bytes_per_s,
       roofline_kernel, roofline_kernels {name: bytes/s}, roofline_threads.
     Thread counts as a list (`--threads 1 2`, `threads = [1, 2]`; issue 11):

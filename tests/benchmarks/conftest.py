@@ -27,7 +27,7 @@ def _version(module: str) -> str | None:
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
-    from bench.fingerprint import gpu_driver
+    from bench.store.fingerprint import gpu_driver
     from linreg.environment import git_revision
 
     has_cuda = torch.cuda.is_available()
@@ -58,7 +58,7 @@ def pinned_threads() -> int:
 def artifacts(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The tutorial model exported to every format, through the product's own export_all."""
     from bench.runtimes.base import Artifacts
-    from export.loaders import export_all
+    from export.exporters import export_all
 
     out = tmp_path_factory.mktemp("export") / "model"
     export_all(checkpoint, out)
