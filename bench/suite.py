@@ -227,7 +227,9 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
                 runs[id(job)].setdefault(m.spec.key, []).append(m)
                 if last:
                     emit_progress(m.spec.label)
-            _execute_or_skip(job, execute, keep)
+            # per-call latency once per measurement: in the first process (the one combine keeps)
+            timed_job = job if k == 0 else {**job, "timing": {**job["timing"], "latency": False}}
+            _execute_or_skip(timed_job, execute, keep)
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: keep every finished measurement
         partial = f"interrupted by {interruption_reason(exc)}"
 

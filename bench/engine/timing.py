@@ -56,6 +56,7 @@ class TimingConfig:
     latency_max_s: float = 1.0    # ...but at most this long (big batches get fewer, and say so)
     reference: bool = False       # CPU: a same-kind reference block after each block (reference.py)
     rounds: int = 4               # sizes < ROUNDS_BELOW: this many fresh instances, each timed apart
+    latency: bool = True          # time single calls too (the suite: in the first of K processes)
 
     def __post_init__(self) -> None:
         if self.warmup_calls < 0:

@@ -100,5 +100,7 @@ def _measure_one(runtime: Any, entry: RuntimeEntry, spec: Spec, artifacts: Artif
                                  parity=parity, extra=extra,
                                  reference=interleaved_reference(spec, per_round, entry.reference)))
     with bound.context(), device_context(spec.device):
-        m = with_latency(merge_rounds(timed), bound.call, bound.sync, timing)
+        m = merge_rounds(timed)
+        if timing.latency:
+            m = with_latency(m, bound.call, bound.sync, timing)
     return replace(m, extra={**m.extra, "memory": memory.record()})
