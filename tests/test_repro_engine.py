@@ -167,3 +167,13 @@ def test_machine_calibration_keeps_the_lowest_scale_and_survives_a_bad_file(tmp_
         assert machine_scales({"autograd": 130e-6}, "k1", path, warned.append)["autograd"]["scale_s"] == 130e-6
     assert machine_scales({"autograd": 131e-6}, "k1", path)["autograd"]["scale_s"] == 130e-6  # rewritten
     assert machine_scales({"autograd": 1e-4}, "k1", None)["autograd"]["scale_s"] == 1e-4  # "off"
+
+
+def test_tracking_sees_one_slow_draw_among_three_and_one_among_twelve():
+    # eager at 10^6 under load: one process 2.5x slow, its reference slowed alike (measured)
+    three = [_proc(m * 1e-6, m * 1e-6 / r) for m, r in ((1729, 1.507), (680, 1.461), (686, 1.415))]
+    assert reference_tracks(three)[0]
+    twelve = [_proc(1e-4 * (2.0 if i == 5 else 1.0 + 0.01 * i), 1e-6 * (2.0 if i == 5 else 1.0))
+              for i in range(12)]
+    ok, why = reference_tracks(twelve)
+    assert ok and "MAD" in why

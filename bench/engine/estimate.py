@@ -12,12 +12,12 @@ stable from inside. Two defences, combined:
    run's scale for the reference (p10 of ALL the run's reference blocks of that kind: the host's
    fast state as this run saw it), so it keeps the unit of seconds.
 
-A reference is used only where it verifiably does no harm: the per-process ratios must spread
-less than the raw per-process medians (by TRACKING_GAIN: it cancels a slow phase seen in this
-run), or, where the host was quiet, stay within QUIET_SPREAD. A reference of the wrong kind (a
-numpy copy for dispatch-bound work) adds its own noise and is refused, with the reason recorded;
-estimate_s is then the median of the process medians ("process-median"). With fewer than 3
-processes the same test runs on the block pairs themselves.
+A reference is used only where it verifiably does no harm: the draws' ratios must spread less
+than the draws' raw medians (by TRACKING_GAIN, in standard deviation or in MAD of logs: it
+cancels a slow phase seen in this run), or, where the host was quiet, stay within QUIET_SPREAD.
+A reference of the wrong kind (a numpy copy for dispatch-bound work) adds its own noise and is
+refused, with the reason recorded; estimate_s is then the median of the draws' medians
+("process-median"). With fewer than 3 draws the same test runs on the block pairs themselves.
 
 The interval is 95% over processes: a t interval on log values (times are ratio-scale), so it
 is asymmetric in seconds. With one process there is no across-process spread, and the interval
@@ -71,29 +71,46 @@ def log_spread(values: Sequence[float]) -> float:
     return statistics.stdev(math.log(v) for v in values) if len(values) > 1 else 0.0
 
 
-def _spreads(processes: Sequence[ProcessSample]) -> tuple[float, float, str]:
-    """(raw spread, ratio spread, over what): across processes, or over one process's blocks."""
+def robust_log_spread(values: Sequence[float]) -> float:
+    """1.4826 x the median absolute deviation of log(values): log_spread's robust twin (one
+    preempted draw among twelve must not decide whether a reference tracks)."""
+    if len(values) < 2:
+        return 0.0
+    logs = [math.log(v) for v in values]
+    centre = statistics.median(logs)
+    return 1.4826 * statistics.median(abs(x - centre) for x in logs)
+
+
+def _spreads(processes: Sequence[ProcessSample]) -> tuple[list[float], list[float], str]:
+    """(raw values, ratios, over what): the draws (processes x rounds), or one draw's block
+    pairs when there are fewer than 3 draws."""
     if len(processes) >= 3:
-        return (log_spread([p.median_s for p in processes]),
-                log_spread([p.ratio for p in processes]), "processes")  # type: ignore[misc]
+        return [p.median_s for p in processes], [p.ratio for p in processes], "draws"  # type: ignore[misc]
     times = [t for p in processes for t in p.times_s if t > 0]
     ratios = [r for p in processes for r in p.pair_ratios if r > 0]
-    return log_spread(times), log_spread(ratios), "block pairs"
+    return times, ratios, "block pairs"
 
 
 def reference_tracks(processes: Sequence[ProcessSample]) -> tuple[bool, str]:
-    """(True, why) when the reference may stand in for the host's state, else (False, why)."""
+    """(True, why) when the reference may stand in for the host's state, else (False, why).
+
+    It cancels when the ratios spread at most TRACKING_GAIN x the raw values, by standard
+    deviation (one 2.5x slow draw among three) or by MAD (one preempted draw among twelve);
+    it is harmless when the ratios' MAD stays within QUIET_SPREAD. A reference with noise of
+    its own (a numpy copy for dispatch-bound work) spreads its ratios MORE: refused."""
     if not processes or not all(p.has_reference for p in processes):
         return False, "no reference timed in every process"
-    raw, ratio, over = _spreads(processes)
-    if over == "block pairs" and (len(processes) * len(processes[0].pair_ratios) < 3):
-        return False, f"{len(processes)} process(es) and too few block pairs to verify tracking"
-    if ratio <= TRACKING_GAIN * raw:
-        return True, f"tracks: ratio spread {ratio:.2%} vs raw {raw:.2%} over {over}"
-    if ratio <= QUIET_SPREAD:
-        return True, (f"quiet: ratio spread {ratio:.2%} (raw {raw:.2%}) over {over}, within the"
-                      f" {QUIET_SPREAD:.0%} it may add")
-    return False, f"does not track: ratio spread {ratio:.2%} vs raw {raw:.2%} over {over}"
+    raw, ratios, over = _spreads(processes)
+    if len(ratios) < 3:
+        return False, f"{len(processes)} draw(s) and too few block pairs to verify tracking"
+    sd = (log_spread(ratios), log_spread(raw))
+    mad = (robust_log_spread(ratios), robust_log_spread(raw))
+    numbers = f"ratio spread {sd[0]:.2%} sd / {mad[0]:.2%} MAD vs raw {sd[1]:.2%} / {mad[1]:.2%} over {over}"
+    if sd[0] <= TRACKING_GAIN * sd[1] or mad[0] <= TRACKING_GAIN * mad[1]:
+        return True, f"tracks: {numbers}"
+    if mad[0] <= QUIET_SPREAD:
+        return True, f"quiet: {numbers}; within the {QUIET_SPREAD:.0%} it may add"
+    return False, f"does not track: {numbers}"
 
 
 def outlier_processes(medians: Sequence[float], factor: float = OUTLIER_FACTOR) -> list[int]:
