@@ -4,7 +4,9 @@ the between-run gate's false alarms (null pairs) and detections (injected slowdo
 Each run is a fresh `linreg-bench bench` process with the issue's configuration:
     --devices cpu --runtimes eager onnxruntime --variants eager --batch-sizes 1 1000000
     --train-sizes 40   (default --processes, default timing)
-Null pairs are consecutive runs (run i vs run i+1), gated by `compare` at median:5% on estimate_s
+The runs share one calibration file in --out, empty before the first run (so run 0 has only its
+own reference scale; bench/store/calibration.py). Null pairs are consecutive runs (run i vs run
+i+1), gated by `compare` at median:5% on estimate_s
 and, for contrast, on raw medians (--raw). Injected pairs take a null pair and multiply NEW's
 samples and estimate by 1+s (a uniform slowdown of the measured code, applied after the fact: it
 tests the gate's arithmetic on real between-run noise, not a slower build).
@@ -44,10 +46,12 @@ def run(out: Path, runs: int, extra: list[str]) -> None:
             continue
         load = os.getloadavg()[0]
         t0 = time.monotonic()
+        # the runs' own calibration file, empty at the start: the first run has only its own scale
+        env = {**os.environ, "LINREG_BENCH_CALIBRATION": str(out / "reference-scales.json")}
         subprocess.run([*CLI, "bench", "--export-dir", str(export), "--out", str(run_dir),
                         "--devices", "cpu", "--runtimes", "eager", "onnxruntime", "--variants", "eager",
                         "--batch-sizes", "1", "1000000", "--train-sizes", "40", *extra],
-                       check=True, capture_output=True)
+                       check=True, capture_output=True, env=env)
         wall = time.monotonic() - t0
         (run_dir / "wall.json").write_text(json.dumps({"wall_s": wall, "load_start": load,
                                                        "load_end": os.getloadavg()[0]}))
