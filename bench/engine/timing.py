@@ -84,8 +84,10 @@ class TimingConfig:
         return self.rounds if size < ROUNDS_BELOW else 1
 
     def per_round(self, rounds: int) -> "TimingConfig":
-        """The budget of one of `rounds` rounds: the timed work is shared, min_samples each."""
-        return replace(self, min_total_s=self.min_total_s / rounds)
+        """The budget of one of `rounds` rounds: the timed work and the warmup time are shared
+        (the runtime is loaded and warm; a fresh instance needs only its own first calls),
+        min_samples and warmup_calls each."""
+        return replace(self, min_total_s=self.min_total_s / rounds, warmup_s=self.warmup_s / rounds)
 
 
 NO_WARMUP = TimingConfig(warmup_calls=0, warmup_s=0.0)  # the caller has just warmed the call up
