@@ -294,15 +294,15 @@ def _probe_interference(config: SuiteConfig, artifacts: Artifacts | None,
         return None
     emit_progress("ort interference probe")
     interference: dict[str, Any] = {}
-    for probe_threads in dict.fromkeys((config.threads[0], 2)):
-        job = {"task": "interference", "threads": probe_threads,
-               "artifacts": artifacts.to_json(), "batch": 100_000,
-               "calls": config.interference_calls}
-        try:
-            probe = execute(job, lambda m: None)["interference"]
-        except RuntimeError as exc:
-            sys.stderr.write(f"warning: ORT interference probe: {exc}\n")
-            probe = {"threads": probe_threads, "skipped": str(exc)}
+    counts = list(dict.fromkeys((config.threads[0], 2)))
+    job = {"task": "interference", "threads": config.threads[0], "probe_threads": counts,
+           "artifacts": artifacts.to_json(), "batch": 100_000, "calls": config.interference_calls}
+    try:
+        probes = execute(job, lambda m: None)["interference"]
+    except RuntimeError as exc:
+        sys.stderr.write(f"warning: ORT interference probe: {exc}\n")
+        probes = [{"threads": t, "skipped": str(exc)} for t in counts]
+    for probe_threads, probe in zip(counts, probes):
         if probe_threads == config.threads[0]:
             interference.update(probe)
         else:

@@ -33,6 +33,7 @@ def check_results(out: Path) -> dict:
                         "onnxruntime", "torch_compile"}
     assert results["floors"]["bandwidth_bytes_per_s"] > 0
     assert "ort_interference_slowdown_spinning" in results["floors"]
+    assert "ort_interference_threads2_slowdown_spinning" in results["floors"]  # one worker, both counts
     for name in ("results.csv", "report.md", "train/model.pth", "export/manifest.json"):
         assert (out / name).is_file(), name
     assert list(out.glob("*.png"))
