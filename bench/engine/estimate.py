@@ -33,7 +33,7 @@ from typing import Any, Sequence
 TRACKING_GAIN = 0.8          # ratios must spread <= 80% of the raw medians' spread (log scale)...
 QUIET_SPREAD = 0.05          # ...or within 5% (a quiet host: little to cancel, little added; the
                              # median over 12 draws then moves ~1.5%). A reference with noise of
-                             # its own is far above it (numpy copy for dispatch work: ~50%)
+                             # its own is far above it (a numpy copy for a multiply-add: 1.71x)
 OUTLIER_FACTOR = 1.5         # a process 1.5x off the others' median is an outlier
 # Student's t, 0.975 quantile, by degrees of freedom (1..10); beyond that 1.96 is within 5%
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
