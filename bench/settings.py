@@ -27,7 +27,8 @@ else:  # pragma: no cover - 3.10
     import tomli as tomllib
 
 SKIPPED = ("help", "config", "smoke", "out", "export_dir", "checkpoint")  # not file settings
-TIMING_KEYS = tuple(f.name for f in fields(TimingConfig) if f.name != "gc")  # gc is recorded, not chosen
+# gc is recorded, not chosen; reference and latency are set per process by the suite
+TIMING_KEYS = tuple(f.name for f in fields(TimingConfig) if f.name not in ("gc", "reference", "latency"))
 
 
 class ConfigFileError(LinregError):
@@ -148,6 +149,8 @@ TIMING_HELP = {
     "max_total_s": "cap for very slow calls: fewer samples then, with a warning (seconds)",
     "latency_calls": "inference: single calls timed one by one for the latency percentiles",
     "latency_max_s": "...but at most this long (seconds)",
+    "rounds": "sizes below 10^5: fresh instances timed one after the other in each process, each a draw"
+              " of the estimate (README: Numbers that reproduce)",
 }
 
 

@@ -257,7 +257,7 @@ def _scales(config: SuiteConfig, references: list[dict[str, Any]],
     own = run_scales(references)
     if not config.calibration or not own:
         return {k: {"scale_s": v, "run_scale_s": v, "source": "this run"} for k, v in own.items()}
-    return machine_scales(own, calibration_key(config.threads), calibration_path(),
+    return machine_scales(own, calibration_key(), calibration_path(),
                           lambda line: say(f"warning: {line}"))
 
 

@@ -144,9 +144,11 @@ def test_run_scale_is_the_p10_of_every_reference_block_of_a_kind():
 
     refs = [{"kind": "dispatch", "times_s": [float(t) for t in range(1, 11)]},
             {"kind": "dispatch", "times_s": [float(t) for t in range(11, 21)]},
-            {"kind": "stream", "times_s": [5.0, "x", -1, None]}, {"kind": "stream"}]
-    scales = run_scales(refs)
-    assert scales["dispatch"] == pytest.approx(1 + 19 * 0.1) and scales["stream"] == 5.0
+            {"kind": "stream", "threads": 2, "times_s": [5.0, "x", -1, None]},
+            {"kind": "stream", "threads": 1, "times_s": [9.0]}, {"kind": "stream"}]
+    scales = run_scales(refs)  # one scale per kind and thread count (a record without: 1 thread)
+    assert scales["dispatch/t1"] == pytest.approx(1 + 19 * 0.1)
+    assert scales["stream/t2"] == 5.0 and scales["stream/t1"] == 9.0
 
 
 def test_machine_calibration_keeps_the_lowest_scale_and_survives_a_bad_file(tmp_path):

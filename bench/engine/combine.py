@@ -11,6 +11,7 @@ import statistics
 from typing import Any, Mapping, Sequence
 
 from bench.engine.estimate import ProcessSample, estimate
+from bench.engine.reference import scale_key
 from bench.engine.measurement import Measurement
 
 
@@ -58,8 +59,9 @@ def combine(runs: Sequence[Measurement],
     parity = failed[0].parity if failed else first.parity
     draws = [[d for d in _draws(m)] for m in timed]
     flat = [d for ds in draws for d in ds]
-    kind = _kind(timed) if all(d.has_reference for d in flat) else None
-    scale = dict((scales or {}).get(kind) or {}) if kind else {}
+    ref = _reference(timed) if all(d.has_reference for d in flat) else {}
+    kind = ref.get("kind")
+    scale = dict((scales or {}).get(scale_key(ref)) or {}) if kind else {}
     est = estimate(flat, reference=kind, within_samples=first.times_s, scale_s=scale.get("scale_s"),
                    outlier_medians=[m.median_s for m in timed])
     if est["method"] == "reference-ratio" and scale:
@@ -75,10 +77,10 @@ def combine(runs: Sequence[Measurement],
     return replace(first, times_s=times, parity=parity, warnings=tuple(warnings), extra=extra)
 
 
-def _kind(timed: Sequence[Measurement]) -> str | None:
+def _reference(timed: Sequence[Measurement]) -> dict[str, Any]:
+    """The first process's (first round's) reference record: its kind and thread count."""
     first = timed[0].extra
-    ref = first.get("reference") or ((first.get("rounds") or [{}])[0].get("reference") or {})
-    return ref.get("kind")
+    return first.get("reference") or ((first.get("rounds") or [{}])[0].get("reference") or {})
 
 
 def _process_record(m: Measurement, draws: Sequence[ProcessSample]) -> dict[str, Any]:

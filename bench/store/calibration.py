@@ -37,8 +37,9 @@ def calibration_path() -> Path | None:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "linreg-bench" / "reference-scales.json"
 
 
-def calibration_key(threads: int) -> str:
-    """What a scale is valid for: this machine, its CPU's ISA, the libraries, the thread count."""
+def calibration_key() -> str:
+    """What the scales are valid for: this machine, its CPU's ISA, the libraries (each scale's
+    own key names its reference kind and thread count: bench.engine.reference.scale_key)."""
     import platform
 
     import onnxruntime
@@ -47,7 +48,7 @@ def calibration_key(threads: int) -> str:
     from bench.store.identity import machine_id
 
     parts = [machine_id(), torch.backends.cpu.get_cpu_capability(), torch.__version__,
-             onnxruntime.__version__, platform.python_version(), threads]
+             onnxruntime.__version__, platform.python_version()]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
 
