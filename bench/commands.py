@@ -6,12 +6,13 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from bench.engine.devices import split_present
 from bench.history.cli import file_bench_run, prepare_store
 from bench.runtimes import INFERENCE_RUNTIMES
-from bench.engine.devices import split_present
 from bench.suite import SuiteConfig, default_threads
 from bench.training import TRAINING_VARIANTS
 from linreg.argtypes import positive_int
+from linreg.errors import LinregError
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -135,7 +136,11 @@ def suite_config_from_args(args: argparse.Namespace) -> SuiteConfig:
     if args.isolation:
         overrides["isolation"] = args.isolation
     if args.timing_overrides:  # a --config file's [timing] table
-        overrides["timing"] = replace(config.timing, **args.timing_overrides)
+        try:
+            overrides["timing"] = replace(config.timing, **args.timing_overrides)
+        except ValueError as exc:  # e.g. rounds = 0: TimingConfig's own check, one error line
+            path = (args.config_file or {}).get("path", "--config")
+            raise LinregError(f"{path}: key timing: {exc}") from None
     return replace(config, **overrides)  # SuiteConfig validates names (SuiteError: exit 2)
 
 

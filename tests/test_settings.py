@@ -64,3 +64,14 @@ def test_config_show_round_trips_through_tomllib_and_config(tmp_path: Path, caps
     args = bench_args(tmp_path, opened)
     assert args.batch_sizes == [1, 10, 1000, 100000, 1000000, 10000000]
     assert suite_config_from_args(args).timing.latency_calls == 20000
+
+
+def test_a_timing_value_timingconfig_refuses_is_one_error_line(tmp_path, capsys):
+    from bench.cli import main
+
+    cfg = tmp_path / "bench.toml"
+    cfg.write_text("[timing]\nrounds = 0\n")
+    assert main(["bench", "--config", str(cfg), "--checkpoint", str(tmp_path / "none.pth"),
+                 "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "key timing: rounds must be >= 1" in err and "Traceback" not in err
