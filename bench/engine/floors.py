@@ -65,10 +65,10 @@ def measure_floors(threads: int, config: TimingConfig = TimingConfig(),
     import torch
 
     torch.set_num_threads(threads)
-    # floors are stable: 0.2 s and 5 samples each (a ~40 ms copy has a ~1% IQR); the whole
-    # floors task went from 14 s to a few
+    # floors are stable: 0.2 s, 5 samples and 2 warmup calls each (a ~40 ms copy has a ~1% IQR,
+    # and 10 warmup calls of it cost 0.4 s); the whole floors task went from 14 s to a few
     config = replace(config, min_total_s=min(config.min_total_s, 0.2),
-                     min_samples=min(config.min_samples, 5))
+                     min_samples=min(config.min_samples, 5), warmup_calls=min(config.warmup_calls, 2))
     spec = Spec("inference", "floor", "cpu", 1)
     empty = measure(_noop, spec, config)
     timer = measure(time.perf_counter, spec, config)

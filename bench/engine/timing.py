@@ -39,7 +39,7 @@ BlockTimer = Callable[[int], float]  # runs n calls and returns the seconds they
 UNSTABLE_IQR_RATIO = 0.10      # pyperf and TUB's adaptive_autorange both draw the line at 10%
 RESOLUTION_FACTOR = 1000       # a block shorter than 1000x the clock's resolution/overhead warns
 MAX_CALLS_PER_SAMPLE = 1 << 24
-ROUNDS_BELOW = 100_000         # sizes from here on are memory-bound: one instance is enough
+ROUNDS_BELOW = 10_000_000      # from here on a call takes ~10 ms: one instance (rounds cost seconds)
 GC_POLICY = "off inside timed blocks"  # the one policy of every timing loop (see the docstring)
 
 
@@ -79,8 +79,9 @@ class TimingConfig:
             )
 
     def rounds_for(self, size: int) -> int:
-        """Rounds for a call of `size`: small calls vary between instances (where their buffers
-        landed), large memory-bound ones do not and are slow to repeat."""
+        """Rounds for a call of `size`: a call's time varies between instances (where its buffers
+        landed: ONNX Runtime at 10^6 moved 1.8-2.6x its reference between processes); from
+        ROUNDS_BELOW on a round costs seconds, and one instance is timed."""
         return self.rounds if size < ROUNDS_BELOW else 1
 
     def per_round(self, rounds: int) -> "TimingConfig":
