@@ -205,11 +205,17 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
         return run_worker(job, emit, cache_dir, config.worker_timeout_s)
 
     emit_progress("floors")
-    # the floors (bandwidth, roofline) at the first thread count: efficiencies are against them
-    floor_run = execute({"task": "floors", "threads": config.threads[0],
-                         "timing": asdict(config.timing), "copy_bytes": config.copy_bytes,
-                         "devices": list(config.devices)},
-                        lambda m: None)
+    # the floors (bandwidth, roofline) at the first thread count: efficiencies are against them;
+    # the ORT interference probe runs in the same worker, after them
+    probe = _interference_job(config, artifacts)
+    floor_job = {"task": "floors", "threads": config.threads[0], "timing": asdict(config.timing),
+                 "copy_bytes": config.copy_bytes, "devices": list(config.devices)}
+    try:
+        floor_run = execute({**floor_job, "interference": probe} if probe else floor_job, lambda m: None)
+        interference = _interference(config, probe, floor_run.get("interference"))
+    except RuntimeError as exc:  # the probe broke the worker: the floors again, alone
+        floor_run = execute(floor_job, lambda m: None)
+        interference = _interference(config, probe, None, f"{exc}")
     floors = floor_run["floors"]
     allocator = floor_run["process"]["allocator"] if config.isolation != "none" else allocator_settings()
 
@@ -245,8 +251,7 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
         measurements = [replace(m, spec=replace(m.spec, thread_scaling=True)) for m in measurements]
 
     if partial:
-        return SuiteResult(floors, measurements, {"skipped": partial}, allocator, partial)
-    interference = _probe_interference(config, artifacts, execute, emit_progress)
+        return SuiteResult(floors, measurements, interference, allocator, partial)
     return SuiteResult(floors, measurements, interference, allocator)
 
 
@@ -283,29 +288,31 @@ def _execute_or_skip(job: dict[str, Any], execute: Callable[..., dict[str, Any]]
                     keep(skipped(spec, reason))
 
 
-def _probe_interference(config: SuiteConfig, artifacts: Artifacts | None,
-                        execute: Callable[..., dict[str, Any]],
-                        emit_progress: Callable[[str], None]) -> dict[str, Any] | None:
-    """The ORT interference probe, in its own worker, at the run's (first) thread count and, if
-    that differs, at 2 threads (ORT's intra-op pool only has worker threads from 2 on)."""
+def _interference_job(config: SuiteConfig, artifacts: Artifacts | None) -> dict[str, Any] | None:
+    """The ORT interference probe's part of the floors job: at the run's (first) thread count
+    and, if that differs, at 2 threads (ORT's intra-op pool only has worker threads from 2 on)."""
+    if not (config.interference and "onnxruntime" in config.runtimes
+            and artifacts is not None and "onnx" in artifacts.paths):
+        return None
+    return {"probe_threads": list(dict.fromkeys((config.threads[0], 2))), "batch": 100_000,
+            "artifacts": artifacts.to_json(), "calls": config.interference_calls}
+
+
+def _interference(config: SuiteConfig, probe: dict[str, Any] | None, probes: Any,
+                  failure: str | None = None) -> dict[str, Any] | None:
+    """The probe's results as one flat record (threads<k>_* for the second count)."""
     if config.interference and "onnxruntime" not in config.runtimes:
         return {"skipped": "onnxruntime not in --runtimes"}
-    if not (config.interference and artifacts is not None and "onnx" in artifacts.paths):
+    if probe is None:
         return None
-    emit_progress("ort interference probe")
+    if failure or not isinstance(probes, list):
+        sys.stderr.write(f"warning: ORT interference probe: {failure or 'no result'}\n")
+        probes = [{"threads": t, "skipped": failure or "no result"} for t in probe["probe_threads"]]
     interference: dict[str, Any] = {}
-    counts = list(dict.fromkeys((config.threads[0], 2)))
-    job = {"task": "interference", "threads": config.threads[0], "probe_threads": counts,
-           "artifacts": artifacts.to_json(), "batch": 100_000, "calls": config.interference_calls}
-    try:
-        probes = execute(job, lambda m: None)["interference"]
-    except RuntimeError as exc:
-        sys.stderr.write(f"warning: ORT interference probe: {exc}\n")
-        probes = [{"threads": t, "skipped": str(exc)} for t in counts]
-    for probe_threads, probe in zip(counts, probes):
+    for probe_threads, result in zip(probe["probe_threads"], probes):
         if probe_threads == config.threads[0]:
-            interference.update(probe)
+            interference.update(result)
         else:
-            interference.update({f"threads{probe_threads}_{k}": v for k, v in probe.items()})
+            interference.update({f"threads{probe_threads}_{k}": v for k, v in result.items()})
     interference["isolation"] = config.isolation
     return interference

@@ -64,10 +64,11 @@ def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = No
 
         out["floors"] = measure_floors(threads, timing, job.get("copy_bytes", 400_000_000),
                                        job.get("devices", ()))
-    elif task == "interference":  # one worker probes every thread count asked for
-        out["interference"] = [probe_ort_interference(
-            Artifacts.from_json(job["artifacts"]), t, job.get("batch", 100_000), job.get("calls", 300))
-            for t in job.get("probe_threads", [threads])]
+        probe = job.get("interference")  # the ORT probe rides along: one worker start fewer
+        if probe:
+            out["interference"] = [probe_ort_interference(
+                Artifacts.from_json(probe["artifacts"]), t, probe.get("batch", 100_000),
+                probe.get("calls", 300)) for t in probe["probe_threads"]]
     elif task == "inference":
         artifacts = Artifacts.from_json(job["artifacts"])
         for device in job["devices"]:
