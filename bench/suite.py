@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial as partial_record
 from typing import Any, Callable
 
 from bench.engine.combine import combine, references_of
-from bench.engine.reference import run_scales
-from bench.store.calibration import calibration_key, calibration_path, machine_scales
 from bench.engine.devices import device_skip_reason, is_cuda
+from bench.engine.reference import run_scales
 from bench.engine.floors import COPY_BYTES
 from bench.engine.interrupt import interruption_reason
 from bench.engine.measurement import Measurement, Spec
@@ -24,6 +24,8 @@ from bench.engine.schedule import round_robin
 from bench.engine.timing import QUICK_TIMING, TimingConfig, skipped
 from bench.runtimes import INFERENCE_RUNTIMES, runtime_entry, runtime_names, unavailable_reason
 from bench.runtimes.base import Artifacts
+from bench.runtimes.interference import interference_job, interference_record
+from bench.store.calibration import calibration_key, calibration_path, machine_scales
 from bench.store.fingerprint import thread_setting
 from bench.runtimes.measure import INFERENCE_SIZES
 from bench.training import (PARITY_EPOCHS, TRAIN_SIZES, TRAINING_VARIANTS, variant_entry,
@@ -205,17 +207,7 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
         return run_worker(job, emit, cache_dir, config.worker_timeout_s)
 
     emit_progress("floors")
-    # the floors (bandwidth, roofline) at the first thread count: efficiencies are against them;
-    # the ORT interference probe runs in the same worker, after them
-    probe = _interference_job(config, artifacts)
-    floor_job = {"task": "floors", "threads": config.threads[0], "timing": asdict(config.timing),
-                 "copy_bytes": config.copy_bytes, "devices": list(config.devices)}
-    try:
-        floor_run = execute({**floor_job, "interference": probe} if probe else floor_job, lambda m: None)
-        interference = _interference(config, probe, floor_run.get("interference"))
-    except RuntimeError as exc:  # the probe broke the worker: the floors again, alone
-        floor_run = execute(floor_job, lambda m: None)
-        interference = _interference(config, probe, None, f"{exc}")
+    floor_run, interference = _floors_and_probe(config, artifacts, execute)
     floors = floor_run["floors"]
     allocator = floor_run["process"]["allocator"] if config.isolation != "none" else allocator_settings()
 
@@ -255,6 +247,23 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
     return SuiteResult(floors, measurements, interference, allocator)
 
 
+def _floors_and_probe(config: SuiteConfig, artifacts: Artifacts | None,
+                      execute: Callable[..., dict[str, Any]]) -> tuple[dict[str, Any], Any]:
+    """The floors (bandwidth, roofline) at the first thread count: efficiencies are against them;
+    the ORT interference probe runs in the same worker, after them."""
+    probe = interference_job(config.interference, config.runtimes, config.threads[0], artifacts,
+                             config.interference_calls)
+    floor_job = {"task": "floors", "threads": config.threads[0], "timing": asdict(config.timing),
+                 "copy_bytes": config.copy_bytes, "devices": list(config.devices)}
+    record = partial_record(interference_record, config.interference, config.runtimes,
+                            config.threads[0], config.isolation, probe)
+    try:
+        floor_run = execute({**floor_job, "interference": probe} if probe else floor_job, lambda m: None)
+        return floor_run, record(floor_run.get("interference"))
+    except RuntimeError as exc:  # the probe broke the worker: the floors again, alone
+        return execute(floor_job, lambda m: None), record(None, f"{exc}")
+
+
 def _scales(config: SuiteConfig, references: list[dict[str, Any]],
             say: Callable[[str], None]) -> dict[str, dict[str, Any]]:
     """Per reference kind, the scale estimates use: the run's own fast state, or the machine's
@@ -286,33 +295,3 @@ def _execute_or_skip(job: dict[str, Any], execute: Callable[..., dict[str, Any]]
                 spec = Spec(phase, name, device, size, threads=job["threads"])
                 if spec.key not in done:
                     keep(skipped(spec, reason))
-
-
-def _interference_job(config: SuiteConfig, artifacts: Artifacts | None) -> dict[str, Any] | None:
-    """The ORT interference probe's part of the floors job: at the run's (first) thread count
-    and, if that differs, at 2 threads (ORT's intra-op pool only has worker threads from 2 on)."""
-    if not (config.interference and "onnxruntime" in config.runtimes
-            and artifacts is not None and "onnx" in artifacts.paths):
-        return None
-    return {"probe_threads": list(dict.fromkeys((config.threads[0], 2))), "batch": 100_000,
-            "artifacts": artifacts.to_json(), "calls": config.interference_calls}
-
-
-def _interference(config: SuiteConfig, probe: dict[str, Any] | None, probes: Any,
-                  failure: str | None = None) -> dict[str, Any] | None:
-    """The probe's results as one flat record (threads<k>_* for the second count)."""
-    if config.interference and "onnxruntime" not in config.runtimes:
-        return {"skipped": "onnxruntime not in --runtimes"}
-    if probe is None:
-        return None
-    if failure or not isinstance(probes, list):
-        sys.stderr.write(f"warning: ORT interference probe: {failure or 'no result'}\n")
-        probes = [{"threads": t, "skipped": failure or "no result"} for t in probe["probe_threads"]]
-    interference: dict[str, Any] = {}
-    for probe_threads, result in zip(probe["probe_threads"], probes):
-        if probe_threads == config.threads[0]:
-            interference.update(result)
-        else:
-            interference.update({f"threads{probe_threads}_{k}": v for k, v in result.items()})
-    interference["isolation"] = config.isolation
-    return interference

@@ -10,7 +10,8 @@ from bench.engine.floors import bytes_moved, measure_floors, with_efficiency
 from bench.engine.measurement import Measurement, Spec
 from bench.engine.parity import check_parity, compare_outputs, max_ulp
 from bench.engine.timing import (TimingConfig, calibrate, loop_timer, measure, skipped,
-                          stability_warnings, torch_timer)
+                                 stability_warnings)
+from bench.engine.tub_timer import torch_timer
 
 SPEC = Spec("inference", "fake", "cpu", 1)
 TINY = TimingConfig(warmup_calls=2, warmup_s=0.0, min_sample_s=0.0005, min_total_s=0.002,
@@ -174,7 +175,7 @@ def test_every_timing_loop_keeps_one_gc_policy() -> None:
     """The collector is off inside timed blocks and single timed calls, on again afterwards."""
     import gc
 
-    from bench.engine.timing import GC_POLICY, time_each_call, torch_timer
+    from bench.engine.timing import GC_POLICY, time_each_call
 
     seen: list[bool] = []
 

@@ -11,7 +11,7 @@ import warnings
 from typing import Any
 
 from bench.engine.devices import compile_cache_note, compile_cache_state, device_sync
-from bench.engine.timing import torch_timer
+from bench.engine.tub_timer import torch_timer
 from bench.runtimes.base import Artifacts, Bound, artifact_path
 
 

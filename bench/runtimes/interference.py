@@ -1,0 +1,39 @@
+"""The ORT interference probe's place in a run: its job (it rides in the floors worker, after
+the floors) and its results as one flat record (bench.runtimes.ort.probe_ort_interference)."""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from bench.runtimes.base import Artifacts
+
+
+def interference_job(enabled: bool, runtimes: tuple[str, ...], threads: int,
+                     artifacts: Artifacts | None, calls: int) -> dict[str, Any] | None:
+    """The probe's part of the floors job: at the run's (first) thread count and, if that
+    differs, at 2 threads (ORT's intra-op pool only has worker threads from 2 on)."""
+    if not (enabled and "onnxruntime" in runtimes and artifacts is not None and "onnx" in artifacts.paths):
+        return None
+    return {"probe_threads": list(dict.fromkeys((threads, 2))), "batch": 100_000,
+            "artifacts": artifacts.to_json(), "calls": calls}
+
+
+def interference_record(enabled: bool, runtimes: tuple[str, ...], threads: int, isolation: str,
+                        probe: dict[str, Any] | None, probes: Any,
+                        failure: str | None = None) -> dict[str, Any] | None:
+    """The probe's results as one flat record (threads<k>_* for the second count)."""
+    if enabled and "onnxruntime" not in runtimes:
+        return {"skipped": "onnxruntime not in --runtimes"}
+    if probe is None:
+        return None
+    if failure or not isinstance(probes, list):
+        sys.stderr.write(f"warning: ORT interference probe: {failure or 'no result'}\n")
+        probes = [{"threads": t, "skipped": failure or "no result"} for t in probe["probe_threads"]]
+    interference: dict[str, Any] = {}
+    for probe_threads, result in zip(probe["probe_threads"], probes):
+        if probe_threads == threads:
+            interference.update(result)
+        else:
+            interference.update({f"threads{probe_threads}_{k}": v for k, v in result.items()})
+    interference["isolation"] = isolation
+    return interference
