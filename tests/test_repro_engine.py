@@ -179,3 +179,12 @@ def test_tracking_sees_one_slow_draw_among_three_and_one_among_twelve():
               for i in range(12)]
     ok, why = reference_tracks(twelve)
     assert ok and "MAD" in why
+
+
+def test_per_instance_unstable_warnings_become_one_line():
+    from bench.engine.combine import _summarised
+
+    lines = _summarised(["near timer", "unstable: IQR is 15.4% of the median (> 10%)",
+                         "unstable: IQR is 25.7% of the median (> 10%)", "near timer"])
+    assert lines == ["near timer", "unstable: IQR is 25.7% of the median (> 10%) "
+                     "(the largest of 2 timed instances over 10%)"]

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 import statistics
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from bench.engine.estimate import ProcessSample, estimate
 from bench.engine.reference import scale_key
 from bench.engine.measurement import Measurement
+from bench.engine.timing import UNSTABLE_PREFIX
 
 
 def merge_rounds(rounds: Sequence[Measurement]) -> Measurement:
@@ -67,8 +68,7 @@ def combine(runs: Sequence[Measurement],
     if est["method"] == "reference-ratio" and scale:
         est["run_scale_s"], est["scale_source"] = scale.get("run_scale_s"), scale.get("source")
     est["processes"], est["draws"] = len(timed), len(flat)
-    warnings = list(dict.fromkeys(w for m in timed for w in m.warnings))
-    warnings += est.pop("warnings")
+    warnings = _summarised(w for m in timed for w in m.warnings) + est.pop("warnings")
     extra = {k: v for k, v in first.extra.items() if k not in ("reference", "rounds")}
     extra["processes"] = [_process_record(m, ds) for m, ds in zip(timed, draws)]
     extra["estimate_s"] = est.pop("estimate_s")
@@ -97,3 +97,17 @@ def references_of(m: Measurement) -> list[dict[str, Any]]:
     """Every interleaved reference record of one process's measurement (one per round)."""
     refs = [r.get("reference") for r in m.extra.get("rounds") or ()] or [m.extra.get("reference")]
     return [r for r in refs if isinstance(r, dict)]
+
+
+def _summarised(warnings: Iterable[str]) -> list[str]:
+    """The processes' and rounds' warnings, each once; their per-draw "unstable: IQR is X%"
+    lines become one line saying in how many draws and how large (a 12-draw measurement would
+    otherwise list up to 12 near-identical lines)."""
+    unstable = [w for w in warnings if w.startswith(UNSTABLE_PREFIX)]
+    rest = [w for w in warnings if not w.startswith(UNSTABLE_PREFIX)]
+    out = list(dict.fromkeys(rest))
+    if unstable:
+        worst = max(unstable, key=lambda w: float(w[len(UNSTABLE_PREFIX):].split("%")[0] or 0))
+        out.append(worst if len(unstable) == 1 else
+                   f"{worst} (the largest of {len(unstable)} timed instances over 10%)")
+    return out

@@ -36,6 +36,7 @@ from bench.engine.units import format_duration
 Clock = Callable[[], float]
 BlockTimer = Callable[[int], float]  # runs n calls and returns the seconds they took
 
+UNSTABLE_PREFIX = "unstable: IQR is "  # how the warning below starts (combine summarises them)
 UNSTABLE_IQR_RATIO = 0.10      # pyperf and TUB's adaptive_autorange both draw the line at 10%
 RESOLUTION_FACTOR = 1000       # a block shorter than 1000x the clock's resolution/overhead warns
 MAX_CALLS_PER_SAMPLE = 1 << 24
@@ -168,7 +169,7 @@ def stability_warnings(times_s: tuple[float, ...] | list[float], calls_per_sampl
         out.append(f"too few samples: {len(times_s)} < {min_samples} (hit max_total_s)")
     m = Measurement(Spec("inference", "_", "_", 1), tuple(times_s))
     if m.median_s > 0 and m.iqr_s / m.median_s > UNSTABLE_IQR_RATIO:
-        out.append(f"unstable: IQR is {100 * m.iqr_s / m.median_s:.1f}% of the median (> 10%)")
+        out.append(f"{UNSTABLE_PREFIX}{100 * m.iqr_s / m.median_s:.1f}% of the median (> 10%)")
     block_s = m.median_s * calls_per_sample
     if resolution_s > 0 and block_s < RESOLUTION_FACTOR * resolution_s:
         out.append(f"near timer resolution: a sample lasts {format_duration(block_s)}, "
