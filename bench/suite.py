@@ -216,6 +216,7 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
     runs: dict[int, dict[tuple, list[Measurement]]] = {id(job): {} for job in jobs}
     for job in jobs:
         job["device_bandwidth_bytes_per_s"] = floors.get("device_bandwidth_bytes_per_s", {})
+        job["cpu_roofline_by_size"] = floors.get("roofline_by_size_bytes_per_s", {})
     partial = None
     try:
         for job, k in round_robin(jobs, config.processes):  # A1 B1 C1, B2 C2 A2, ...
@@ -254,7 +255,8 @@ def _floors_and_probe(config: SuiteConfig, artifacts: Artifacts | None,
     probe = interference_job(config.interference, config.runtimes, config.threads[0], artifacts,
                              config.interference_calls)
     floor_job = {"task": "floors", "threads": config.threads[0], "timing": asdict(config.timing),
-                 "copy_bytes": config.copy_bytes, "devices": list(config.devices)}
+                 "copy_bytes": config.copy_bytes, "devices": list(config.devices),
+                 "sizes": sorted({*config.batch_sizes, *config.train_sizes})}
     record = partial_record(interference_record, config.interference, config.runtimes,
                             config.threads[0], config.isolation, probe)
     try:

@@ -57,13 +57,16 @@ def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = No
     threads = int(job.get("threads", 1))
     timing = TimingConfig(**job.get("timing", {}))
     # each device's own copy floor (floors' device_bandwidth_bytes_per_s); none: no efficiency
-    bandwidths = job.get("device_bandwidth_bytes_per_s") or {}
+    bandwidths: dict[str, Any] = dict(job.get("device_bandwidth_bytes_per_s") or {})
+    by_size = job.get("cpu_roofline_by_size") or {}
+    if by_size and bandwidths.get("cpu"):  # the CPU's floor at each size (cache-resident calls)
+        bandwidths["cpu"] = {0: bandwidths["cpu"], **{int(n): bw for n, bw in by_size.items()}}
     out: dict[str, Any] = {}
     if task == "floors":
         from bench.engine.floors import measure_floors
 
         out["floors"] = measure_floors(threads, timing, job.get("copy_bytes", 400_000_000),
-                                       job.get("devices", ()))
+                                       job.get("devices", ()), job.get("sizes", ()))
         probe = job.get("interference")  # the ORT probe rides along: one worker start fewer
         if probe:
             out["interference"] = [probe_ort_interference(

@@ -188,3 +188,15 @@ def test_per_instance_unstable_warnings_become_one_line():
                          "unstable: IQR is 25.7% of the median (> 10%)", "near timer"])
     assert lines == ["near timer", "unstable: IQR is 25.7% of the median (> 10%) "
                      "(the largest of 2 timed instances over 10%)"]
+
+
+def test_efficiency_uses_the_floor_at_its_own_size():
+    from bench.engine.floors import with_efficiency
+    from bench.engine.measurement import Measurement, Spec
+
+    m = Measurement(Spec("inference", "eager", "cpu", 100_000), (1e-5,) * 5)
+    floors = {0: 10e9, 100_000: 100e9}  # 10^5 fits a cache: its own floor is 10x the DRAM one
+    e = with_efficiency(m, floors).extra
+    assert e["bytes_per_s"] == pytest.approx(8e5 / 1e-5) and e["bandwidth_efficiency"] == pytest.approx(0.8)
+    big = Measurement(Spec("inference", "eager", "cpu", 10**6), (1e-3,) * 5)
+    assert with_efficiency(big, floors).extra["bandwidth_efficiency"] == pytest.approx(8e6 / 1e-3 / 10e9)

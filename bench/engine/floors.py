@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, Mapping
 
 from bench.engine.devices import device_skip_reason, device_sync, is_cuda
 from bench.engine.measurement import Measurement, Spec
-from bench.engine.roofline import measure_roofline
+from bench.engine.roofline import measure_roofline, roofline_by_size
 from bench.engine.timing import TimingConfig, clock_resolution_s, measure
 
 BYTES_PER_ELEMENT_INFERENCE = 8   # float32 x read + float32 y written
@@ -58,8 +58,8 @@ def device_copy_bandwidth(device: str, config: TimingConfig, copy_bytes: int) ->
 
 
 def measure_floors(threads: int, config: TimingConfig = TimingConfig(),
-                   copy_bytes: int = COPY_BYTES, devices: tuple[str, ...] | list[str] = ()
-                   ) -> dict[str, Any]:
+                   copy_bytes: int = COPY_BYTES, devices: tuple[str, ...] | list[str] = (),
+                   sizes: tuple[int, ...] | list[int] = ()) -> dict[str, Any]:
     """{empty_call_s, timer_overhead_s, timer_resolution_s, bandwidth_bytes_per_s,
     device_bandwidth_bytes_per_s, ...}; `devices` are the run's devices (a floor each, if any)."""
     import torch
@@ -97,6 +97,10 @@ def measure_floors(threads: int, config: TimingConfig = TimingConfig(),
         "bandwidth_warnings": list(copy.warnings),
         "device_bandwidth_bytes_per_s": per_device,
         **roofline,
+        # the floor at each measured size >= LARGE_BATCH: never below the DRAM roofline
+        "roofline_by_size_bytes_per_s": {
+            n: max(bw, per_device["cpu"]) for n, bw in
+            roofline_by_size(threads, config, [n for n in sizes if n >= LARGE_BATCH]).items()},
     }
 
 
@@ -120,12 +124,16 @@ def device_bandwidth(floors: dict[str, Any] | None, device: str) -> float | None
     return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
 
-def with_efficiency(m: Measurement, bandwidth_bytes_per_s: float | None) -> Measurement:
+def with_efficiency(m: Measurement, bandwidth_bytes_per_s: float | Mapping[int, float] | None
+                    ) -> Measurement:
     """Attach bytes_moved, bytes_per_s and bandwidth_efficiency to a large-batch result.
 
     `bandwidth_bytes_per_s` must be the floor of the measurement's own device (None: no
-    efficiency is attached).
+    efficiency is attached), or {size: floor} with key 0 for sizes it does not list.
     """
+    if isinstance(bandwidth_bytes_per_s, Mapping):
+        by_size = bandwidth_bytes_per_s
+        bandwidth_bytes_per_s = by_size.get(m.spec.batch_size, by_size.get(0))
     if m.skipped or not m.times_s or m.spec.batch_size < LARGE_BATCH:
         return m
     moved = bytes_moved(m.spec)
