@@ -89,6 +89,7 @@ class RuntimeSUT:
         self.tensors = torch.from_numpy(inputs)
         self.complete, self.response = complete, response  # lg.QuerySamplesComplete, lg.QuerySampleResponse
         self.in_place: bool | None = None  # does the runtime read and write host arrays in place?
+        self.single: tuple[Callable[[], Any], np.ndarray, list[float], list[Any]] | None = None
         self.bound: dict[int, Any] = {}    # per sample, for runtimes that do not
         self.one = np.zeros(len(inputs), dtype=np.float32)  # batch-1 responses copied out of a runtime
         self.one_ptr = self.one.ctypes.data  # read once: .ctypes costs ~1 us per access
@@ -104,9 +105,11 @@ class RuntimeSUT:
         for i in indices:
             if self.in_place is None:  # the first bind tells; a copy of the row, written later
                 bound = self.runtime.bind(torch_rows(self.inputs, [i]))
-                self.batches[1] = self._reusable(bound, 1)
-                self.in_place = self.batches[1] is not None
-                if not self.in_place:
+                one = self.batches[1] = self._reusable(bound, 1)
+                self.in_place = one is not None
+                if one is not None:  # what a batch-1 query touches, in one tuple
+                    self.single = (one[0], one[1], self.values, one[2])
+                else:
                     self.bound[i] = bound
             if not self.in_place and i not in self.bound:
                 self.bound[i] = self.runtime.bind(self.tensors[i:i + 1])
@@ -120,11 +123,12 @@ class RuntimeSUT:
 
     def issue_fast(self, ids: list[int], indices: list[int]) -> None:
         """LoadGen's fast issue callback (ConstructFastSUT): response ids and QSL indices as lists."""
+        single = self.single
         if len(ids) == 1 and self.failure is None:  # batch 1: one call, one preallocated response
             try:
-                if self.in_place:
-                    call, x, replies = self.batches[1]  # type: ignore[misc]
-                    x[0] = self.values[indices[0]]
+                if single is not None:
+                    call, x, values, replies = single
+                    x[0] = values[indices[0]]
                     call()
                     replies[0].id = ids[0]  # LoadGen copies the response (and logged data) at once
                     self.complete(replies)
