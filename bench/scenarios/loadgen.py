@@ -49,13 +49,18 @@ def reference_outputs(checkpoint: Path, inputs: np.ndarray) -> np.ndarray:
 
 
 def calibrate(runtime: Any, inputs: np.ndarray, config: LoadgenConfig) -> tuple[float, float]:
-    """(expected seconds per batch-1 query, expected offline samples/s) for LoadGen's settings."""
+    """(expected seconds per query of the scenario, expected offline samples/s) for LoadGen.
+
+    A multi-stream query runs as one batched call, so it is expected to take about one call of
+    samples_per_query samples; the other scenarios' queries are of one sample.
+    """
     import torch
 
     def median_s(bound: Any) -> float:
         return statistics.median(time_each_call(bound.output, 500, CALIBRATION, budget_s=0.2, min_calls=5).times_s)
 
-    call_s = median_s(runtime.bind(torch.from_numpy(inputs[:1])))
+    per_query = min(config.samples_per_query, len(inputs)) if config.scenario == "multi-stream" else 1
+    call_s = median_s(runtime.bind(torch.from_numpy(inputs[:per_query])))
     batch = min(config.offline_batch, len(inputs))
     batch_s = median_s(runtime.bind(torch.from_numpy(inputs[:batch])))
     offline_qps = min(batch / max(batch_s, 1e-9), OFFLINE_PATH_QPS, MAX_OFFLINE_SAMPLES / config.duration_s)

@@ -93,7 +93,7 @@ class RuntimeSUT:
         self.bound: dict[int, Any] = {}    # per sample, for runtimes that do not
         self.one = np.zeros(len(inputs), dtype=np.float32)  # batch-1 responses copied out of a runtime
         self.one_ptr = self.one.ctypes.data  # read once: .ctypes costs ~1 us per access
-        # batch size k -> (call, its flat input array, k responses pointing at its outputs)
+        # bucket size -> (call, its flat input array, responses pointing at each of its outputs)
         self.batches: dict[int, Reusable | None] = {}
         self.kept: list[Any] = []  # the reused bindings (and the arrays they point into)
         self.batches_run = self.samples_batched = 0
@@ -109,6 +109,7 @@ class RuntimeSUT:
                 self.in_place = one is not None
                 if one is not None:  # what a batch-1 query touches, in one tuple
                     self.single = (one[0], one[1], self.values, one[2])
+                    self._make_buckets()
                 else:
                     self.bound[i] = bound
             if not self.in_place and i not in self.bound:
@@ -157,11 +158,14 @@ class RuntimeSUT:
         self.samples_batched += len(ids)
         if self.failure is None:
             try:
-                reused = self._batch_binding(len(ids))
+                n = len(ids)
+                reused = self._batch_binding(n)
                 if reused is not None:
                     call, x, replies = reused
-                    np.take(self.flat, indices, out=x)
+                    np.take(self.flat, indices, out=x if n == x.size else x[:n])
                     call()
+                    if n < len(replies):
+                        replies = replies[:n]
                     for reply, q in zip(replies, ids):
                         reply.id = q
                     self.complete(replies)
@@ -181,12 +185,17 @@ class RuntimeSUT:
         self.complete([self.response(q, 0, 0) for q in ids])
 
     def _batch_binding(self, k: int) -> Reusable | None:
-        """The reused binding for batches of k, made on first use; None unless in place."""
-        if k not in self.batches:
-            import torch
+        """The reused binding for a batch of k: the one for the smallest bucket >= k, or None."""
+        return self.batches.get(bucket(k, self.batch)) if self.in_place else None
 
-            self.batches[k] = self._reusable(self.runtime.bind(torch.zeros(k, 1)), k) if self.in_place else None
-        return self.batches[k]
+    def _make_buckets(self) -> None:
+        """A binding per power-of-two batch size up to `batch` (and `batch` itself), made before
+        the test: batches of other sizes run padded in the next one up (the padding's outputs are
+        never answered), so no binding or response is ever made while LoadGen is timing."""
+        import torch
+
+        for size in sorted({bucket(k, self.batch) for k in range(1, self.batch + 1)} - {1}):
+            self.batches[size] = self._reusable(self.runtime.bind(torch.zeros(size, 1)), size)
 
     def _reusable(self, bound: Any, k: int) -> Reusable | None:
         """(call, flat input array, k responses at its outputs) when `bound` computes in place."""
@@ -212,6 +221,11 @@ class RuntimeSUT:
         """How the batches went: how many, how many samples, their mean size."""
         return {"batches": self.batches_run, "samples": self.samples_batched,
                 "mean_batch": self.samples_batched / self.batches_run if self.batches_run else None}
+
+
+def bucket(k: int, most: int) -> int:
+    """The batch size a batch of k runs at: the next power of two, at most `most` (k <= most)."""
+    return min(1 << (k - 1).bit_length(), most)
 
 
 def torch_rows(inputs: np.ndarray, indices: list[int]) -> Any:

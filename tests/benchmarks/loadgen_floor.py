@@ -13,12 +13,14 @@ no runtime behind LoadGen's Python binding is VALID there on this machine.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 
 import mlperf_loadgen as lg
 import numpy as np
 
-SAMPLES = 256
+SAMPLES = 1024    # the QSL size of `linreg-bench loadgen`
+MAX_BATCH = 1024  # its server_max_batch
 SUMMARY = ("50.00 percentile", "99.00 percentile", "Result is", "QPS w/ loadgen", "Completed samples",
            "Scheduled samples")
 
@@ -40,15 +42,16 @@ def settings(server_qps: float | None, duration_s: float) -> lg.TestSettings:
 def main(out_dir: str, server_qps: float | None, duration_s: float) -> None:
     y = np.zeros(1, np.float32)
     respond, complete = lg.QuerySampleResponse, lg.QuerySamplesComplete
-    pool: list[lg.QuerySampleResponse] = []
+
+    pool = [respond(0, y.ctypes.data, 4) for _ in range(MAX_BATCH)]
 
     def issue(ids: list[int], indices: list[int]) -> None:
-        while len(pool) < len(ids):  # a coalesced group may be large: grow, never truncate
-            pool.append(respond(0, y.ctypes.data, 4))
-        replies = pool[:len(ids)]
-        for reply, q in zip(replies, ids):
-            reply.id = q
-        complete(replies)
+        for start in range(0, len(ids), MAX_BATCH):  # answered in chunks, as RuntimeSUT batches
+            chunk = ids[start:start + MAX_BATCH]
+            replies = pool[:len(chunk)] if len(chunk) < MAX_BATCH else pool
+            for reply, q in zip(replies, chunk):
+                reply.id = q
+            complete(replies)
 
     sut = lg.ConstructFastSUT(issue, lambda: None)
     qsl = lg.ConstructQSL(SAMPLES, SAMPLES, lambda s: None, lambda s: None)
@@ -70,4 +73,6 @@ if __name__ == "__main__":
     parser.add_argument("--server-qps", type=float, default=None, help="Server at this rate (default: SingleStream)")
     parser.add_argument("--duration-s", type=float, default=1.0)
     args = parser.parse_args()
-    main(args.out_dir or tempfile.mkdtemp(prefix="loadgen-floor-"), args.server_qps, args.duration_s)
+    out = args.out_dir or tempfile.mkdtemp(prefix="loadgen-floor-")
+    os.makedirs(out, exist_ok=True)  # LoadGen cannot make it, and crashes without its logs
+    main(out, args.server_qps, args.duration_s)
