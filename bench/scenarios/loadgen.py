@@ -102,8 +102,8 @@ def _log_settings(out_dir: Path) -> Any:
 def start_test(sut: RuntimeSUT, config: LoadgenConfig, settings: Any, out_dir: Path) -> dict[str, Any]:
     """LoadGen's SUT and QSL around `sut`, one test, then both destroyed; the server's batch stats.
 
-    Server queries are batched dynamically (bench.scenarios.batcher): inline, each coalesced issue
-    call runs as batches; with a worker, its thread is the one that calls the runtime. The other
+    Server queries are batched dynamically (bench.scenarios.batcher): with a worker, its thread is
+    the one that calls the runtime; inline, each coalesced issue call runs as batches. The other
     scenarios' queries are answered inside LoadGen's issue callback.
     """
     import mlperf_loadgen as lg
