@@ -94,6 +94,16 @@ def test_every_query_gets_its_own_samples_answer(in_place: bool) -> None:
         assert sut.runtime.binds == 5
 
 
+def test_single_samples_in_batches_use_the_binding_made_at_load() -> None:
+    """A server batch of one sample must not bind again (torch.compile would compile per query)."""
+    sut, answers, inputs = make_sut(False)
+    binds = sut.runtime.binds
+    for q in range(5):
+        sut.run_queries([q], [q])
+    assert sut.runtime.binds == binds and [answers.values[q] for q in range(5)] == \
+        [expected(inputs, q) for q in range(5)]
+
+
 def test_a_runtime_that_goes_wrong_in_place_is_answered_wrong_not_hidden() -> None:
     sut, answers, inputs = make_sut(True, wrong_after=3)
     for q in range(6):
