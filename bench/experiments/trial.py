@@ -12,12 +12,20 @@ from linreg.errors import LinregError, exception_line
 from linreg.train import DivergenceError, TrainConfig, train
 
 
+def preload() -> None:
+    """Import what every trial needs before its first epoch: torch, and torch._dynamo, which the
+    optimizer's first step imports (about 1 s on the 2-core machine: without this the first
+    trial of every worker reported a train_time_s 1 s too long)."""
+    import torch._dynamo  # noqa: F401
+
+
 def start_worker() -> None:
     """Pool initializer: Ctrl-C is the parent's to handle (it terminates the pool, keeps the done).
 
-    torch is imported here, once per worker, with one intra-op thread: a second thread per trial
-    would only fight the other worker for the cores (each trial pins its own count again)."""
+    One intra-op thread before any trial: a second thread per trial would only fight the other
+    worker for the cores (each trial pins its own count again)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    preload()  # nothing left to import when the pool was forked from a preloaded parent
     pin_threads(1)
 
 
