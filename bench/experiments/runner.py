@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from bench.experiments.spec import SweepSpec, trial_configs, trial_id
 from bench.experiments.store import finished_trials, prepare, save_trial
-from bench.experiments.trial import preload, ranking_key, run_trial, start_worker
+from bench.experiments.trial import ranking_key, run_trial, start_worker
 from linreg.progress import Progress
 
 Job = tuple[str, dict[str, Any], float]
@@ -57,11 +57,11 @@ def start_method() -> str:
 def open_pool(jobs: int) -> Pool:
     """`jobs` worker processes that live for the whole sweep; each pins one thread before any
     trial (start_worker; TrainConfig pins the trial's own count), so two never fight over cores.
-    Forked workers inherit this process's imports: torch._dynamo is imported once, here."""
-    method = start_method()
-    if method == "fork":
-        preload()
-    return multiprocessing.get_context(method).Pool(jobs, start_worker)
+
+    torch._dynamo is imported by each worker (start_worker), not here before forking: once it is
+    loaded, this process's exit takes about a second longer (module teardown), and that second
+    would be serial; in the workers the imports run side by side and end with a SIGTERM."""
+    return multiprocessing.get_context(start_method()).Pool(jobs, start_worker)
 
 
 class Sweep:

@@ -25,7 +25,7 @@ def start_worker() -> None:
     One intra-op thread before any trial: a second thread per trial would only fight the other
     worker for the cores (each trial pins its own count again)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    preload()  # nothing left to import when the pool was forked from a preloaded parent
+    preload()
     pin_threads(1)
 
 
