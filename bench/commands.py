@@ -49,7 +49,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 DEFAULT_PROCESSES = 3   # enough to see a slow phase of the host as spread, and to verify tracking
-QUICK_PROCESSES = 3     # the estimate needs >= 3 processes to verify its reference
+QUICK_PROCESSES = 1     # --quick: 3 rounds in one process give the estimate its 3 draws (a worker
+                        # start is ~2.5 s of imports; 3 processes made --quick 133 s)
 BYTES_PER_ROW = 64      # x, y and the runtimes' temporaries: a generous float32 footprint per row
 
 

@@ -110,7 +110,7 @@ class SuiteConfig:
     def quick(cls, **overrides: Any) -> "SuiteConfig":
         """Under a minute on 2 cores: fewer sizes, short min-times, no cold compiles."""
         base = cls(batch_sizes=(1, 1000, 100_000), train_sizes=(40, 10_000), timing=QUICK_TIMING,
-                   compile_skip_reason=QUICK_COMPILE_SKIP, interference_calls=100,
+                   compile_skip_reason=QUICK_COMPILE_SKIP, interference=False,
                    copy_bytes=100_000_000, parity_epochs=10)
         return replace(base, **overrides)
 

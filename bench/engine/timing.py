@@ -95,7 +95,7 @@ class TimingConfig:
 NO_WARMUP = TimingConfig(warmup_calls=0, warmup_s=0.0)  # the caller has just warmed the call up
 QUICK_TIMING = TimingConfig(warmup_calls=3, warmup_s=0.005, min_sample_s=0.001,
                             min_total_s=0.05, min_samples=5, max_total_s=1.0,
-                            latency_calls=2_000, latency_max_s=0.05, rounds=2)
+                            latency_calls=2_000, latency_max_s=0.05, rounds=3)
 
 
 @contextlib.contextmanager

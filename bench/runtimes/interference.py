@@ -22,7 +22,9 @@ def interference_record(enabled: bool, runtimes: tuple[str, ...], threads: int, 
                         probe: dict[str, Any] | None, probes: Any,
                         failure: str | None = None) -> dict[str, Any] | None:
     """The probe's results as one flat record (threads<k>_* for the second count)."""
-    if enabled and "onnxruntime" not in runtimes:
+    if not enabled:  # --quick: its 1-3 s do not fit, and at 2 threads it does not repeat anyway
+        return {"skipped": "not probed (--quick skips it)"}
+    if "onnxruntime" not in runtimes:
         return {"skipped": "onnxruntime not in --runtimes"}
     if probe is None:
         return None
