@@ -40,12 +40,18 @@ def _draw(times_s: Sequence[float], ref: Any) -> ProcessSample:
     return ProcessSample(median, float(ref["median_s"]), float(ref["ratio"]), pairs, times)
 
 
-def _draws(m: Measurement) -> list[ProcessSample]:
-    """A process's draws: one per round (or the process itself)."""
+def _round_records(m: Measurement) -> list[dict[str, Any]]:
+    """One process's timed instances as {times_s, reference}: its rounds, or the process itself.
+    The one place that knows where merge_rounds put them."""
     rounds = m.extra.get("rounds")
     if isinstance(rounds, list) and rounds:
-        return [_draw(r["times_s"], r.get("reference")) for r in rounds]
-    return [_draw(m.times_s, m.extra.get("reference"))]
+        return rounds
+    return [{"times_s": m.times_s, "reference": m.extra.get("reference")}]
+
+
+def _draws(m: Measurement) -> list[ProcessSample]:
+    """A process's draws: one per round (or the process itself)."""
+    return [_draw(r["times_s"], r.get("reference")) for r in _round_records(m)]
 
 
 def combine(runs: Sequence[Measurement],
@@ -58,7 +64,7 @@ def combine(runs: Sequence[Measurement],
     first = timed[0]
     failed = [m for m in timed if m.parity is not None and not m.parity.passed]
     parity = failed[0].parity if failed else first.parity
-    draws = [[d for d in _draws(m)] for m in timed]
+    draws = [_draws(m) for m in timed]
     flat = [d for ds in draws for d in ds]
     ref = _reference(timed) if all(d.has_reference for d in flat) else {}
     kind = ref.get("kind")
@@ -79,24 +85,21 @@ def combine(runs: Sequence[Measurement],
 
 def _reference(timed: Sequence[Measurement]) -> dict[str, Any]:
     """The first process's (first round's) reference record: its kind and thread count."""
-    first = timed[0].extra
-    return first.get("reference") or ((first.get("rounds") or [{}])[0].get("reference") or {})
+    return _round_records(timed[0])[0].get("reference") or {}
 
 
 def _process_record(m: Measurement, draws: Sequence[ProcessSample]) -> dict[str, Any]:
     """What results.json keeps of one process: its median and each draw's reference reading."""
-    rounds = m.extra.get("rounds") or [{"reference": m.extra.get("reference")}]
     return {"median_s": m.median_s, "n_samples": len(m.times_s),
             "draws": [{"median_s": d.median_s, "n_samples": len(d.times_s),
                        "reference_s": d.reference_s, "ratio": d.ratio,
                        "reference_times_s": (r.get("reference") or {}).get("times_s")}
-                      for d, r in zip(draws, rounds)]}
+                      for d, r in zip(draws, _round_records(m))]}
 
 
 def references_of(m: Measurement) -> list[dict[str, Any]]:
     """Every interleaved reference record of one process's measurement (one per round)."""
-    refs = [r.get("reference") for r in m.extra.get("rounds") or ()] or [m.extra.get("reference")]
-    return [r for r in refs if isinstance(r, dict)]
+    return [r["reference"] for r in _round_records(m) if isinstance(r.get("reference"), dict)]
 
 
 def _summarised(warnings: Iterable[str]) -> list[str]:
