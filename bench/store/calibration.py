@@ -1,15 +1,18 @@
-"""The machine's reference scales: the fastest state each reference workload has shown here.
+"""The machine's reference scales: one fixed scale per reference workload, set by its first run.
 
 estimate_s = (workload / reference ratio) x scale. A run's own scale (p10 of its reference
 blocks, bench.engine.reference.run_scales) moves with the host over the whole run: measured on
 the development VM, 127 to 164 µs for the autograd reference over six consecutive runs whose
-ratios agreed within 2.4% (another process on the sibling hyperthread slows a whole run). So the
-scale a run uses is the LOWEST run scale this machine has shown for the same reference kind,
-library versions and thread count: the closest to the uncontended hardware, and the same number
-for every later run. It lives in a small JSON file ($LINREG_BENCH_CALIBRATION, default
+ratios agreed within 2.4%, and 94.6 µs in one run of eleven on a quiet host. So a run does not
+use its own scale: the FIRST run on a machine stores its scales (same machine id, ISA, library
+versions, reference kind and thread count), and every later run uses them unchanged. Between
+runs estimate_s then moves only as much as the ratios do. (Keeping the lowest scale ever seen
+was tried first: one unusually fast run lowered every later estimate by 40%.) The absolute level
+is the first run's host state; every estimate records its run's own scale next to the one used,
+and deleting the file (its path is in each estimate's scale_source) sets a new one.
+It lives in a small JSON file ($LINREG_BENCH_CALIBRATION, default
 ~/.cache/linreg-bench/reference-scales.json; "off" disables it), written atomically, read as
-untrusted input (a bad file is ignored with a warning and rewritten). results.json records for
-every estimate the scale used, the run's own scale and where the scale came from.
+untrusted input (a bad file is ignored with a warning and rewritten).
 """
 from __future__ import annotations
 
@@ -75,8 +78,8 @@ def _best(entry: Any) -> tuple[float, str] | None:
 
 def machine_scales(run_scales: Mapping[str, float], key: str, path: Path | None,
                    warn: Any = lambda line: None) -> dict[str, dict[str, Any]]:
-    """{kind: {scale_s, run_scale_s, source}}: the lower of this run's scale and the machine's
-    best; the file is updated with any new best."""
+    """{kind: {scale_s, run_scale_s, source}}: the machine's stored scale where it has one, else
+    this run's own scale, which is then stored for the runs after it."""
     stored = _read(path, warn) if path else {}
     entries = stored.get(key) if isinstance(stored.get(key), dict) else {}
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -84,11 +87,12 @@ def machine_scales(run_scales: Mapping[str, float], key: str, path: Path | None,
     changed = False
     for kind, own in run_scales.items():
         best = _best(entries.get(kind))
-        if best and best[0] <= own:
+        if best:
             out[kind] = {"scale_s": best[0], "run_scale_s": own,
-                         "source": f"machine calibration (best since {best[1]})"}
+                         "source": f"machine calibration (set {best[1]} in {path})"}
             continue
-        out[kind] = {"scale_s": own, "run_scale_s": own, "source": "this run (the machine's best so far)"}
+        out[kind] = {"scale_s": own, "run_scale_s": own,
+                     "source": f"this run (the machine's first: stored in {path})" if path else "this run"}
         entries[kind] = {"scale_s": own, "since": now}
         changed = True
     if path and changed:
