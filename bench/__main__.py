@@ -2,4 +2,5 @@ import sys
 
 from bench.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when multiprocessing's forkserver imports the main module
+    sys.exit(main())

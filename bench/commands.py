@@ -30,8 +30,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                         "installed plug-ins by name)")
     p.add_argument("--variants", nargs="+", default=None, metavar="VARIANT",
                    help=f"training variants (default: all of {', '.join(TRAINING_VARIANTS)})")
-    p.add_argument("--isolation", choices=["runtime", "none"], default=None,
-                   help="runtime: a worker process per runtime (default); none: all in this process")
+    p.add_argument("--isolation", choices=["runtime", "fork", "none"], default=None,
+                   help="runtime: a fresh worker process per runtime (default); fork: workers forked "
+                        "from one preloaded process (--quick's default: no 2.5 s of imports each); "
+                        "none: all in this process")
     p.add_argument("--batch-sizes", type=size_arg, nargs="+", default=None, metavar="N",
                    help="inference batch sizes (default: 1 10 1000 10^5 10^6 10^7; --quick 1 1000 10^5)")
     p.add_argument("--train-sizes", type=size_arg, nargs="+", default=None, metavar="N",

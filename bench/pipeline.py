@@ -213,6 +213,10 @@ def run_pipeline(out: Path, config: SuiteConfig, quick: bool = False,
 
     _prepare_out(out)
     start = time.monotonic()
+    if config.isolation == "fork":  # the workers' server imports torch & co. while we train
+        from bench.forked import fork_context
+
+        fork_context(use_inductor_cache_dir())
     train_config = TrainConfig(device="cpu", threads=config.threads[0])
     say(f"[1/3] train: the tutorial's model, {train_config.epochs} epochs -> {out / 'train'}")
     result = run_training(train_config, out / "train")

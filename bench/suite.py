@@ -30,11 +30,12 @@ from bench.store.fingerprint import thread_setting
 from bench.runtimes.measure import INFERENCE_SIZES
 from bench.training import (PARITY_EPOCHS, TRAIN_SIZES, TRAINING_VARIANTS, variant_entry,
                             variant_skip_reason)
-from bench.worker import WorkerTimeout, allocator_settings, run_job, run_worker
+from bench.executors import executor
+from bench.worker import WorkerTimeout, allocator_settings
 from linreg.device import DeviceError, parse_device
 from linreg.errors import LinregError
 
-ISOLATIONS = ("runtime", "none")
+ISOLATIONS = ("runtime", "fork", "none")
 DEFAULT_DEVICES = ("cpu", "cuda")  # cuda is always listed: on a CPU machine it is a skip record
 QUICK_COMPILE_SKIP = "skipped in --quick: compile takes ~20 s cold"
 
@@ -64,7 +65,8 @@ class SuiteConfig:
     # torch and ORT intra-op threads, equal; several: every measurement is made at each (scaling)
     threads: tuple[int, ...] = field(default_factory=lambda: (default_threads(),))
     timing: TimingConfig = TimingConfig()
-    isolation: str = "runtime"         # "runtime": a worker process each | "none": in-process
+    isolation: str = "runtime"         # "runtime": a fresh worker process each | "fork": a worker
+                                       # forked from a preloaded server (bench/forked.py) | "none"
     parity_epochs: int = PARITY_EPOCHS  # epochs each training variant is compared over
     compile_skip_reason: str | None = None  # set by --quick: torch.compile is recorded as skipped
     interference: bool = True          # probe ORT's pool slowing torch in one process
@@ -110,6 +112,7 @@ class SuiteConfig:
     def quick(cls, **overrides: Any) -> "SuiteConfig":
         """Under a minute on 2 cores: fewer sizes, short min-times, no cold compiles."""
         base = cls(batch_sizes=(1, 1000, 100_000), train_sizes=(40, 10_000), timing=QUICK_TIMING,
+                   isolation="fork",
                    compile_skip_reason=QUICK_COMPILE_SKIP, interference=False,
                    copy_bytes=100_000_000, parity_epochs=10)
         return replace(base, **overrides)
@@ -201,11 +204,7 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
     """Floors, then every training variant and inference runtime, each in its own worker."""
     emit_progress = progress or (lambda label: None)
 
-    def execute(job: dict[str, Any], emit: Callable[[Measurement], None]) -> dict[str, Any]:
-        if config.isolation == "none":
-            return run_job(job, emit)
-        return run_worker(job, emit, cache_dir, config.worker_timeout_s)
-
+    execute = executor(config.isolation, cache_dir, config.worker_timeout_s)
     emit_progress("floors")
     floor_run, interference = _floors_and_probe(config, artifacts, execute)
     floors = floor_run["floors"]

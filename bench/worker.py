@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Iterable, TextIO
 
 from bench.engine.allocator import ALLOCATOR_ENV
 from bench.engine.measurement import Measurement
@@ -121,26 +121,39 @@ def run_worker(job: dict[str, Any], emit: Callable[[Measurement], None],
         if watchdog is not None:
             watchdog.daemon = True
             watchdog.start()
-        final: dict[str, Any] | None = None
         try:
-            for line in proc.stdout:
-                msg = json.loads(line)
-                if "measurement" in msg:
-                    emit(Measurement.from_dict(msg["measurement"]))
-                elif "done" in msg:
-                    final = msg
+            final = read_messages(proc.stdout, emit)
             proc.wait()
         finally:
             if watchdog is not None:
                 watchdog.cancel()
         if timed_out.is_set():
             raise WorkerTimeout(f"worker timed out after {timeout_s:g} s")
-        if final is None or not final.get("done"):
-            errors.seek(0)
-            tail = errors.read().strip().splitlines()[-1:] or ["no output"]
-            reason = final.get("error") if final else f"exit code {proc.returncode}: {tail[0]}"
-            raise RuntimeError(f"worker for {job.get('runtime') or job.get('variant') or job['task']} "
-                               f"failed ({reason})")
+        errors.seek(0)
+        return checked_final(job, final, proc.returncode, errors.read())
+
+
+def read_messages(lines: Iterable[str | bytes], emit: Callable[[Measurement], None]) -> dict[str, Any] | None:
+    """The protocol's reading side: every measurement to `emit`; the final {"done": ...} returned."""
+    final = None
+    for line in lines:
+        msg = json.loads(line)
+        if "measurement" in msg:
+            emit(Measurement.from_dict(msg["measurement"]))
+        elif "done" in msg:
+            final = msg
+    return final
+
+
+def checked_final(job: dict[str, Any], final: dict[str, Any] | None, exit_code: int | None,
+                  output: str) -> dict[str, Any]:
+    """The worker's final message, or a RuntimeError naming the worker and why: its own error
+    line, or its exit code and the last line it wrote."""
+    if final is None or not final.get("done"):
+        tail = output.strip().splitlines()[-1:] or ["no output"]
+        reason = final.get("error") if final else f"exit code {exit_code}: {tail[0]}"
+        raise RuntimeError(f"worker for {job.get('runtime') or job.get('variant') or job['task']} "
+                           f"failed ({reason})")
     return final
 
 

@@ -6,19 +6,19 @@ from pathlib import Path
 
 import pytest
 
-import bench.suite
+import bench.executors
 from bench.cli import main
 
 
 def test_interrupted_run_writes_what_it_finished_and_compare_refuses_it(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    real = bench.suite.run_job
+    real = bench.executors.run_job
 
     def interrupt_onnxruntime(job, emit=None):
         if job.get("runtime") == "onnxruntime":
             raise KeyboardInterrupt
         return real(job, emit)
-    monkeypatch.setattr(bench.suite, "run_job", interrupt_onnxruntime)
+    monkeypatch.setattr(bench.executors, "run_job", interrupt_onnxruntime)
     out = tmp_path / "cut"
     argv = ["run", "--smoke", "--out", str(out), "--runtimes", "eager", "onnxruntime",
             "--variants", "eager", "--devices", "cpu"]
@@ -28,7 +28,7 @@ def test_interrupted_run_writes_what_it_finished_and_compare_refuses_it(
     assert {m["runtime"] for m in results["measurements"] if "times_s" in m} == {"eager"}
     assert (out / "report.md").is_file()
     capsys.readouterr()
-    monkeypatch.setattr(bench.suite, "run_job", real)
+    monkeypatch.setattr(bench.executors, "run_job", real)
     full = tmp_path / "full"
     assert main(argv[:3] + [str(full)] + argv[4:]) == 0
     capsys.readouterr()

@@ -33,7 +33,7 @@ def test_file_sets_options_and_command_line_wins(tmp_path: Path) -> None:
     ('threads = "two"\n', "key threads: expected an integer"),
     ("batch_sizes = [0]\n", "key batch_sizes: "),
     ('devices = ["cpu", 1]\n', "key devices: expected a string, got 1"),
-    ('isolation = "thread"\n', "key isolation: 'thread' is not one of runtime, none"),
+    ('isolation = "thread"\n', "key isolation: 'thread' is not one of runtime, fork, none"),
     ("[timing]\nmin_total = 1\n", "key timing.min_total: unknown key (did you mean 'min_total_s'?)"),
     ("[timing]\nwarmup_calls = 1.5\n", "key timing.warmup_calls: expected a non-negative integer"),
     ("threads = 2\nquick = \n", "not valid TOML: Invalid value (at line 2, column 9)"),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -13,9 +14,9 @@ from bench.engine.measurement import Measurement
 from bench.runtimes.base import Artifacts
 from bench.runtimes.measure import measure_inference
 from bench.suite import (QUICK_COMPILE_SKIP, SuiteConfig, SuiteError, _planned,
-                         count_measurements, run_worker)
+                         count_measurements)
 from bench.engine.timing import TimingConfig
-from bench.worker import ALLOCATOR_ENV, main as worker_main
+from bench.worker import ALLOCATOR_ENV, main as worker_main, run_worker
 
 TINY = TimingConfig(warmup_calls=1, warmup_s=0.0, min_sample_s=0.0002, min_total_s=0.002,
                     min_samples=3, max_total_s=0.3)
@@ -157,3 +158,21 @@ def test_probe_lines_report_what_was_measured_without_a_cause() -> None:
     assert "skipped" in interference_lines({"skipped": "onnxruntime not in --runtimes"})[0]
     noisy = interference_lines({**probe, "slowdown_spinning": 1166.0, "slowdown_numpy_control": 785.0})
     assert noisy[0].endswith("UNSTABLE: the numpy control moved too, so this is host noise, not a finding")
+
+
+def test_forked_worker_round_trip_failure_and_timeout() -> None:
+    """isolation "fork": the worker protocol, the allocator settings and the failures of
+    run_worker, from a worker forked off the preloaded server (bench/forked.py)."""
+    from bench.forked import run_forked
+    from bench.worker import WorkerTimeout
+
+    got: list[Measurement] = []
+    final = run_forked(training_job(), got.append)
+    assert final["done"] is True and [m.spec.label for m in got] == ["train_epoch/eager/cpu/40"]
+    assert final["process"]["allocator"] == ALLOCATOR_ENV and final["process"]["torch_threads"] == 1
+    assert final["process"]["pid"] != os.getpid()
+    with pytest.raises(RuntimeError, match="worker for floors|nonsense"):
+        run_forked({"task": "nonsense"}, lambda m: None)
+    with pytest.raises(WorkerTimeout, match=r"worker timed out after 0.01 s"):
+        run_forked(training_job(), lambda m: None, timeout_s=0.01)
+    assert run_forked(training_job(), lambda m: None)["done"] is True  # the server lives on

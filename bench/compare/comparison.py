@@ -74,7 +74,8 @@ def config_diffs(base: BenchFile, new: BenchFile) -> list[tuple[str, Any, Any]]:
     return [(k, base.config[k], new.config[k]) for k in keys if base.config[k] != new.config[k]]
 
 
-def _compare_entry(b: Entry, n: Entry, gate: MedianGate, resamples: int, raw: bool = False) -> Row:
+def _compare_entry(b: Entry, n: Entry, gate: MedianGate, resamples: int, raw: bool = False,
+                   same_environment: bool = True) -> Row:
     if n.skip_reason and not b.skip_reason:
         # BASE measured it, NEW did not: a gate must not go green by measuring less.
         if is_failure(n.skip_reason):
@@ -100,9 +101,12 @@ def _compare_entry(b: Entry, n: Entry, gate: MedianGate, resamples: int, raw: bo
                    "no raw samples, no significance test (use --benchmark-json, not autosave)")
     # estimate_s on both sides (unless raw): the ratio is the estimates' ratio; two reference-ratio
     # estimates of one reference kind at ONE scale (the lower), so only the workload/reference
-    # ratios are compared and neither run's host state leaks in through its scale
+    # ratios are compared and neither run's host state leaks in through its scale. Not across
+    # environments: a new torch that slows its dispatcher slows the reference too, and only the
+    # scales (each environment's own calibration) still show it
     use_raw = raw or b.estimate_s is None or n.estimate_s is None
-    if not use_raw and b.scale_s and n.scale_s and b.reference == n.reference:
+    if (not use_raw and same_environment and b.scale_s and n.scale_s
+            and b.reference == n.reference):
         common = min(b.scale_s, n.scale_s)
         b, n = b.at_scale(common), n.at_scale(common)
     stats = compare_samples(b.gated(use_raw), n.gated(use_raw), resamples=resamples)
@@ -177,7 +181,7 @@ def compare_files(
                 rows.append(Row(key, b.label, b, None, None, Verdict.LOST,
                                 "BASE measured it; missing from NEW"))
         else:
-            rows.append(_compare_entry(b, n, gate, resamples, raw))
+            rows.append(_compare_entry(b, n, gate, resamples, raw, same_environment=not diffs))
     for key, n in new.entries.items():
         if key not in base.entries:
             if n.parity_passed is False:

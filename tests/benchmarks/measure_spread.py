@@ -31,7 +31,7 @@ CLI = [sys.executable, "-m", "bench"]
 
 def prepare(out: Path) -> Path:
     export = out / "export"
-    if not (export / "manifest.json").exists():
+    if not (export / "manifest.json").exists() or not (out / "train" / "model.pth").exists():
         subprocess.run([*CLI, "train", "--out", str(out / "train")], check=True, capture_output=True)
         subprocess.run([*CLI, "export", "--checkpoint", str(out / "train" / "model.pth"),
                         "--out", str(export)], check=True, capture_output=True)
@@ -53,15 +53,22 @@ def run(out: Path, runs: int, extra: list[str]) -> None:
                         "--batch-sizes", "1", "1000000", "--train-sizes", "40", *extra],
                        check=True, capture_output=True, env=env)
         wall = time.monotonic() - t0
+        skipped = [f"{k}: {m.get('skip_reason')}" for k, m in _all_entries(run_dir / "results.json").items()
+                   if "times_s" not in m]
+        if skipped:  # a run that measured nothing must not pass for a quiet one
+            sys.exit(f"error: run {i} skipped measurements ({'; '.join(skipped)[:300]})")
         (run_dir / "wall.json").write_text(json.dumps({"wall_s": wall, "load_start": load,
                                                        "load_end": os.getloadavg()[0]}))
         print(f"run {i}: {wall:.1f} s, load {load:.2f} -> {os.getloadavg()[0]:.2f}", flush=True)
 
 
-def _entries(path: Path) -> dict[str, dict]:
+def _all_entries(path: Path) -> dict[str, dict]:
     doc = json.loads(path.read_text())
-    return {f"{m['phase']}/{m['runtime']}/{m['device']}/{m['batch_size']}": m
-            for m in doc["measurements"] if "times_s" in m}
+    return {f"{m['phase']}/{m['runtime']}/{m['device']}/{m['batch_size']}": m for m in doc["measurements"]}
+
+
+def _entries(path: Path) -> dict[str, dict]:
+    return {k: m for k, m in _all_entries(path).items() if "times_s" in m}
 
 
 def _gate(base: Path, new: Path, raw: bool) -> int:

@@ -1,0 +1,132 @@
+"""Workers forked from one preloaded server process: `isolation = "fork"` (--quick's default).
+
+A fresh `python -m bench.worker` (bench/worker.py) spends ~2.5 s of its life importing torch,
+numpy, onnx and onnxruntime before it measures anything; a `--quick` run starts seven of them.
+Here one server process (multiprocessing's forkserver) imports all of that once, with the
+workers' environment (the allocator settings glibc reads at process start, the inductor cache),
+and each worker is a fork of it: a separate process as before (ORT's pool and the allocator's
+state stay in it, it can crash or time out alone), started in milliseconds.
+
+What it gives up: every forked worker inherits the server's address-space layout, so the spread
+across K processes no longer includes layout variation (pyperf's reason for fresh interpreters).
+Full runs keep `isolation = "runtime"` (fresh interpreters); the isolation is recorded in
+results.json's config either way.
+
+The protocol is bench/worker.py's, JSON for JSON (so a result reads the same whichever way it was
+made): one message per finished measurement, then {"done": ...}, over a pipe instead of stdout.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from bench.engine.measurement import Measurement
+from bench.worker import WorkerTimeout, checked_final, read_messages, run_job, worker_environment
+from linreg.errors import exception_line
+
+# what a worker imports before it measures (the server imports them once); no torch op runs in
+# the server, so no OpenMP pool or CUDA context exists to be broken by fork
+PRELOAD = ("numpy", "torch", "onnx", "onnxruntime", "bench.runtimes.measure", "bench.runtimes.ort",
+           "bench.training.measure", "bench.engine.floors", "bench.engine.reference")
+_started: dict[str, Any] = {}
+
+
+def fork_context(cache_dir: str | None = None) -> Any:
+    """The forkserver context, its server started once per process with the workers' environment
+    (set in os.environ only while the server starts: this process's own settings stay as they were)."""
+    ctx = multiprocessing.get_context("forkserver")
+    if _started.get("pid") == os.getpid():
+        return ctx
+    from multiprocessing import forkserver
+
+    root = str(Path(__file__).resolve().parent.parent)
+    env = worker_environment(cache_dir)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    saved = dict(os.environ)
+    ctx.set_forkserver_preload(list(PRELOAD))
+    try:
+        os.environ.update(env)
+        forkserver.ensure_running()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    _started["pid"] = os.getpid()
+    return ctx
+
+
+def _child(job: dict[str, Any], conn: Connection, errors: str) -> None:
+    """The forked worker: run_job, every message one JSON text (as bench.worker prints them).
+    Its stdout and stderr (libraries' chatter, a traceback) go to the file `errors`, as a fresh
+    worker's stderr goes to a temporary file: the parent shows one line of it, on failure only."""
+    fd = os.open(errors, os.O_WRONLY | os.O_APPEND)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+    def send(obj: dict[str, Any]) -> None:
+        conn.send_bytes(json.dumps(obj).encode())
+    try:
+        result = run_job(job, lambda m: send({"measurement": m.to_dict()}))
+        send({"done": True, **result})
+    except Exception as exc:  # reported to the parent as one line; it decides what to show
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        send({"done": False, "error": f"{type(exc).__name__}: {exception_line(exc, 300)}"})
+    finally:
+        conn.close()
+
+
+def _read_and_remove(path: str) -> str:
+    """What a worker wrote to its output file (removed)."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def run_forked(job: dict[str, Any], emit: Callable[[Measurement], None],
+               cache_dir: str | None = None, timeout_s: float | None = None) -> dict[str, Any]:
+    """Run one job in a worker forked from the preloaded server; bench.worker.run_worker's contract
+    (measurements stream through `emit`; WorkerTimeout; RuntimeError naming the worker)."""
+    ctx = fork_context(cache_dir)
+    receive, send = ctx.Pipe(duplex=False)
+    errors_fd, errors = tempfile.mkstemp(prefix="linreg-bench-worker-", suffix=".log")
+    os.close(errors_fd)
+    proc = ctx.Process(target=_child, args=(job, send, errors),
+                       name=f"bench-{job.get('runtime') or job['task']}")
+    proc.start()
+    send.close()  # ours: the child holds its own end, so its exit is our EOF
+    deadline = time.monotonic() + timeout_s if timeout_s else None
+
+    def messages() -> Iterator[bytes]:  # until the worker's exit closes the pipe, or the deadline
+        while True:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not receive.poll(wait):
+                raise WorkerTimeout(f"worker timed out after {timeout_s:g} s")
+            try:
+                yield receive.recv_bytes()
+            except EOFError:
+                return
+    try:
+        final = read_messages(messages(), emit)
+        proc.join()
+    finally:
+        if proc.is_alive():  # timed out, or this process was interrupted: the worker goes too
+            proc.kill()
+            proc.join()
+        receive.close()
+        output = _read_and_remove(errors)
+    return checked_final(job, final, proc.exitcode, output)
