@@ -44,12 +44,13 @@ def test_every_scenario_runs_under_loadgen_with_accuracy_checked(scenario: str, 
         assert result["server_batches"]["samples"] == detail["result_query_count"]
 
 
-def test_server_batched_inline_by_loadgens_issuing_thread(exported: Path, tmp_path: Path) -> None:
+def test_server_batched_by_a_worker_thread(exported: Path, tmp_path: Path) -> None:
     config = LoadgenConfig("server", "onnxruntime", sample_count=256, accuracy_samples=200,
-                           server_batching="inline", **SHORT["server"])
+                           server_batching="worker", **SHORT["server"])
+    assert LoadgenConfig("server", "onnxruntime", **SHORT["server"]).server_batching == "inline"  # default
     result = run_test(config, Artifacts.from_export_dir(exported), tmp_path)
     assert result["accuracy"]["passed"] and result["failed"] is None, result["accuracy"]
-    assert result["server_batches"]["mode"] == "inline"
+    assert result["server_batches"]["mode"] == "worker"
     assert result["server_batches"]["samples"] == read_detail(tmp_path / "mlperf_log_detail.txt")["result_query_count"]
 
 

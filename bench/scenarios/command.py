@@ -38,10 +38,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--duration-s", type=positive_float, default=10.0, help="LoadGen's minimum duration")
     p.add_argument("--threads", type=positive_int, default=1, help="intra-op threads of the runtime")
     p.add_argument("--device", default="cpu", help="device of the runtime (cpu, cuda, cuda:N)")
-    p.add_argument("--server-batching", choices=SERVER_BATCHING, default="worker",
-                   help="server: a batching thread runs what is pending as one batch (worker, the "
-                        "default), or each group of due queries LoadGen coalesces runs in its issue call "
-                        "(inline: lower latency under its ceiling, a lower ceiling)")
+    p.add_argument("--server-batching", choices=SERVER_BATCHING, default="inline",
+                   help="server: each group of due queries LoadGen coalesces runs as one batch in its "
+                        "issue call (inline, the default: no hand-over between threads), or a batching "
+                        "thread runs what is pending (worker)")
     p.add_argument("--find-peak", action="store_true",
                    help="server: search the highest QPS that stays VALID; report the p99-vs-QPS curve")
     p.add_argument("--out", type=Path, required=True, help="folder for loadgen.json and LoadGen's logs")

@@ -38,8 +38,8 @@ class LoadgenConfig:
     samples_per_query: int = 8         # multi-stream: samples in each query (MLPerf's 8)
     offline_batch: int = 1024          # offline: samples run as one batch
     server_max_batch: int = 1024       # server: most samples the dynamic batcher runs as one call
-    server_batching: str = "worker"    # server: "worker" (a batching thread drains a queue) |
-                                       # "inline" (LoadGen's coalesced issue call runs the batch)
+    server_batching: str = "inline"    # server: "inline" (LoadGen's coalesced issue call runs the
+                                       # batch) | "worker" (a batching thread drains a queue)
     accuracy_samples: int = 2048       # responses LoadGen logs for the accuracy check (TEST01)
     seed: int = 0                      # LoadGen's qsl/sample/schedule RNG seeds
 
