@@ -17,7 +17,7 @@ from typing import Any, Callable
 from bench.engine.combine import combine, references_of
 from bench.engine.devices import device_skip_reason, is_cuda
 from bench.engine.reference import run_scales
-from bench.engine.floors import COPY_BYTES
+from bench.engine.floors import COPY_BYTES, floors_by_size
 from bench.engine.interrupt import interruption_reason
 from bench.engine.measurement import Measurement, Spec
 from bench.engine.schedule import round_robin
@@ -213,9 +213,8 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
     planned = _planned(config, artifacts)
     jobs = [job for job, _ in planned if job]
     runs: dict[int, dict[tuple, list[Measurement]]] = {id(job): {} for job in jobs}
-    for job in jobs:
-        job["device_bandwidth_bytes_per_s"] = floors.get("device_bandwidth_bytes_per_s", {})
-        job["cpu_roofline_by_size"] = floors.get("roofline_by_size_bytes_per_s", {})
+    for job in jobs:  # each large call's floor, by device and size
+        job["floors_bytes_per_s"] = floors_by_size(floors, job["devices"], job["sizes"])
     partial = None
     try:
         for job, k in round_robin(jobs, config.processes):  # A1 B1 C1, B2 C2 A2, ...

@@ -56,11 +56,8 @@ def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = No
     task = job["task"]
     threads = int(job.get("threads", 1))
     timing = TimingConfig(**job.get("timing", {}))
-    # each device's own copy floor (floors' device_bandwidth_bytes_per_s); none: no efficiency
-    bandwidths: dict[str, Any] = dict(job.get("device_bandwidth_bytes_per_s") or {})
-    by_size = job.get("cpu_roofline_by_size") or {}
-    if by_size and bandwidths.get("cpu"):  # the CPU's floor at each size (cache-resident calls)
-        bandwidths["cpu"] = {0: bandwidths["cpu"], **{int(n): bw for n, bw in by_size.items()}}
+    # {device: {str(size): floor}} (bench.engine.floors.floors_by_size); none: no efficiency
+    floors: dict[str, Any] = job.get("floors_bytes_per_s") or {}
     out: dict[str, Any] = {}
     if task == "floors":
         from bench.engine.floors import measure_floors
@@ -76,12 +73,12 @@ def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = No
         artifacts = Artifacts.from_json(job["artifacts"])
         for device in job["devices"]:
             measure_inference(job["runtime"], device, job["sizes"], artifacts, threads, timing,
-                              job.get("skip_reason"), bandwidths.get(device), emit)
+                              job.get("skip_reason"), floors.get(device), emit)
     elif task == "training":
         for device in job["devices"]:
             measure_training(job["variant"], device, job["sizes"], threads, timing,
                              job.get("parity_epochs", 10), job.get("skip_reason"),
-                             bandwidths.get(device), emit)
+                             floors.get(device), emit)
     else:
         raise ValueError(f"unknown worker task {task!r}")
     import torch

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.engine.estimate import (ProcessSample, estimate, log_interval, outlier_processes,
+from bench.engine.estimate import (Draw, estimate, log_interval, outlier_processes,
                                    reference_tracks)
 from bench.engine.roofline import best_kernel, measure_roofline, over_roofline
 from bench.engine.schedule import round_robin
@@ -34,9 +34,9 @@ def _slow_host(factors, workload=1e-4, reference=1e-6, jitter=()):
 def _proc(median_s, reference_s=None, blocks=4):
     """A process whose blocks all sit at its median, each paired with its reference block."""
     if reference_s is None:
-        return ProcessSample(median_s, times_s=(median_s,) * blocks)
+        return Draw(median_s, times_s=(median_s,) * blocks)
     ratio = median_s / reference_s
-    return ProcessSample(median_s, reference_s, ratio, (ratio,) * blocks, (median_s,) * blocks)
+    return Draw(median_s, reference_s, ratio, (ratio,) * blocks, (median_s,) * blocks)
 
 
 def test_tracking_reference_cancels_the_host_state():
@@ -73,17 +73,17 @@ def test_quiet_host_accepts_a_reference_that_adds_little_noise():
 def test_fewer_than_three_processes_verify_on_block_pairs():
     # one process: the workload's blocks move with the host (1x..2x), the ratios do not
     host = [1.0, 1.9, 1.2, 1.0, 1.6, 1.1]
-    one = ProcessSample(1.5e-4, 1.5e-6, 100.0, tuple(100.0 * (1 + 0.01 * (i % 2)) for i in range(6)),
+    one = Draw(1.5e-4, 1.5e-6, 100.0, tuple(100.0 * (1 + 0.01 * (i % 2)) for i in range(6)),
                         tuple(1e-4 * h for h in host))
     ok, why = reference_tracks([one])
     assert ok and "block pairs" in why
-    assert not reference_tracks([ProcessSample(1e-4, 1e-6, 100.0, (100.0,), (1e-4,))])[0]
+    assert not reference_tracks([Draw(1e-4, 1e-6, 100.0, (100.0,), (1e-4,))])[0]
 
 
 def test_outlier_process_warns():
     assert outlier_processes([1.0, 1.1, 0.95, 2.3]) == [3]
     assert outlier_processes([1.0, 1.1, 0.95]) == []
-    est = estimate([ProcessSample(m) for m in (1.0, 1.1, 0.95, 2.3)])
+    est = estimate([Draw(m) for m in (1.0, 1.1, 0.95, 2.3)])
     assert len(est["warnings"]) == 1 and "process 4 is an outlier" in est["warnings"][0]
 
 
@@ -92,7 +92,7 @@ def test_interval_is_a_t_interval_on_logs_and_one_process_uses_its_samples():
     assert low == high == pytest.approx(1.0)
     low, high = log_interval([1.0, 2.0])
     assert low < 2 ** 0.5 < high and low * high == pytest.approx(2.0)
-    one = estimate([ProcessSample(2.0)], within_samples=[1.9, 2.0, 2.1, 2.0])
+    one = estimate([Draw(2.0)], within_samples=[1.9, 2.0, 2.1, 2.0])
     assert one["processes"] == 1 and one["interval_s"][0] < 2.0 < one["interval_s"][1]
     with pytest.raises(ValueError):
         estimate([])
@@ -193,15 +193,21 @@ def test_per_instance_unstable_warnings_become_one_line():
 
 
 def test_efficiency_uses_the_floor_at_its_own_size():
-    from bench.engine.floors import with_efficiency
+    from bench.engine.floors import floors_by_size, with_efficiency
     from bench.engine.measurement import Measurement, Spec
 
+    # 10^5 fits a cache: the CPU's roofline at that size is 10x the DRAM one; CUDA has its own
+    floors = {"device_bandwidth_bytes_per_s": {"cpu": 10e9, "cuda": 3e12},
+              "roofline_by_size_bytes_per_s": {"100000": 100e9}}
+    table = floors_by_size(floors, ["cpu", "cuda", "mps"], [1, 100_000, 10**6])
+    assert table == {"cpu": {"1": 10e9, "100000": 100e9, "1000000": 10e9},
+                     "cuda": {"1": 3e12, "100000": 3e12, "1000000": 3e12}, "mps": {}}
     m = Measurement(Spec("inference", "eager", "cpu", 100_000), (1e-5,) * 5)
-    floors = {0: 10e9, 100_000: 100e9}  # 10^5 fits a cache: its own floor is 10x the DRAM one
-    e = with_efficiency(m, floors).extra
+    e = with_efficiency(m, table["cpu"]["100000"]).extra
     assert e["bytes_per_s"] == pytest.approx(8e5 / 1e-5) and e["bandwidth_efficiency"] == pytest.approx(0.8)
     big = Measurement(Spec("inference", "eager", "cpu", 10**6), (1e-3,) * 5)
-    assert with_efficiency(big, floors).extra["bandwidth_efficiency"] == pytest.approx(8e6 / 1e-3 / 10e9)
+    assert with_efficiency(big, table["cpu"]["1000000"]).extra["bandwidth_efficiency"] == pytest.approx(8e6 / 1e-3 / 10e9)
+    assert "bandwidth_efficiency" not in with_efficiency(big, table["mps"].get("1000000")).extra
 
 
 def test_each_runtime_family_gets_its_own_kind_of_reference_and_every_kind_runs():

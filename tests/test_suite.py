@@ -87,7 +87,7 @@ def test_inference_on_an_absent_device_is_skipped_per_size(checkpoint: Path) -> 
 
 def test_eager_inference_checks_parity_before_timing(checkpoint: Path) -> None:
     out = measure_inference("inference_mode", "cpu", [1, 100_000], Artifacts(checkpoint), 1, TINY,
-                            bandwidth_bytes_per_s=1e10)
+                            floors_bytes_per_s={"100000": 1e10})
     for m in out:
         assert m.parity is not None and m.parity.passed and m.parity.max_ulp == 0
         assert m.times_s

@@ -10,7 +10,7 @@ from dataclasses import replace
 import statistics
 from typing import Any, Iterable, Mapping, Sequence
 
-from bench.engine.estimate import ProcessSample, estimate
+from bench.engine.estimate import Draw, estimate
 from bench.engine.reference import scale_key
 from bench.engine.measurement import Measurement
 from bench.engine.timing import UNSTABLE_PREFIX
@@ -30,14 +30,14 @@ def merge_rounds(rounds: Sequence[Measurement]) -> Measurement:
                    warnings=warnings, extra=extra)
 
 
-def _draw(times_s: Sequence[float], ref: Any) -> ProcessSample:
+def _draw(times_s: Sequence[float], ref: Any) -> Draw:
     """One timed instance: its median, and its interleaved reference where it has one."""
     times = tuple(times_s)
     median = statistics.median(times)
     if not isinstance(ref, dict) or not ref.get("median_s") or not ref.get("ratio"):
-        return ProcessSample(median, times_s=times)
+        return Draw(median, times_s=times)
     pairs = tuple(w / r for w, r in zip(times, ref.get("times_s") or ()) if r > 0)
-    return ProcessSample(median, float(ref["median_s"]), float(ref["ratio"]), pairs, times)
+    return Draw(median, float(ref["median_s"]), float(ref["ratio"]), pairs, times)
 
 
 def _round_records(m: Measurement) -> list[dict[str, Any]]:
@@ -49,7 +49,7 @@ def _round_records(m: Measurement) -> list[dict[str, Any]]:
     return [{"times_s": m.times_s, "reference": m.extra.get("reference")}]
 
 
-def _draws(m: Measurement) -> list[ProcessSample]:
+def _draws(m: Measurement) -> list[Draw]:
     """A process's draws: one per round (or the process itself)."""
     return [_draw(r["times_s"], r.get("reference")) for r in _round_records(m)]
 
@@ -88,7 +88,7 @@ def _reference(timed: Sequence[Measurement]) -> dict[str, Any]:
     return _round_records(timed[0])[0].get("reference") or {}
 
 
-def _process_record(m: Measurement, draws: Sequence[ProcessSample]) -> dict[str, Any]:
+def _process_record(m: Measurement, draws: Sequence[Draw]) -> dict[str, Any]:
     """What results.json keeps of one process: its median and each draw's reference reading."""
     return {"median_s": m.median_s, "n_samples": len(m.times_s),
             "draws": [{"median_s": d.median_s, "n_samples": len(d.times_s),

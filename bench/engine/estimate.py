@@ -40,9 +40,10 @@ T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
 
 
 @dataclass(frozen=True)
-class ProcessSample:
-    """One worker process: its workload median, and (optionally) its reference's median and the
-    median of its workload/reference block pairs (`ratio`), with the pairs themselves."""
+class Draw:
+    """One draw: one fresh instance (a round) in one worker process, or a whole process when it
+    timed one round. Its workload median, and (optionally) its reference's median and the median
+    of its workload/reference block pairs (`ratio`), with the pairs themselves."""
     median_s: float
     reference_s: float | None = None
     ratio: float | None = None
@@ -83,7 +84,7 @@ def robust_log_spread(values: Sequence[float]) -> float:
     return 1.4826 * statistics.median(abs(x - centre) for x in logs)
 
 
-def _spreads(processes: Sequence[ProcessSample]) -> tuple[list[float], list[float], str]:
+def _spreads(processes: Sequence[Draw]) -> tuple[list[float], list[float], str]:
     """(raw values, ratios, over what): the draws (processes x rounds), or one draw's block
     pairs when there are fewer than 3 draws."""
     if len(processes) >= 3:
@@ -93,7 +94,7 @@ def _spreads(processes: Sequence[ProcessSample]) -> tuple[list[float], list[floa
     return times, ratios, "block pairs"
 
 
-def reference_tracks(processes: Sequence[ProcessSample]) -> tuple[bool, str]:
+def reference_tracks(processes: Sequence[Draw]) -> tuple[bool, str]:
     """(True, why) when the reference may stand in for the host's state, else (False, why).
 
     It cancels when the ratios spread at most TRACKING_GAIN x the raw values, by standard
@@ -127,7 +128,7 @@ def outlier_processes(medians: Sequence[float], factor: float = OUTLIER_FACTOR) 
     return out
 
 
-def estimate(processes: Sequence[ProcessSample], reference: str | None = None,
+def estimate(processes: Sequence[Draw], reference: str | None = None,
              within_samples: Sequence[float] = (), scale_s: float | None = None,
              outlier_medians: Sequence[float] | None = None) -> dict[str, Any]:
     """The `estimate` object of one measurement: {estimate_s, interval_s, method, reference,

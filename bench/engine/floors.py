@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from bench.engine.devices import device_skip_reason, device_sync, is_cuda
 from bench.engine.measurement import Measurement, Spec
@@ -124,23 +124,35 @@ def device_bandwidth(floors: dict[str, Any] | None, device: str) -> float | None
     return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
 
-def with_efficiency(m: Measurement, bandwidth_bytes_per_s: float | Mapping[int, float] | None
-                    ) -> Measurement:
+def floors_by_size(floors: Mapping[str, Any], devices: Sequence[str], sizes: Sequence[int]
+                   ) -> dict[str, dict[str, float]]:
+    """{device: {str(size): bytes/s}}: the floor each large call is judged against, one lookup.
+
+    A device's floor is its own copy floor (device_bandwidth_bytes_per_s); on the CPU a size the
+    roofline was measured at (roofline_by_size_bytes_per_s: a call that fits a cache streams
+    faster than DRAM allows) uses that. A device without a floor gets none (no efficiency)."""
+    by_device = floors.get("device_bandwidth_bytes_per_s") or {}
+    cpu_by_size = floors.get("roofline_by_size_bytes_per_s") or {}
+    out: dict[str, dict[str, float]] = {}
+    for device in devices:
+        default = by_device.get(device)
+        table = {str(n): (cpu_by_size.get(str(n)) if device == "cpu" else None) or default for n in sizes}
+        out[device] = {n: bw for n, bw in table.items() if bw}
+    return out
+
+
+def with_efficiency(m: Measurement, floor_bytes_per_s: float | None) -> Measurement:
     """Attach bytes_moved, bytes_per_s and bandwidth_efficiency to a large-batch result.
 
-    `bandwidth_bytes_per_s` must be the floor of the measurement's own device (None: no
-    efficiency is attached), or {size: floor} with key 0 for sizes it does not list.
-    """
-    if isinstance(bandwidth_bytes_per_s, Mapping):
-        by_size = bandwidth_bytes_per_s
-        bandwidth_bytes_per_s = by_size.get(m.spec.batch_size, by_size.get(0))
+    `floor_bytes_per_s` is the floor at the measurement's own device and size (floors_by_size;
+    None: no efficiency is attached)."""
     if m.skipped or not m.times_s or m.spec.batch_size < LARGE_BATCH:
         return m
     moved = bytes_moved(m.spec)
     extra = dict(m.extra)
     extra["bytes_moved"] = moved
     extra["bytes_per_s"] = moved / m.median_s
-    if bandwidth_bytes_per_s:
-        extra["bandwidth_efficiency"] = extra["bytes_per_s"] / bandwidth_bytes_per_s
+    if floor_bytes_per_s:
+        extra["bandwidth_efficiency"] = extra["bytes_per_s"] / floor_bytes_per_s
     return Measurement(m.spec, m.times_s, m.calls_per_sample, m.parity, m.warnings,
                        m.skip_reason, extra)

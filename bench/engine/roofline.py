@@ -64,6 +64,12 @@ def _kernels(n: int) -> dict[str, tuple[Callable[[], Any], int]]:
     }
 
 
+def _rates(n: int, config: TimingConfig) -> dict[str, float]:
+    """{kernel: bytes/s} of the six kernels over arrays of n float32."""
+    return {name: moved / measure(call, Spec("inference", name, "cpu", n), config).median_s
+            for name, (call, moved) in _kernels(n).items()}
+
+
 def measure_roofline(threads: int, config: TimingConfig = TimingConfig(),
                      total_bytes: int = ROOFLINE_BYTES) -> dict[str, Any]:
     """{roofline_bytes_per_s, roofline_kernel, roofline_kernels {name: bytes/s}, roofline_threads}."""
@@ -71,10 +77,7 @@ def measure_roofline(threads: int, config: TimingConfig = TimingConfig(),
 
     torch.set_num_threads(threads)
     n = max(1, total_bytes // 4 // 3)  # three arrays share the budget
-    rates: dict[str, float] = {}
-    for name, (call, moved) in _kernels(n).items():
-        m = measure(call, Spec("inference", name, "cpu", n), config)
-        rates[name] = moved / m.median_s
+    rates = _rates(n, config)
     kernel, best = best_kernel(rates)
     return {"roofline_bytes_per_s": best, "roofline_kernel": kernel,
             "roofline_kernels": rates, "roofline_threads": threads}
@@ -88,9 +91,4 @@ def roofline_by_size(threads: int, config: TimingConfig, sizes: list[int] | tupl
     import torch
 
     torch.set_num_threads(threads)
-    out: dict[str, float] = {}
-    for n in sorted(set(sizes)):
-        rates = {name: moved / measure(call, Spec("inference", name, "cpu", n), config).median_s
-                 for name, (call, moved) in _kernels(n).items()}
-        out[str(n)] = best_kernel(rates)[1]
-    return out
+    return {str(n): best_kernel(_rates(n, config))[1] for n in sorted(set(sizes))}

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from bench.engine.combine import merge_rounds
 from bench.engine.devices import device_context, device_skip_reason
@@ -29,7 +29,7 @@ def measure_inference(
     threads: int,
     timing: TimingConfig = TimingConfig(),
     skip_reason: str | None = None,
-    bandwidth_bytes_per_s: float | None = None,
+    floors_bytes_per_s: Mapping[str, float] | None = None,
     on_done: Callable[[Measurement], None] | None = None,
 ) -> list[Measurement]:
     """Load, check parity, then time one runtime at every size; absent things become skip records.
@@ -61,7 +61,7 @@ def measure_inference(
                 reason = _failure(entry, exc)
         if reason is not None:
             m = skipped(spec, reason)
-        m = with_efficiency(m, bandwidth_bytes_per_s)
+        m = with_efficiency(m, (floors_bytes_per_s or {}).get(str(spec.batch_size)))
         results.append(m)
         if on_done:
             on_done(m)

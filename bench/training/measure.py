@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from bench.engine.combine import merge_rounds
 from bench.engine.devices import (compile_cache_note, compile_cache_state, device_context,
@@ -37,7 +37,7 @@ def measure_training(
     timing: TimingConfig = TimingConfig(),
     parity_epochs: int = PARITY_EPOCHS,
     skip_reason: str | None = None,
-    bandwidth_bytes_per_s: float | None = None,
+    floors_bytes_per_s: Mapping[str, float] | None = None,
     on_done: Callable[[Measurement], None] | None = None,
 ) -> list[Measurement]:
     """Per size: parity of K epochs against the eager loop, then time one epoch (one step)."""
@@ -60,7 +60,7 @@ def measure_training(
         rounds = 1 if variant_entry(variant).compiled else timing.rounds_for(spec.batch_size)
         timed = [_timed_round(variant, spec, threads, timing.per_round(rounds), sync, parity)
                  for _ in range(rounds)]
-        m = with_efficiency(merge_rounds(timed), bandwidth_bytes_per_s)
+        m = with_efficiency(merge_rounds(timed), (floors_bytes_per_s or {}).get(str(spec.batch_size)))
         results.append(m)
         if on_done:
             on_done(m)
