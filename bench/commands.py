@@ -173,14 +173,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.pipeline import use_inductor_cache_dir
 
     use_inductor_cache_dir()  # before anything imports torch._inductor (exporting does)
-    from bench.pipeline import (QUICK_LOADGEN_SKIP, SMOKE_LOADGEN_SKIP, exit_status, run_pipeline,
+    from bench.pipeline import (SMOKE_LOADGEN_SKIP, exit_status, run_pipeline,
                                 summary_line)
-    from bench.scenarios.run_pass import PASS_DURATION_S
+    from bench.scenarios.run_pass import PASS_DURATION_S, QUICK_PASS_DURATION_S
     from bench.store.results import measurements_of
 
     config = suite_config_from_args(args)
     prepare_store(args.history)  # a bad --history fails before minutes of measuring
-    loadgen = QUICK_LOADGEN_SKIP if args.quick else SMOKE_LOADGEN_SKIP if args.smoke else PASS_DURATION_S
+    loadgen = SMOKE_LOADGEN_SKIP if args.smoke else QUICK_PASS_DURATION_S if args.quick else PASS_DURATION_S
     results = run_pipeline(args.out, config, quick=args.quick, loadgen=loadgen,
                            config_file=args.config_file)
     measurements = measurements_of(results)

@@ -99,8 +99,11 @@ def test_a_hung_rank_is_ended_by_the_timeout(tmp_path: Path) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_no_orphans_after_ctrl_c_or_kill(sig: signal.Signals, tmp_path: Path) -> None:
     out = tmp_path / "ddp"
+    # SIGINT at its default in the child: a suite started in the background (`cmd &`) ignores
+    # SIGINT, every child inherits that, and Python then leaves it ignored (no KeyboardInterrupt)
     proc = subprocess.Popen(_cli("--world-sizes", "2", "--n", "1000", "--epochs", "1000000",
-                                 "--out", str(out)), stderr=subprocess.PIPE, text=True)
+                                 "--out", str(out)), stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:  # both ranks training

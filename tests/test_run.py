@@ -93,6 +93,11 @@ def test_run_quick_end_to_end(tmp_path: Path) -> None:
     assert results["environment"]["allocator"]["MALLOC_MMAP_MAX_"] == "0"
     compiled = [m for m in results["measurements"] if m["runtime"] == "torch_compile"]
     assert all(m["skip_reason"].startswith("skipped in --quick") for m in compiled)
+    # the short LoadGen pass: every runtime --quick measures except torch.compile, 0.5 s each
+    passed = results["loadgen"]
+    assert passed["duration_s"] == 0.5 and all(r["valid"] for r in passed["runs"]), passed
+    assert {r["runtime"] for r in passed["runs"]} == {"eager", "inference_mode", "torchscript",
+                                                     "exported_program", "onnxruntime"}
 
 
 def test_parity_failure_exits_1_after_writing_everything(
