@@ -39,6 +39,11 @@ PRELOAD = ("numpy", "torch", "onnx", "onnxruntime", "bench.runtimes.measure", "b
 _started: dict[str, Any] = {}
 
 
+def can_fork_workers() -> bool:
+    """Whether this platform has multiprocessing's forkserver (Linux and macOS; not Windows)."""
+    return "forkserver" in multiprocessing.get_all_start_methods()
+
+
 def fork_context(cache_dir: str | None = None) -> Any:
     """The forkserver context, its server started once per process with the workers' environment
     (set in os.environ only while the server starts: this process's own settings stay as they were)."""

@@ -1,11 +1,10 @@
 """Orchestration: which measurements run, in what order, in which process.
 
 Order: floors first (their bandwidth judges every large-batch result), then the training
-variants, then the inference runtimes, then the ORT-interference probe. Isolation "runtime"
-(the default) gives every runtime and every training variant its own worker process
-(bench.worker), started with the allocator settings; "none" runs everything in this process
-(tests, debugging). Skips that are known up front (absent device, CUDA graphs on a CPU,
-torch.compile in --quick) are recorded here without starting a worker.
+variants, then the inference runtimes. Isolation "runtime" (the default) gives every runtime and
+training variant its own fresh worker process (bench.worker) with the allocator settings; "fork"
+forks it from a preloaded server (bench.forked); "none" runs all in this process (tests). Skips
+known up front (absent device, CUDA graphs on a CPU, torch.compile in --quick) are recorded here.
 """
 from __future__ import annotations
 
@@ -31,6 +30,7 @@ from bench.runtimes.measure import INFERENCE_SIZES
 from bench.training import (PARITY_EPOCHS, TRAIN_SIZES, TRAINING_VARIANTS, variant_entry,
                             variant_skip_reason)
 from bench.executors import executor
+from bench.forked import can_fork_workers
 from bench.worker import WorkerTimeout, allocator_settings
 from linreg.device import DeviceError, parse_device
 from linreg.errors import LinregError
@@ -92,6 +92,9 @@ class SuiteConfig:
                 raise SuiteError(f"unknown {name[:-1]} {bad[0]!r} (choose from {', '.join(allowed)})")
         if self.isolation not in ISOLATIONS:
             raise SuiteError(f"isolation must be one of {ISOLATIONS}, got {self.isolation!r}")
+        if self.isolation == "fork" and not can_fork_workers():
+            raise SuiteError("isolation fork needs multiprocessing's forkserver, which this platform "
+                             "lacks: use isolation runtime")
         if self.processes < 1:
             raise SuiteError(f"processes must be >= 1, got {self.processes}")
         if not self.threads or any(isinstance(t, bool) or not isinstance(t, int) or t < 1
@@ -112,7 +115,7 @@ class SuiteConfig:
     def quick(cls, **overrides: Any) -> "SuiteConfig":
         """Under a minute on 2 cores: fewer sizes, short min-times, no cold compiles."""
         base = cls(batch_sizes=(1, 1000, 100_000), train_sizes=(40, 10_000), timing=QUICK_TIMING,
-                   isolation="fork",
+                   isolation="fork" if can_fork_workers() else "runtime",
                    compile_skip_reason=QUICK_COMPILE_SKIP, interference=False,
                    copy_bytes=100_000_000, parity_epochs=10)
         return replace(base, **overrides)

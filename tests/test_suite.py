@@ -176,3 +176,13 @@ def test_forked_worker_round_trip_failure_and_timeout() -> None:
     with pytest.raises(WorkerTimeout, match=r"worker timed out after 0.01 s"):
         run_forked(training_job(), lambda m: None, timeout_s=0.01)
     assert run_forked(training_job(), lambda m: None)["done"] is True  # the server lives on
+
+
+def test_isolation_fork_needs_a_forkserver(monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+
+    assert SuiteConfig.quick().isolation == "fork"  # Linux has one
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    assert SuiteConfig.quick().isolation == "runtime"  # --quick falls back to fresh workers
+    with pytest.raises(SuiteError, match="forkserver"):
+        SuiteConfig(isolation="fork")
