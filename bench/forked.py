@@ -25,7 +25,6 @@ import sys
 import tempfile
 import time
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from bench.engine.measurement import Measurement
@@ -52,9 +51,7 @@ def fork_context(cache_dir: str | None = None) -> Any:
         return ctx
     from multiprocessing import forkserver
 
-    root = str(Path(__file__).resolve().parent.parent)
     env = worker_environment(cache_dir)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     saved = dict(os.environ)
     ctx.set_forkserver_preload(list(PRELOAD))
     try:

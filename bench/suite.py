@@ -270,7 +270,7 @@ def _floors_and_probe(config: SuiteConfig, artifacts: Artifacts | None,
 def _scales(config: SuiteConfig, references: list[dict[str, Any]],
             say: Callable[[str], None]) -> dict[str, dict[str, Any]]:
     """Per reference kind, the scale estimates use: the run's own fast state, or the machine's
-    best (bench/store/calibration.py) when config.calibration."""
+    calibration (its first run's, bench/store/calibration.py) when config.calibration."""
     own = run_scales(references)
     if not config.calibration or not own:
         return {k: {"scale_s": v, "run_scale_s": v, "source": "this run"} for k, v in own.items()}

@@ -36,12 +36,15 @@ def allocator_settings(environ: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def worker_environment(cache_dir: str | None = None) -> dict[str, str]:
-    """The environment a worker starts with: ours, plus the allocator settings and caches."""
+    """The environment a worker starts with: ours, plus the allocator settings, the caches, and
+    this checkout first on PYTHONPATH (a worker imports the same bench as its parent)."""
     env = dict(os.environ)
     env.update(ALLOCATOR_ENV)
     if cache_dir:
         env.setdefault("TORCHINDUCTOR_CACHE_DIR", cache_dir)
     env["PYTHONUNBUFFERED"] = "1"
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
 
@@ -98,9 +101,7 @@ def run_worker(job: dict[str, Any], emit: Callable[[Measurement], None],
 
     A worker still running after `timeout_s` is killed: WorkerTimeout("worker timed out after N s").
     """
-    root = str(Path(__file__).resolve().parent.parent)
     env = worker_environment(cache_dir)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     with tempfile.TemporaryFile(mode="w+") as errors, subprocess.Popen(
         [sys.executable, "-m", "bench.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=errors, text=True, env=env,

@@ -88,8 +88,7 @@ def _measure_one(runtime: Any, entry: RuntimeEntry, spec: Spec, artifacts: Artif
     parity = check_parity(reference, bound.output(), ulps=entry.parity_ulps(spec.device))
     del reference
     extra = {k: v for k, v in bound.extra.items() if not k.startswith("_")}
-    # a compiled runtime generates code at every bind: one round
-    rounds = 1 if entry.compiled else timing.rounds_for(spec.batch_size)
+    rounds = timing.rounds_for(spec.batch_size, entry.compiled)
     per_round = timing.per_round(rounds)
     timed = []
     for r in range(rounds):

@@ -74,9 +74,9 @@ def as_float32(output: Any) -> np.ndarray:
 class RuntimeSUT:
     """LoadGen callbacks around one loaded runtime; `failure` holds the first exception's line.
 
-    One thread calls the runtime at a time: LoadGen issues single-stream, multi-stream and offline
-    queries from one thread, one after the other, and a server's queries go through the
-    DynamicBatcher, whose one worker runs them (so the preallocated buffers are never shared).
+    One thread calls the runtime at a time: LoadGen issues every scenario's queries from one
+    issuing thread, one call after the other, and with server batching "worker" only the
+    DynamicBatcher's one thread runs them (so the preallocated buffers are never shared).
     """
 
     def __init__(self, runtime: Any, inputs: np.ndarray, batch: int,

@@ -56,8 +56,7 @@ def measure_training(
     results: list[Measurement] = []
     for spec in specs:
         parity = _parity(variant, spec.batch_size, device, parity_epochs)
-        # a compiled variant compiles at every fresh loop: one round (compile_s stays its own)
-        rounds = 1 if variant_entry(variant).compiled else timing.rounds_for(spec.batch_size)
+        rounds = timing.rounds_for(spec.batch_size, variant_entry(variant).compiled)
         timed = [_timed_round(variant, spec, threads, timing.per_round(rounds), sync, parity)
                  for _ in range(rounds)]
         m = with_efficiency(merge_rounds(timed), (floors_bytes_per_s or {}).get(str(spec.batch_size)))
