@@ -14,6 +14,7 @@ import torch
 
 from bench.cli import main
 from bench.experiments.spec import parse_spec, trial_configs
+from bench.experiments.timeline import Timeline, describe, process_age_s
 
 SWEEP = """
 [grid]
@@ -84,13 +85,36 @@ def test_outputs_and_best(swept):
     assert set(trial["config"]) >= {"model", "loss", "optimizer", "lr", "epochs", "seed", "n", "device"}
     assert trial["abs_weight_error"] == abs(trial["weight"] - 0.7)
     assert "Best:" in (out / "summary.md").read_text()
+    run = doc["last_run"]  # where this invocation's time went
+    assert run["workers"] == 2 and run["trials_run"] == 8
+    assert run["trial_time_s"] == pytest.approx(sum(t["train_time_s"] for t in doc["trials"]), abs=1e-2)
+    assert 0 < run["trials_wall_s"] <= run["command_s"] and run["closing_s"] >= 0
+    # both stored to the millisecond, and the tests' trials are short: the ratio of the rounded ones is close
+    assert run["trials_side_by_side"] == pytest.approx(run["trial_time_s"] / run["trials_wall_s"], rel=0.05)
+
+
+def test_timeline_splits_trials_from_fixed_costs():
+    """A trial started at its arrival less its train_time_s; the phase spans first start to last arrival."""
+    timeline = Timeline(workers=2, started=0.0, pool_opened=7.0, closing_started=12.5, closing_ended=13.0,
+                        arrivals=[(10.0, 2.0), (11.0, 1.0), (12.0, 2.0)])
+    run = timeline.as_json()
+    assert (run["worker_start_s"], run["trial_time_s"], run["trials_wall_s"]) == (1.0, 5.0, 4.0)
+    assert run["trials_side_by_side"] == 1.25 and run["closing_s"] == 0.5 and run["trials_run"] == 3
+    assert "3 trials trained for 5.00 s in 4.00 s on 2 worker(s) (1.25 side by side)" in describe(run)
+    empty = Timeline(workers=1).as_json()
+    assert empty["trials_wall_s"] is None and describe(empty) == "sweep: no trial to run"
+    if sys.platform == "linux":
+        age = process_age_s()
+        assert age is not None and 0 < age < time.clock_gettime(time.CLOCK_BOOTTIME)
 
 
 def test_rerun_runs_nothing_and_a_changed_config_is_refused(swept, tmp_path, capsys):
     out, doc = swept
     config = _write(tmp_path, SWEEP)
     assert main(["sweep", "--config", str(config), "--out", str(out)]) == 0
-    assert "resuming: 8 of 8" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "resuming: 8 of 8" in err and "sweep: no trial to run" in err
+    assert json.loads((out / "sweep.json").read_text())["last_run"]["trials_run"] == 0
     changed = _write(tmp_path, SWEEP.replace("epochs = 30", "epochs = 31"), "changed.toml")
     assert main(["sweep", "--config", str(changed), "--out", str(out)]) == 2
     assert "--restart" in capsys.readouterr().err

@@ -53,6 +53,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from bench.experiments.outputs import write_outputs
     from bench.experiments.plots import PLOT_FILES, draw_plot
     from bench.experiments.runner import Sweep, run_on_pool, wait_all
+    from bench.experiments.timeline import Timeline, describe
     from bench.experiments.trial import ranking_key
 
     spec = load_spec(args.config)
@@ -64,22 +65,26 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     sweep = Sweep(spec, args.out, args.restart)
     varied = list(spec.grid)
     # at least as many workers as closing tasks (3 plots, best/), never more than --jobs
-    workers = min(args.jobs, max(len(sweep.todo), len(PLOT_FILES) + 1))
+    timeline = Timeline(workers=min(args.jobs, max(len(sweep.todo), len(PLOT_FILES) + 1)))
 
     def work(pool: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        records = sweep.run(pool)
+        records = sweep.run(pool, timeline)
+        timeline.closing()
         finished = [r for r in records if r["status"] == "ok"]
         best = min(finished, key=ranking_key) if finished else None
         tasks = [pool.apply_async(draw_plot, (name, args.out, records, varied)) for name in PLOT_FILES]
         if best is not None:
             tasks.append(pool.apply_async(publish_best, (args.out, best)))
         wait_all(tasks)
+        timeline.closed()
         return records, best
 
-    records, best = run_on_pool(workers, work)
+    records, best = run_on_pool(timeline, work)
     environment = collect_environment()
     environment["machine_id"] = machine_id()
-    write_outputs(args.out, spec, records, environment, best)
+    last_run = timeline.as_json()
+    write_outputs(args.out, spec, records, environment, best, last_run)
+    sys.stderr.write(describe(last_run) + "\n")
     counts = {s: sum(r["status"] == s for r in records) for s in ("ok", "diverged", "failed")}
     print(f"sweep: {len(records)} trials ({counts['ok']} finished, {counts['diverged']} diverged, "
           f"{counts['failed']} failed); wrote {args.out}/sweep.json, sweep.csv, summary.md, plots"

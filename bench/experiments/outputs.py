@@ -18,21 +18,24 @@ CSV_METRICS = ("final_train_loss", "final_test_loss", "weight", "bias", "abs_wei
 
 
 def sweep_document(spec: SweepSpec, records: list[dict[str, Any]], environment: dict[str, Any],
-                   best: dict[str, Any] | None) -> dict[str, Any]:
-    """What sweep.json holds: the sweep's config, the machine, and every trial without its curve."""
+                   best: dict[str, Any] | None, last_run: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What sweep.json holds: the sweep's config, the machine, every trial without its curve, and
+    where this invocation's time went (`last_run`, bench/experiments/timeline.py)."""
     return {
         "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
         "sweep": spec.as_json(),
         "fingerprint": environment,
         "git": environment.get("git"),
         "best": best["id"] if best else None,
+        "last_run": last_run,
         "trials": [{k: v for k, v in r.items() if k != "history"} for r in records],
     }
 
 
 def write_outputs(out: Path, spec: SweepSpec, records: list[dict[str, Any]],
-                  environment: dict[str, Any], best: dict[str, Any] | None) -> None:
-    write_json_atomic(out / "sweep.json", sweep_document(spec, records, environment, best))
+                  environment: dict[str, Any], best: dict[str, Any] | None,
+                  last_run: dict[str, Any] | None = None) -> None:
+    write_json_atomic(out / "sweep.json", sweep_document(spec, records, environment, best, last_run))
     write_text_atomic(out / "sweep.csv", render_csv(records))
     write_text_atomic(out / "summary.md", render_summary(spec, records, best))
 

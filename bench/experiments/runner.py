@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from bench.experiments.spec import SweepSpec, trial_configs, trial_id
 from bench.experiments.store import finished_trials, prepare, save_trial
+from bench.experiments.timeline import Timeline
 from bench.experiments.trial import ranking_key, run_trial, start_worker
 from linreg.progress import Progress
 
@@ -76,7 +77,7 @@ class Sweep:
         # longest first: the last trials to finish are short ones, so the workers end together
         self.todo: list[Job] = sorted(todo, key=lambda job: -trial_cost(job[1]))
 
-    def run(self, pool: Pool) -> list[dict[str, Any]]:
+    def run(self, pool: Pool, timeline: Timeline) -> list[dict[str, Any]]:
         """Every trial's record in trial order; finished ones are reused, the missing ones run now."""
         records, total = self.records, len(self.configs)
         if records:
@@ -87,6 +88,7 @@ class Sweep:
         with Progress(total, "sweep", enabled=interactive) as bar:
             bar.done = len(records)
             for ran, record in enumerate(pool.imap_unordered(run_trial, self.todo), start=1):
+                timeline.arrived(record)
                 save_trial(self.out, record)
                 records[record["id"]] = record
                 best = min(records.values(), key=ranking_key)
@@ -97,9 +99,11 @@ class Sweep:
         return [records[tid] for tid in self.configs]
 
 
-def run_on_pool(jobs: int, work: Callable[[Pool], Any]) -> Any:
-    """work(pool) on a fresh pool; the pool never outlives it (Ctrl-C, an error: terminated)."""
-    pool = open_pool(jobs)
+def run_on_pool(timeline: Timeline, work: Callable[[Pool], Any]) -> Any:
+    """work(pool) on a fresh pool of timeline.workers; the pool never outlives it (Ctrl-C, an
+    error: terminated)."""
+    timeline.pool_open()
+    pool = open_pool(timeline.workers)
     try:
         result = work(pool)
         pool.close()
