@@ -103,16 +103,19 @@ def report(runs: list[dict[str, Any]], floor: float, trials: int) -> None:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", type=Path, default=ROOT / "results/sweep-tutorial/sweep.toml")
+    p.add_argument("--config", type=Path, default=Path("results/sweep-tutorial/sweep.toml"),
+                   help="a sweep.toml, relative to the repository root or absolute")
     p.add_argument("--reference", default="results/sweep-tutorial/sweep.json",
                    help="a sweep.json whose trials every run must equal; 'none': the first run's")
     p.add_argument("--pairs", type=int, default=3)
     args = p.parse_args()
+    args.config = ROOT / args.config
     reference = None
     if args.reference != "none":
         doc = json.loads((ROOT / args.reference).read_text())
         reference = {t["id"]: {k: t.get(k) for k in BITS} for t in doc["trials"]}
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}: {args.config}, {args.pairs} pairs, "
+    shown = args.config.relative_to(ROOT) if args.config.is_relative_to(ROOT) else args.config
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}: {shown}, {args.pairs} pairs, "
           f"load {loadavg()}", flush=True)
     floor = import_floor()
     runs = []
