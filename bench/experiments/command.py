@@ -10,7 +10,6 @@ from bench.experiments.spec import MAX_TRIALS, SweepConfigError, load_spec, tria
 from bench.store.identity import machine_id
 from linreg.argtypes import DefaultsHelpFormatter, positive_int
 from linreg.environment import collect_environment, cpu_count
-from linreg.errors import LinregError
 
 EXAMPLE = """example sweep.toml (keys are train's long options, with underscores):
   [grid]            # every combination of these
@@ -79,7 +78,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         timeline.closed()
         return records, best
 
-    records, best = run_on_pool(timeline, work)
+    timeline.pool_open()
+    records, best = run_on_pool(timeline.workers, work)
     environment = collect_environment()
     environment["machine_id"] = machine_id()
     last_run = timeline.as_json()

@@ -99,11 +99,9 @@ class Sweep:
         return [records[tid] for tid in self.configs]
 
 
-def run_on_pool(timeline: Timeline, work: Callable[[Pool], Any]) -> Any:
-    """work(pool) on a fresh pool of timeline.workers; the pool never outlives it (Ctrl-C, an
-    error: terminated)."""
-    timeline.pool_open()
-    pool = open_pool(timeline.workers)
+def run_on_pool(jobs: int, work: Callable[[Pool], Any]) -> Any:
+    """work(pool) on a fresh pool; the pool never outlives it (Ctrl-C, an error: terminated)."""
+    pool = open_pool(jobs)
     try:
         result = work(pool)
         pool.close()

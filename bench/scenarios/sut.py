@@ -14,7 +14,6 @@ one is kept as the failure and every later query is completed empty, letting the
 """
 from __future__ import annotations
 
-import threading
 from typing import Any, Callable
 
 import numpy as np
