@@ -13,9 +13,8 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import partial as partial_record
 from typing import Any, Callable
 
-from bench.engine.combine import combine, references_of
+from bench.engine.combine import combine
 from bench.engine.devices import device_skip_reason, is_cuda
-from bench.engine.reference import run_scales
 from bench.engine.floors import COPY_BYTES, floors_by_size
 from bench.engine.interrupt import interruption_reason
 from bench.engine.measurement import Measurement, Spec
@@ -24,7 +23,6 @@ from bench.engine.timing import QUICK_TIMING, TimingConfig, skipped
 from bench.runtimes import INFERENCE_RUNTIMES, runtime_entry, runtime_names, unavailable_reason
 from bench.runtimes.base import Artifacts
 from bench.runtimes.interference import interference_job, interference_record
-from bench.store.calibration import calibration_key, calibration_path, machine_scales
 from bench.store.fingerprint import thread_setting
 from bench.runtimes.measure import INFERENCE_SIZES
 from bench.training import (PARITY_EPOCHS, TRAIN_SIZES, TRAINING_VARIANTS, variant_entry,
@@ -75,7 +73,6 @@ class SuiteConfig:
     worker_timeout_s: float = 900.0    # a worker running longer is killed; its records: skipped
     processes: int = 1                 # worker processes per runtime/variant, round-robin (run: 3)
     reference: bool = True             # time a same-kind reference after each CPU measurement
-    calibration: bool = True           # scales from the machine's calibration file (store/calibration.py)
     absent_devices: tuple[str, ...] = ()  # default devices not here ("cuda: no CUDA device"): one line
 
     def __post_init__(self) -> None:
@@ -233,14 +230,12 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: keep every finished measurement
         partial = f"interrupted by {interruption_reason(exc)}"
 
-    scales = _scales(config, [ref for per_job in runs.values() for ms in per_job.values()
-                              for m in ms for ref in references_of(m)], emit_progress)
     measurements: list[Measurement] = []
     for job, skips in planned:
         for m in skips:
             measurements.append(m)
             emit_progress(m.spec.label)
-        measurements += [combine(ms, scales) for ms in runs.get(id(job), {}).values()]
+        measurements += [combine(ms) for ms in runs.get(id(job), {}).values()]
     if len(config.threads) > 1:  # several counts: each measurement's count joins its key (eager-t2)
         measurements = [replace(m, spec=replace(m.spec, thread_scaling=True)) for m in measurements]
 
@@ -265,17 +260,6 @@ def _floors_and_probe(config: SuiteConfig, artifacts: Artifacts | None,
         return floor_run, record(floor_run.get("interference"))
     except RuntimeError as exc:  # the probe broke the worker: the floors again, alone
         return execute(floor_job, lambda m: None), record(None, f"{exc}")
-
-
-def _scales(config: SuiteConfig, references: list[dict[str, Any]],
-            say: Callable[[str], None]) -> dict[str, dict[str, Any]]:
-    """Per reference kind, the scale estimates use: the run's own fast state, or the machine's
-    calibration (its first run's, bench/store/calibration.py) when config.calibration."""
-    own = run_scales(references)
-    if not config.calibration or not own:
-        return {k: {"scale_s": v, "run_scale_s": v, "source": "this run"} for k, v in own.items()}
-    return machine_scales(own, calibration_key(), calibration_path(),
-                          lambda line: say(f"warning: {line}"))
 
 
 def _execute_or_skip(job: dict[str, Any], execute: Callable[..., dict[str, Any]],

@@ -50,6 +50,11 @@ def worker_environment(cache_dir: str | None = None) -> dict[str, str]:
 
 def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = None) -> dict[str, Any]:
     """Run one job in this process; every finished Measurement is passed to `emit`."""
+    if (job.get("task") in ("inference", "training") and (job.get("timing") or {}).get("reference")
+            and "cpu" in job.get("devices", ()) and not job.get("skip_reason")):
+        from bench.engine.companion import shared_companion
+
+        shared_companion()  # the host-state reference starts now: it imports while we set up
     from bench.engine.timing import TimingConfig
     from bench.runtimes.base import Artifacts
     from bench.runtimes.measure import measure_inference

@@ -12,15 +12,6 @@ from linreg.train import TrainConfig, TrainResult, train
 DEVICES = ["cpu"] + [pytest.param("cuda", marks=pytest.mark.cuda)]
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _no_machine_calibration() -> None:
-    """Tests never read or write the user's calibration file (bench/store/calibration.py);
-    the calibration tests point it at their own tmp file."""
-    import os
-
-    os.environ["LINREG_BENCH_CALIBRATION"] = "off"
-
-
 @pytest.fixture(params=DEVICES)
 def device(request: pytest.FixtureRequest) -> str:
     if request.param == "cuda" and not torch.cuda.is_available():

@@ -20,24 +20,45 @@ def test_a_load_a_core_apart_is_a_warning(tmp_path, capsys) -> None:
     assert code == 0 and "LOAD DIFFERS" not in err
 
 
-def _with_estimates(doc: dict, factor: float, scale_s: float) -> dict:
-    """Reference-ratio estimates: every ratio the same, the run's scale `scale_s` (x factor)."""
+def _with_draws(doc: dict, host_slow: float, own_slow: float, usable: bool = True) -> dict:
+    """A v3 document: 12 draws per measurement, each with its median and its host-normalised
+    ratio. `host_slow` slows the workload and the companion's reference alike (the host's
+    state); `own_slow` slows the workload alone (the measured process's own state)."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    doc["schema_version"] = 3
     for m in doc["measurements"]:
         median = sorted(m["times_s"])[len(m["times_s"]) // 2]
-        m["estimate_s"] = median * factor
-        m["estimate"] = {"method": "reference-ratio", "reference": "dispatch", "scale_s": scale_s}
+        jitter = rng.lognormal(0.0, 0.01, 12)
+        draws = [median * host_slow * own_slow * j for j in jitter]
+        ratios = [100.0 * own_slow * j for j in jitter]
+        m["times_s"] = [t * host_slow * own_slow for t in m["times_s"]]
+        m["processes"] = [{"median_s": draws[0], "n_samples": 1,
+                           "draws": [{"median_s": d, "n_samples": 1} for d in draws]}]
+        m["estimate_s"] = sorted(draws)[6]
+        m["estimate"] = {"method": "median of draw medians", "draw_medians_s": draws,
+                         "host": {"reference": "dispatch", "ratio": sorted(ratios)[6],
+                                  "draw_ratios": ratios, "usable": usable, "tracking": "tracks"}}
     return doc
 
 
-def test_estimates_compare_at_one_scale_only_within_one_environment(tmp_path, capsys) -> None:
-    # NEW's host (or its calibration) ran the reference 30% slower; the ratios did not move
-    base = write(tmp_path, "a.json", _with_estimates(results_doc(0), 1.0, 1e-6))
-    same = write(tmp_path, "b.json", _with_estimates(results_doc(0), 1.3, 1.3e-6))
-    code, out, err = run(capsys, base, same)
-    assert code == 0 and "no significant regression" in out, out + err
-    # a new torch whose dispatcher got 30% slower slows the reference alike: only the scale shows
-    # it, so across environments the estimates compare as they are
-    doc = _with_estimates(results_doc(0), 1.3, 1.3e-6)
+def test_the_gate_reads_host_ratios_within_one_environment_and_times_across(tmp_path, capsys) -> None:
+    base = write(tmp_path, "a.json", _with_draws(results_doc(0), 1.0, 1.0))
+    # NEW's host ran 30% slower all through: the ratios did not move, so nothing regressed
+    code, out, err = run(capsys, base, write(tmp_path, "b.json", _with_draws(results_doc(0), 1.3, 1.0)))
+    assert code == 0 and "no significant regression" in out and "host-normalised ratios" in out, out + err
+    # the measured process itself got 30% slower (a thread, an allocator setting): it shows
+    code, out, err = run(capsys, base, write(tmp_path, "c.json", _with_draws(results_doc(0), 1.0, 1.3)))
+    assert code == 1 and "REGRESSION:" in err, out + err
+    # a new torch whose dispatcher got 30% slower slows the companion's reference alike: across
+    # environments the gate reads the draws' times, which show it
+    doc = _with_draws(results_doc(0), 1.3, 1.0)
     doc["environment"]["versions"]["torch"] = "9.9.9"
-    code, out, err = run(capsys, base, write(tmp_path, "c.json", doc))
+    code, out, err = run(capsys, base, write(tmp_path, "d.json", doc))
     assert code == 1 and "ENVIRONMENTS DIFFER" in err and "REGRESSION:" in err, out + err
+    assert "draw medians" in out
+    # a reference the run refused (it added noise) is not gated on: the draws' times are
+    code, out, err = run(capsys, base, write(tmp_path, "e.json",
+                                             _with_draws(results_doc(0), 1.3, 1.0, usable=False)))
+    assert code == 1 and "draw medians" in out, out + err

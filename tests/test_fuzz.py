@@ -242,25 +242,3 @@ def test_generated_compare_options_never_crash_and_write_only_output(
     after.pop(str(out), None)
     assert after == before  # the only file compare may write is its --output
 
-
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=20)
-
-
-@given(doc=st.one_of(JSON_VALUES, st.dictionaries(st.just("k1"), st.dictionaries(
-    st.sampled_from(["autograd", "ort"]), JSON_VALUES, max_size=2), max_size=1)), raw=st.binary(max_size=40))
-def test_generated_calibration_files_never_crash_a_run(tmp_path_factory: pytest.TempPathFactory,
-                                                       doc: Any, raw: bytes) -> None:
-    """The machine calibration file is untrusted input: whatever it holds, a run gets a positive
-    scale below a second for every kind, and the file is left valid JSON."""
-    from bench.store.calibration import machine_scales
-
-    path = tmp_path_factory.mktemp("calibration") / "scales.json"
-    for content in (json.dumps(doc).encode(), raw):
-        path.write_bytes(content)
-        got = machine_scales({"autograd": 1.5e-4, "ort": 3e-6}, "k1", path)
-        assert set(got) == {"autograd", "ort"}
-        assert all(0 < v["scale_s"] < 1.0 and v["run_scale_s"] in (1.5e-4, 3e-6) for v in got.values())
-        json.loads(path.read_text())

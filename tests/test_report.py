@@ -54,7 +54,7 @@ def test_report_of_the_golden_run(golden: dict, tmp_path: Path) -> None:
     assert "## Parity" not in text  # all passed: one line, no 44-row table of PASS
     # The answer leads; internals below it.
     assert text.index("## The answer") < text.index("## Training") < text.index("## Environment")
-    assert "- inference on cpu, batch " in text and "(raw median, no estimate)" in text
+    assert "- inference on cpu, batch " in text and "(raw median, no draws)" in text
 
     # Speedups vs eager at the same size and device, compile time apart, efficiency for large batches.
     assert "| fused | 6.59× | 5.45× | 1.56× | 1.57× |" in text
@@ -72,24 +72,38 @@ def test_report_of_the_golden_run(golden: dict, tmp_path: Path) -> None:
     assert "## How to read this" in text and "within one device" in text
 
 
-def test_answer_uses_estimates_and_flags_efficiency_over_the_roofline() -> None:
+def test_answer_names_a_winner_only_where_the_intervals_separate() -> None:
     from bench.report.answer import answer_lines
 
     def entry(runtime, size, est, low, high, **extra):
         return {"phase": "inference", "runtime": runtime, "device": "cpu", "batch_size": size,
-                "times_s": [est], "median_s": est * 1.3, "estimate_s": est,
-                "estimate": {"interval_s": [low, high], "method": "reference-ratio"}, **extra}
+                "times_s": [est], "median_s": est * 1.01, "estimate_s": est,
+                "estimate": {"interval_s": [low, high], "method": "median of draw medians", "draws": 12},
+                **extra}
     lines = answer_lines([entry("eager", 1, 3e-6, 2.9e-6, 3.1e-6), entry("onnxruntime", 1, 2e-6, 1.9e-6, 2.1e-6),
                           entry("eager", 1000, 4e-6, 3.9e-6, 4.1e-6),
                           entry("onnxruntime", 1000, 2e-6, 1.9e-6, 2.1e-6, bandwidth_efficiency=1.53),
+                          entry("eager", 10**5, 5.26e-6, 5.23e-6, 5.28e-6),
+                          entry("inference_mode", 10**5, 5.26e-6, 4.82e-6, 6.62e-6),
                           entry("eager", 10**6, 1e-3, 1e-3, 1e-3), entry("onnxruntime", 10**6, 2e-3, 2e-3, 2e-3)])
     text = "\n".join(lines)
-    assert "- inference on cpu, batch 1 to 1000: **onnxruntime** is fastest" in text
-    assert "- inference on cpu, batch 10^6: **eager** is fastest." in text
-    assert "`inference/onnxruntime/cpu/1`: 2.00 µs [1.90 µs, 2.10 µs] (reference-ratio)" in text
+    assert ("- inference on cpu, batch 1 to 1000: **onnxruntime** is fastest, 1.50x eager (the runner-up)"
+            " [1.38, 1.63] at 1; 2.00x eager (the runner-up) [1.86, 2.16] at 1000.") in text
+    # overlapping intervals: a tie, never a winner
+    assert "batch 10^5: no single fastest; **eager**, **inference_mode** tie" in text
+    assert "- inference on cpu, batch 10^6: **eager** is fastest, 2.00x onnxruntime (the runner-up) [2.00, 2.00]." in text
+    assert "`inference/onnxruntime/cpu/1`: 2.00 µs [1.90 µs, 2.10 µs] (12 draws)" in text
     assert "error of the floor" in text and "153%" in text
-    single = answer_lines([entry("eager", 1, 3e-6, 2.9e-6, 3.1e-6), entry("onnxruntime", 1, 2e-6, 1.9e-6, 2.1e-6)])
-    assert "1.50x eager [1.38, 1.63]" in "\n".join(single)
+
+
+def test_answer_of_an_old_file_shows_its_draws_not_its_rescaled_estimate() -> None:
+    from bench.report.answer import value_of
+
+    v2 = {"times_s": [2e-6] * 3, "median_s": 2e-6, "estimate_s": 3.2e-6,
+          "estimate": {"method": "reference-ratio", "interval_s": [3e-6, 3.4e-6]},
+          "processes": [{"draws": [{"median_s": 2e-6}, {"median_s": 2.1e-6}, {"median_s": 1.9e-6}]}]}
+    value, low, high = value_of(v2)
+    assert value == 2e-6 and low < 2e-6 < high
 
 
 def test_parity_failure_is_loud_at_the_top(golden: dict) -> None:

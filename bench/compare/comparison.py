@@ -8,6 +8,7 @@ says so.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ class Row:
     # parity failed | failed in NEW (crashed) | lost (BASE measured it, NEW does not)
     verdict: Verdict
     note: str = ""
+    figure: str = ""   # what the ratio, interval and p-value were computed on (files.gated)
+    values: tuple[float, float] = (math.nan, math.nan)  # BASE and NEW medians of that figure
 
 
 @dataclass(frozen=True)
@@ -99,26 +102,32 @@ def _compare_entry(b: Entry, n: Entry, gate: MedianGate, resamples: int, raw: bo
         stats = RatioStats(ratio, ratio, ratio, math.nan, len(b.times_s), len(n.times_s), 1.0)
         return Row(b.key, b.label, b, n, stats, Verdict.INCONCLUSIVE,
                    "no raw samples, no significance test (use --benchmark-json, not autosave)")
-    # estimate_s on both sides (unless raw): the ratio is the estimates' ratio; two reference-ratio
-    # estimates of one reference kind at ONE scale (the lower), so only the workload/reference
-    # ratios are compared and neither run's host state leaks in through its scale. Not across
-    # environments: a new torch that slows its dispatcher slows the reference too, and only the
-    # scales (each environment's own calibration) still show it
-    use_raw = raw or b.estimate_s is None or n.estimate_s is None
-    if (not use_raw and same_environment and b.scale_s and n.scale_s
-            and b.reference == n.reference):
-        common = min(b.scale_s, n.scale_s)
-        b, n = b.at_scale(common), n.at_scale(common)
-    stats = compare_samples(b.gated(use_raw), n.gated(use_raw), resamples=resamples)
+    # host ratios only within one environment: a new torch that slows its dispatcher slows the
+    # companion's reference too, and only the times show it
+    base_values, figure = b.gated(n, raw, host=same_environment)
+    new_values, _ = n.gated(b, raw, host=same_environment)
+    stats = compare_samples(base_values, new_values, resamples=resamples)
     verdict = gate.verdict(stats)
     note = ""
     if verdict == Verdict.INCONCLUSIVE:
-        note = f"n={stats.n_base}/{stats.n_new} can never reach p<{gate.alpha:g}"
+        note = f"{stats.n_base}/{stats.n_new} {figure} can never reach p<{gate.alpha:g}"
         if gate.is_blocking(verdict, stats):
             note += ": slower beyond the threshold, more samples needed to tell (fails the gate)"
     elif b.parity_passed is False:
         note = "BASE failed parity; NEW passes"
-    return Row(b.key, b.label, b, n, stats, verdict, note)
+    return Row(b.key, b.label, b, n, stats, verdict, note, figure,
+               (_median(base_values), _median(new_values)))
+
+
+def _median(values: tuple[float, ...]) -> float:
+    return statistics.median(values) if values else math.nan
+
+
+def _too_little_data(rows: list[Row], gate: MedianGate) -> list[str]:
+    few = [f"{r.label} ({r.stats.n_base}/{r.stats.n_new} {r.figure})" for r in rows
+           if r.stats is not None and r.stats.min_p_value >= gate.alpha]
+    return [f"too little data to ever reach p<{gate.alpha:g} (a slowdown beyond the threshold fails"
+            " as inconclusive; more processes or rounds needed): " + ", ".join(few)] if few else []
 
 
 class PartialBaselineError(LinregError):
@@ -148,7 +157,8 @@ def compare_files(
     raw: bool = False, allow_partial: bool = False,
 ) -> Comparison:
     """Every measurement of both files, matched by key, with its verdict. Timed rows gate on
-    estimate_s where both files have it (raw: on the raw samples' medians)."""
+    what was measured: the draws' host-normalised ratios, else the draws' medians, else the raw
+    samples (raw: always the raw samples; bench/compare/files.Entry.gated)."""
     if base.partial and not allow_partial:
         raise PartialBaselineError(f"{base.path}: a partial run ({base.partial}) is not a baseline"
                                    " (--allow-partial to compare against it anyway)")
@@ -195,11 +205,7 @@ def compare_files(
                and None not in (r.base.threads, r.new.threads) and r.base.threads != r.new.threads]
     if threads:  # e.g. a one-count run at 2 threads against a [1, 2] run's 1-thread entries
         warnings.append("THREAD COUNTS DIFFER, these pairs ran with other intra-op threads: " + ", ".join(threads))
-    few = [r.label for r in rows if r.stats is not None and r.stats.min_p_value >= gate.alpha]
-    if few:
-        warnings.append(f"too few samples to ever reach p<{gate.alpha:g} (a slowdown beyond the "
-                        "threshold fails as inconclusive, more samples needed): "
-                        + ", ".join(few))
+    warnings += _too_little_data(rows, gate)
     memory = memory_changes([(b.label, b.memory, new.entries[k].memory)
                              for k, b in base.entries.items() if k in new.entries])
     return Comparison(base, new, gate, tuple(rows), tuple(diffs), tuple(warnings), memory=tuple(memory))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -87,24 +87,34 @@ class Entry:
     parity_passed: bool | None = None
     parity_detail: str = ""
     memory: dict[str, Any] | None = None  # schema v2: peak memory of the measurement
-    estimate_s: float | None = None   # schema v2: the stable estimate (bench/engine/estimate.py)
+    estimate_s: float | None = None   # schema v2+: estimate_s (v3: what the run measured)
     threads: int | None = None        # intra-op threads it ran with, where the file says
-    scale_s: float | None = None      # a reference-ratio estimate's scale, and its reference kind:
-    reference: str | None = None      # two such estimates compare at one common scale
+    draws_s: tuple[float, ...] = ()   # schema v2+: each draw's median (processes x rounds), measured
+    host_ratios: tuple[float, ...] = ()  # schema v3: each draw's host-normalised ratio...
+    host_reference: str | None = None    # ...against this companion reference kind
+    host_usable: bool = False            # ...and whether the run judged it fit to gate on
 
-    def at_scale(self, scale_s: float) -> "Entry":
-        """This entry with its reference-ratio estimate re-expressed at `scale_s`."""
-        if not (self.estimate_s and self.scale_s):
-            return self
-        return replace(self, estimate_s=self.estimate_s / self.scale_s * scale_s, scale_s=scale_s)
+    def gated(self, other: "Entry", raw: bool = False,
+              host: bool = True) -> tuple[tuple[float, ...], str]:
+        """(values, what they are) that the gate compares with `other`'s: what was measured,
+        never rescaled. The draws' host-normalised ratios where both runs have usable ones of one
+        reference kind (the host's state cancels, the process's own does not); else the draws'
+        medians (a draw is an independent instance: samples within one are not); else, for files
+        that keep no draws (v1, pytest-benchmark) or with --raw, the raw samples."""
+        if raw:
+            return self.times_s, RAW_SAMPLES
+        if (host and self.host_usable and other.host_usable and self.host_reference == other.host_reference
+                and len(self.host_ratios) >= MIN_DRAWS and len(other.host_ratios) >= MIN_DRAWS):
+            return self.host_ratios, HOST_RATIOS
+        if len(self.draws_s) >= MIN_DRAWS and len(other.draws_s) >= MIN_DRAWS:
+            return self.draws_s, DRAW_MEDIANS
+        return self.times_s, RAW_SAMPLES
 
-    def gated(self, raw: bool) -> tuple[float, ...]:
-        """The samples the gate compares: raw, or scaled so their median is estimate_s (the
-        within-run spread kept, the between-run bias of the host's state taken out)."""
-        if raw or not self.estimate_s or not self.median_s > 0:
-            return self.times_s
-        scale = self.estimate_s / self.median_s
-        return tuple(t * scale for t in self.times_s)
+
+RAW_SAMPLES = "raw samples"
+DRAW_MEDIANS = "draw medians"
+HOST_RATIOS = "host-normalised ratios"
+MIN_DRAWS = 3
 
 
 @dataclass(frozen=True)
@@ -148,6 +158,7 @@ def _env_value(env: dict[str, Any], key: str) -> Any:
 
 def _results_entries(data: dict[str, Any], path: str) -> dict[str, Entry]:
     validate_results(data, path)  # ResultsError naming the file and the bad entry
+    version = data["schema_version"]
     measurements = measurements_of(data)
     entries: dict[str, Entry] = {}
     for m in measurements:
@@ -170,19 +181,33 @@ def _results_entries(data: dict[str, Any], path: str) -> dict[str, Entry]:
             memory=m.extra.get("memory") if isinstance(m.extra.get("memory"), dict) else None,
             estimate_s=_positive(m.extra.get("estimate_s")),
             threads=m.spec.threads,
-            **_scale_of(m.extra.get("estimate")),
+            draws_s=_draw_medians(m.extra.get("processes")),
+            **(_host_of(m.extra.get("estimate")) if version >= 3 else {}),
         )
     return entries
 
 
-def _scale_of(est: Any) -> dict[str, Any]:
-    """scale_s and reference of a reference-ratio estimate object (untrusted: checked)."""
-    if not isinstance(est, dict) or est.get("method") != "reference-ratio":
+def _draw_medians(processes: Any) -> tuple[float, ...]:
+    """Each draw's median from a results.json `processes` list (untrusted: all or nothing)."""
+    if not isinstance(processes, list):
+        return ()
+    draws = [d for p in processes if isinstance(p, dict) and isinstance(p.get("draws"), list)
+             for d in p["draws"]]
+    values = [_positive(d.get("median_s")) if isinstance(d, dict) else None for d in draws]
+    return tuple(values) if values and None not in values else ()  # type: ignore[arg-type]
+
+
+def _host_of(est: Any) -> dict[str, Any]:
+    """The host-normalised ratio of a v3 estimate object (untrusted: checked, all or nothing)."""
+    host = est.get("host") if isinstance(est, dict) else None
+    if not isinstance(host, dict) or not isinstance(host.get("draw_ratios"), list):
         return {}
-    scale, kind = _positive(est.get("scale_s")), est.get("reference")
-    if scale is None or not isinstance(kind, str) or len(kind) > 40:
+    ratios = [_positive(r) for r in host["draw_ratios"]]
+    kind = host.get("reference")
+    if not ratios or None in ratios or not isinstance(kind, str) or len(kind) > 40:
         return {}
-    return {"scale_s": scale, "reference": kind}
+    return {"host_ratios": tuple(ratios), "host_reference": kind,
+            "host_usable": host.get("usable") is True}
 
 
 def _positive(value: Any) -> float | None:

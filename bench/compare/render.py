@@ -20,11 +20,15 @@ def _cells(row: Row) -> list[str]:
         row.label,
         format_duration(row.base.median_s, none="-") if row.base else "-",
         format_duration(row.new.median_s, none="-") if row.new else "-",
-        ratio, ci, p, row.verdict, row.note,
+        row.figure or "-", ratio, ci, p, row.verdict, row.note,
     ]
 
 
-HEADERS = ["measurement", "BASE median", "NEW median", "NEW/BASE", "95% CI", "p (MWU)", "verdict", "note"]
+# The medians are the raw samples' (times); the ratio, interval and p-value are of the figure
+# named in "ratio of": the draws' host-normalised ratios, the draws' medians, or raw samples.
+HEADERS = ["measurement", "BASE median", "NEW median", "ratio of", "NEW/BASE", "95% CI", "p (MWU)",
+           "verdict", "note"]
+VERDICT_COLUMN = HEADERS.index("verdict")
 
 
 def _split_rows(c: Comparison) -> tuple[list[Row], dict[str, int]]:
@@ -53,7 +57,9 @@ def _skipped_lines(both: dict[str, int]) -> list[str]:
 
 
 def _summary_lines(c: Comparison) -> list[str]:
-    lines = [f"gate: {c.gate.label}"]
+    lines = [f"gate: {c.gate.label}; BASE/NEW median: the raw samples' medians; NEW/BASE, its"
+             " interval and p: of the figure in 'ratio of' (host-normalised ratios and draw"
+             " medians: one value per draw, processes x rounds)"]
     if c.regressions:
         lines.append(f"REGRESSED ({len(c.regressions)}): " + ", ".join(
             f"{r.label} ({r.verdict})" for r in c.regressions))
@@ -91,7 +97,7 @@ def render_markdown(c: Comparison) -> str:
     for r in shown:
         cells = [x.replace("|", "\\|") for x in _cells(r)]
         if r in regressions:
-            cells[6] = f"**{cells[6]}**"
+            cells[VERDICT_COLUMN] = f"**{cells[VERDICT_COLUMN]}**"
         out.append("| " + " | ".join(cells) + " |")
     out.append("")
     out += [f"{line}  " for line in _skipped_lines(both) + memory_lines(c.memory) + _summary_lines(c)]
@@ -106,7 +112,8 @@ def to_json(c: Comparison) -> dict[str, Any]:
     def entry(e: Entry | None) -> dict[str, Any] | None:
         if e is None:
             return None
-        return {"median_s": _num(e.median_s), "n_samples": len(e.times_s), "skip_reason": e.skip_reason,
+        return {"median_s": _num(e.median_s), "estimate_s": e.estimate_s, "n_samples": len(e.times_s),
+                "n_draws": len(e.draws_s), "skip_reason": e.skip_reason,
                 "parity_passed": e.parity_passed}
     return {
         "base": {"path": c.base.path, "format": c.base.format, "revision": c.base.revision},
@@ -119,6 +126,9 @@ def to_json(c: Comparison) -> dict[str, Any]:
             {
                 "key": r.key, "label": r.label, "verdict": r.verdict, "note": r.note,
                 "base": entry(r.base), "new": entry(r.new),
+                "figure": r.figure or None,
+                "base_value": _num(r.values[0]) if r.figure else None,
+                "new_value": _num(r.values[1]) if r.figure else None,
                 "ratio": _num(r.stats.ratio) if r.stats else None,
                 "ci_low": _num(r.stats.ci_low) if r.stats else None,
                 "ci_high": _num(r.stats.ci_high) if r.stats else None,

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 import statistics
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Sequence
 
 from bench.engine.estimate import Draw, estimate
-from bench.engine.reference import scale_key
 from bench.engine.measurement import Measurement
-from bench.engine.timing import UNSTABLE_PREFIX
+from bench.engine.timing import UNSTABLE_IQR_RATIO, UNSTABLE_PREFIX
 
 
 def merge_rounds(rounds: Sequence[Measurement]) -> Measurement:
@@ -54,10 +53,10 @@ def _draws(m: Measurement) -> list[Draw]:
     return [_draw(r["times_s"], r.get("reference")) for r in _round_records(m)]
 
 
-def combine(runs: Sequence[Measurement],
-            scales: Mapping[str, Mapping[str, Any]] | None = None) -> Measurement:
+def combine(runs: Sequence[Measurement]) -> Measurement:
     """Merge one spec's measurements from several processes (a single one gets an estimate too).
-    `scales`: per reference kind {scale_s, run_scale_s, source} (bench.suite._scales)."""
+    Everything derived (the estimate, the efficiency, the warnings) is computed from the whole
+    measurement: every draw of every process."""
     timed = [m for m in runs if not m.skipped and m.times_s]
     if not timed:
         return runs[0]
@@ -66,21 +65,29 @@ def combine(runs: Sequence[Measurement],
     parity = failed[0].parity if failed else first.parity
     draws = [_draws(m) for m in timed]
     flat = [d for ds in draws for d in ds]
-    ref = _reference(timed) if all(d.has_reference for d in flat) else {}
-    kind = ref.get("kind")
-    scale = dict((scales or {}).get(scale_key(ref)) or {}) if kind else {}
-    est = estimate(flat, reference=kind, within_samples=first.times_s, scale_s=scale.get("scale_s"),
+    kind = _reference(timed).get("kind") if all(d.has_reference for d in flat) else None
+    est = estimate(flat, reference=kind, within_samples=first.times_s,
                    outlier_medians=[m.median_s for m in timed])
-    if est["method"] == "reference-ratio" and scale:
-        est["run_scale_s"], est["scale_source"] = scale.get("run_scale_s"), scale.get("source")
     est["processes"], est["draws"] = len(timed), len(flat)
-    warnings = _summarised(w for m in timed for w in m.warnings) + est.pop("warnings")
+    times = tuple(t for m in timed for t in m.times_s)
+    warnings = _whole_warnings(timed, times) + est.pop("warnings")
     extra = {k: v for k, v in first.extra.items() if k not in ("reference", "rounds")}
     extra["processes"] = [_process_record(m, ds) for m, ds in zip(timed, draws)]
     extra["estimate_s"] = est.pop("estimate_s")
     extra["estimate"] = est
-    times = tuple(t for m in timed for t in m.times_s)
+    _whole_efficiency(extra)
     return replace(first, times_s=times, parity=parity, warnings=tuple(warnings), extra=extra)
+
+
+def _whole_efficiency(extra: dict[str, Any]) -> None:
+    """bytes_per_s and bandwidth_efficiency of the measurement's estimate_s, not of process 1's
+    median (the floor is the one with_efficiency used: process 1's rate / its efficiency)."""
+    moved, rate, eff = extra.get("bytes_moved"), extra.get("bytes_per_s"), extra.get("bandwidth_efficiency")
+    if not isinstance(moved, (int, float)) or not extra["estimate_s"] > 0:
+        return
+    extra["bytes_per_s"] = moved / extra["estimate_s"]
+    if isinstance(rate, (int, float)) and isinstance(eff, (int, float)) and eff > 0:
+        extra["bandwidth_efficiency"] = extra["bytes_per_s"] / (rate / eff)
 
 
 def _reference(timed: Sequence[Measurement]) -> dict[str, Any]:
@@ -102,15 +109,14 @@ def references_of(m: Measurement) -> list[dict[str, Any]]:
     return [r["reference"] for r in _round_records(m) if isinstance(r.get("reference"), dict)]
 
 
-def _summarised(warnings: Iterable[str]) -> list[str]:
-    """The processes' and rounds' warnings, each once; their per-draw "unstable: IQR is X%"
-    lines become one line saying in how many draws and how large (a 12-draw measurement would
-    otherwise list up to 12 near-identical lines)."""
-    unstable = [w for w in warnings if w.startswith(UNSTABLE_PREFIX)]
-    rest = [w for w in warnings if not w.startswith(UNSTABLE_PREFIX)]
+def _whole_warnings(timed: Sequence[Measurement], times: Sequence[float]) -> list[str]:
+    """The processes' warnings, each once, except the per-instance "unstable" lines: the spread
+    that a reader compares with the table is the whole measurement's, so that one is recomputed
+    on all the samples (the draws' spread shows in the interval and the outlier warnings)."""
+    rest = [w for m in timed for w in m.warnings if not w.startswith(UNSTABLE_PREFIX)]
     out = list(dict.fromkeys(rest))
-    if unstable:
-        worst = max(unstable, key=lambda w: float(w[len(UNSTABLE_PREFIX):].split("%")[0] or 0))
-        out.append(worst if len(unstable) == 1 else
-                   f"{worst} (the largest of {len(unstable)} timed instances over 10%)")
+    pooled = Measurement(timed[0].spec, tuple(times))
+    if pooled.median_s > 0 and pooled.iqr_s / pooled.median_s > UNSTABLE_IQR_RATIO:
+        out.append(f"{UNSTABLE_PREFIX}{100 * pooled.iqr_s / pooled.median_s:.1f}% of the median"
+                   f" over all {len(times)} samples (> 10%)")
     return out

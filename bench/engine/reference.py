@@ -1,9 +1,9 @@
-"""Reference workloads timed in alternating blocks with the measurement, in the same process.
+"""Reference workloads timed in lockstep with the measurement, in a companion process.
 
 The host's slow phases last seconds to tens of seconds and hit dispatch-bound work (many tiny
 torch calls) much harder than memory-bound work. A reference of the SAME kind, timed in the
-block right after each workload block, sees the same state; the workload block divided by its
-reference block cancels the state (bench/engine/estimate.py uses the ratio only where it
+block right after each workload block, sees the same host state; the workload block divided by
+its reference block cancels it (bench/engine/estimate.py uses the ratio only where it
 verifiably tracks).
   - dispatch: 20 torch.add calls on 1-element tensors (the interpreter + dispatcher path that
     a small batch of a torch runtime spends its time in);
@@ -16,19 +16,17 @@ verifiably tracks).
     the run's thread count: ORT's large batches (ORT's own kernels and thread pool, which the
     torch stream does not track: across six processes ONNX Runtime at 10^6 moved 1.15x, its
     ratio to the torch stream 1.09x, to this reference 1.04x).
-The reference code is fixed and independent of the product's code under test; a slowdown of a
-library both share still shows, through the run's scale (the reference's own fast time).
+The reference code is fixed and independent of the product's code under test, and it runs in
+a companion process (bench/engine/companion.py), so the measured process's own state (its
+threads, its allocator, its imports) cannot slow it: that state is part of what is measured.
 """
 from __future__ import annotations
 
-import statistics
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
-from bench.engine.measurement import Spec, percentile
-from bench.engine.timing import TimingConfig, calibrate, loop_timer, warm_up
+from bench.engine.measurement import Spec
 
 STREAM_FROM = 100_000      # batches / training sizes from here on are memory-bound here
-SCALE_PERCENTILE = 10.0    # the run's fast state: p10 of all its reference blocks of one kind
 
 
 LARGE_TWIN = {"ort": "ort-stream"}  # a family whose large calls run in its own kernels, not torch's
@@ -122,52 +120,3 @@ def reference_workload(kind: str) -> Callable[[], Any]:
     x, y = torch.ones(1_000_000), torch.ones(1_000_000)
     out = torch.empty_like(x)
     return lambda: torch.add(x, y, out=out)
-
-
-class InterleavedReference:
-    """A warmed, calibrated reference: `sample()` times one block right after a workload block."""
-
-    def __init__(self, kind: str, timing: TimingConfig) -> None:
-        fn = reference_workload(kind)
-        self.kind = kind
-        self.block = loop_timer(fn)
-        warm_up(fn, timing)
-        self.calls, _ = calibrate(self.block, timing.min_sample_s)
-        self.times_s: list[float] = []
-
-    def sample(self) -> None:
-        self.times_s.append(self.block(self.calls) / self.calls)
-
-    def record(self, workload_s: Sequence[float]) -> dict[str, Any]:
-        """extra["reference"]: the reference's samples and the median of workload/reference pairs."""
-        pairs = [w / r for w, r in zip(workload_s, self.times_s) if r > 0]
-        import torch
-
-        return {"kind": self.kind, "threads": torch.get_num_threads(),
-                "median_s": statistics.median(self.times_s),
-                "ratio": statistics.median(pairs) if pairs else None,
-                "calls_per_sample": self.calls, "times_s": list(self.times_s)}
-
-
-def interleaved_reference(spec: Spec, timing: TimingConfig,
-                          family: str = "dispatch") -> InterleavedReference | None:
-    """The reference to interleave with `spec`'s blocks: CPU only (CUDA work is not dispatch-
-    bound on the host in the same way) and only when the timing config asks for it."""
-    if not timing.reference or spec.device != "cpu":
-        return None
-    return InterleavedReference(reference_kind(spec, family), timing)
-
-
-def scale_key(ref: dict[str, Any]) -> str:
-    """What one scale covers: the reference kind at one thread count ("stream/t2")."""
-    return f"{ref.get('kind')}/t{ref.get('threads', 1)}"
-
-
-def run_scales(references: Sequence[dict[str, Any]]) -> dict[str, float]:
-    """Per scale_key, the run's fast state: p10 of every reference block of that kind and thread
-    count in the run (all measurements, all processes). Seconds per reference call."""
-    pooled: dict[str, list[float]] = {}
-    for ref in references:
-        times = [t for t in ref.get("times_s") or () if isinstance(t, (int, float)) and t > 0]
-        pooled.setdefault(scale_key(ref), []).extend(times)
-    return {kind: percentile(sorted(ts), SCALE_PERCENTILE) for kind, ts in pooled.items() if ts}

@@ -11,7 +11,7 @@ from bench.engine.latency import with_latency
 from bench.engine.measurement import Measurement, Spec
 from bench.engine.memory import MemoryTracker
 from bench.engine.parity import check_parity
-from bench.engine.reference import interleaved_reference
+from bench.engine.companion import interleaved_reference
 from bench.engine.timing import TimingConfig, measure, skipped
 from bench.runtimes import RuntimeEntry, runtime_entry
 from bench.runtimes.base import Artifacts, make_input

@@ -65,11 +65,26 @@ Format history:
       before), the list for several. A list is not a fingerprint that must match (the keys carry
       the counts). The floors and the ORT interference probe run at the first count.
     - results.csv gains a `threads` column after world_size.
+  3 (numbers that are true, issue 20): the time published for a measurement is what its run
+    measured, and the host's state is kept apart from it.
+    - `estimate_s` is the median over draws of each draw's median: seconds this run measured,
+      never rescaled. (In v2 it was a workload/reference ratio times a stored scale: it could be
+      1.6x the run's own time. Readers of v2 files use the draws' medians instead.)
+    - the estimate object: {interval_s (95% t interval on the logs of the draw medians), method
+      "median of draw medians", draw_medians_s, host, processes, draws, spread}; `reference`,
+      `tracking`, `scale_s`, `run_scale_s` and `scale_source` are gone with the calibration file.
+    - `estimate.host`: {reference (kind), ratio, interval, draw_ratios, usable, tracking} or
+      null: the host-normalised ratio, workload time / the time of a fixed reference timed in
+      lockstep in a companion process (bench/engine/companion.py). Dimensionless; `compare`
+      gates on draw_ratios when both files have usable ones of the same kind. Each draw's
+      reference record gains `where: "companion process"`.
+    - bytes_per_s and bandwidth_efficiency are of estimate_s (v2: of process 1's median); the
+      "unstable" warning is of all the measurement's samples (v2: of its worst instance).
 """
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
-SUPPORTED_SCHEMA_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+SUPPORTED_SCHEMA_VERSIONS = (1, 2, 3)
 
 # Environment fields that must be equal for two runs' absolute numbers to be comparable.
 # Paths are dotted keys into results.json's `environment`.

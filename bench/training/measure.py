@@ -11,7 +11,7 @@ from bench.engine.devices import (compile_cache_note, compile_cache_state, devic
 from bench.engine.floors import with_efficiency
 from bench.engine.measurement import Measurement, Spec
 from bench.engine.parity import check_parity
-from bench.engine.reference import interleaved_reference
+from bench.engine.companion import interleaved_reference
 from bench.engine.timing import TimingConfig, measure, skipped
 from bench.engine.tub_timer import torch_timer
 from bench.training import PARITY_EPOCHS, make_loop, variant_entry, variant_skip_reason

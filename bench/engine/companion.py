@@ -1,0 +1,198 @@
+"""The host-state reference: a companion process that times a fixed reference in lockstep.
+
+A reference inside the measured process cancels whatever slows that whole process: a thread
+that holds the GIL, a thread-pool or allocator setting, an import side effect. Those are part of
+what is measured, so a regression of that kind read as unchanged, or faster (a GIL-holding
+thread: raw +37%, ratio 0.945x). The host's slow phases, on the other hand, are host-wide and
+last seconds. So the reference runs in ANOTHER process, started clean (its own environment, the
+harness's allocator settings, a fixed thread count, no plug-ins imported), and the two take
+turns: after each workload block the worker asks for one reference block and waits, blocked on
+a pipe, until its time comes back (duet benchmarking, Bulej et al. 2020; randomized multiple
+interleaved trials, Abedi and Brecht 2017). The measured process cannot bend it; the host can.
+
+Protocol, one text line each way (stdout is the companion's protocol channel; anything a
+library prints goes to stderr):
+  worker -> companion: {"use": KIND, "threads": T, "timing": {...}}  <- {"calls": n}
+                       "block"                                        <- {"s": seconds per call}
+  EOF ends the companion.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import select
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import IO, Any, Sequence
+
+from bench.engine.measurement import Spec
+from bench.engine.reference import reference_kind
+from bench.engine.timing import TimingConfig
+
+START_TIMEOUT_S = 120.0   # importing torch (and onnxruntime) in a fresh interpreter, on a busy host
+BLOCK_TIMEOUT_S = 60.0
+
+
+class CompanionError(RuntimeError):
+    """The companion died, hung or answered out of protocol."""
+
+
+def companion_environment() -> dict[str, str]:
+    """A clean environment: nothing of the measured process's settings reaches the reference
+    except where to find Python and this checkout. The allocator is the harness's own."""
+    from bench.engine.allocator import ALLOCATOR_ENV
+
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env.update(ALLOCATOR_ENV)
+    env.update({"PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0",
+                "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    return env
+
+
+class Companion:
+    """One companion process, started at once (it imports while the worker sets up)."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.engine.companion"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=companion_environment(),
+            text=True, bufsize=1)
+        self.kind: tuple[str, int] | None = None
+        self.calls = 0
+
+    def use(self, kind: str, threads: int, timing: dict[str, Any]) -> int:
+        """Switch to reference `kind` at `threads` (built, warmed and calibrated once)."""
+        if self.kind != (kind, threads):
+            reply = self._ask(json.dumps({"use": kind, "threads": threads, "timing": timing}),
+                              START_TIMEOUT_S)
+            self.kind, self.calls = (kind, threads), int(reply["calls"])
+        return self.calls
+
+    def block(self) -> float:
+        """Seconds per call of one reference block, timed in the companion, now."""
+        return float(self._ask("block", BLOCK_TIMEOUT_S)["s"])
+
+    def _ask(self, line: str, timeout_s: float) -> dict[str, Any]:
+        stdin, stdout = self.proc.stdin, self.proc.stdout
+        assert stdin is not None and stdout is not None
+        try:
+            stdin.write(line + "\n")
+            stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise CompanionError(f"companion exited (code {self.proc.poll()})") from None
+        ready, _, _ = select.select([stdout], [], [], timeout_s)
+        answer = stdout.readline() if ready else ""
+        if not answer:
+            self.close()
+            raise CompanionError("companion did not answer" if not ready else
+                                 f"companion exited (code {self.proc.poll()})")
+        reply = json.loads(answer)
+        if "error" in reply:
+            raise CompanionError(f"companion: {reply['error']}")
+        return reply
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()  # type: ignore[union-attr]
+                self.proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+
+
+SINGLE_THREADED = ("dispatch", "autograd", "ort")  # tiny calls: one thread, whatever the run's
+
+
+def interleaved_reference(spec: Spec, timing: TimingConfig, family: str = "dispatch") -> Any:
+    """The host-state reference to take turns with `spec`'s blocks: a block in the companion
+    process after every workload block (bench/engine/companion.py). CPU only (CUDA work is not
+    dispatch-bound on the host in the same way) and only when the timing config asks for it."""
+    if not timing.reference or spec.device != "cpu":
+        return None
+    import torch
+
+    kind = reference_kind(spec, family)
+    threads = 1 if kind in SINGLE_THREADED else torch.get_num_threads()
+    return CompanionReference(kind, threads, timing)
+
+
+_SHARED: list[Companion] = []
+
+
+def shared_companion() -> Companion:
+    """This process's companion (one per worker process, reused by every measurement in it)."""
+    if not _SHARED or _SHARED[0].proc.poll() is not None:
+        _SHARED[:] = [Companion()]
+        atexit.register(_SHARED[0].close)
+    return _SHARED[0]
+
+
+class CompanionReference:
+    """The reference of one timed instance: `sample()` after every workload block asks the
+    companion for one block of `kind`; `record()` pairs them (what InterleavedReference was)."""
+
+    def __init__(self, kind: str, threads: int, timing: Any) -> None:
+        from dataclasses import asdict
+
+        self.kind, self.threads = kind, threads
+        self.companion = shared_companion()
+        self.calls = self.companion.use(kind, threads, asdict(timing))
+        self.times_s: list[float] = []
+
+    def sample(self) -> None:
+        self.times_s.append(self.companion.block())
+
+    def record(self, workload_s: Sequence[float]) -> dict[str, Any]:
+        """extra["reference"]: the companion's blocks and the median of workload/reference pairs."""
+        pairs = [w / r for w, r in zip(workload_s, self.times_s) if r > 0]
+        return {"kind": self.kind, "threads": self.threads, "where": "companion process",
+                "median_s": statistics.median(self.times_s),
+                "ratio": statistics.median(pairs) if pairs else None,
+                "calls_per_sample": self.calls, "times_s": list(self.times_s)}
+
+
+def _serve(channel: IO[str], requests: IO[str]) -> None:
+    import torch
+
+    from bench.engine.reference import reference_workload
+    from bench.engine.timing import TimingConfig, calibrate, loop_timer, warm_up
+
+    block, calls = None, 0
+    for line in requests:
+        try:
+            if line.strip() == "block":
+                if block is None:
+                    raise ValueError("block before use")
+                reply: dict[str, Any] = {"s": block(calls) / calls}
+            else:
+                ask = json.loads(line)
+                torch.set_num_threads(int(ask["threads"]))
+                timing = TimingConfig(**ask["timing"])
+                fn = reference_workload(str(ask["use"]))
+                block = loop_timer(fn)
+                warm_up(fn, timing)
+                calls, _ = calibrate(block, timing.min_sample_s)
+                reply = {"calls": calls}
+        except Exception as exc:  # noqa: BLE001 - the worker decides; one line back
+            reply = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+        channel.write(json.dumps(reply) + "\n")
+        channel.flush()
+
+
+def main() -> None:
+    # the protocol keeps fd 1; whatever a library prints goes to stderr
+    channel = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    try:
+        _serve(channel, sys.stdin)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
