@@ -17,9 +17,12 @@ Variants (all L1 loss + SGD, lr 0.01, the tutorial's `parameter` model):
 - cuda_graph:    the fused step captured once in a CUDA graph and replayed (GPU only).
 Parity: every variant runs K epochs from the same initial parameters as the eager loop and
 its final (weights, bias) are compared with the eager loop's.
+Installed packages add variants through the entry-point group `linreg_bench.variants`
+(plugins.py); they join TRAINING_VARIANTS, and a broken one only gets skip records.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -36,16 +39,24 @@ class VariantEntry:
     """One training variant: how to build its loop and what the suite, parity and report need."""
 
     name: str
-    factory: str                 # "module:callable" taking (X, y, device), imported when used
+    factory: str | Callable[..., Any] | None  # "module:callable" taking (X, y, device), imported
+                                 # when used, or the callable (plug-ins); None: a broken plug-in
     parity_atol: float | None = None  # None: bit-exact with the eager loop (bench.engine.parity)
     compiled: bool = False       # compiles or captures at each size: that time is reported apart
     inductor: bool = False       # torch.compile: dynamo reset per size, Inductor cache cold/warm noted
     needs_cuda: bool = False     # CUDA graphs: skipped on every other device
     order: int = 100             # display order in reports
+    source: str = "built-in"     # or the plug-in's distribution name
+    broken: str | None = None    # a plug-in that cannot run: why (its skip reason)
 
     def make(self, X: Any, y: Any, device: str) -> Any:
-        module, _, attr = self.factory.partition(":")
-        return getattr(importlib.import_module(module), attr)(X, y, device)
+        factory = self.factory
+        if factory is None:
+            raise ValueError(self.broken or f"training variant {self.name!r} has no factory")
+        if isinstance(factory, str):
+            module, _, attr = factory.partition(":")
+            factory = getattr(importlib.import_module(module), attr)
+        return factory(X, y, device)
 
 
 BUILTIN: tuple[VariantEntry, ...] = (
@@ -56,14 +67,39 @@ BUILTIN: tuple[VariantEntry, ...] = (
     VariantEntry("cuda_graph", "bench.training.loops:CudaGraphLoop", REORDERED_SUM_ATOL,
                  compiled=True, needs_cuda=True, order=3),
 )
-VARIANTS: dict[str, VariantEntry] = {e.name: e for e in BUILTIN}
-TRAINING_VARIANTS = tuple(VARIANTS)
+VARIANTS: dict[str, VariantEntry] = {e.name: e for e in BUILTIN}  # the built-in ones
+
+
+@functools.cache
+def _registry() -> dict[str, VariantEntry]:
+    from bench.training.plugins import PLUGIN_ORDER, discover
+
+    entries = dict(VARIANTS)
+    for name, factory, capabilities, source, broken in discover(set(entries)):
+        entries[name] = VariantEntry(name, factory, order=PLUGIN_ORDER, source=source, broken=broken,
+                                     **capabilities)
+    return entries
+
+
+def reload_plugins() -> None:
+    """Look for entry points again (after installing a plug-in into this process's path)."""
+    _registry.cache_clear()
+
+
+def variant_names() -> tuple[str, ...]:
+    """Every variant `--variants` accepts: built-in, then plug-ins (broken ones give skip records)."""
+    return tuple(_registry())
+
+
+# Built-in and installed plug-in variants, found once at import (one entry-point scan, ~50 ms).
+TRAINING_VARIANTS = variant_names()
 
 
 def variant_entry(name: str) -> VariantEntry:
-    if name not in VARIANTS:
-        raise ValueError(f"unknown training variant {name!r} (choose from {', '.join(VARIANTS)})")
-    return VARIANTS[name]
+    entries = _registry()
+    if name not in entries:
+        raise ValueError(f"unknown training variant {name!r} (choose from {', '.join(entries)})")
+    return entries[name]
 
 
 def make_loop(variant: str, X: Any, y: Any, device: str) -> Any:
@@ -71,10 +107,13 @@ def make_loop(variant: str, X: Any, y: Any, device: str) -> Any:
 
 
 def variant_skip_reason(variant: str, device: str) -> str | None:
-    if variant_entry(variant).needs_cuda and not is_cuda(device):
+    entry = variant_entry(variant)
+    if entry.broken:
+        return entry.broken
+    if entry.needs_cuda and not is_cuda(device):
         return "CUDA graphs need a CUDA device"
     return None
 
 
 __all__ = ["BUILTIN", "PARITY_EPOCHS", "TRAINING_VARIANTS", "TRAIN_SIZES", "VARIANTS", "VariantEntry",
-           "make_loop", "variant_entry", "variant_skip_reason"]
+           "make_loop", "reload_plugins", "variant_entry", "variant_names", "variant_skip_reason"]

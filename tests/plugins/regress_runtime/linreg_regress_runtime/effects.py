@@ -1,0 +1,212 @@
+"""The changes LINREG_REGRESS=KIND makes: real code in the measured process, never scaled samples.
+
+`effect(kind)` returns one object with `on()` and `off()`. The runtime and the training loop
+switch it on once per process (kind from the environment); tests/benchmarks/true_slowdown.py
+switches the same object on and off in one process to measure the true size of the change.
+
+Per-call kinds change what one call does; the calls read these flags on every call:
+- python:    a pure-Python loop per call (a few % of a call at 10^6: it is meant for batch 1, N=40);
+- memory:    an extra in-place pass over part of the output (MEMORY_PCT % of it);
+- speedup:   drops the redundant in-place pass that the normal call makes (REDUNDANT_PCT % of the
+             output; the training step's redundant no-grad loss). So with KIND=speedup the OLD
+             code is the unset state (the redundant work done) and the NEW code is faster.
+Process-wide kinds change the process around the call, as a dependency might:
+- gil:       a daemon thread that holds the GIL ~1 ms in every 5 ms (a busy loop, then a sleep),
+             like a telemetry or polling thread;
+- threads:   background threads (one per core) doing torch matmuls that release the GIL, duty-cycled:
+             the measured call loses its core part of the time;
+- allocator: glibc's mallopt(M_PERTURB): every block malloc hands out or takes back is filled,
+             so each call's large temporary costs two more passes (the normal call's snapshot
+             copy: HEAD_COPY_PCT % of the output; the training step's SNAPSHOT_FLOATS snapshot).
+             Blocks under ~1 KiB come from glibc's per-thread cache, which M_PERTURB does not
+             reach: at batch 1 the true change is ~0.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+import time
+
+KINDS = ("python", "memory", "gil", "threads", "allocator", "speedup")
+ENV = "LINREG_REGRESS"
+
+REDUNDANT_PCT = 40  # the normal call's redundant in-place pass: this % of the output (speedup drops it)
+MEMORY_PCT = 40     # memory: the extra in-place pass covers this % of the output
+HEAD_COPY_PCT = 25  # the normal call's snapshot copy (a temporary: what allocator reaches)
+SNAPSHOT_FLOATS = 1 << 19  # the training step's snapshot copy: 2 MiB
+
+GIL_HOLD_S = 0.001   # gil: the busy loop holds the GIL this long...
+GIL_SLEEP_S = 0.004  # ...then sleeps (releases it) this long: 1 ms in every 5 ms
+
+CORE_BUSY_S = 0.001  # threads: each thread works this long (GIL released inside torch.mm)...
+CORE_IDLE_S = 0.004  # ...then waits this long
+CORE_MATRIX = 256    # a 256 x 256 float32 matmul: ~0.3 ms, 768 KiB (cache-resident arithmetic)
+
+M_PERTURB = -6        # glibc's mallopt parameter (malloc.h), what MALLOC_PERTURB_ sets at start-up
+PERTURB_BYTE = 0x5A   # allocator: any non-zero byte switches the fills on
+# Tried first and dropped: mmap for every request of 64 KiB or more (M_MMAP_THRESHOLD, with
+# M_TRIM_THRESHOLD 0 and M_TOP_PAD 0). glibc mmaps only when no free block in its bins fits, and
+# torch's temporaries were always served from the bins: no page fault, no change. Trimming the
+# heap to a 1 MiB top pad cost 1.0x to 1.6x from one process to the next, by heap layout.
+
+
+class Effect:
+    """The unset state (kind None), and the flags every call reads; `on`/`off` flip them."""
+
+    process_wide = False
+
+    def __init__(self, kind: str | None = None) -> None:
+        self.kind = kind
+        self.active = False
+        self.spin = False        # python: run python_work() in each call
+        self.extra_pass = False  # memory: one more in-place pass over part of the output
+        self.redundant = True    # the normal call's redundant work (speedup: False)
+        self.spins = 0           # calls that ran python_work (tests count work, not time)
+
+    def on(self) -> None:
+        self.active = True
+        if self.kind == "python":
+            self.spin = True
+        elif self.kind == "memory":
+            self.extra_pass = True
+        elif self.kind == "speedup":
+            self.redundant = False
+
+    def off(self) -> None:
+        self.active = False
+        self.spin = self.extra_pass = False
+        self.redundant = True
+
+    def python_work(self, iterations: int) -> None:
+        """Interpreter work: an empty loop (~25 ns an iteration), and a counter the tests read."""
+        self.spins += 1
+        for _ in range(iterations):
+            pass
+
+
+class _Threads(Effect):
+    """A process-wide effect run by daemon threads: started by on(), stopped and joined by off()."""
+
+    process_wide = True
+    count = 1
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+
+    def on(self) -> None:
+        if self.threads:
+            return
+        self.active = True
+        self._stop = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(self._stop,), daemon=True,
+                                         name=f"linreg-regress-{self.kind}-{i}")
+                        for i in range(self.count)]
+        for t in self.threads:
+            t.start()
+
+    def off(self) -> None:
+        self.active = False
+        self._stop.set()
+        for t in self.threads:
+            t.join()
+        self.threads = []
+
+    def _run(self, stop: threading.Event) -> None:
+        raise NotImplementedError
+
+
+class GilHog(_Threads):
+    """A daemon thread holding the GIL ~1 ms in every 5 ms: a pure-Python busy loop, then a sleep."""
+
+    def _run(self, stop: threading.Event) -> None:
+        clock = time.perf_counter
+        while not stop.is_set():
+            end = clock() + GIL_HOLD_S
+            while clock() < end:  # bytecode only: the GIL is released just at the switch interval
+                pass
+            stop.wait(GIL_SLEEP_S)  # sleeps with the GIL released, and wakes early to stop
+
+
+class CoreHogs(_Threads):
+    """One thread per core, each multiplying matrices (GIL released) CORE_BUSY_S of every BUSY+IDLE.
+
+    One matmul is ~0.3 ms of cache-resident arithmetic: the threads take cores, and take the GIL
+    only between matmuls (numpy's short ufunc calls took it every few us, a GIL effect instead).
+    """
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.count = max(1, os.cpu_count() or 1)
+
+    def _run(self, stop: threading.Event) -> None:
+        import torch
+
+        a = torch.rand(CORE_MATRIX, CORE_MATRIX)
+        out = torch.empty_like(a)
+        clock = time.perf_counter
+        while not stop.is_set():
+            end = clock() + CORE_BUSY_S
+            while clock() < end:
+                torch.mm(a, a, out=out)  # intra-op threads as the process set them (1 in workers)
+            stop.wait(CORE_IDLE_S)
+
+
+class Allocator(Effect):
+    """glibc's M_PERTURB, switched in place: on, and back to what the process started with."""
+
+    process_wide = True
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self._mallopt = getattr(ctypes.CDLL(None), "mallopt", None)  # this process's C library
+        if self._mallopt is None:
+            raise OSError("allocator: this C library has no mallopt (glibc only)")
+        self._mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+        self._mallopt.restype = ctypes.c_int
+        self.start_value = int(os.environ.get("MALLOC_PERTURB_", "0"))  # off(): back to this
+        self.result: int | None = None  # mallopt's return value of the last switch (1: accepted)
+
+    def _set(self, value: int) -> None:
+        self.result = int(self._mallopt(M_PERTURB, value))
+        if self.result != 1:
+            raise OSError(f"allocator: mallopt(M_PERTURB, {value}) returned {self.result}")
+
+    def on(self) -> None:
+        self.active = True
+        self._set(PERTURB_BYTE)
+
+    def off(self) -> None:
+        self.active = False
+        self._set(self.start_value)
+
+
+def effect(kind: str | None) -> Effect:
+    """The effect of KIND (None: the unset state), switched off."""
+    if kind is None:
+        return Effect(None)
+    if kind not in KINDS:
+        raise ValueError(f"{ENV}={kind!r} is none of {', '.join(KINDS)}")
+    if kind == "gil":
+        return GilHog(kind)
+    if kind == "threads":
+        return CoreHogs(kind)
+    if kind == "allocator":
+        return Allocator(kind)
+    return Effect(kind)
+
+
+_ACTIVE: Effect | None = None
+
+
+def active() -> Effect:
+    """This process's effect, from LINREG_REGRESS, switched on at the first call (a load)."""
+    global _ACTIVE
+    if _ACTIVE is None:
+        chosen = effect(os.environ.get(ENV) or None)
+        chosen.on()
+        _ACTIVE = chosen
+    return _ACTIVE
+
