@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="also exit 1 when a peak memory figure grew beyond N%% (and 1 MiB); "
                         "memory changes are listed either way")
     p.add_argument("--raw", "--raw-medians", action="store_true",
-                   help="gate on the raw medians, not estimate_s (files without estimates always do)")
+                   help="gate on the raw samples, not the draws (files without draws always do)")
     p.add_argument("--allow-partial", action="store_true",
                    help="accept an interrupted run (results.json \"partial\": true) as BASE")
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")

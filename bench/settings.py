@@ -150,7 +150,7 @@ TIMING_HELP = {
     "latency_calls": "inference: single calls timed one by one for the latency percentiles",
     "latency_max_s": "...but at most this long (seconds)",
     "rounds": "sizes below 10^7: fresh instances timed one after the other in each process, each a draw"
-              " of the estimate (README: Numbers that reproduce)",
+              " of the estimate (README: The method)",
 }
 
 

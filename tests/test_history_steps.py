@@ -134,21 +134,31 @@ def test_commits_follow_git_history_with_repo(tmp_path: Path) -> None:
     assert analyze(store, MedianGate(), repo).commits == hashes
 
 
-def test_points_lead_with_the_stable_estimate_when_a_run_has_one(tmp_path: Path) -> None:
-    """Schema v2 runs carry estimate_s and its interval; v1 runs fall back to median and IQR."""
+def test_points_are_measured_times_and_a_rescaled_estimate_makes_no_step(tmp_path: Path) -> None:
+    """A v3 run's estimate_s is what it measured; a v2 reference-ratio estimate (rescaled by a
+    stored scale) is not shown as a time, and the step gate reads the raw samples, not copies."""
+    from bench.history.runs import MEASURED
+
     store = make_series(tmp_path / "s", [1.0, 1.0])
     data = results_doc("box", commit(2), utc(50), {STEP_KEY: 5e-6, FLAT_KEY: 3e-6}, random.Random(4),
                        samples=20)
     entry = next(e for e in data["measurements"] if e["runtime"] == "eager")
-    entry["estimate_s"] = 7.5e-6  # the raw median says 5 us; the stable estimate says 7.5 us
-    entry["estimate"] = {"method": "test", "interval_s": [7.2e-6, 7.9e-6]}
+    entry["estimate_s"] = 7.5e-6  # the raw median says 5 us; a stored scale said 7.5 us (v2)
+    entry["estimate"] = {"method": "reference-ratio", "interval_s": [7.2e-6, 7.9e-6]}
     file_run(store, data)
     history = analyze(store, MedianGate())
     (trend,) = [t for t in history.trends if t.key == "inference/eager/cpu/1"]
     newest = trend.by_machine["box"][-1].point
-    assert (newest.source, newest.value_s) == ("estimate", 7.5e-6)
-    assert (newest.low_s, newest.high_s) == (7.2e-6, 7.9e-6)
-    assert sorted(newest.samples_s)[10] == pytest.approx(7.5e-6, rel=0.05)  # samples follow the estimate
-    older = trend.by_machine["box"][0].point
-    assert older.source == "median" and older.low_s < older.value_s < older.high_s
-    assert [(s.label, s.judgement.verdict) for s in history.steps] == [("inference/eager/cpu/1", "slower")]
+    assert newest.source == "median" and newest.value_s == pytest.approx(5e-6, rel=0.02)
+    assert newest.samples_s == tuple(entry["times_s"])  # the measured samples, untouched
+    assert not [s for s in history.steps if s.label == "inference/eager/cpu/1"]
+    # a v3 run: its estimate_s (the median of its draws' medians) is the point, with its interval
+    data = results_doc("box", commit(3), utc(60), {STEP_KEY: 5e-6, FLAT_KEY: 3e-6}, random.Random(5),
+                       samples=20)
+    entry = next(e for e in data["measurements"] if e["runtime"] == "eager")
+    entry["estimate_s"] = 5.05e-6
+    entry["estimate"] = {"method": MEASURED, "interval_s": [4.9e-6, 5.2e-6]}
+    file_run(store, data)
+    newest = [t for t in analyze(store, MedianGate()).trends
+              if t.key == "inference/eager/cpu/1"][0].by_machine["box"][-1].point
+    assert (newest.source, newest.value_s, newest.low_s, newest.high_s) == (MEASURED, 5.05e-6, 4.9e-6, 5.2e-6)

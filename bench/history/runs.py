@@ -1,18 +1,23 @@
 """Reading a history store back: its runs, each reduced to one point per timed measurement.
 
-A point's value is the run's stable estimate (`estimate_s`, results schema v2) when the run has
-one, else the median of its raw samples (v1). Its interval is the estimate's interval, else the
-samples' interquartile range. Every file is read as untrusted (linreg.untrusted: regular files
+A point's value is a time the run measured: its estimate_s (results schema v3: the median of its
+draws' medians), else the median of its draws' medians (a v2 estimate_s was rescaled by a stored
+scale, so it is not used), else the median of its raw samples (v1). Its interval is the
+estimate's, else the draws', else the samples' interquartile range. Its samples are the raw
+measured samples; step detection gates on what `compare` gates on (Entry.gated). Every file is read as untrusted (linreg.untrusted: regular files
 only, size and depth bounded); a corrupt or foreign one is reported and skipped, never fatal.
 """
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.compare import BenchFile, results_bench_file
+from bench.compare.files import Entry
+from bench.engine.estimate import log_interval
 from bench.history.store import MACHINE_JSON, MAX_RUN_BYTES, commit_of, parse_run_filename
 from bench.engine.measurement import percentile
 from linreg.errors import LinregError
@@ -23,12 +28,17 @@ from linreg.untrusted import load_json
 class Point:
     """One timed measurement of one run."""
 
-    value_s: float                  # estimate_s, else median_s
-    low_s: float                    # its interval: the estimate's, else the IQR of the samples
+    value_s: float                  # a measured time: see the module's docstring
+    low_s: float                    # its interval
     high_s: float
-    samples_s: tuple[float, ...]    # raw samples scaled to `value_s` (what the gate tests)
-    source: str                     # "estimate" | "median"
+    samples_s: tuple[float, ...]    # the raw measured samples
+    source: str                     # MEASURED | DRAWS | "median"
     calls_per_sample: int = 1       # calls averaged into each raw sample
+    entry: Entry | None = None      # compare's view of the measurement (what the step gate reads)
+
+
+MEASURED = "median of draw medians"
+DRAWS = "median of draw medians (recomputed from an older file)"
 
 
 @dataclass(frozen=True)
@@ -77,20 +87,25 @@ def _finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def point_of(entry: dict[str, Any], times_s: tuple[float, ...], median_s: float) -> Point | None:
+def point_of(entry: dict[str, Any], times_s: tuple[float, ...], median_s: float,
+             compared: Entry | None = None) -> Point | None:
     """The trend point of one results.json entry, or None when it was not timed."""
     if not times_s or not _finite(median_s) or median_s <= 0:
         return None
     estimate = entry.get("estimate_s")
+    method = (entry.get("estimate") or {}).get("method") if isinstance(entry.get("estimate"), dict) else None
     calls = entry.get("calls_per_sample")
     calls = calls if isinstance(calls, int) and not isinstance(calls, bool) and calls >= 1 else 1
-    if _finite(estimate) and estimate > 0:
+    if method == MEASURED and _finite(estimate) and estimate > 0:
         interval = _interval(entry) or (estimate, estimate)
-        scale = estimate / median_s
-        return Point(float(estimate), interval[0], interval[1],
-                     tuple(t * scale for t in times_s), "estimate", calls)
+        return Point(float(estimate), interval[0], interval[1], times_s, MEASURED, calls, compared)
+    draws = compared.draws_s if compared is not None else ()
+    if len(draws) > 1:
+        low, high = log_interval(draws)
+        return Point(statistics.median(draws), low, high, times_s, DRAWS, calls, compared)
     ordered = sorted(times_s)
-    return Point(median_s, percentile(ordered, 25), percentile(ordered, 75), times_s, "median", calls)
+    return Point(median_s, percentile(ordered, 25), percentile(ordered, 75), times_s, "median",
+                 calls, compared)
 
 
 def run_of(data: dict[str, Any], path: Path, machine: str, run_id: str) -> Run:
@@ -102,7 +117,7 @@ def run_of(data: dict[str, Any], path: Path, machine: str, run_id: str) -> Run:
     for key, e in bench_file.entries.items():
         labels[key] = e.label
         if e.skip_reason is None and e.parity_passed is not False:
-            point = point_of(raw.get(key, {}), e.times_s, e.median_s)
+            point = point_of(raw.get(key, {}), e.times_s, e.median_s, e)
             if point is not None:
                 points[key] = point
     commit, dirty = commit_of(data)

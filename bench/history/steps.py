@@ -8,6 +8,7 @@ represented by its newest run on the machine; an interrupted (partial) run is ne
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 
 from bench.compare.gate import MedianGate, Verdict
@@ -40,17 +41,26 @@ class Step:
         return self.judgement.verdict == Verdict.SLOWER
 
 
-def judge(base: Point, new: Point, gate: MedianGate, resamples: int = 2000) -> Judgement:
-    """The gate's verdict on NEW against BASE.
+def judge(base: Point, new: Point, gate: MedianGate, resamples: int = 2000,
+          same_environment: bool = True) -> Judgement:
+    """The gate's verdict on NEW against BASE, on what `compare` gates on (Entry.gated: the
+    draws' host-normalised ratios within one environment, else the draws' medians, else the raw
+    samples; never rescaled copies).
 
     Within the threshold the gate says "unchanged" whatever the test gives, so the bootstrap and
     the U test run only for ratios beyond it: the verdict is the same, and a store of 20,000
     points is judged in seconds instead of minutes.
     """
-    ratio = new.value_s / base.value_s if base.value_s > 0 else math.inf
+    if base.entry is not None and new.entry is not None:
+        base_values, _ = base.entry.gated(new.entry, host=same_environment)
+        new_values, _ = new.entry.gated(base.entry, host=same_environment)
+    else:
+        base_values, new_values = base.samples_s, new.samples_s
+    b, n = statistics.median(base_values), statistics.median(new_values)
+    ratio = n / b if b > 0 else math.inf
     if 1.0 / (1.0 + gate.threshold) <= ratio <= 1.0 + gate.threshold:
         return Judgement(Verdict.UNCHANGED, None, ratio)
-    stats = compare_samples(base.samples_s, new.samples_s, resamples=resamples)
+    stats = compare_samples(base_values, new_values, resamples=resamples)
     return Judgement(gate.verdict(stats), stats, stats.ratio)
 
 
@@ -71,10 +81,10 @@ def series_steps(trend: Trend, machine: str, gate: MedianGate) -> list[Step]:
     baseline: TrendPoint | None = None
     for tp in _representatives(trend.by_machine[machine]):
         if baseline is not None:
-            j = judge(baseline.point, tp.point, gate)
+            env = _env_between(trend.by_machine[machine], baseline, tp)
+            j = judge(baseline.point, tp.point, gate, same_environment=not env)
             if j.verdict in FLAGGED:
-                steps.append(Step(machine, trend.key, trend.label, baseline.run, tp.run, j,
-                                  _env_between(trend.by_machine[machine], baseline, tp)))
+                steps.append(Step(machine, trend.key, trend.label, baseline.run, tp.run, j, env))
         if not tp.run.partial:
             baseline = tp
     return steps

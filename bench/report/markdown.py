@@ -39,9 +39,11 @@ HOW_TO_READ = """\
   numpy and torch; on a GPU a device-to-device copy (– where the device has no floor), at
   {BYTES} bytes per sample: read x, write y. It only means something at large sizes. Above 100%
   the roofline is wrong (an error of the floor, flagged under *The answer*).
-- **The answer** and the stable estimates come first: each measurement ran in several worker
-  processes interleaved round-robin; its estimate is the median across processes, divided by a
-  same-kind reference workload where that reference verifiably tracks the host's state.
+- **The answer** comes first: each measurement ran in several worker processes interleaved
+  round-robin, each timing fresh instances (draws); its time is the median of the draws' medians
+  with a 95% interval across draws. A runtime is named fastest only where its interval separates
+  from the runner-up's; otherwise the runtimes tie. The host-normalised ratio in results.json
+  (`estimate.host`) is for comparing runs, never shown as a time.
 - **Parity**: before timing, each runtime's outputs (or each training variant's final parameters)
   were compared with the reference; the verdict, max abs error and ULP distance are recorded.
 - Compile time (`torch.compile`; graph capture for CUDA graphs) is the first call at a size. It is

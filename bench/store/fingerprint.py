@@ -10,11 +10,11 @@ import subprocess
 from typing import Any
 
 from bench.store.identity import machine_id
+from bench.store.schema import PACKAGES
 from bench.store.machine import machine_details
 from linreg.device import parse_device
 from linreg.environment import collect_environment, package_versions
 
-PACKAGES = ("torch", "onnxruntime", "onnx", "onnxscript", "numpy")
 
 
 def gpu_driver() -> str | None:

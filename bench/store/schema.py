@@ -86,6 +86,11 @@ from __future__ import annotations
 SCHEMA_VERSION = 3
 SUPPORTED_SCHEMA_VERSIONS = (1, 2, 3)
 
+# What makes two runs comparable, defined once: compare's environment check, history's
+# environment-change marks and the step gate all read these (bench/compare/comparison.py
+# fingerprint_diffs), and bench/store/fingerprint.py records the versions of exactly PACKAGES.
+PACKAGES = ("torch", "onnxruntime", "onnx", "onnxscript", "numpy")
+
 # Environment fields that must be equal for two runs' absolute numbers to be comparable.
 # Paths are dotted keys into results.json's `environment`.
 FINGERPRINT_KEYS = (
@@ -94,10 +99,7 @@ FINGERPRINT_KEYS = (
     "gpu_name",
     "gpu_driver",
     "cuda_version",
-    "versions.torch",
-    "versions.onnxruntime",
-    "versions.onnx",
-    "versions.numpy",
+    *(f"versions.{p}" for p in PACKAGES),
     "versions.python",
     "threads.torch",
     "threads.onnxruntime",
@@ -109,6 +111,7 @@ FINGERPRINT_KEYS = (
     "cpu_caches",
     "kernel",
 )
-ENRICHED_FINGERPRINT_KEYS = ("machine_id", "cpu_isa", "cpu_flags_sha256", "cpu_caches", "kernel")
+ENRICHED_FINGERPRINT_KEYS = ("machine_id", "cpu_isa", "cpu_flags_sha256", "cpu_caches", "kernel",
+                             "versions.onnxscript")
 # A run of several thread counts has a list here, and the count in each measurement's key instead.
 THREAD_FINGERPRINT_KEYS = ("threads.torch", "threads.onnxruntime")
