@@ -29,6 +29,7 @@ ENTRY_KEYS = ("phase", "runtime", "device", "batch_size", "parity", "warnings")
 # One row per measurement; skipped rows leave the timing columns empty.
 CSV_COLUMNS = (
     "phase", "runtime", "device", "batch_size", "world_size", "threads",
+    "estimate_s", "estimate_low_s", "estimate_high_s", "draws", "host_ratio",
     "median_s", "iqr_s", "min_s", "block_p05_s", "block_p95_s", "n_samples", "calls_per_sample",
     "latency_p50_s", "latency_p99_s", "latency_p999_s", "latency_n", "rss_peak_above_baseline_bytes",
     "parity_passed", "max_abs_error", "max_ulp",
@@ -115,6 +116,13 @@ def csv_row(entry: dict[str, Any]) -> dict[str, Any]:
         row[f"latency_{key}_s"] = latency.get(key)
     row["latency_n"] = latency.get("n")
     row["rss_peak_above_baseline_bytes"] = (entry.get("memory") or {}).get("rss_peak_above_baseline_bytes")
+    # the time this run measured (median of draw medians) and its interval; host_ratio is the
+    # dimensionless host-normalised figure for comparing runs, never a time
+    est = entry.get("estimate") if isinstance(entry.get("estimate"), dict) else {}
+    interval = est.get("interval_s") if isinstance(est.get("interval_s"), list) else [None, None]
+    row["estimate_low_s"], row["estimate_high_s"] = (interval + [None, None])[:2]
+    row["draws"] = est.get("draws")
+    row["host_ratio"] = (est.get("host") or {}).get("ratio") if isinstance(est.get("host"), dict) else None
     return {k: ("" if v is None else (repr(v) if isinstance(v, float) else v)) for k, v in row.items()}
 
 

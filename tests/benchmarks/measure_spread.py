@@ -1,37 +1,53 @@
-"""Do the numbers reproduce? Separate `bench` runs, the spread of raw medians vs estimate_s, and
-the between-run gate's false alarms (null pairs) and detections (injected slowdowns).
+"""Do the numbers reproduce, and does the gate stay quiet when nothing changed? Separate `bench`
+runs of one configuration, beside an optional neighbour job, and the null pairs' verdicts.
 
-Each run is a fresh `linreg-bench bench` process with the issue's configuration:
+Each run is a fresh `linreg-bench bench` process with the issue-9 configuration:
     --devices cpu --runtimes eager onnxruntime --variants eager --batch-sizes 1 1000000
-    --train-sizes 40   (default --processes, default timing)
-The runs share one calibration file in --out, empty before the first run (so run 0 has only its
-own reference scale; bench/store/calibration.py). Null pairs are consecutive runs (run i vs run
-i+1), gated by `compare` at median:5% on estimate_s
-and, for contrast, on raw medians (--raw). Injected pairs take a null pair and multiply NEW's
-samples and estimate by 1+s (a uniform slowdown of the measured code, applied after the fact: it
-tests the gate's arithmetic on real between-run noise, not a slower build).
+    --train-sizes 40   (default --processes and timing)
+For each target measurement it reports the max/min over the runs of: the raw median, estimate_s
+(the time each run measured: the median of its draws' medians) and the host-normalised ratio
+(workload / the companion's reference, what `compare` gates on within one environment). Null
+pairs are consecutive runs (i vs i+1), gated by `compare --fail-on median:5%` as a user would,
+and with --raw for contrast. Real slowdowns are measured by measure_regressions.py, not by
+scaling samples here.
 
-    .venv/bin/python tests/benchmarks/measure_spread.py --out /tmp/spread --runs 11
-    .venv/bin/python tests/benchmarks/measure_spread.py --out /tmp/spread --analyze
+The neighbour runs for the whole series: `cpu` is a busy Python loop, `memory` repeatedly
+allocates, touches and frees about 1.5 GB.
+
+    .venv/bin/python tests/benchmarks/measure_spread.py --out /tmp/spread-quiet --runs 10 \\
+        --record results/spread/quiet
+    .venv/bin/python tests/benchmarks/measure_spread.py --out /tmp/spread-mem --neighbour memory \\
+        --runs 10 --record results/spread/memory-neighbour
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import platform
+import statistics
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 TARGETS = ("train_epoch/eager/cpu/40", "inference/eager/cpu/1000000", "inference/onnxruntime/cpu/1")
-SLOWDOWNS = (0.05, 0.10, 0.20)
 CLI = [sys.executable, "-m", "bench"]
+ROOT = Path(__file__).resolve().parents[2]
+NEIGHBOURS = {
+    "none": None,
+    "cpu": "while True: pass",
+    "memory": ("import numpy as np\nwhile True:\n    a = np.ones(1_500_000_000 // 8)\n"
+               "    a += 1.0\n    del a\n"),
+}
+BENCH_ARGS = ["--devices", "cpu", "--runtimes", "eager", "onnxruntime", "--variants", "eager",
+              "--batch-sizes", "1", "1000000", "--train-sizes", "40"]
 
 
 def prepare(out: Path) -> Path:
     export = out / "export"
-    if not (export / "manifest.json").exists() or not (out / "train" / "model.pth").exists():
+    if not (export / "manifest.json").exists():
         subprocess.run([*CLI, "train", "--out", str(out / "train")], check=True, capture_output=True)
         subprocess.run([*CLI, "export", "--checkpoint", str(out / "train" / "model.pth"),
                         "--out", str(export)], check=True, capture_output=True)
@@ -46,90 +62,109 @@ def run(out: Path, runs: int, extra: list[str]) -> None:
             continue
         load = os.getloadavg()[0]
         t0 = time.monotonic()
-        # the runs' own calibration file, empty at the start: the first run has only its own scale
-        env = {**os.environ, "LINREG_BENCH_CALIBRATION": str(out / "reference-scales.json")}
-        subprocess.run([*CLI, "bench", "--export-dir", str(export), "--out", str(run_dir),
-                        "--devices", "cpu", "--runtimes", "eager", "onnxruntime", "--variants", "eager",
-                        "--batch-sizes", "1", "1000000", "--train-sizes", "40", *extra],
-                       check=True, capture_output=True, env=env)
+        subprocess.run([*CLI, "bench", "--export-dir", str(export), "--out", str(run_dir), *BENCH_ARGS,
+                        *extra], check=True, capture_output=True)
         wall = time.monotonic() - t0
-        skipped = [f"{k}: {m.get('skip_reason')}" for k, m in _all_entries(run_dir / "results.json").items()
-                   if "times_s" not in m]
+        skipped = [k for k, m in _entries(run_dir / "results.json", timed=False).items() if "times_s" not in m]
         if skipped:  # a run that measured nothing must not pass for a quiet one
-            sys.exit(f"error: run {i} skipped measurements ({'; '.join(skipped)[:300]})")
+            sys.exit(f"error: run {i} skipped measurements: {', '.join(skipped)[:300]}")
         (run_dir / "wall.json").write_text(json.dumps({"wall_s": wall, "load_start": load,
                                                        "load_end": os.getloadavg()[0]}))
         print(f"run {i}: {wall:.1f} s, load {load:.2f} -> {os.getloadavg()[0]:.2f}", flush=True)
 
 
-def _all_entries(path: Path) -> dict[str, dict]:
+def _entries(path: Path, timed: bool = True) -> dict[str, dict]:
     doc = json.loads(path.read_text())
-    return {f"{m['phase']}/{m['runtime']}/{m['device']}/{m['batch_size']}": m for m in doc["measurements"]}
+    return {f"{m['phase']}/{m['runtime']}/{m['device']}/{m['batch_size']}": m for m in doc["measurements"]
+            if "times_s" in m or not timed}
 
 
-def _entries(path: Path) -> dict[str, dict]:
-    return {k: m for k, m in _all_entries(path).items() if "times_s" in m}
+def _gate(base: Path, new: Path, raw: bool) -> dict[str, dict]:
+    """compare --fail-on median:5% --json, as a user runs it: {key: measurement verdict}."""
+    cmd = [*CLI, "compare", str(base), str(new), "--fail-on", "median:5%", "--json", *(["--raw"] if raw else [])]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode not in (0, 1):
+        sys.exit(f"error: compare failed: {done.stderr.strip()[:300]}")
+    return {m["key"]: m for m in json.loads(done.stdout)["measurements"]}
 
 
-def _gate(base: Path, new: Path, raw: bool) -> int:
-    """compare's exit code at median:5% (in-process: the same compare_files the CLI calls)."""
-    from bench.compare.comparison import compare_files
-    from bench.compare.files import load_bench_file
-    from bench.compare.gate import MedianGate
-
-    gate = MedianGate.parse("median:5%")
-    return compare_files(load_bench_file(base), load_bench_file(new), gate, raw=raw).exit_code
+def _spread(values: list[float]) -> str:
+    return f"{max(values) / min(values):.3f}" if values else "-"
 
 
-def _slowed(src: Path, dst: Path, s: float) -> Path:
-    doc = json.loads(src.read_text())
-    for m in doc["measurements"]:
-        if "times_s" in m:
-            m["times_s"] = [t * (1 + s) for t in m["times_s"]]
-            if m.get("estimate_s"):
-                m["estimate_s"] *= 1 + s
-    dst.write_text(json.dumps(doc))
-    return dst
-
-
-def analyze(out: Path) -> None:
+def analyze(out: Path, neighbour: str) -> list[str]:
     files = sorted(out.glob("run*/results.json"))
     walls = [json.loads((f.parent / "wall.json").read_text()) for f in files]
-    print(f"{len(files)} runs; wall {min(w['wall_s'] for w in walls):.1f}-{max(w['wall_s'] for w in walls):.1f} s;"
-          f" load {min(w['load_start'] for w in walls):.2f}-{max(w['load_end'] for w in walls):.2f}")
-    print("| measurement | raw median (min-max) | raw max/min | estimate_s (min-max) | estimate max/min | method |")
-    print("|---|---|---|---|---|---|")
+    lines = [f"{len(files)} runs, neighbour: {neighbour}; wall {min(w['wall_s'] for w in walls):.1f}-"
+             f"{max(w['wall_s'] for w in walls):.1f} s; 1-min load {min(w['load_start'] for w in walls):.2f}-"
+             f"{max(w['load_end'] for w in walls):.2f}", "",
+             "| measurement | raw median max/min | estimate_s max/min | host ratio max/min | host ratio usable |",
+             "|---|---|---|---|---|"]
     docs = [_entries(f) for f in files]
     for key in TARGETS:
         raw = [d[key]["median_s"] for d in docs]
         est = [d[key]["estimate_s"] for d in docs]
-        methods = [d[key]["estimate"]["method"] for d in docs]
-        methods = sorted(f"{m} x{methods.count(m)}" for m in set(methods))
-        print(f"| {key} | {min(raw):.3g}-{max(raw):.3g} s | {max(raw) / min(raw):.2f} | "
-              f"{min(est):.3g}-{max(est):.3g} s | {max(est) / min(est):.2f} | {', '.join(methods)} |")
+        hosts = [d[key]["estimate"].get("host") or {} for d in docs]
+        ratios = [h["ratio"] for h in hosts if h.get("ratio")]
+        usable = sum(h.get("usable") is True for h in hosts)
+        lines.append(f"| {key} | {_spread(raw)} | {_spread(est)} | {_spread(ratios)} | {usable}/{len(docs)} |")
     pairs = list(zip(files, files[1:]))
-    print(f"\n| gate (median:5%) | null pairs failed | " + " | ".join(f"+{s:.0%} caught" for s in SLOWDOWNS) + " |")
-    print("|---|---|" + "---|" * len(SLOWDOWNS))
+    lines += ["", "| null pairs at median:5% | false alarms | figure gated (per pair x measurement) |",
+              "|---|---|---|"]
     for raw in (False, True):
-        nulls = sum(_gate(a, b, raw) == 1 for a, b in pairs)
-        caught = []
-        for s in SLOWDOWNS:
-            hits = sum(_gate(a, _slowed(b, out / f"slow_{i}_{s:.2f}.json", s), raw) == 1
-                       for i, (a, b) in enumerate(pairs))
-            caught.append(f"{hits}/{len(pairs)}")
-        print(f"| {'raw medians' if raw else 'estimate_s'} | {nulls}/{len(pairs)} | " + " | ".join(caught) + " |")
+        verdicts = [_gate(a, b, raw) for a, b in pairs]
+        alarms = sum(any(v[k]["verdict"] in ("slower", "faster") for k in TARGETS) for v in verdicts)
+        figures = [v[k].get("figure") for v in verdicts for k in TARGETS]
+        counts = ", ".join(f"{f} x{figures.count(f)}" for f in sorted(set(figures), key=str))
+        lines.append(f"| {'--raw' if raw else 'default'} | {alarms}/{len(pairs)} | {counts} |")
+        for (a, b), v in zip(pairs, verdicts):
+            for k in TARGETS:
+                if v[k]["verdict"] in ("slower", "faster"):
+                    lines.append(f"|  | {a.parent.name} -> {b.parent.name} {k}: {v[k]['verdict']} "
+                                 f"{v[k]['ratio']:.3f} [{v[k]['ci_low']:.3f}, {v[k]['ci_high']:.3f}] | {v[k]['figure']} |")
+    return lines
+
+
+def record(folder: Path, lines: list[str], argv: list[str]) -> None:
+    """README.md beside the data: the command, commit, date, machine and the tables."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=ROOT).stdout.strip()
+    folder.mkdir(parents=True, exist_ok=True)
+    head = [f"# Spread of separate `bench` runs: {folder.name}", "",
+            "Written by `tests/benchmarks/measure_spread.py`; do not edit by hand.", "",
+            f"- command: `python tests/benchmarks/measure_spread.py {' '.join(argv)}`",
+            f"- commit: `{commit}`; date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+            f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
+            f"- bench flags: `{' '.join(BENCH_ARGS)}`", ""]
+    tmp = folder / "README.md.tmp"
+    tmp.write_text("\n".join(head + lines) + "\n")
+    tmp.replace(folder / "README.md")
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--runs", type=int, default=11)
-    p.add_argument("--analyze", action="store_true")
+    p.add_argument("--out", type=Path, required=True, help="working folder (runs are resumable)")
+    p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--neighbour", choices=sorted(NEIGHBOURS), default="none")
+    p.add_argument("--record", type=Path, help="write README.md (the tables and how) into this folder")
+    p.add_argument("--analyze", action="store_true", help="only analyse the runs already in --out")
     p.add_argument("extra", nargs="*", help="more bench flags after --, e.g. -- --processes 5")
     args = p.parse_args()
-    if not args.analyze:
-        run(args.out, args.runs, args.extra)
-    analyze(args.out)
+    job = None
+    if NEIGHBOURS[args.neighbour] and not args.analyze:
+        job = subprocess.Popen([sys.executable, "-c", NEIGHBOURS[args.neighbour]])
+        time.sleep(3)
+    try:
+        if not args.analyze:
+            run(args.out, args.runs, args.extra)
+    finally:
+        if job is not None:
+            job.kill()
+            job.wait()
+    lines = analyze(args.out, args.neighbour)
+    print("\n".join(lines))
+    if args.record:
+        record(args.record, lines, sys.argv[1:])
     return 0
 
 
