@@ -1,7 +1,7 @@
 """A runtime and a training variant whose code really changes when LINREG_REGRESS=KIND is set.
 
 - runtime `regress`: y = w * x + b from the checkpoint, torch.mul into a preallocated output and
-  add_ in place (bit-exact with the state_dict model), then a redundant in-place pass over 40%
+  add_ in place (bit-exact with the state_dict model), then a redundant in-place pass over half
   of the output (what KIND=speedup removes), a snapshot copy of 25% of it (a temporary), and
   whatever per-call work KIND adds;
 - variant `regress`: the tutorial's eager step (L1 loss, SGD lr 0.01, two parameters), then a
@@ -22,8 +22,8 @@ from linreg_regress_runtime.effects import (ENV, HEAD_COPY_PCT, KINDS, MEMORY_PC
                                             SNAPSHOT_FLOATS, Effect, active, effect)
 
 SPIN_INFERENCE = 40   # python: loop iterations per inference call (~1 us: ~10-15% at batch 1)
-SPIN_TRAINING = 1200  # python: per training step (~20 us: ~10-15% of an N=40 step)
-TRAIN_SCRATCH = 1 << 18  # memory: float32 elements the training step also passes over (1 MiB)
+SPIN_TRAINING = 1800  # python: per training step (~30 us: ~10-15% of an N=40 step)
+TRAIN_SCRATCH = 1 << 19  # memory: float32 elements the training step also passes over (2 MiB)
 
 __all__ = ["ENV", "KINDS", "Effect", "RegressLoop", "RegressRuntime", "active", "effect"]
 

@@ -31,8 +31,8 @@ import time
 KINDS = ("python", "memory", "gil", "threads", "allocator", "speedup")
 ENV = "LINREG_REGRESS"
 
-REDUNDANT_PCT = 40  # the normal call's redundant in-place pass: this % of the output (speedup drops it)
-MEMORY_PCT = 40     # memory: the extra in-place pass covers this % of the output
+REDUNDANT_PCT = 50  # the normal call's redundant in-place pass: this % of the output (speedup drops it)
+MEMORY_PCT = 50     # memory: the extra in-place pass covers this % of the output
 HEAD_COPY_PCT = 25  # the normal call's snapshot copy (a temporary: what allocator reaches)
 SNAPSHOT_FLOATS = 1 << 19  # the training step's snapshot copy: 2 MiB
 
