@@ -16,7 +16,7 @@ applies). For each kind this script
    is within +/-25% of the true excess, the null pairs' false alarms, and bench's wall time.
 
 Resumable: a run whose results.json exists, a gate whose JSON exists and a kind whose truth is in
-truth.jsonl are kept. Run from anywhere; paths in the README are relative to the repository root.
+truth.jsonl are kept (a warning says so when the plug-in changed since the folder was started). Run from anywhere; paths in the README are relative to the repository root.
 
     python tests/benchmarks/measure_regressions.py --out results/regressions              # everything
     python tests/benchmarks/measure_regressions.py --out /tmp/rg --pairs 1 --kinds python  # a smoke
@@ -156,18 +156,18 @@ def measure_truth(out: Path, kind: str, site: Path | None, pairs: int) -> None:
     part.unlink()
 
 
-def bench_run(out: Path, run_dir: Path, kind: str | None, site: Path | None) -> float:
+def bench_run(out: Path, run_dir: Path, kind: str | None, site: Path | None) -> float | None:
     """One separate `bench` process (kept when its results.json exists); its wall time in s."""
     wall_file = run_dir / "wall_s.json"
-    if (run_dir / "results.json").exists() and wall_file.exists():
-        return float(json.loads(wall_file.read_text())["wall_s"])
+    if (run_dir / "results.json").exists():
+        return float(json.loads(wall_file.read_text())["wall_s"]) if wall_file.exists() else None
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     run([sys.executable, "-m", "bench", "bench", "--export-dir", rel(out / "export"), "--out", rel(run_dir),
          *BENCH_ARGS], env=environment(site, kind), log=run_dir.parent / f"{run_dir.name}.log")
-    wall = time.perf_counter() - start
-    wall_file.write_text(json.dumps({"wall_s": round(wall, 2), "load": [round(x, 2) for x in os.getloadavg()]}))
+    wall = round(time.perf_counter() - start, 2)
+    wall_file.write_text(json.dumps({"wall_s": wall, "load": [round(x, 2) for x in os.getloadavg()]}))
     return wall
 
 
@@ -196,7 +196,7 @@ def measure_pair(out: Path, kind: str, i: int, site: Path | None) -> dict[str, A
     base_dir, new_dir = pair_dir / f"{i:02d}-base", pair_dir / f"{i:02d}-new"
     new_kind = None if kind == NULL else kind
     order = ("base", "new") if i % 2 == 0 else ("new", "base")
-    walls: dict[str, float] = {}
+    walls: dict[str, float | None] = {}
     for side in order:
         walls[side] = bench_run(out, base_dir if side == "base" else new_dir, new_kind if side == "new" else None, site)
     doc = gate(base_dir, new_dir, pair_dir / f"{i:02d}-compare.json")
@@ -211,8 +211,8 @@ def measure_pair(out: Path, kind: str, i: int, site: Path | None) -> dict[str, A
                         "p_value": m.get("p_value"), "figure": m.get("figure"),
                         "base_median_s": (m.get("base") or {}).get("median_s"),
                         "new_median_s": (m.get("new") or {}).get("median_s")}
-    return {"kind": kind, "pair": i, "order": "-".join(order), "base_wall_s": round(walls["base"], 2),
-            "new_wall_s": round(walls["new"], 2), "exit_code": doc.get("exit_code"), "rows": rows}
+    return {"kind": kind, "pair": i, "order": "-".join(order), "base_wall_s": walls["base"],
+            "new_wall_s": walls["new"], "exit_code": doc.get("exit_code"), "rows": rows}
 
 
 # --- the summary --------------------------------------------------------------------------------
@@ -251,7 +251,7 @@ def summarize(out: Path) -> tuple[list[dict[str, Any]], list[float]]:
                 "pairs_within": sum(within) if judged else None,
                 "band": [1 + (true - 1) * (1 - TOLERANCE), 1 + (true - 1) * (1 + TOLERANCE)] if judged else None,
             })
-    walls = [r[k] for r in records for k in ("base_wall_s", "new_wall_s")]
+    walls = [r[k] for r in records for k in ("base_wall_s", "new_wall_s") if r[k] is not None]
     return table, walls
 
 
@@ -324,6 +324,7 @@ def started_info(argv: list[str]) -> dict[str, Any]:
         "uname": " ".join(platform.uname()),
         "nproc": os.cpu_count(),
         "load": [round(x, 2) for x in os.getloadavg()],
+        "plugin": _source_hash(),
     }
 
 
@@ -344,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     if not info.exists():  # a resumed campaign keeps its first start
         info.write_text(json.dumps(started_info(argv)))
     started = json.loads(info.read_text())
+    if started.get("plugin") != _source_hash():
+        say(f"warning: tests/plugins/regress_runtime changed since {rel(out)} was started: its truths "
+            "and runs measured the older plug-in (start a fresh --out to measure this one)")
     if not args.analyze:
         prepare(out)
         site = plugin_site(out)
@@ -361,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
                         f.write(json.dumps(record) + "\n")
                     say("  " + "; ".join(f"{t} {r['verdict']} {_fmt_ratio(r['ratio'])}"
                                          f"{' FLAGGED' if r['flagged'] else ''}" for t, r in record["rows"].items())
-                        + f"  (bench {record['base_wall_s']:.0f} s + {record['new_wall_s']:.0f} s)")
+                        + f"  (bench {record['base_wall_s']} s + {record['new_wall_s']} s)")
     write_readme(out, started)
     return 0
 

@@ -42,6 +42,7 @@ class RegressRuntime:
 
         if device != "cpu":
             raise LinregError(f"regress runs on the CPU only, not {device}")  # a skip record
+        torch.set_num_threads(threads)  # before the effect: its threads' matmuls use this count
         try:
             self.effect = active()
         except (ValueError, OSError) as exc:
@@ -50,7 +51,6 @@ class RegressRuntime:
         weight, bias = line_parameters(model)
         self.w = weight.detach().clone()  # 0-d float32; detached: out= refuses autograd leaves
         self.b = bias.detach().clone()
-        torch.set_num_threads(threads)
 
     def bind(self, x: Any, effect: Effect | None = None) -> Bound:
         """The timed call on input x; `effect` (default: this process's) is what the call consults."""

@@ -139,7 +139,7 @@ class CoreHogs(_Threads):
 
     def __init__(self, kind: str) -> None:
         super().__init__(kind)
-        self.count = max(1, os.cpu_count() or 1)
+        self.count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
     def _run(self, stop: threading.Event) -> None:
         import torch
