@@ -29,7 +29,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help=f"inference runtimes (default: all of {', '.join(INFERENCE_RUNTIMES)}; "
                         "installed plug-ins by name)")
     p.add_argument("--variants", nargs="+", default=None, metavar="VARIANT",
-                   help=f"training variants (default: all of {', '.join(TRAINING_VARIANTS)})")
+                   help=f"training variants (default: all of {', '.join(TRAINING_VARIANTS)}; "
+                        "installed plug-ins by name)")
     p.add_argument("--isolation", choices=["runtime", "fork", "none"], default=None,
                    help="runtime: a fresh worker process per runtime (default); fork: workers forked "
                         "from one preloaded process (--quick's default: no 2.5 s of imports each); "

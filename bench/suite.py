@@ -25,7 +25,7 @@ from bench.runtimes.base import Artifacts
 from bench.runtimes.interference import interference_job, interference_record
 from bench.store.fingerprint import thread_setting
 from bench.runtimes.measure import INFERENCE_SIZES
-from bench.training import (PARITY_EPOCHS, TRAIN_SIZES, TRAINING_VARIANTS, variant_entry,
+from bench.training import (PARITY_EPOCHS, TRAIN_SIZES, TRAINING_VARIANTS, variant_entry, variant_names,
                             variant_skip_reason)
 from bench.executors import executor
 from bench.forked import can_fork_workers
@@ -83,7 +83,7 @@ class SuiteConfig:
             object.__setattr__(self, name, tuple(dict.fromkeys(getattr(self, name))))
         if not self.worker_timeout_s > 0:
             raise SuiteError(f"worker_timeout_s must be > 0, got {self.worker_timeout_s}")
-        for name, allowed in (("runtimes", runtime_names()), ("variants", TRAINING_VARIANTS)):
+        for name, allowed in (("runtimes", runtime_names()), ("variants", variant_names())):
             bad = [v for v in getattr(self, name) if v not in allowed]
             if bad:
                 raise SuiteError(f"unknown {name[:-1]} {bad[0]!r} (choose from {', '.join(allowed)})")

@@ -18,7 +18,8 @@ Variants (all L1 loss + SGD, lr 0.01, the tutorial's `parameter` model):
 Parity: every variant runs K epochs from the same initial parameters as the eager loop and
 its final (weights, bias) are compared with the eager loop's.
 Installed packages add variants through the entry-point group `linreg_bench.variants`
-(plugins.py); they join TRAINING_VARIANTS, and a broken one only gets skip records.
+(plugins.py); `--variants NAME` selects them (variant_names()), the default set stays the
+built-in one, and a broken one only gets skip records.
 """
 from __future__ import annotations
 
@@ -91,8 +92,7 @@ def variant_names() -> tuple[str, ...]:
     return tuple(_registry())
 
 
-# Built-in and installed plug-in variants, found once at import (one entry-point scan, ~50 ms).
-TRAINING_VARIANTS = variant_names()
+TRAINING_VARIANTS = tuple(VARIANTS)  # the default set: built-in, as for runtimes (INFERENCE_RUNTIMES)
 
 
 def variant_entry(name: str) -> VariantEntry:
