@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= results/latest
 
-.PHONY: run quick test test-all fuzz bench-save bench-check clean
+.PHONY: run quick test test-all fuzz bench-save bench-check clean readme reference
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,3 +53,12 @@ bench-check: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+# The README's measured tables, regenerated from the committed files they quote (bench/report/readme.py).
+readme: $(STAMP)
+	$(BIN)/python -m bench.report.readme
+
+# The committed reference run and its record (results/reference-cpu/README.md), then the README's tables.
+reference: $(STAMP)
+	$(BIN)/python tests/benchmarks/make_reference.py --out results/reference-cpu
+	$(BIN)/python -m bench.report.readme
