@@ -62,3 +62,24 @@ def test_the_gate_reads_host_ratios_within_one_environment_and_times_across(tmp_
     code, out, err = run(capsys, base, write(tmp_path, "e.json",
                                              _with_draws(results_doc(0), 1.3, 1.0, usable=False)))
     assert code == 1 and "draw medians" in out, out + err
+
+
+def test_the_p_value_is_computed_on_the_measured_draws_never_on_rescaled_samples(tmp_path) -> None:
+    import numpy as np
+
+    from bench.compare.comparison import compare_files
+    from bench.compare.files import load_bench_file
+    from bench.compare.gate import MedianGate
+    from bench.compare.significance import mann_whitney_u
+
+    base = load_bench_file(write(tmp_path, "a.json", _with_draws(results_doc(0), 1.0, 1.0)))
+    new_doc = _with_draws(results_doc(1), 1.0, 1.07)
+    new = load_bench_file(write(tmp_path, "b.json", new_doc))
+    c = compare_files(base, new, MedianGate.parse("median:5%"))
+    row = next(r for r in c.rows if r.key == "inference/eager/cpu/1")
+    ratios = next(m for m in new_doc["measurements"] if m["runtime"] == "eager" and m["batch_size"] == 1)
+    assert row.figure == "host-normalised ratios"
+    assert row.new.host_ratios == tuple(ratios["estimate"]["host"]["draw_ratios"])  # as measured
+    assert row.stats.n_base == row.stats.n_new == 12  # draws, not the 20 samples of each run
+    assert row.stats.p_value == mann_whitney_u(np.array(row.base.host_ratios), np.array(row.new.host_ratios))
+    assert row.verdict == "slower" and 1.05 < row.stats.ratio < 1.09

@@ -117,6 +117,8 @@ def reference_workload(kind: str) -> Callable[[], Any]:
             for _ in range(20):
                 torch.add(a, b)
         return dispatch
+    if kind != "stream":
+        raise ValueError(f"unknown reference kind {kind!r}")
     x, y = torch.ones(1_000_000), torch.ones(1_000_000)
     out = torch.empty_like(x)
     return lambda: torch.add(x, y, out=out)

@@ -1,0 +1,41 @@
+"""The host-state reference's companion process: clean, in lockstep, and never a hang."""
+from __future__ import annotations
+
+import pytest
+
+from bench.engine.companion import (Companion, CompanionError, CompanionReference, companion_environment)
+from bench.engine.timing import QUICK_TIMING
+
+
+def test_the_companion_starts_clean_whatever_the_measured_process_set(monkeypatch) -> None:
+    # the measured process's own state (a plug-in's switch, an allocator setting, its paths)
+    # must not reach the reference: it is part of what is measured
+    monkeypatch.setenv("LINREG_REGRESS", "gil")
+    monkeypatch.setenv("MALLOC_PERTURB_", "165")
+    monkeypatch.setenv("OMP_NUM_THREADS", "8")
+    monkeypatch.setenv("PYTHONPATH", "/somewhere/plugins")
+    env = companion_environment()
+    assert "LINREG_REGRESS" not in env and "MALLOC_PERTURB_" not in env
+    assert env["OMP_NUM_THREADS"] == "1" and env["MALLOC_MMAP_MAX_"] == "0"
+    assert "/somewhere/plugins" not in env["PYTHONPATH"]
+
+
+def test_one_reference_block_per_workload_block_in_lockstep() -> None:
+    ref = CompanionReference("dispatch", 1, QUICK_TIMING)
+    for _ in range(5):
+        ref.sample()  # returns only once the companion has timed its block
+    record = ref.record([3.0 * t for t in ref.times_s])
+    assert len(record["times_s"]) == 5 and record["ratio"] == pytest.approx(3.0)
+    assert record["where"] == "companion process" and record["calls_per_sample"] >= 1
+
+
+def test_a_bad_request_or_a_dead_companion_is_an_error_not_a_hang() -> None:
+    companion = Companion()
+    with pytest.raises(CompanionError, match="unknown reference kind .no-such-kind."):
+        companion.use("no-such-kind", 1, {"warmup_calls": 1, "warmup_s": 0.0, "min_sample_s": 0.0001})
+    with pytest.raises(CompanionError, match="block before use"):
+        companion.block()
+    companion.proc.kill()
+    companion.proc.wait()
+    with pytest.raises(CompanionError, match="exited"):
+        companion.block()
