@@ -56,7 +56,8 @@ class TimingConfig:
     latency_calls: int = 20_000   # inference: single calls timed one by one (p99.9 needs 10,000)
     latency_max_s: float = 1.0    # ...but at most this long (big batches get fewer, and say so)
     reference: bool = False       # CPU: a same-kind reference block after each block (reference.py)
-    rounds: int = 4               # sizes < ROUNDS_BELOW: this many fresh instances, each timed apart
+    rounds: int = 6               # sizes < ROUNDS_BELOW: this many fresh instances, each timed apart
+                                  # (x 3 processes = 18 draws: the gate's U test needs them)
     latency: bool = True          # time single calls too (the suite: in the first of K processes)
 
     def __post_init__(self) -> None:
