@@ -27,7 +27,7 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest
 
-# The long Hypothesis profile of the fuzz campaign (README: "The fuzz campaign").
+# The long Hypothesis profile of the fuzz campaign (README: "Files from strangers").
 fuzz: $(STAMP)
 	LINREG_FUZZ=long $(BIN)/python -m pytest tests/test_fuzz.py -p no:cacheprovider --hypothesis-show-statistics
 
