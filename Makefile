@@ -27,7 +27,7 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest
 
-# The long Hypothesis profile of the fuzz campaign (README: "The fuzz campaign").
+# The long Hypothesis profile of the fuzz campaign (README: "Files from strangers").
 fuzz: $(STAMP)
 	LINREG_FUZZ=long $(BIN)/python -m pytest tests/test_fuzz.py -p no:cacheprovider --hypothesis-show-statistics
 
@@ -54,7 +54,8 @@ bench-check: $(STAMP)
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
 
-# The README's measured tables, regenerated from the committed files they quote (bench/report/readme.py).
+# The measured tables of README.md and of every results/<series>/README.md record, regenerated from
+# the committed files they quote (bench/report/readme.py); `make test` fails when one is stale.
 readme: $(STAMP)
 	$(BIN)/python -m bench.report.readme
 

@@ -18,6 +18,7 @@ from bench import settings
 from bench.settings import reparse_with_config
 from export import cli as export_cli
 from linreg import cli as linreg_cli
+from linreg.argtypes import DefaultsHelpFormatter
 from linreg.errors import LinregError
 
 
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="linreg-bench",
         description="The PyTorch workflow tutorial as a reproducible benchmark harness.",
+        formatter_class=DefaultsHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     linreg_cli.register(sub)
@@ -46,7 +48,21 @@ def build_parser() -> argparse.ArgumentParser:
     loadgen_command.register(sub)
     sweep_command.register(sub)
     settings.register(sub, sub.choices["bench"])  # config --show: bench/run's settings as TOML
+    _document(sub)
     return parser
+
+
+def _document(sub: argparse._SubParsersAction) -> None:
+    """Every subcommand's --help opens with what it does (its one-line help) and shows its defaults."""
+    for choice in sub._choices_actions:
+        p = sub.choices[choice.dest]
+        if p.formatter_class is argparse.HelpFormatter:
+            p.formatter_class = DefaultsHelpFormatter
+        what = (choice.help or "")[:1].upper() + (choice.help or "")[1:] + "."
+        if not p.description:
+            p.description = what
+        elif p.description.startswith("`"):  # a usage line first: say what it does before it
+            p.description = f"{what} {p.description}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -84,14 +84,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="a model.pth: exported (and verified) into OUT/export first")
     p.set_defaults(func=cmd_bench)
 
-    p = subparsers.add_parser("run", help="the whole pipeline: train, export, verify, bench, report")
+    p = subparsers.add_parser("run", help="run the whole pipeline: train, export, verify, bench, report")
     _add_common(p)
     p.set_defaults(func=cmd_run)
 
 
 def register_export_speed(subparsers: argparse._SubParsersAction) -> None:
     """`export-speed`: ORT on the naive vs the exported graph vs numpy (bench/runtimes/graph_speed.py)."""
-    p = subparsers.add_parser("export-speed", help="ORT time of the naive vs the exported ONNX graph vs numpy")
+    p = subparsers.add_parser("export-speed", help="time ONNX Runtime on the naive and the exported ONNX graph "
+                                                    "against numpy, at large batch")
     p.add_argument("--batches", type=positive_int, nargs="+", default=None, help="default: 1000000 10000000")
     p.add_argument("--repeats", type=positive_int, default=None, help="timed calls per variant (default 20)")
     p.add_argument("--yes", action="store_true", help="run sizes past the time limit (minutes) anyway")

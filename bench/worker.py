@@ -2,7 +2,7 @@
 one JSON line per finished measurement on stdout, then a final {"done": ...} line.
 
 Why a process: ORT's intra-op pool slows torch in the same process, the allocator's state left
-by runtime A changes runtime B's numbers at large sizes (README: "Measurement notes"), and glibc's malloc reads
+by runtime A changes runtime B's numbers at large sizes (bench/engine/allocator.py), and glibc's malloc reads
 its MALLOC_* settings only at process start. pyperf does the same (its _worker.py).
 
 Protocol (all JSON, one object per stdout line):

@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_export)
 
     p = subparsers.add_parser("verify", help="re-check an export folder's hashes and parity with its checkpoint")
-    p.add_argument("--export-dir", type=Path, required=True)
+    p.add_argument("--export-dir", type=Path, required=True, help="the export folder to check")
     p.add_argument("--checkpoint", type=Path, default=None,
                    help="where the source checkpoint is now (default: the path in manifest.json)")
     p.add_argument("--trust-only", nargs="+", choices=("onnx", "torchscript", "exported_program"),
@@ -39,8 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--export-dir", type=Path, help="an export folder written by `export`")
     p.add_argument("--runtime", choices=RUNTIMES, default=None,
                    help="default: eager for --checkpoint, onnxruntime for --export-dir")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("x", type=number, nargs="+", metavar="X")
+    p.add_argument("--device", default="cpu", help="device to predict on (cpu, cuda, cuda:N)")
+    p.add_argument("x", type=number, nargs="+", metavar="X", help="inputs, one prediction per line each")
     # argparse takes "-1e5" or "-inf" for an unknown option: its matcher knows only -3 and -2.5.
     p._negative_number_matcher = NEGATIVE_NUMBER
     p.set_defaults(func=cmd_predict)

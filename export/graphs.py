@@ -1,7 +1,7 @@
 """The graphs we export: the model itself for torch runtimes, a flat-tensor wrapper for ONNX.
 
 ORT runs the tutorial's `[N, 1]` broadcasting Mul -> Add graph about 10-100x slower than the same
-arithmetic on a flat `[N]` tensor (README: "The exported ONNX graph", and `linreg-bench export-speed`).
+arithmetic on a flat `[N]` tensor (README: "export and verify", and `linreg-bench export-speed`).
 `FlatLine` keeps the `[batch, 1]` interface but computes on `[batch]`:
 Reshape -> Mul -> Add -> Reshape. The arithmetic is the eager model's (one float32 multiply,
 then one float32 add, no FMA), so its results are bit-identical.

@@ -7,14 +7,33 @@ import struct
 from typing import Any
 
 
+def format_default(value: Any) -> str:
+    """A default as a user types it: `10000 1000000` for a list, `300` for 300.0."""
+    if isinstance(value, (list, tuple)):
+        return " ".join(format_default(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
 class DefaultsHelpFormatter(argparse.HelpFormatter):
-    """--help shows every option's default, except options whose default is "not given" (None)."""
+    """--help shows every option's default, except options whose default is "not given" (None).
+
+    A help text that already states its default in words ("default 1; --quick 2") is kept as is.
+    A description or epilog written over several lines keeps its lines (an example file, say).
+    """
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if action.default not in (None, argparse.SUPPRESS, False) and "%(default)" not in text:
-            text += " (default: %(default)s)"
+        if (action.default not in (None, argparse.SUPPRESS, False) and "%(default)" not in text
+                and "default" not in text):
+            text += " (default: " + format_default(action.default).replace("%", "%%") + ")"
         return text
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text.strip():
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
 
 def _convert(text: str, kind: type, message: str) -> Any:

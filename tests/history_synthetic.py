@@ -1,6 +1,6 @@
 """A synthetic history store: many runs on several machines over many commits, with known steps.
 
-Used by the history tests and to measure the dashboard's targets (README "History and dashboard"):
+Used by the history tests and to build the dashboard of results/history-demo/ (its README.md):
 
     .venv/bin/python tests/history_synthetic.py /tmp/store --runs 200 --measurements 100
     time .venv/bin/linreg-bench history /tmp/store --out /tmp/site

@@ -1,8 +1,8 @@
 """Same-job comparison: this tree against a git revision, measured interleaved in one job.
 
 Why: on this kind of machine two CI jobs (or two processes) differ by 26% and more, while
-alternating blocks of 0.5 s inside one job agree within about 2% (README, "How reproducible are
-the numbers"). So the baseline revision is checked out into a temporary `git worktree`, and a
+alternating blocks of 0.5 s inside one job agree within about 2% (tests/benchmarks/measure_fpr.py
+measures the gate on a machine). So the baseline revision is checked out into a temporary `git worktree`, and a
 pair of worker processes (one per tree, each importing its own `linreg`/`export` through
 PYTHONPATH) time the same small workloads in alternating blocks, in ABBA order so drift cancels.
 Whole processes can also run 1.4-2x slow for their lifetime, which one long-lived worker per
@@ -38,7 +38,7 @@ from linreg.progress import Progress
 @dataclass(frozen=True)
 class InterleaveConfig:
     rounds: int = 10              # alternating rounds; 10 per side lets U reach p ~ 1e-5
-    block_s: float = 0.5          # one timed block; README "Measurement notes": 0.5 s blocks pair within +-2%
+    block_s: float = 0.5          # one timed block; 0.5 s blocks of one job pair within about 2%
     threads: int = 1              # torch intra-op threads in both workers (results depend on it)
     workloads: tuple[str, ...] | None = None  # subset of WORKLOADS; None: all
     warmup_s: float = 0.3         # per workload and worker, before the first block

@@ -19,7 +19,7 @@ from bench.engine.measurement import Measurement
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "ddp", help="data-parallel training epochs (DDP) per world size, launched with torchrun",
+        "ddp", help="time data-parallel training epochs (DDP) at each world size, launched with torchrun",
         description="Train the tutorial's model under DistributedDataParallel at each world size, "
                     "launched by torchrun (torch.distributed.run): equal shards, full-batch epochs, "
                     "parity against one process, epoch time, all-reduce share, scaling efficiency.")

@@ -1,8 +1,8 @@
 """The allocator settings every measuring process starts with (bench workers, ddp ranks).
 
 Large thresholds keep freed big buffers in the heap instead of returning them to the OS, so
-calls at 10^6-10^7 elements stop page-faulting fresh memory on every call (README "Measurement notes": 102 ms
--> 28 ms for the eager epoch at N = 10^7). MALLOC_MMAP_MAX_=0 also covers buffers above the
+calls at 10^6-10^7 elements stop page-faulting fresh memory on every call (minor faults per call
+are recorded with every measurement). MALLOC_MMAP_MAX_=0 also covers buffers above the
 largest threshold glibc accepts for mmap (32 MiB on 64-bit). glibc reads them at process start.
 """
 from __future__ import annotations

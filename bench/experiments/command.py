@@ -32,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True,
                    help="folder for sweep.json, sweep.csv, summary.md, plots, best/")
     p.add_argument("--jobs", type=positive_int, default=cpu_count() or 1,
-                   help="trials at a time, each in its own process")
+                   help="trials at a time, each in its own process "
+                        "(default: this machine's CPU count, %(default)s here)")
     p.add_argument("--restart", action="store_true",
                    help="discard the finished trials of a different config in --out")
     p.add_argument("--yes", action="store_true", help=f"allow more than {MAX_TRIALS} trials")

@@ -1,6 +1,6 @@
 """Run a sweep's missing trials in worker processes, --jobs at a time; keep each as it finishes.
 
-Where the wall time goes (24 tutorial trials on 2 cores, README "Experiments"): the trials
+Where the wall time goes (24 tutorial trials on 2 cores, results/sweep-jobs/): the trials
 themselves are a few seconds, so fixed costs decide whether a second job helps. The pool is
 therefore started once and kept, forked with torch already imported (start_method), and its
 workers run trial after trial; the longest trials go first (so no worker is left with a long

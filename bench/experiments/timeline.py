@@ -2,7 +2,7 @@
 
 Why: `--jobs 2` halves only the trials' part. On the 2-core machine the tutorial's 24 trials
 train for about 2.4 s in all, while every process pays about 2.3 s of imports before its first
-trial (README "Experiments"). A user who sees 1.3x from a second job needs to tell "the trials
+trial (results/sweep-jobs/). A user who sees 1.3x from a second job needs to tell "the trials
 did not run side by side" from "the trials were a small part": this splits the two.
 
 Everything is measured in the parent on one monotonic clock. A worker reports only how long each

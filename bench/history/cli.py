@@ -31,7 +31,8 @@ DEFAULT_STEP = "median:10%"  # compare's default threshold: a step must clear it
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "history", help="a results store across commits and machines: add runs, trends, dashboard",
+        "history", help="keep a results store across commits and machines: file runs, show trends and steps, "
+                        "build a dashboard",
         description=("`history add DIR FILE...` files results.json runs into the store DIR "
                      "(idempotent: a run already there is stored once). `history DIR` reads the "
                      "store: flagged steps (compare's rule: beyond --fail-on AND p < --alpha), "

@@ -34,8 +34,7 @@ class Column:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("report",
-                              help="several runs (machines) side by side, with floors and efficiency",
-                              description=__doc__.splitlines()[0])
+                              help="put runs of several machines side by side, each with its own floors and efficiency")
     p.add_argument("files", nargs="+", metavar="RESULTS_JSON", help="results.json files, one per run")
     p.add_argument("-o", "--output", type=Path, metavar="FILE", help="also write the report to FILE")
     p.set_defaults(func=cmd_report)

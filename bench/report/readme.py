@@ -6,10 +6,12 @@ Sources:
   - `reference-cpu inference` / `reference-cpu training`: the time each runtime or training
     variant measured at the smallest and largest size of results/reference-cpu/results.json
     (estimate_s: the median of its draws' medians), with the efficiency at the largest size;
-  - `PATH#K`: the K-th Markdown table of the file PATH (a series' README.md, written by the
-    script that measured it).
-`--check` exits 1 and names the first stale block instead of writing: the default test suite
-runs it, so a measured number in the README cannot drift from its committed source.
+  - `loadgen DIR`: one row per LoadGen test under DIR (each folder's loadgen.json);
+  - `loadgen-vs-bench FILE`: one row per round of tests/benchmarks/loadgen_vs_bench.py's JSON;
+  - `PATH#K`: the K-th Markdown table of the file PATH (a series' raw output, or its README.md).
+Every block of every series record (results/*/README.md) is rewritten first, then the main
+README's, which quotes those records. `--check` exits 1 and names the stale blocks instead of
+writing: the default test suite runs it, so a measured number cannot drift from its source.
 """
 from __future__ import annotations
 
@@ -72,8 +74,52 @@ def markdown_table(path: Path, k: int) -> str:
     return "\n".join(tables[k - 1]) + "\n"
 
 
+def _p(latency: dict[str, Any], key: str) -> str:
+    return format_duration(latency.get(key))
+
+
+def loadgen_table(folder: Path) -> str:
+    """A LoadGen test per row: its scenario and settings, VALID or not, latency, rate, accuracy."""
+    lines = ["| test | scenario | offered QPS | result | p50 | p99 | completed (queries or samples /s) "
+             "| accuracy |", "|---|---|---|---|---|---|---|---|"]
+    for path in sorted(folder.glob("*/loadgen.json")):
+        run = json.loads(path.read_text(encoding="utf-8"))
+        settings, latency, acc = run.get("settings", {}), run.get("latency_s") or {}, run.get("accuracy") or {}
+        scenario = run.get("scenario", "?")
+        if scenario == "server":
+            scenario += f" ({settings.get('server_batching', '?')})"
+        peak = (run.get("find_peak") or {}).get("peak_qps")
+        offered = f"peak search: {peak:,.0f}" if peak else (
+            f"{settings['target_qps']:,.0f}" if settings.get("target_qps") and run.get("scenario") == "server"
+            else "–")
+        verdict = "VALID" if run.get("valid") else "INVALID"
+        checked = (f"{'exact' if acc.get('passed') else 'FAILED'}, {acc.get('checked', 0):,} checked"
+                   if acc else "–")
+        qps = f"{run['qps']:,.0f}" if isinstance(run.get("qps"), (int, float)) else "–"
+        lines.append(f"| `{path.parent.name}/` | {scenario} | {offered} | {verdict} "
+                     f"| {_p(latency, 'p50')} | {_p(latency, 'p99')} | {qps} | {checked} |")
+    return "\n".join(lines) + "\n"
+
+
+def loadgen_vs_bench_table(path: Path) -> str:
+    """A round per row: bench's per-call p50, LoadGen's p50 with our SUT and with an empty one."""
+    lines = ["| round | `bench` per-call p50 | LoadGen p50 | LoadGen p50, empty SUT | LoadGen / `bench` "
+             "| accuracy |", "|---|---|---|---|---|---|"]
+    for i, r in enumerate(json.loads(path.read_text(encoding="utf-8"))["rounds"]):
+        acc = r.get("accuracy") or {}
+        times = [format_duration(r[k]) for k in ("bench_per_call_p50_s", "loadgen_p50_s", "loadgen_floor_p50_s")]
+        lines.append(f"| {i} | {' | '.join(times)} | {r['ratio']:.2f}x "
+                     f"| {'exact' if acc.get('passed') else 'FAILED'}, {acc.get('checked', 0):,} checked |")
+    return "\n".join(lines) + "\n"
+
+
 def generate(source: str, root: Path = ROOT) -> str:
     source = source.strip()
+    kind, _, arg = source.partition(" ")
+    if kind == "loadgen":
+        return loadgen_table(root / arg)
+    if kind == "loadgen-vs-bench":
+        return loadgen_vs_bench_table(root / arg)
     if source.startswith("reference-cpu "):
         results = json.loads((root / REFERENCE).read_text(encoding="utf-8"))
         phase = {"inference": "inference", "training": "train_epoch"}[source.split()[1]]
@@ -94,24 +140,32 @@ def regenerate(text: str, root: Path = ROOT) -> tuple[str, list[str]]:
     return BLOCK.sub(fill, text), stale
 
 
+def documents(root: Path = ROOT) -> list[Path]:
+    """The files with generated blocks: every series record first, then the README that quotes them."""
+    return sorted(root.glob("results/*/README.md")) + [root / "README.md"]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.report.readme",
-                                description="Regenerate the README's measured tables from committed files.")
+                                description="Regenerate the README's and the series records' measured tables "
+                                            "from committed files.")
     p.add_argument("--check", action="store_true", help="exit 1 if a generated block is stale; write nothing")
-    p.add_argument("--readme", type=Path, default=ROOT / "README.md")
     args = p.parse_args(argv)
-    text = args.readme.read_text(encoding="utf-8")
-    new, stale = regenerate(text)
+    stale_all: list[str] = []
+    for doc in documents():
+        new, stale = regenerate(doc.read_text(encoding="utf-8"))
+        stale_all += [f"{doc.relative_to(ROOT)}: {source}" for source in stale]
+        if stale and not args.check:
+            tmp = doc.with_suffix(".md.tmp")
+            tmp.write_text(new, encoding="utf-8")
+            tmp.replace(doc)
     if args.check:
-        if stale:
-            print(f"error: README block(s) out of date with their source: {', '.join(stale)}"
+        if stale_all:
+            print(f"error: block(s) out of date with their source: {'; '.join(stale_all)}"
                   " (run `make readme`)", file=sys.stderr)
             return 1
         return 0
-    tmp = args.readme.with_suffix(".md.tmp")
-    tmp.write_text(new, encoding="utf-8")
-    tmp.replace(args.readme)
-    print(f"{len(stale)} block(s) rewritten" + (f": {', '.join(stale)}" if stale else ""))
+    print(f"{len(stale_all)} block(s) rewritten" + (f": {'; '.join(stale_all)}" if stale_all else ""))
     return 0
 
 

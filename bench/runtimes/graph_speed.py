@@ -6,9 +6,9 @@
 Everything runs in one process with one thread each (ORT intra-op 1, torch 1, numpy is single
 threaded), each (variant, batch) pair is warmed first, outputs are preallocated where the
 runtime allows it (numpy out=, ORT io_binding), and minor page faults per call are reported:
-at 10^6-10^7 elements a fresh output buffer page-faults on every call (README: "Big arrays").
+at 10^6-10^7 elements a fresh output buffer page-faults on every call (bench/engine/allocator.py).
 The floor is numpy `np.multiply(x, w, out=y); np.add(y, b, out=y)`.
-A measurement, not a test: the numbers go into the README and reports, never into assertions.
+A measurement, not a test: the numbers go into reports, never into assertions.
 """
 from __future__ import annotations
 

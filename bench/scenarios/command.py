@@ -27,11 +27,11 @@ class LoadgenInputError(LinregError):
 def register(subparsers: argparse._SubParsersAction) -> None:
     from bench.scenarios.settings import SCENARIOS, SERVER_BATCHING
 
-    p = subparsers.add_parser("loadgen", help="a runtime under MLPerf LoadGen (single-stream, "
-                              "multi-stream, server, offline); VALID/INVALID, accuracy checked")
+    p = subparsers.add_parser("loadgen", help="run one runtime under MLPerf LoadGen (single-stream, "
+                              "multi-stream, server, offline): VALID/INVALID, accuracy checked")
     p.add_argument("--export-dir", type=Path, required=True, help="an export folder (linreg-bench export)")
     p.add_argument("--runtime", required=True, help="a runtime of the registry (built-in or plug-in)")
-    p.add_argument("--scenario", required=True, choices=list(SCENARIOS))
+    p.add_argument("--scenario", required=True, choices=list(SCENARIOS), help="the MLPerf scenario to run")
     p.add_argument("--target-qps", type=positive_float, help="server: offered rate; offline: expected rate")
     p.add_argument("--latency-bound-ms", type=positive_float,
                    help=f"server: the p99 latency bound (default {DEFAULT_BOUND_MS:g} ms)")

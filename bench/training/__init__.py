@@ -8,7 +8,7 @@ evaluation on the test split is not timed (it is inference, measured separately)
 
 Variants (all L1 loss + SGD, lr 0.01, the tutorial's `parameter` model):
 - eager:         the tutorial's loop, autograd and torch.optim.SGD;
-- fused:         the same update by hand, no autograd (README: "Measurement notes"):
+- fused:         the same update by hand, no autograd (loops.py fused_update):
                  r = sign(w*x + b - y) / N;  w -= lr * sum(r*x);  b -= lr * sum(r)
                  bit-exact with autograd for L1 + SGD (tested);
 - torch_compile: torch.compile of the fused step, compiled afresh per size (torch._dynamo.reset,

@@ -44,7 +44,10 @@ def main() -> int:
         f"- date: {start:%Y-%m-%d %H:%M} UTC; wall time {wall:.0f} s",
         f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
         f"- 1-minute load average: {load:.2f} at the start, {end_load:.2f} at the end",
-        "", "The times are in [report.md](report.md) and [results.json](results.json).", ""]))
+        "", "The times are in [report.md](report.md) and [results.json](results.json). The tables below",
+        "are generated from results.json by `make readme` (`make reference` runs it):", "",
+        "<!-- generated: reference-cpu inference -->", "<!-- /generated -->", "",
+        "<!-- generated: reference-cpu training -->", "<!-- /generated -->", ""]))
     old = args.out.with_name(args.out.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if args.out.exists():
