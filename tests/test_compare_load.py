@@ -83,3 +83,18 @@ def test_the_p_value_is_computed_on_the_measured_draws_never_on_rescaled_samples
     assert row.stats.n_base == row.stats.n_new == 12  # draws, not the 20 samples of each run
     assert row.stats.p_value == mann_whitney_u(np.array(row.base.host_ratios), np.array(row.new.host_ratios))
     assert row.verdict == "slower" and 1.05 < row.stats.ratio < 1.09
+
+
+def test_a_host_ratio_verdict_needs_the_draws_times_to_agree(tmp_path, capsys) -> None:
+    base = _with_draws(results_doc(0), 1.0, 1.0)
+    # the ratios moved 12% (the companion's reference drifted), the draws' times did not
+    new = _with_draws(results_doc(0), 1.0, 1.0)
+    for m in new["measurements"]:
+        m["estimate"]["host"]["draw_ratios"] = [r / 1.12 for r in m["estimate"]["host"]["draw_ratios"]]
+    code, out, err = run(capsys, write(tmp_path, "a.json", base), write(tmp_path, "b.json", new),
+                         "--fail-on", "median:5%")
+    assert code == 0 and "not confirmed" in out, out + err
+    # a real regression moves both: confirmed
+    code, out, err = run(capsys, write(tmp_path, "a.json", base),
+                         write(tmp_path, "c.json", _with_draws(results_doc(0), 1.0, 1.12)), "--fail-on", "median:5%")
+    assert code == 1 and "confirmed by the draws' times (1.120x)" in out, out + err

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.compare.files import CONFIG_KEYS, BenchFile, Entry, load_bench_file
+from bench.compare.files import CONFIG_KEYS, HOST_RATIOS, BenchFile, Entry, load_bench_file
 from bench.compare.gate import MedianGate, Verdict, is_failure
 from bench.compare.memory import MemoryChange, memory_changes
 from bench.compare.significance import RatioStats, compare_samples
@@ -107,16 +107,31 @@ def _compare_entry(b: Entry, n: Entry, gate: MedianGate, resamples: int, raw: bo
     base_values, figure = b.gated(n, raw, host=same_environment)
     new_values, _ = n.gated(b, raw, host=same_environment)
     stats = compare_samples(base_values, new_values, resamples=resamples)
-    verdict = gate.verdict(stats)
-    note = ""
+    verdict, note = confirmed(gate.verdict(stats), stats, figure, b, n, gate)
     if verdict == Verdict.INCONCLUSIVE:
-        note = f"{stats.n_base}/{stats.n_new} {figure} can never reach p<{gate.alpha:g}"
-        if gate.is_blocking(verdict, stats):
-            note += ": slower beyond the threshold, more samples needed to tell (fails the gate)"
-    elif b.parity_passed is False:
+        note = f"{stats.n_base}/{stats.n_new} {figure} can never reach p<{gate.alpha:g}" + (
+            ": slower beyond the threshold, more samples needed to tell (fails the gate)"
+            if gate.is_blocking(verdict, stats) else "")
+    elif not note and b.parity_passed is False:
         note = "BASE failed parity; NEW passes"
     return Row(b.key, b.label, b, n, stats, verdict, note, figure,
                (_median(base_values), _median(new_values)))
+
+
+def confirmed(verdict: Verdict, stats: RatioStats, figure: str, b: Entry, n: Entry,
+              gate: MedianGate) -> tuple[Verdict, str]:
+    """(verdict, note): a verdict on the host-normalised ratios stands only when the draws' own
+    times agree, beyond the threshold in the same direction. Two witnesses: a process-wide or
+    code regression moves both; a host slow phase moves only the times, and a reference that
+    drifted between the runs (seen at 10^6 rows beside memory-heavy jobs) only the ratios."""
+    if figure != HOST_RATIOS or (not gate.is_blocking(verdict, stats) and verdict != Verdict.FASTER):
+        return verdict, ""
+    times = _median(n.draws_s) / _median(b.draws_s)
+    slower = stats.ratio > 1.0
+    if (times > 1.0 + gate.threshold) if slower else (times < 1.0 / (1.0 + gate.threshold)):
+        return verdict, f"confirmed by the draws' times ({times:.3f}x)"
+    return Verdict.UNCHANGED, (f"host ratios say {verdict} ({stats.ratio:.3f}x), the draws' times "
+                               f"{times:.3f}x: not confirmed")
 
 
 def _median(values: tuple[float, ...]) -> float:

@@ -11,6 +11,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
+from bench.compare.comparison import confirmed
 from bench.compare.gate import MedianGate, Verdict
 from bench.history.runs import Point, Run
 from bench.history.trends import Trend, TrendPoint
@@ -51,8 +52,9 @@ def judge(base: Point, new: Point, gate: MedianGate, resamples: int = 2000,
     the U test run only for ratios beyond it: the verdict is the same, and a store of 20,000
     points is judged in seconds instead of minutes.
     """
+    figure = ""
     if base.entry is not None and new.entry is not None:
-        base_values, _ = base.entry.gated(new.entry, host=same_environment)
+        base_values, figure = base.entry.gated(new.entry, host=same_environment)
         new_values, _ = new.entry.gated(base.entry, host=same_environment)
     else:
         base_values, new_values = base.samples_s, new.samples_s
@@ -61,7 +63,10 @@ def judge(base: Point, new: Point, gate: MedianGate, resamples: int = 2000,
     if 1.0 / (1.0 + gate.threshold) <= ratio <= 1.0 + gate.threshold:
         return Judgement(Verdict.UNCHANGED, None, ratio)
     stats = compare_samples(base_values, new_values, resamples=resamples)
-    return Judgement(gate.verdict(stats), stats, stats.ratio)
+    verdict = gate.verdict(stats)
+    if base.entry is not None and new.entry is not None:  # compare's two-witness rule
+        verdict, _ = confirmed(verdict, stats, figure, base.entry, new.entry, gate)
+    return Judgement(verdict, stats, stats.ratio)
 
 
 def _representatives(points: tuple[TrendPoint, ...]) -> list[TrendPoint]:
