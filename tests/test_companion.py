@@ -39,3 +39,25 @@ def test_a_bad_request_or_a_dead_companion_is_an_error_not_a_hang() -> None:
     companion.proc.wait()
     with pytest.raises(CompanionError, match="exited"):
         companion.block()
+
+
+def test_the_worker_is_stopped_whole_while_the_reference_runs() -> None:
+    # a process-wide effect (a thread that spins in the measured process) must not take the
+    # CPU from the reference: the companion stops its parent, every thread of it, for the block
+    import os
+    import subprocess
+    import sys
+
+    from bench.engine.companion import _state, worker_stopped
+
+    child = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(0.001)"])
+    try:
+        with worker_stopped(child.pid):
+            assert _state(child.pid) in ("T", "t")
+        assert _state(child.pid) not in ("T", "t")  # and continued after it
+    finally:
+        child.kill()
+        child.wait()
+    with worker_stopped(2**22 + 12345):  # a pid that is not there: the block is timed anyway
+        pass
+    assert os.getpid() > 0

@@ -7,7 +7,7 @@ thread: raw +37%, ratio 0.945x). The host's slow phases, on the other hand, are 
 last seconds. So the reference runs in ANOTHER process, started clean (its own environment, the
 harness's allocator settings, a fixed thread count, no plug-ins imported), and the two take
 turns: after each workload block the worker asks for one reference block and waits, blocked on
-a pipe, until its time comes back (duet benchmarking, Bulej et al. 2020; randomized multiple
+a pipe and stopped whole (SIGSTOP: its other threads too), until its time comes back (duet benchmarking, Bulej et al. 2020; randomized multiple
 interleaved trials, Abedi and Brecht 2017). The measured process cannot bend it; the host can.
 
 Protocol, one text line each way (stdout is the companion's protocol channel; anything a
@@ -19,14 +19,17 @@ library prints goes to stderr):
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import select
+import signal
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import IO, Any, Sequence
+from typing import IO, Any, Iterator, Sequence
 
 from bench.engine.measurement import Spec
 from bench.engine.reference import reference_kind
@@ -156,6 +159,41 @@ class CompanionReference:
                 "calls_per_sample": self.calls, "times_s": list(self.times_s)}
 
 
+STOP_WAIT_S = 0.05  # a stopped process shows state T within microseconds; never wait longer
+
+
+@contextlib.contextmanager
+def worker_stopped(pid: int) -> Iterator[None]:
+    """The worker process, ALL its threads, stopped while the reference block runs.
+
+    Waiting on the pipe, the worker's main thread is idle, but its other threads are not: a
+    thread that spins or holds the GIL (telemetry, a thread pool) would take the CPU from the
+    reference, and the ratio would cancel the regression it is. SIGSTOP freezes them; SIGCONT
+    always follows (the companion is the worker's child: if it dies, the worker's own
+    timeout still ends the job)."""
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except OSError:  # not ours to stop (or gone): time the block anyway
+        yield
+        return
+    try:
+        deadline = time.monotonic() + STOP_WAIT_S
+        while _state(pid) not in ("T", "t", "") and time.monotonic() < deadline:
+            pass
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def _state(pid: int) -> str:
+    """The process state letter from /proc/PID/stat ("" when it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0].decode()
+    except (OSError, IndexError):
+        return ""
+
+
 def _serve(channel: IO[str], requests: IO[str]) -> None:
     import torch
 
@@ -168,7 +206,8 @@ def _serve(channel: IO[str], requests: IO[str]) -> None:
             if line.strip() == "block":
                 if block is None:
                     raise ValueError("block before use")
-                reply: dict[str, Any] = {"s": block(calls) / calls}
+                with worker_stopped(os.getppid()):
+                    reply: dict[str, Any] = {"s": block(calls) / calls}
             else:
                 ask = json.loads(line)
                 torch.set_num_threads(int(ask["threads"]))
