@@ -97,4 +97,20 @@ def test_a_host_ratio_verdict_needs_the_draws_times_to_agree(tmp_path, capsys) -
     # a real regression moves both: confirmed
     code, out, err = run(capsys, write(tmp_path, "a.json", base),
                          write(tmp_path, "c.json", _with_draws(results_doc(0), 1.0, 1.12)), "--fail-on", "median:5%")
-    assert code == 1 and "confirmed by the draws' times (1.120x)" in out, out + err
+    assert code == 1 and "confirmed by the draws' times 1.120x" in out, out + err
+
+
+def test_both_witnesses_beyond_the_threshold_and_one_significant_is_enough(tmp_path, capsys) -> None:
+    # a thread in the measured process: the times +40%, the ratios +12% but noisier (p above
+    # alpha on their own); the times' U test is significant, both lie beyond 5%: slower
+    import numpy as np
+
+    base = _with_draws(results_doc(0), 1.0, 1.0)
+    new = _with_draws(results_doc(0), 1.0, 1.4)
+    rng = np.random.default_rng(3)
+    for mb, mn in zip(base["measurements"], new["measurements"]):
+        mn["estimate"]["host"]["draw_ratios"] = [r * 1.12 * f for r, f in zip(
+            mb["estimate"]["host"]["draw_ratios"], rng.choice([0.85, 1.0, 1.15], 12))]
+    code, out, err = run(capsys, write(tmp_path, "a.json", base), write(tmp_path, "b.json", new),
+                         "--fail-on", "median:5%")
+    assert code == 1 and "confirmed by the draws' times 1.400x" in out, out + err

@@ -120,18 +120,27 @@ def _compare_entry(b: Entry, n: Entry, gate: MedianGate, resamples: int, raw: bo
 
 def confirmed(verdict: Verdict, stats: RatioStats, figure: str, b: Entry, n: Entry,
               gate: MedianGate) -> tuple[Verdict, str]:
-    """(verdict, note): a verdict on the host-normalised ratios stands only when the draws' own
-    times agree, beyond the threshold in the same direction. Two witnesses: a process-wide or
-    code regression moves both; a host slow phase moves only the times, and a reference that
-    drifted between the runs (seen at 10^6 rows beside memory-heavy jobs) only the ratios."""
-    if figure != HOST_RATIOS or (not gate.is_blocking(verdict, stats) and verdict != Verdict.FASTER):
+    """(verdict, note) on the host-normalised ratios, with the draws' own times as a second
+    witness. A process-wide or code regression moves both; a host slow phase moves only the
+    times, and a reference that drifted between the runs (seen at 10^6 rows beside busy
+    neighbours) only the ratios. So a change is called only when both ratios lie beyond the
+    threshold in the same direction, and at least one of the two U tests is significant."""
+    if figure != HOST_RATIOS:
         return verdict, ""
-    times = _median(n.draws_s) / _median(b.draws_s)
-    slower = stats.ratio > 1.0
-    if (times > 1.0 + gate.threshold) if slower else (times < 1.0 / (1.0 + gate.threshold)):
-        return verdict, f"confirmed by the draws' times ({times:.3f}x)"
-    return Verdict.UNCHANGED, (f"host ratios say {verdict} ({stats.ratio:.3f}x), the draws' times "
-                               f"{times:.3f}x: not confirmed")
+    times = compare_samples(b.draws_s, n.draws_s)
+    limit = 1.0 + gate.threshold
+    both_slower = stats.ratio > limit and times.ratio > limit
+    both_faster = stats.ratio < 1.0 / limit and times.ratio < 1.0 / limit
+    witness = f"the draws' times {times.ratio:.3f}x, p={times.p_value:.2g}"
+    if not (both_slower or both_faster):
+        if verdict in (Verdict.SLOWER, Verdict.FASTER, Verdict.INCONCLUSIVE):
+            return Verdict.UNCHANGED, f"host ratios {stats.ratio:.3f}x but {witness}: not confirmed"
+        return verdict, ""
+    if min(stats.p_value, times.p_value) < gate.alpha:
+        return (Verdict.SLOWER if both_slower else Verdict.FASTER), f"confirmed by {witness}"
+    if min(stats.min_p_value, times.min_p_value) >= gate.alpha:
+        return Verdict.INCONCLUSIVE, ""
+    return Verdict.UNCHANGED, f"beyond the threshold on both, significant on neither ({witness})"
 
 
 def _median(values: tuple[float, ...]) -> float:
