@@ -151,12 +151,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from bench.pipeline import use_inductor_cache_dir
 
     use_inductor_cache_dir()  # before anything imports torch._inductor (exporting does)
-    from bench.pipeline import bench, exit_status, export_checkpoint, summary_line
+    from bench.pipeline import bench, exit_status, export_checkpoint, prepare_out, summary_line
     from bench.runtimes.base import Artifacts
     from bench.store.results import measurements_of
 
     config = suite_config_from_args(args)
     prepare_store(args.history)  # a bad --history fails before minutes of measuring
+    prepare_out(args.out)  # a user's folder is refused before export writes OUT/export into it
     if args.checkpoint is not None:
         artifacts = export_checkpoint(args.checkpoint, args.out / "export")
     else:

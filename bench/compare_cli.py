@@ -16,6 +16,7 @@ from bench.compare.render import to_json
 from bench.compare.gate import check_rounds
 from bench.compare.memory import parse_percent
 from linreg.errors import LinregError
+from linreg.destinations import check_output_file
 from linreg.files import write_text_atomic
 
 
@@ -89,6 +90,8 @@ def _render_all(comparisons: list[Comparison], args: argparse.Namespace) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    if args.output:
+        check_output_file(args.output, "-o")  # before minutes of --rev: a device or link is never replaced
     gate = MedianGate.parse(args.fail_on, alpha=args.alpha)
     fail_on_memory = None if args.fail_on_memory is None else parse_percent(args.fail_on_memory)
     if args.rev:  # interleaving gives one sample per side per round

@@ -19,7 +19,7 @@ from bench.runtimes.base import Artifacts
 from bench.engine.interrupt import sigterm_interrupts
 from bench.store.machine import load_average_1m
 from bench.suite import SuiteConfig, count_measurements, run_suite
-from linreg.errors import LinregError
+from linreg.destinations import claim_folder, json_record_is_ours
 from linreg.progress import Progress
 
 # A tiny configuration for end-to-end tests: seconds, in one process, nothing compiled.
@@ -75,7 +75,7 @@ def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
     from bench.store.fingerprint import fingerprint
     from bench.store.results import load_results, write_results
 
-    _prepare_out(out)
+    prepare_out(out)
     cache = use_inductor_cache_dir()  # already set by cmd_*: then this is the one in use
     total = count_measurements(config)
     start = time.monotonic()
@@ -169,13 +169,12 @@ def summary_line(measurements: list[Any]) -> str:
             f"{len(failed)} parity failures, {len(warned)} with stability warnings")
 
 
-def _prepare_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise LinregError(f"--out {out} exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LinregError(f"cannot create --out {out} ({exc.strerror})") from None
+# A bench or run folder from before OWNER_MARKER: its results.json says it is ours.
+RESULTS_RECORD = json_record_is_ours("results.json", ("schema_version", "measurements"))
+
+
+def prepare_out(out: Path) -> None:
+    claim_folder(out, "bench", RESULTS_RECORD)  # a user's folder is refused before measuring
 
 
 def export_checkpoint(checkpoint: Path, export_dir: Path) -> Artifacts:
@@ -209,7 +208,7 @@ def run_pipeline(out: Path, config: SuiteConfig, quick: bool = False,
     from linreg.publish import run_training
     from linreg.train import TrainConfig
 
-    _prepare_out(out)
+    prepare_out(out)
     start = time.monotonic()
     if config.isolation == "fork":  # the workers' server imports torch & co. while we train
         from bench.forked import fork_context

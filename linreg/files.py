@@ -6,12 +6,14 @@ import errno
 import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from linreg.errors import LinregError, exception_line
+from linreg.untrusted import file_kind
 
 FULL_DISK_BYTES = 1 << 20  # under 1 MiB free: a failed write is the disk being full
 
@@ -41,10 +43,36 @@ def default_mode(directory: bool = False) -> int:
     return (0o777 if directory else 0o666) & ~current_umask()
 
 
+class UnsafeDestinationError(LinregError):
+    """An output path that is not ours to replace (exit 2, one line, nothing written)."""
+
+
+def output_file_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why `path` must not be replaced by a file, or None when it is absent or a regular file."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot be examined ({exc.strerror or exc})"
+    if stat.S_ISLNK(st.st_mode):
+        return "is a symlink; refusing to replace it (name the file itself)"
+    if stat.S_ISREG(st.st_mode):
+        return None
+    return f"is {file_kind(st.st_mode)}, not a regular file; refusing to replace it"
+
+
+def _check_target(target: Path) -> None:
+    problem = output_file_problem(target)
+    if problem is not None:
+        raise UnsafeDestinationError(f"{target} {problem}")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds."""
     target = Path(path)
+    _check_target(target)  # a symlink, FIFO or device is never replaced (os.replace would)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
@@ -52,6 +80,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.chmod(tmp_path, default_mode())
     try:
         yield tmp_path
+        _check_target(target)  # again: it may have been swapped in while we wrote
         os.replace(tmp_path, target)  # atomic on POSIX: readers see the old file or the new one
     except RuntimeError as exc:  # torch.save's C++ zip writer reports a full disk as RuntimeError
         raise write_failure(target, exc) from None

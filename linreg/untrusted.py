@@ -51,7 +51,7 @@ def _fail(source: object, problem: str, field: str | None = None) -> UntrustedFi
     return UntrustedFileError(f"{source}: {where}{problem}")
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
     for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
         if test(mode):
@@ -68,7 +68,7 @@ def check_regular_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_B
     except OSError as exc:
         raise _fail(path, f"cannot read ({exc.strerror or exc})") from None
     if not stat.S_ISREG(st.st_mode):
-        raise _fail(path, f"is {_kind(st.st_mode)}, not a regular file; refusing to read it")
+        raise _fail(path, f"is {file_kind(st.st_mode)}, not a regular file; refusing to read it")
     if st.st_size > max_bytes:
         raise _fail(path, f"is {st.st_size} bytes, over the {max_bytes}-byte limit for this file")
     return st.st_size
@@ -89,7 +89,7 @@ def read_bytes(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) ->
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(f.fileno())
         if not stat.S_ISREG(st.st_mode):
-            raise _fail(path, f"is {_kind(st.st_mode)}, not a regular file; refusing to read it")
+            raise _fail(path, f"is {file_kind(st.st_mode)}, not a regular file; refusing to read it")
         data = f.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise _fail(path, f"is over the {max_bytes}-byte limit for this file")

@@ -23,6 +23,7 @@ from bench.history.site import build_site, check_site_target, page_weight
 from bench.history.store import MAX_RUN_BYTES, file_run, open_store, place_of
 from bench.store.results import RESULTS_JSON, validate_results
 from linreg.errors import LinregError
+from linreg.destinations import check_output_file
 from linreg.files import write_text_atomic
 from linreg.untrusted import parse_json, read_bytes
 
@@ -85,6 +86,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         raise LinregError("--export needs -o FILE")
     if args.output is not None and not args.export:
         raise LinregError("-o FILE goes with --export FORMAT")
+    if args.output is not None:
+        check_output_file(args.output, "-o")  # a device, FIFO or link is never replaced
     return read_history(Path(args.args[0]), args)
 
 

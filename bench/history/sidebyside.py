@@ -21,6 +21,7 @@ from bench.history.trends import key_order
 from bench.engine.units import format_duration
 from bench.store.results import load_results
 from linreg.errors import LinregError
+from linreg.destinations import check_output_file
 from linreg.files import write_text_atomic
 
 
@@ -109,6 +110,8 @@ def render_side_by_side(columns: list[Column]) -> str:
 def cmd_report(args: argparse.Namespace) -> int:
     if len(args.files) < 1:
         raise LinregError("report needs at least one results.json")
+    if args.output:
+        check_output_file(args.output, "-o")  # before reading: a device or link is never replaced
     columns = [load_column(Path(f)) for f in args.files]  # every file checked before any output
     text = render_side_by_side(columns)
     sys.stdout.write(text)

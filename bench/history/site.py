@@ -15,6 +15,7 @@ from bench.history.figures import machine_colors, render_trend, slug
 from bench.history.page import Figure, Page, render_page
 from export.publish import publish_folder
 from linreg.errors import LinregError
+from linreg.destinations import check_output_tree
 from linreg.files import default_mode
 
 SITE_MARKER = ".linreg-bench-site"   # a site this command built: safe to replace
@@ -24,10 +25,9 @@ FIGURES = "figures"
 
 def check_site_target(out: Path) -> None:
     """Refuse to replace anything but nothing, an empty folder, or a site built by this command."""
+    check_output_tree(out, "--out")  # a symlink would be swapped away, its target left behind
     if not out.exists():
         return
-    if not out.is_dir():
-        raise LinregError(f"--out {out} exists and is not a folder")
     if any(out.iterdir()) and not (out / SITE_MARKER).is_file():
         raise LinregError(f"--out {out} is a non-empty folder that is not a linreg-bench history "
                           f"site (no {SITE_MARKER}); refusing to replace it")

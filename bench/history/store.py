@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.store.identity import IdentityError, check_id, identity_sources, machine_id
+from linreg.destinations import inside
 from linreg.errors import LinregError
 from linreg.files import default_mode
 from linreg.untrusted import load_json
@@ -181,6 +182,16 @@ def place_of(results: dict[str, Any], machine: str | None = None) -> tuple[str, 
     return machine_name, run_id, run_filename(results, run_id)
 
 
+def _machine_folder(store: Path, folder: Path) -> Path:
+    """`folder` resolved, refused unless it is a folder right inside the (resolved) store: a
+    symlinked machine folder must not carry a run, or machine.json, out of the store."""
+    real = inside(store, folder, "machine folder")
+    if real.parent != store.resolve() or not real.is_dir():
+        raise StoreError(f"machine folder {folder} resolves to {real}, not a folder of the store "
+                         f"{store}; refusing to write there")
+    return real
+
+
 def file_run(store: Path, results: dict[str, Any], machine: str | None = None,
              raw: bytes | None = None) -> FiledRun:
     """File one run (a validated results document; `raw` its file's bytes) into the store."""
@@ -189,10 +200,12 @@ def file_run(store: Path, results: dict[str, Any], machine: str | None = None,
     existing = next(iter(store.glob(f"*/*_{run_id}.json")), None)
     if existing is not None:
         return FiledRun(existing, existing.parent.name, run_id, False)
-    folder.mkdir(exist_ok=True)
-    if not (folder / MACHINE_JSON).exists():
-        _publish_once(folder / MACHINE_JSON,
+    if not folder.is_symlink() and not folder.exists():
+        folder.mkdir()
+    real = _machine_folder(store, folder)
+    if not (real / MACHINE_JSON).exists():
+        _publish_once(real / MACHINE_JSON,
                       json.dumps(machine_description(results, machine_name), indent=2) + "\n")
     text = raw.decode("utf-8") if raw is not None else json.dumps(results, indent=2) + "\n"
-    added = _publish_once(folder / name, text)
+    added = _publish_once(real / name, text)
     return FiledRun(folder / name, machine_name, run_id, added)
