@@ -16,7 +16,8 @@ from typing import Any, Callable, TextIO
 from bench.engine.parity import failed_parity
 from bench.engine.timing import TimingConfig
 from bench.runtimes.base import Artifacts
-from bench.engine.interrupt import sigterm_interrupts
+from bench.engine.interrupt import interruption_reason, sigterm_interrupts
+from bench.scenarios.run_pass import PassInterrupted
 from bench.store.machine import load_average_1m
 from bench.suite import SuiteConfig, count_measurements, run_suite
 from linreg.destinations import claim_folder, json_record_is_ours
@@ -101,18 +102,32 @@ def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
     environment = fingerprint(config.threads, result.allocator, config.devices, load_start)
     run_config = {**config.to_json(), "artifacts": artifacts.to_json(),
                   "torchinductor_cache_dir": cache, **(extra_config or {})}
-    extra = ({"partial": True, "partial_reason": result.partial} if result.partial
-             else sections() if sections else None)
+    partial = result.partial
+    extra = {"partial": True, "partial_reason": partial} if partial else None
+    if sections and not partial:
+        extra, partial = _run_sections(sections)
     path = write_results(out, environment, run_config, floors, result.measurements, sections=extra)
     results = load_results(path)
     write_outputs(results, out)
     for line in interference_lines(result.interference):
         say(line)
-    if result.partial:  # written: now stop like the interruption asked (exit 130)
-        say(f"bench: {result.partial}; kept {summary_line(result.measurements)} in {path} (partial)")
-        raise KeyboardInterrupt(result.partial)
+    if partial:  # written: now stop like the interruption asked (exit 130)
+        say(f"bench: {partial}; kept {summary_line(result.measurements)} in {path} (partial)")
+        raise KeyboardInterrupt(partial)
     say(f"bench: done in {time.monotonic() - start:.1f} s: {summary_line(result.measurements)}")
     return results
+
+
+def _run_sections(sections: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], str | None]:
+    """(the extra records, None), or on Ctrl-C/SIGTERM (what finished, marked partial; the reason):
+    an interrupt during run's LoadGen pass must not lose the suite's finished measurements."""
+    try:
+        with sigterm_interrupts():
+            return sections(), None
+    except KeyboardInterrupt as exc:
+        reason = f"{interruption_reason(exc)} during the LoadGen pass"
+        kept = {"loadgen": exc.record} if isinstance(exc, PassInterrupted) else {}
+        return {**kept, "partial": True, "partial_reason": reason}, reason
 
 
 PROBE_CONTROL_LIMIT = 1.25  # the numpy control (no ORT) must read within 1/1.25x..1.25x
