@@ -5,6 +5,7 @@ Errors that users cause are caught once, here, and become one `error: ...` line 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from bench import commands as bench_commands
@@ -59,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     except LinregError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return exc.exit_code
+    except BrokenPipeError:  # stdout closed by its reader (`| head -2`): end quietly
+        quiet_stdout()
+        return 141  # 128 + SIGPIPE: what a tool killed by the closed pipe would return
     except OSError as exc:  # an unwritable --out, a full disk: say which file, no traceback
         where = f" ({exc.filename})" if exc.filename else ""
         sys.stderr.write(f"error: {exc.strerror or exc}{where}\n")
@@ -66,6 +70,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null: the interpreter's last flush of a closed pipe must not print
+    `Exception ignored ... BrokenPipeError` after we chose to end quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout replaced (tests) or already gone
+        pass
 
 
 if __name__ == "__main__":

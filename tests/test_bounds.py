@@ -1,0 +1,72 @@
+"""Every option has a sane upper bound (one error line, never a traceback or a run that never
+ends), and a closed stdout ends a command quietly."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.scenarios.peak import search_peak
+from bench.scenarios.settings import MAX_QPS, MIN_QPS, LoadgenConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = Path(__file__).parent / "golden" / "results_v1.json"
+HUGE = str(10**30)
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str], *words: str) -> None:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    assert all(w in lines[0] for w in words), lines[0]
+
+
+@pytest.mark.parametrize("option, word", [("--n", "memory"), ("--threads", "threads"), ("--epochs", "epochs")])
+def test_train_bounds_its_options(option: str, word: str, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", option, HUGE, "--out", str(tmp_path / "o")]) == 2
+    one_error_line(capsys, word)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("argv, word", [
+    (["--scenario", "server", "--target-qps", "1e308"], "target_qps"),
+    (["--scenario", "server", "--target-qps", "1e-320"], "target_qps"),
+    (["--scenario", "single-stream", "--duration-s", "1e308"], "duration_s"),
+    (["--scenario", "server", "--target-qps", "900000", "--duration-s", "1000"], "queries"),
+    (["--scenario", "single-stream", "--threads", HUGE], "threads"),
+])
+def test_loadgen_bounds_its_options(argv: list[str], word: str, exported: Path, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["loadgen", "--export-dir", str(exported), "--runtime", "eager", *argv,
+                 "--out", str(tmp_path / "o")]) == 2
+    one_error_line(capsys, word)
+
+
+def test_the_peak_search_stays_within_the_bounds() -> None:
+    offered: list[float] = []
+
+    def probe(config: LoadgenConfig, out: Path) -> dict:
+        offered.append(config.target_qps)
+        return {"valid": config.target_qps < 5.0, "reasons": []}
+    config = LoadgenConfig("server", "eager", target_qps=1000.0, latency_bound_ms=1.0)
+    search_peak(config, Path("/nonexistent"), probe, start_qps=1000.0)
+    assert offered and all(MIN_QPS <= q <= MAX_QPS for q in offered)
+    offered.clear()
+    always = lambda c, o: {"valid": True, "reasons": []} if not offered.append(c.target_qps) else {}  # noqa: E731
+    search_peak(config, Path("/nonexistent"), always, start_qps=3e5)
+    assert offered and max(offered) <= MAX_QPS
+
+
+def test_a_closed_stdout_ends_quietly() -> None:
+    """`compare A B | head -0`: no traceback, no error line; 141 like a tool killed by SIGPIPE."""
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "compare", str(GOLDEN), str(GOLDEN)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first write
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert "Traceback" not in err and "error" not in err.lower(), err
