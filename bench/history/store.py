@@ -33,6 +33,7 @@ from linreg.untrusted import load_json
 STORE_MARKER = "linreg-bench-history.json"
 STORE_FORMAT = {"format": "linreg-bench history store", "version": 1}
 MACHINE_JSON = "machine.json"
+MIN_YEAR = 1970   # no benchmark run predates the epoch; earlier years are a forged or broken clock
 MAX_RUN_BYTES = 64 * 1024 * 1024  # a full run is ~0.3 MB; anything this big is not one
 _RUN_NAME = re.compile(r"(\d{8}T\d{6}Z)_([A-Za-z0-9-]+)_([A-Za-z0-9][A-Za-z0-9._-]{0,63})\.json")
 
@@ -113,10 +114,13 @@ def run_filename(results: dict[str, Any], run_id: str) -> str:
     """<UTC time>_<commit12>[-dirty]_<run id>.json: sorts by time, names the commit."""
     created = str(results.get("created_utc", ""))
     try:
-        when = dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").strftime("%Y%m%dT%H%M%SZ")
+        parsed = dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ")
     except ValueError:
         raise StoreError(f"created_utc {created[:40]!r} is not a UTC time like "
                          "2026-11-28T21:55:30Z") from None
+    if parsed.year < MIN_YEAR:  # strftime writes year 1 as "1": a name the reader would skip
+        raise StoreError(f"created_utc {created!r} is before {MIN_YEAR}; not a time a run was made")
+    when = f"{parsed.year:04d}{parsed.strftime('%m%dT%H%M%SZ')}"
     commit, dirty = commit_of(results)
     commit = re.sub(r"[^0-9a-f]", "", commit.lower())[:12] or "nocommit"
     return f"{when}_{commit}{'-dirty' if dirty else ''}_{run_id}.json"
