@@ -172,3 +172,15 @@ def test_claim_folder_rules(tmp_path: Path) -> None:
         claim_folder(legacy, "bench", lambda f: False)
     assert claim_folder(tmp_path / "new" / "deep", "bench") == tmp_path / "new" / "deep"
     assert check_output_file(tmp_path / "absent") == tmp_path / "absent"
+
+
+@pytest.mark.parametrize("command", ["ddp", "loadgen"])
+def test_ddp_and_loadgen_refuse_a_users_folder(command: str, tmp_path: Path, exported: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    folder = user_folder(tmp_path)
+    argv = {"ddp": ["ddp", "--world-sizes", "1", "--n", "40"],
+            "loadgen": ["loadgen", "--export-dir", str(exported), "--runtime", "eager",
+                        "--scenario", "single-stream"]}[command]
+    assert main([*argv, "--out", str(folder)]) == 2
+    one_error_line(capsys, str(folder), "did not write")
+    assert sorted(p.name for p in folder.iterdir()) == ["summary.md"]

@@ -21,6 +21,7 @@ from bench.report import write_outputs
 from bench.store.fingerprint import fingerprint
 from bench.store.identity import new_run_id
 from bench.store.results import load_results, write_results
+from linreg.destinations import claim_folder, json_record_is_ours
 from linreg.errors import LinregError
 
 RUN_DIR = ".ddp-run"   # job and status files of the launch in progress (removed at the end)
@@ -32,9 +33,12 @@ def say(message: str) -> None:
     sys.stderr.flush()
 
 
+# A ddp folder from before OWNER_MARKER: its results.json says it is ours.
+DDP_RECORD = json_record_is_ours("results.json", ("schema_version", "measurements"))
+
+
 def prepare_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise LinregError(f"--out {out} exists and is not a folder")
+    claim_folder(out, "ddp", DDP_RECORD)  # a user's folder is refused before any rank starts
     try:
         (out / LOG_DIR).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
