@@ -68,13 +68,38 @@ def _check_target(target: Path) -> None:
         raise UnsafeDestinationError(f"{target} {problem}")
 
 
+def temp_prefix(target: Path) -> str:
+    """`.NAME.PID.`: a temporary file beside `target` that names the process writing it."""
+    return f".{target.name}.{os.getpid()}."
+
+
+def remove_stale_temps(target: Path) -> list[Path]:
+    """Remove `.NAME.PID.*.tmp` files beside `target` whose process is gone (a write killed by
+    kill -9 or a full disk). Regular files only; a live process's, and ours, are kept."""
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.[a-z0-9_]{{8}}\.tmp")
+    removed = []
+    try:
+        candidates = [p for p in target.parent.iterdir() if p.name.startswith(f".{target.name}.")]
+    except OSError:
+        return removed
+    for path in candidates:
+        match = pattern.fullmatch(path.name)
+        if match is None or int(match.group(1)) == os.getpid() or pid_alive(int(match.group(1))):
+            continue
+        if path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds."""
     target = Path(path)
     _check_target(target)  # a symlink, FIFO or device is never replaced (os.replace would)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    remove_stale_temps(target)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     os.chmod(tmp_path, default_mode())

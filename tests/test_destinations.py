@@ -184,3 +184,23 @@ def test_ddp_and_loadgen_refuse_a_users_folder(command: str, tmp_path: Path, exp
     assert main([*argv, "--out", str(folder)]) == 2
     one_error_line(capsys, str(folder), "did not write")
     assert sorted(p.name for p in folder.iterdir()) == ["summary.md"]
+
+
+def test_debris_of_killed_writers_is_removed_by_the_next_write(store: Path, tmp_path: Path) -> None:
+    """kill -9 during an atomic write, `history add` or `history --out` leaves temporaries
+    named by their pid; the next write of the same target removes those of dead processes."""
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    target = tmp_path / "summary.md"
+    stale, live = tmp_path / f".summary.md.{dead}.abcd1234.tmp", tmp_path / f".summary.md.{os.getppid()}.abcd1234.tmp"
+    stale.write_text("half")
+    live.write_text("being written")
+    write_text_atomic(target, "new\n")
+    assert not stale.exists() and live.exists() and target.read_text() == "new\n"
+    site_debris = tmp_path / f".site.{dead}.abcd1234.tmp"
+    site_debris.mkdir()
+    assert main(["history", str(store), "--out", str(tmp_path / "site")]) == 0
+    assert not site_debris.exists() and (tmp_path / "site" / "index.html").is_file()

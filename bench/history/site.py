@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import tempfile
 from pathlib import Path
 
 from bench.history.analysis import History, latest_tables, shared_commit
 from bench.history.figures import machine_colors, render_trend, slug
 from bench.history.page import Figure, Page, render_page
-from export.publish import publish_folder
+from export.publish import make_staging, publish_folder
 from linreg.errors import LinregError
 from linreg.destinations import check_output_tree
-from linreg.files import default_mode
 
 SITE_MARKER = ".linreg-bench-site"   # a site this command built: safe to replace
 INDEX = "index.html"
@@ -50,10 +48,8 @@ def build_site(history: History, out: Path) -> Path:
     """Write the dashboard of `history` to `out` (index.html + figures); returns index.html's path."""
     out = Path(out)
     check_site_target(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    tmp = make_staging(out)  # .SITE.PID.*.tmp; those of killed builds are removed first
     try:
-        tmp.chmod(default_mode(directory=True))
         page = Page(
             store=str(history.store.root),
             generated_utc=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

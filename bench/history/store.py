@@ -27,7 +27,7 @@ from typing import Any
 from bench.store.identity import IdentityError, check_id, identity_sources, machine_id
 from linreg.destinations import inside
 from linreg.errors import LinregError
-from linreg.files import default_mode
+from linreg.files import default_mode, remove_stale_temps, temp_prefix
 from linreg.untrusted import load_json
 
 STORE_MARKER = "linreg-bench-history.json"
@@ -134,7 +134,8 @@ def parse_run_filename(name: str) -> tuple[str, str, str] | None:
 
 def _publish_once(target: Path, text: str) -> bool:
     """Write `text` to `target` unless it exists: temp file, fsync, link(2). False if it existed."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    remove_stale_temps(target)  # what a writer killed by kill -9 left
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
