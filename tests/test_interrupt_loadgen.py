@@ -129,3 +129,35 @@ def _cmdline(proc_dir: Path) -> bytes:
         return (proc_dir / "cmdline").read_bytes()
     except OSError:
         return b""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_sweep_workers_never_outlive_the_sweep(sig: int, tmp_path: Path) -> None:
+    """SIGTERM (exit 130, one error line, finished trials kept) or kill -9 of `sweep` mid-run:
+    no pool worker is left running under PID 1."""
+    config = tmp_path / "long-sweep.toml"
+    config.write_text("[grid]\nlr = [0.01, 0.02, 0.03, 0.04]\n[fixed]\nepochs = 300000\n")
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "sweep", "--config", str(config),
+                             "--out", str(tmp_path / "out"), "--jobs", "2"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(_with_arg(str(config))) < 3:  # the sweep and its two workers
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    time.sleep(1.0)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 130 and err.strip().splitlines()[-1] == "error: interrupted", err
+        assert "Traceback" not in err, err
+    deadline = time.monotonic() + 10
+    while _with_arg(str(config)):
+        assert time.monotonic() < deadline, f"orphans: {_with_arg(str(config))}"
+        time.sleep(0.1)
+
+
+def _with_arg(arg: str) -> list[int]:
+    """Live processes with `arg` on their command line."""
+    return [int(p.name) for p in Path("/proc").iterdir()
+            if p.name.isdigit() and _alive(int(p.name)) and arg.encode() in _cmdline(p)]

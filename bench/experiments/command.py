@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.engine.interrupt import sigterm_interrupts
 from bench.experiments.spec import MAX_TRIALS, SweepConfigError, load_spec, trial_configs
 from bench.store.identity import machine_id
 from linreg.argtypes import DefaultsHelpFormatter, positive_int
@@ -79,7 +80,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return records, best
 
     timeline.pool_open()
-    records, best = run_on_pool(timeline.workers, work)
+    with sigterm_interrupts():  # SIGTERM as Ctrl-C: the pool is terminated, finished trials kept
+        records, best = run_on_pool(timeline.workers, work)
     environment = collect_environment()
     environment["machine_id"] = machine_id()
     last_run = timeline.as_json()
