@@ -182,3 +182,17 @@ def test_a_stride_0_parameter_is_refused_before_it_runs(tmp_path: Path) -> None:
         torch.jit.save(torch.jit.script(model), str(tmp_path / "m.pt"))
     with pytest.raises(ArtifactError, match="strides"):
         load_torchscript(tmp_path / "m.pt")
+
+
+def test_a_model_that_fails_at_run_time_is_one_error_line(exported: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A Reshape to [1, 1] passes the structural check (sizes still follow the batch) but fails
+    for two inputs in ONNX Runtime: one error line naming the file, not ORT's traceback."""
+    export_dir = copy_export(exported, tmp_path / "h")
+    model = onnx.load(str(export_dir / "model.onnx"))
+    shape = next(t for t in model.graph.initializer if list(t.dims) == [2])
+    shape.CopyFrom(helper.make_tensor(shape.name, TensorProto.INT64, [2], [1, 1]))
+    (export_dir / "model.onnx").write_bytes(model.SerializeToString())
+    rehash(export_dir)
+    assert main(["predict", "--export-dir", str(export_dir), "1", "2"]) == 2
+    one_error_line(capsys, "model.onnx", "failed on the input")
