@@ -70,3 +70,31 @@ def test_a_closed_stdout_ends_quietly() -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141, err
     assert "Traceback" not in err and "error" not in err.lower(), err
+
+
+def test_sweep_combinations_by_index_match_the_product_and_the_old_draws() -> None:
+    import itertools
+    import random
+
+    from bench.experiments.spec import combination, parse_spec, trial_configs
+
+    spec = parse_spec("[grid]\nlr = [0.001, 0.01, 0.1]\nseed = [1, 2, 3]\nmodel = ['parameter', 'linear']\n"
+                      "[fixed]\nsamples = 5\nsample_seed = 7\n")
+    combos = list(itertools.product(*spec.grid.values()))
+    assert [combination(spec.grid, i) for i in range(len(combos))] == combos
+    picked = sorted(random.Random(7).sample(range(len(combos)), 5))  # how sweeps drew before
+    assert [(c["lr"], c["seed"], c["model"]) for c in trial_configs(spec)] == [combos[i] for i in picked]
+
+
+def test_a_huge_grid_is_sampled_without_being_built(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.experiments.spec import parse_spec, trial_configs
+
+    values = ", ".join(map(str, range(1, 1001)))
+    text = f"[grid]\nseed = [{values}]\nepochs = [{values}]\nthreads = [1, 2, 3]\n[fixed]\n"
+    spec = parse_spec(text + "samples = 2\n")  # 3x10^6 combinations; 10^9 more would be no slower
+    assert spec.grid_size() == 3_000_000 and len(trial_configs(spec)) == 2
+    config = tmp_path / "huge.toml"
+    config.write_text(text)
+    assert main(["sweep", "--config", str(config), "--out", str(tmp_path / "o"), "--yes"]) == 2
+    one_error_line(capsys, "3000000 trials", "100000")
+    assert not (tmp_path / "o").exists()

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.engine.interrupt import sigterm_interrupts
-from bench.experiments.spec import MAX_TRIALS, SweepConfigError, load_spec, trial_configs
+from bench.experiments.spec import (MAX_TRIALS, MAX_TRIALS_WITH_YES, SweepConfigError, load_spec,
+                                    trial_configs)
 from bench.store.identity import machine_id
 from linreg.argtypes import DefaultsHelpFormatter, positive_int
 from linreg.environment import collect_environment, cpu_count
@@ -36,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="trials at a time, each in its own process")
     p.add_argument("--restart", action="store_true",
                    help="discard the finished trials of a different config in --out")
-    p.add_argument("--yes", action="store_true", help=f"allow more than {MAX_TRIALS} trials")
+    p.add_argument("--yes", action="store_true",
+                   help=f"allow more than {MAX_TRIALS} trials (up to {MAX_TRIALS_WITH_YES})")
     p.set_defaults(func=cmd_sweep)
 
 
@@ -57,10 +59,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from bench.experiments.trial import ranking_key
 
     spec = load_spec(args.config)
+    count = spec.trial_count()  # before building any trial: the grid may be 10^9 combinations
+    if count > MAX_TRIALS_WITH_YES:
+        raise SweepConfigError(f"{args.config}: the grid makes {count} trials, over the {MAX_TRIALS_WITH_YES} "
+                               f"that even --yes permits; set samples = K")
+    if count > MAX_TRIALS and not args.yes:
+        raise SweepConfigError(f"{args.config}: the grid makes {count} trials, over the limit of "
+                               f"{MAX_TRIALS}; pass --yes to run up to {MAX_TRIALS_WITH_YES}, or set samples = K")
     configs = trial_configs(spec)
-    if len(configs) > MAX_TRIALS and not args.yes:
-        raise SweepConfigError(f"{args.config}: the grid makes {len(configs)} trials, over the limit of "
-                               f"{MAX_TRIALS}; pass --yes to run them all, or set samples = K")
     _check_threads(configs, args.jobs)
     sweep = Sweep(spec, args.out, args.restart)
     varied = list(spec.grid)
