@@ -98,3 +98,26 @@ def test_a_huge_grid_is_sampled_without_being_built(tmp_path: Path, capsys: pyte
     assert main(["sweep", "--config", str(config), "--out", str(tmp_path / "o"), "--yes"]) == 2
     one_error_line(capsys, "3000000 trials", "100000")
     assert not (tmp_path / "o").exists()
+
+
+def test_ddp_world_sizes_are_bounded_by_cores_and_memory(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.distributed.command import check_host_capacity
+    from bench.distributed.config import DdpConfig, DdpInputError
+
+    with pytest.raises(DdpInputError, match="over 4 per core"):
+        check_host_capacity(DdpConfig(world_sizes=(1, 256)), cores=2, memory_bytes=1 << 40)
+    with pytest.raises(DdpInputError, match="ranks need about"):
+        check_host_capacity(DdpConfig(world_sizes=(8,)), cores=64, memory_bytes=1 << 30)
+    check_host_capacity(DdpConfig(world_sizes=(1, 2, 8)), cores=2, memory_bytes=16 << 30)
+    assert main(["ddp", "--world-sizes", "256", "--out", str(tmp_path / "o")]) == 2
+    one_error_line(capsys, "world size 256")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("option", ["--processes", "--threads"])
+def test_bench_bounds_processes_and_threads(option: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--smoke", "--out", str(tmp_path / "o"), "--export-dir", str(tmp_path),
+                 option, HUGE]) == 2
+    one_error_line(capsys, option, "31-digit")
+    assert not (tmp_path / "o").exists()
