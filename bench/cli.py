@@ -6,19 +6,33 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 
-from bench import commands as bench_commands
-from bench import compare_cli
-from bench.distributed import command as ddp_command
-from bench.experiments import command as sweep_command
-from bench.history import cli as history_cli
-from bench.history import sidebyside
-from bench.scenarios import command as loadgen_command
-from bench import settings
-from bench.settings import reparse_with_config
-from export import cli as export_cli
-from linreg import cli as linreg_cli
+# Ctrl-C while these import torch (the first second or two of any command) is held until they are
+# done: interrupted midway, a library can swallow it and leave numpy half-imported.
+_held: list[int] = []
+_main_thread = threading.current_thread() is threading.main_thread()
+_previous = signal.signal(signal.SIGINT, lambda signum, frame: _held.append(signum)) if _main_thread else None
+try:
+    from bench import commands as bench_commands
+    from bench import compare_cli
+    from bench.distributed import command as ddp_command
+    from bench.experiments import command as sweep_command
+    from bench.history import cli as history_cli
+    from bench.history import sidebyside
+    from bench.scenarios import command as loadgen_command
+    from bench import settings
+    from bench.settings import reparse_with_config
+    from export import cli as export_cli
+    from linreg import cli as linreg_cli
+finally:
+    if _previous is not None:
+        signal.signal(signal.SIGINT, _previous)
+if _held:
+    sys.stderr.write("error: interrupted\n")
+    raise SystemExit(130)
 from linreg.errors import LinregError
 
 

@@ -53,9 +53,11 @@ def int_within(low: int, high: int) -> Callable[[str], int]:
     """argparse type factory: an integer in [low, high] (an upper bound on what can finish)."""
     def parse(text: str) -> int:
         value = _convert(text, int, f"not an integer: {text!r}")
-        if not low <= value <= high:
-            shown = str(value) if len(text) <= 24 else f"a {len(text.strip().lstrip('+-'))}-digit number"
-            raise argparse.ArgumentTypeError(f"must be within [{low}, {high}], got {shown}")
+        shown = str(value) if len(text) <= 24 else f"a {len(text.strip().lstrip('+-'))}-digit number"
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {shown}")
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be <= {high}, got {shown}")
         return value
     parse.__name__ = "int"  # argparse names the type in its messages
     return parse

@@ -119,5 +119,5 @@ def test_ddp_world_sizes_are_bounded_by_cores_and_memory(tmp_path: Path,
 def test_bench_bounds_processes_and_threads(option: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--smoke", "--out", str(tmp_path / "o"), "--export-dir", str(tmp_path),
                  option, HUGE]) == 2
-    one_error_line(capsys, option, "31-digit")
+    one_error_line(capsys, option, "must be <=", "31-digit")
     assert not (tmp_path / "o").exists()

@@ -161,3 +161,24 @@ def _with_arg(arg: str) -> list[int]:
     """Live processes with `arg` on their command line."""
     return [int(p.name) for p in Path("/proc").iterdir()
             if p.name.isdigit() and _alive(int(p.name)) and arg.encode() in _cmdline(p)]
+
+
+def test_ctrl_c_while_importing_is_one_line() -> None:
+    """Ctrl-C (SIGINT to the process group) while the command imports torch: exit 130 and one
+    `error: interrupted` line; interrupted midway, an import used to print a traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "compare", "a.json", "b.json"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while b"libtorch" not in _maps(proc.pid):  # torch's import has begun: inside bench.cli's imports
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.005)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip().splitlines() == ["error: interrupted"], err
+
+
+def _maps(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/maps").read_bytes()
+    except OSError:
+        return b""
