@@ -107,7 +107,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp_path
         _check_target(target)  # again: it may have been swapped in while we wrote
         os.replace(tmp_path, target)  # atomic on POSIX: readers see the old file or the new one
-    except RuntimeError as exc:  # torch.save's C++ zip writer reports a full disk as RuntimeError
+    except (RuntimeError, OSError) as exc:  # torch.save's C++ zip writer reports a full disk as
+        # RuntimeError; a write()'s ENOSPC carries no file name: either way the line names the target
         raise write_failure(target, exc) from None
     finally:
         tmp_path.unlink(missing_ok=True)

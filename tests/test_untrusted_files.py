@@ -208,3 +208,16 @@ def test_json_depth_takes_constant_extra_memory(raw: bytes) -> None:
     finally:
         tracemalloc.stop()
     assert peak < 64_000, peak  # the earlier whole-string regex kept ~120 bytes per input byte
+
+
+def test_a_full_disk_during_a_write_names_the_file(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    """write() reports ENOSPC without a file name: the error line still names what was written."""
+    import errno
+
+    def no_space(self: Path, *args: object, **kwargs: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(Path, "write_text", no_space)
+    target = tmp_path / "golden-copy.md"
+    code, err = run(capsys, "report", str(Path(__file__).parent / "golden" / "results_v1.json"), "-o", target)
+    assert code == 2 and "golden-copy.md" in one_error(err) and "no space left" in err
+    assert not target.exists() and not list(tmp_path.glob(".*.tmp"))
