@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+from typing import Any
 
 # Ctrl-C while these import torch (the first second or two of any command) is held until they are
 # done: interrupted midway, a library can swallow it and leave numpy half-imported.
@@ -17,6 +18,7 @@ _main_thread = threading.current_thread() is threading.main_thread()
 _previous = signal.signal(signal.SIGINT, lambda signum, frame: _held.append(signum)) if _main_thread else None
 try:
     from bench import commands as bench_commands
+    from bench.engine.interrupt import Terminated, sigterm_interrupts
     from bench import compare_cli
     from bench.distributed import command as ddp_command
     from bench.experiments import command as sweep_command
@@ -64,11 +66,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _redeliver_swallowed_interrupts(unraisable: Any) -> None:
+    """sys.unraisablehook: Python swallows an interrupt raised while a finalizer or weakref callback
+    runs ('Exception ignored in ...'), and the run went on to the end; send the signal to this
+    process again, so it lands in ordinary code and ends the command."""
+    exc = unraisable.exc_value
+    if isinstance(exc, KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    previous_hook, sys.unraisablehook = sys.unraisablehook, _redeliver_swallowed_interrupts
+    try:
+        return _main(parser, argv)
+    finally:
+        sys.unraisablehook = previous_hook
+
+
+def _main(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     try:
         args = reparse_with_config(parser, parser.parse_args(argv), argv)  # --config FILE.toml
-        return int(args.func(args) or 0)
+        with sigterm_interrupts():  # SIGTERM (kill, a CI timeout) ends any command as Ctrl-C does
+            return int(args.func(args) or 0)
     except SystemExit as exc:  # argparse --help and usage errors
         return int(exc.code or 0) if isinstance(exc.code, int) else 2
     except LinregError as exc:

@@ -182,3 +182,23 @@ def _maps(pid: int) -> bytes:
         return Path(f"/proc/{pid}/maps").read_bytes()
     except OSError:
         return b""
+
+
+def test_an_interrupt_swallowed_by_a_finalizer_is_delivered_again() -> None:
+    """Python ignores KeyboardInterrupt raised inside a weakref callback or __del__ ('Exception
+    ignored in ...'), and a run went on to the end; the CLI's unraisablehook re-sends the signal."""
+    import types
+
+    from bench.cli import _redeliver_swallowed_interrupts
+    from bench.engine.interrupt import Terminated
+
+    got: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: got.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for exc in (KeyboardInterrupt(), Terminated()):
+            _redeliver_swallowed_interrupts(types.SimpleNamespace(exc_value=exc))
+            time.sleep(0.01)  # let the handler run
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    assert got == [signal.SIGINT, signal.SIGTERM]
