@@ -11,11 +11,12 @@ import sys
 import threading
 from typing import Any
 
-# Ctrl-C while these import torch (the first second or two of any command) is held until they are
-# done: interrupted midway, a library can swallow it and leave numpy half-imported.
+# Ctrl-C or SIGTERM while these import torch (the first second or two of any command) is held until
+# they are done: interrupted midway, a library can swallow it and leave numpy half-imported, and
+# SIGTERM's default action ended the process with no line at all.
 _held: list[int] = []
-_main_thread = threading.current_thread() is threading.main_thread()
-_previous = signal.signal(signal.SIGINT, lambda signum, frame: _held.append(signum)) if _main_thread else None
+_previous = {sig: signal.signal(sig, lambda signum, frame: _held.append(signum))
+             for sig in (signal.SIGINT, signal.SIGTERM)} if threading.current_thread() is threading.main_thread() else {}
 try:
     from bench import commands as bench_commands
     from bench.engine.interrupt import Terminated, sigterm_interrupts
@@ -30,8 +31,8 @@ try:
     from export import cli as export_cli
     from linreg import cli as linreg_cli
 finally:
-    if _previous is not None:
-        signal.signal(signal.SIGINT, _previous)
+    for _sig, _handler in _previous.items():
+        signal.signal(_sig, _handler)
 if _held:
     sys.stderr.write("error: interrupted\n")
     raise SystemExit(130)

@@ -148,9 +148,24 @@ def check_onnx_bytes(data: bytes, source: object) -> None:
         raise ArtifactError(f"{source}: imports the op domains {domains[:4]}; ours use the default only")
     if len(model.graph.node) > MAX_NODES:
         raise ArtifactError(f"{source}: {len(model.graph.node)} nodes; our exporter writes at most {MAX_NODES}")
+    _check_names(model.graph, source)
     constants = _constants(model.graph, source)
     for node in model.graph.node:
         _check_node(node, constants, source)
+
+
+def _check_names(graph: Any, source: object) -> None:
+    """Each value defined once: a node output named like a scalar initializer would stand in for
+    it at run time, and x [batch, 1] times a [batch] value is [batch, batch]."""
+    defined = {i.name for i in graph.input} | {t.name for t in graph.initializer}
+    if len(defined) != len(graph.input) + len(graph.initializer):
+        raise ArtifactError(f"{source}: a graph input and an initializer share a name")
+    for node in graph.node:
+        for name in node.output:
+            if name in defined:
+                raise ArtifactError(f"{source}: node {node.name[:60]!r} ({node.op_type[:40]}) defines "
+                                    f"{name[:60]!r} again; every value is defined once")
+            defined.add(name)
 
 
 __all__ = ["check_onnx_bytes", "external_references", "ALLOWED_OPS", "MAX_ONNX_BYTES"]

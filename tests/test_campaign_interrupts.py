@@ -22,8 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = """
 import sys
 from bench.cli import main  # first: it holds Ctrl-C while it imports torch, as the real command does
+from bench.engine.interrupt import sigterm_interrupts
 try:
-    import bench.pipeline  # the real `run` imports it inside main, under main's Ctrl-C handling
+    with sigterm_interrupts():  # the real `run` imports it inside main, under main's handling
+        import bench.pipeline
 except KeyboardInterrupt:
     sys.stderr.write("error: interrupted\\n")
     sys.exit(130)

@@ -111,8 +111,13 @@ def hostile_graphs() -> dict[str, tuple[onnx.ModelProto, str]]:
     shape = helper.make_tensor("s", TensorProto.INT64, [2], [-1, 1000])
     reshape = graph([helper.make_node("Reshape", ["x", "s"], ["y"], name="reshaper")], [shape])
     custom = graph([helper.make_node("Evil", ["x"], ["y"], name="custom", domain="com.evil")], [])
+    flat = helper.make_tensor("flat", TensorProto.INT64, [1], [-1])
+    shadow = graph([helper.make_node("Reshape", ["x", "flat"], ["w"], name="shadow"),  # [batch] as "w"
+                    helper.make_node("Mul", ["x", "w"], ["y"], name="square")],      # [batch, batch]
+                   [scalar("w", 2.0), flat])
     return {"loop": (loop, "forever"), "constant_of_shape": (blowup, "blowup"), "broadcast": (broadcast, "wide"),
-            "two_values": (square, "square"), "reshape": (reshape, "reshaper"), "custom": (custom, "custom")}
+            "two_values": (square, "square"), "reshape": (reshape, "reshaper"), "custom": (custom, "custom"),
+            "shadowed_constant": (shadow, "again")}
 
 
 @pytest.mark.parametrize("name", sorted(hostile_graphs()))
