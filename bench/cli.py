@@ -37,6 +37,7 @@ if _held:
     sys.stderr.write("error: interrupted\n")
     raise SystemExit(130)
 from linreg.errors import LinregError
+from linreg.untrusted import printable
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -73,7 +74,12 @@ def _redeliver_swallowed_interrupts(unraisable: Any) -> None:
     process again, so it lands in ordinary code and ends the command."""
     exc = unraisable.exc_value
     if isinstance(exc, KeyboardInterrupt):
-        os.kill(os.getpid(), signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+        # From another thread, a moment later: sent from here, the handler would run at once,
+        # inside this hook and the finalizer, and be swallowed again.
+        sig = signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
+        timer = threading.Timer(0.05, os.kill, (os.getpid(), sig))
+        timer.daemon = True
+        timer.start()
         return
     sys.__unraisablehook__(unraisable)
 
@@ -94,8 +100,8 @@ def _main(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
             return int(args.func(args) or 0)
     except SystemExit as exc:  # argparse --help and usage errors
         return int(exc.code or 0) if isinstance(exc.code, int) else 2
-    except LinregError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+    except LinregError as exc:  # one line, whatever a file's text put in the message
+        sys.stderr.write("error: " + printable(str(exc)).replace("\n", "\\n") + "\n")
         return exc.exit_code
     except BrokenPipeError:  # stdout closed by its reader (`| head -2`): end quietly
         quiet_stdout()

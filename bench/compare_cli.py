@@ -18,6 +18,7 @@ from bench.compare.memory import parse_percent
 from linreg.errors import LinregError
 from linreg.destinations import check_output_file
 from linreg.files import write_text_atomic
+from linreg.untrusted import printable
 
 
 MAX_RESAMPLES = 1_000_000
@@ -122,8 +123,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     prefix = {id(c): f"{c.new.path}: " if len(comparisons) > 1 else "" for c in comparisons}
     for c in comparisons:
         for w in c.warnings:
-            sys.stderr.write(f"WARNING: {prefix[id(c)]}{w}\n")
-    report = _render_all(comparisons, args)
+            sys.stderr.write(printable(f"WARNING: {prefix[id(c)]}{w}") + "\n")
+    report = printable(_render_all(comparisons, args))  # names from the files: no terminal escapes
     sys.stdout.write(report)
     if args.output:
         write_text_atomic(args.output, report)
@@ -131,7 +132,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         for r in c.regressions:
             what = f"{r.stats.ratio:.3f}x the baseline median, p={r.stats.p_value:.2g}" \
                 if r.stats and r.verdict == Verdict.SLOWER else r.note
-            sys.stderr.write(f"REGRESSION: {prefix[id(c)]}{r.label} ({r.verdict}: {what})\n")
+            sys.stderr.write(printable(f"REGRESSION: {prefix[id(c)]}{r.label} ({r.verdict}: {what})") + "\n")
     return max(max(c.exit_code for c in comparisons),
                max(_memory_verdict(c, fail_on_memory, prefix[id(c)]) for c in comparisons))
 
@@ -142,6 +143,6 @@ def _memory_verdict(comparison: Comparison, fail_on: float | None, prefix: str =
         return 0
     grown = [m for m in comparison.memory if m.exceeds(fail_on)]
     for m in grown:
-        sys.stderr.write(f"MEMORY REGRESSION: {prefix}{m.label} ({m.metric} {m.base_bytes / 2**20:.1f} MiB -> "
-                         f"{m.new_bytes / 2**20:.1f} MiB, beyond {fail_on:g}%)\n")
+        sys.stderr.write(printable(f"MEMORY REGRESSION: {prefix}{m.label} ({m.metric} {m.base_bytes / 2**20:.1f} "
+                                   f"MiB -> {m.new_bytes / 2**20:.1f} MiB, beyond {fail_on:g}%)") + "\n")
     return 1 if grown else 0

@@ -124,6 +124,15 @@ def json_depth(raw: bytes, stop_above: int | None = None) -> int:
 _JSON_TOKEN = re.compile(rb'\\+|["\[\]{}]')
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 (but tab, newline), DEL, C1
+
+
+def printable(text: str) -> str:
+    """`text` with control characters shown as \\xNN: a runtime name from a stranger's file must
+    not drive the terminal (an ESC sequence can retitle it, hide lines, or fake output)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -230,6 +239,6 @@ def require_samples(value: Any, source: object, field: str) -> list[float]:
 
 __all__ = [
     "UntrustedFileError", "MAX_FILE_BYTES", "MAX_JSON_DEPTH", "MAX_TEXT_CHARS",
-    "check_regular_file", "read_bytes", "json_depth", "parse_json", "load_json",
+    "check_regular_file", "read_bytes", "json_depth", "parse_json", "load_json", "printable",
     "require", "require_type", "require_text", "require_int", "require_number", "require_samples",
 ]

@@ -121,3 +121,19 @@ def test_bench_bounds_processes_and_threads(option: str, tmp_path: Path, capsys:
                  option, HUGE]) == 2
     one_error_line(capsys, option, "must be <=", "31-digit")
     assert not (tmp_path / "o").exists()
+
+
+def test_names_from_files_are_escaped_before_they_are_printed(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A runtime named with terminal escapes (ESC [2J clears the screen) is shown as \\x1b..."""
+    import json
+
+    doc = json.loads(GOLDEN.read_text())
+    doc["measurements"][0]["runtime"] = "eager\x1b[2J\x9b"
+    hostile = tmp_path / "hostile.json"
+    hostile.write_text(json.dumps(doc))
+    for argv in (["compare", str(hostile), str(hostile)], ["report", str(hostile)]):
+        main(argv)
+        out, err = capsys.readouterr()
+        assert "\x1b" not in out + err and "\x9b" not in out + err
+        assert "\\x1b[2J" in out, out[:500]

@@ -195,9 +195,11 @@ def test_an_interrupt_swallowed_by_a_finalizer_is_delivered_again() -> None:
     got: list[int] = []
     previous = {s: signal.signal(s, lambda signum, frame: got.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        for exc in (KeyboardInterrupt(), Terminated()):
+        for count, exc in enumerate((KeyboardInterrupt(), Terminated()), start=1):
             _redeliver_swallowed_interrupts(types.SimpleNamespace(exc_value=exc))
-            time.sleep(0.01)  # let the handler run
+            deadline = time.monotonic() + 5
+            while len(got) < count and time.monotonic() < deadline:
+                time.sleep(0.01)  # the signal comes a moment later, from another thread
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -23,6 +23,7 @@ from bench.store.results import load_results
 from linreg.errors import LinregError
 from linreg.destinations import check_output_file
 from linreg.files import write_text_atomic
+from linreg.untrusted import printable
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.output:
         check_output_file(args.output, "-o")  # before reading: a device or link is never replaced
     columns = [load_column(Path(f)) for f in args.files]  # every file checked before any output
-    text = render_side_by_side(columns)
+    text = printable(render_side_by_side(columns))  # names from the files: no terminal escapes
     sys.stdout.write(text)
     if args.output:
         write_text_atomic(args.output, text)
