@@ -85,19 +85,19 @@ def _redeliver_swallowed_interrupts(unraisable: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     previous_hook, sys.unraisablehook = sys.unraisablehook, _redeliver_swallowed_interrupts
     try:
-        return _main(parser, argv)
+        with sigterm_interrupts():  # SIGTERM (kill, a CI timeout) ends any command as Ctrl-C does
+            return _main(argv)
     finally:
         sys.unraisablehook = previous_hook
 
 
-def _main(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+def _main(argv: list[str] | None) -> int:
     try:
+        parser = build_parser()
         args = reparse_with_config(parser, parser.parse_args(argv), argv)  # --config FILE.toml
-        with sigterm_interrupts():  # SIGTERM (kill, a CI timeout) ends any command as Ctrl-C does
-            return int(args.func(args) or 0)
+        return int(args.func(args) or 0)
     except SystemExit as exc:  # argparse --help and usage errors
         return int(exc.code or 0) if isinstance(exc.code, int) else 2
     except LinregError as exc:  # one line, whatever a file's text put in the message
