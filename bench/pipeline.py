@@ -125,8 +125,9 @@ def _run_sections(sections: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any
         with sigterm_interrupts():
             return sections(), None
     except KeyboardInterrupt as exc:
-        reason = f"{interruption_reason(exc)} during the LoadGen pass"
-        kept = {"loadgen": exc.record} if isinstance(exc, PassInterrupted) else {}
+        passed = isinstance(exc, PassInterrupted)  # it names the signal it caught (SIGTERM or Ctrl-C)
+        reason = f"{exc.reason if passed else interruption_reason(exc)} during the LoadGen pass"
+        kept = {"loadgen": exc.record} if passed else {}
         return {**kept, "partial": True, "partial_reason": reason}, reason
 
 

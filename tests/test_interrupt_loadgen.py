@@ -117,6 +117,7 @@ def test_a_real_signal_in_the_loadgen_pass(sig: int, tmp_path: Path) -> None:
     assert err.strip().splitlines()[-1] == "error: interrupted" and "Traceback" not in err, err
     results = json.loads((out / "results.json").read_text())
     assert results["partial"] is True and [r["runtime"] for r in results["loadgen"]["runs"]] == ["eager"]
+    assert ("SIGTERM" in results["partial_reason"]) == (sig == signal.SIGTERM), results["partial_reason"]
     assert (out / "report.md").is_file()
     assert not list(Path("/tmp").glob(f"loadgen-{proc.pid}-*"))
     orphans = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _alive(int(p.name))
