@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 
+import numpy as np
+
 from bench.compare import (DEFAULT_ALPHA, DEFAULT_FAIL_ON, Comparison, MedianGate, Verdict, compare_files,
                            load_bench_file, render_json, render_markdown, render_text)
 from bench.compare.render import to_json
@@ -116,8 +118,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
             raise LinregError("compare needs two files, BASE and NEW (or --rev BASE_REV)")
         base = load_bench_file(args.base)
         news = [load_bench_file(path) for path in args.new]  # every file checked before any output
-        comparisons = [compare_files(base, new, gate, resamples=args.resamples,
-                                     raw=args.raw, allow_partial=args.allow_partial) for new in news]
+        with np.errstate(all="ignore"):  # values near 1e308 overflow a ratio to inf: the verdict says
+            # so ("infx the baseline"); numpy's RuntimeWarning on stderr only broke the one-line rule
+            comparisons = [compare_files(base, new, gate, resamples=args.resamples,
+                                         raw=args.raw, allow_partial=args.allow_partial) for new in news]
 
     # The loud part: differing environments go to stderr as well, whatever the output format.
     prefix = {id(c): f"{c.new.path}: " if len(comparisons) > 1 else "" for c in comparisons}

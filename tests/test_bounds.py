@@ -137,3 +137,17 @@ def test_names_from_files_are_escaped_before_they_are_printed(tmp_path: Path,
         out, err = capsys.readouterr()
         assert "\x1b" not in out + err and "\x9b" not in out + err
         assert "\\x1b[2J" in out, out[:500]
+
+
+def test_compare_of_values_near_the_float_limit_prints_no_numpy_warning(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    doc = json.loads(GOLDEN.read_text())
+    for m in doc["measurements"]:
+        if "times_s" in m:
+            m["times_s"] = [1e308] * len(m["times_s"])
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(doc))
+    assert main(["compare", str(GOLDEN), str(big)]) == 1  # infinitely slower: a regression
+    assert "Warning" not in capsys.readouterr().err
