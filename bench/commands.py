@@ -11,7 +11,7 @@ from bench.history.cli import file_bench_run, prepare_store
 from bench.runtimes import INFERENCE_RUNTIMES
 from bench.suite import SuiteConfig, default_threads
 from bench.training import TRAINING_VARIANTS
-from linreg.argtypes import positive_int
+from linreg.argtypes import int_within, positive_int
 from linreg.errors import LinregError
 
 
@@ -19,7 +19,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="folder for results.json/csv, plots, report.md")
     p.add_argument("--quick", action="store_true",
                    help="under a minute: sizes 1/10^3/10^5 and N 40/10^4, short timings, no torch.compile")
-    p.add_argument("--threads", type=positive_int, nargs="+", default=[default_threads()], metavar="N",
+    p.add_argument("--threads", type=int_within(1, MAX_THREADS), nargs="+", default=[default_threads()], metavar="N",
                    help="intra-op threads for torch AND onnxruntime, pinned and recorded (default 1); "
                         "several (--threads 1 2): every measurement at each, and the report shows scaling")
     p.add_argument("--devices", nargs="+", default=None, metavar="DEVICE",
@@ -39,7 +39,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="inference batch sizes (default: 1 10 1000 10^5 10^6 10^7; --quick 1 1000 10^5)")
     p.add_argument("--train-sizes", type=size_arg, nargs="+", default=None, metavar="N",
                    help="training sizes N (default: 40 10^4 10^6 10^7; --quick 40 10^4)")
-    p.add_argument("--processes", type=positive_int, default=None, metavar="K",
+    p.add_argument("--processes", type=int_within(1, MAX_PROCESSES), default=None, metavar="K",
                    help=f"worker processes per runtime and variant, interleaved round-robin "
                         f"(default {DEFAULT_PROCESSES}, --quick {QUICK_PROCESSES})")
     p.add_argument("--history", type=Path, metavar="DIR",
@@ -51,6 +51,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.set_defaults(config_parser=p, timing_overrides={}, config_file=None)
 
 
+MAX_PROCESSES = 64      # worker processes per runtime and variant: 10^30 was accepted and never ended
+MAX_THREADS = 1024      # as train's --threads
 DEFAULT_PROCESSES = 3   # enough to see a slow phase of the host as spread, and to verify tracking
 QUICK_PROCESSES = 1     # --quick: 3 rounds in one process give the estimate its 3 draws (a worker
                         # start is ~2.5 s of imports; 3 processes made --quick 133 s)
@@ -153,12 +155,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from bench.pipeline import use_inductor_cache_dir
 
     use_inductor_cache_dir()  # before anything imports torch._inductor (exporting does)
-    from bench.pipeline import bench, exit_status, export_checkpoint, summary_line
+    from bench.pipeline import bench, exit_status, export_checkpoint, prepare_out, summary_line
     from bench.runtimes.base import Artifacts
     from bench.store.results import measurements_of
 
     config = suite_config_from_args(args)
     prepare_store(args.history)  # a bad --history fails before minutes of measuring
+    prepare_out(args.out)  # a user's folder is refused before export writes OUT/export into it
     if args.checkpoint is not None:
         artifacts = export_checkpoint(args.checkpoint, args.out / "export")
     else:

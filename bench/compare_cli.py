@@ -10,13 +10,17 @@ import argparse
 import json
 import sys
 
+import numpy as np
+
 from bench.compare import (DEFAULT_ALPHA, DEFAULT_FAIL_ON, Comparison, MedianGate, Verdict, compare_files,
                            load_bench_file, render_json, render_markdown, render_text)
 from bench.compare.render import to_json
 from bench.compare.gate import check_rounds
 from bench.compare.memory import parse_percent
 from linreg.errors import LinregError
+from linreg.destinations import check_output_file
 from linreg.files import write_text_atomic
+from linreg.untrusted import printable
 
 
 MAX_RESAMPLES = 1_000_000
@@ -89,6 +93,8 @@ def _render_all(comparisons: list[Comparison], args: argparse.Namespace) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    if args.output:
+        check_output_file(args.output, "-o")  # before minutes of --rev: a device or link is never replaced
     gate = MedianGate.parse(args.fail_on, alpha=args.alpha)
     fail_on_memory = None if args.fail_on_memory is None else parse_percent(args.fail_on_memory)
     if args.rev:  # interleaving gives one sample per side per round
@@ -112,15 +118,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
             raise LinregError("compare needs two files, BASE and NEW (or --rev BASE_REV)")
         base = load_bench_file(args.base)
         news = [load_bench_file(path) for path in args.new]  # every file checked before any output
-        comparisons = [compare_files(base, new, gate, resamples=args.resamples,
-                                     raw=args.raw, allow_partial=args.allow_partial) for new in news]
+        with np.errstate(all="ignore"):  # values near 1e308 overflow a ratio to inf: the verdict says
+            # so ("infx the baseline"); numpy's RuntimeWarning on stderr only broke the one-line rule
+            comparisons = [compare_files(base, new, gate, resamples=args.resamples,
+                                         raw=args.raw, allow_partial=args.allow_partial) for new in news]
 
     # The loud part: differing environments go to stderr as well, whatever the output format.
     prefix = {id(c): f"{c.new.path}: " if len(comparisons) > 1 else "" for c in comparisons}
     for c in comparisons:
         for w in c.warnings:
-            sys.stderr.write(f"WARNING: {prefix[id(c)]}{w}\n")
-    report = _render_all(comparisons, args)
+            sys.stderr.write(printable(f"WARNING: {prefix[id(c)]}{w}") + "\n")
+    report = printable(_render_all(comparisons, args))  # names from the files: no terminal escapes
     sys.stdout.write(report)
     if args.output:
         write_text_atomic(args.output, report)
@@ -128,7 +136,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         for r in c.regressions:
             what = f"{r.stats.ratio:.3f}x the baseline median, p={r.stats.p_value:.2g}" \
                 if r.stats and r.verdict == Verdict.SLOWER else r.note
-            sys.stderr.write(f"REGRESSION: {prefix[id(c)]}{r.label} ({r.verdict}: {what})\n")
+            sys.stderr.write(printable(f"REGRESSION: {prefix[id(c)]}{r.label} ({r.verdict}: {what})") + "\n")
     return max(max(c.exit_code for c in comparisons),
                max(_memory_verdict(c, fail_on_memory, prefix[id(c)]) for c in comparisons))
 
@@ -139,6 +147,6 @@ def _memory_verdict(comparison: Comparison, fail_on: float | None, prefix: str =
         return 0
     grown = [m for m in comparison.memory if m.exceeds(fail_on)]
     for m in grown:
-        sys.stderr.write(f"MEMORY REGRESSION: {prefix}{m.label} ({m.metric} {m.base_bytes / 2**20:.1f} MiB -> "
-                         f"{m.new_bytes / 2**20:.1f} MiB, beyond {fail_on:g}%)\n")
+        sys.stderr.write(printable(f"MEMORY REGRESSION: {prefix}{m.label} ({m.metric} {m.base_bytes / 2**20:.1f} "
+                                   f"MiB -> {m.new_bytes / 2**20:.1f} MiB, beyond {fail_on:g}%)") + "\n")
     return 1 if grown else 0

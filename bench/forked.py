@@ -21,8 +21,10 @@ import contextlib
 import json
 import multiprocessing
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from multiprocessing.connection import Connection
 from typing import Any, Callable, Iterator
@@ -30,6 +32,7 @@ from typing import Any, Callable, Iterator
 from bench.engine.measurement import Measurement
 from bench.worker import WorkerTimeout, checked_final, read_messages, run_job, worker_environment
 from linreg.errors import exception_line
+from linreg.lifetime import die_with_parent
 
 # what a worker imports before it measures (the server imports them once); no torch op runs in
 # the server, so no OpenMP pool or CUDA context exists to be broken by fork
@@ -54,12 +57,18 @@ def fork_context(cache_dir: str | None = None) -> Any:
     env = worker_environment(cache_dir)
     saved = dict(os.environ)
     ctx.set_forkserver_preload(list(PRELOAD))
+    # The server starts with SIGINT ignored, and keeps it so (as do its workers): a Ctrl-C while
+    # it imports torch was its traceback; this process handles the interrupt and kills the workers.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
     try:
         os.environ.update(env)
         forkserver.ensure_running()
     finally:
         os.environ.clear()
         os.environ.update(saved)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     _started["pid"] = os.getpid()
     return ctx
 
@@ -68,6 +77,7 @@ def _child(job: dict[str, Any], conn: Connection, errors: str) -> None:
     """The forked worker: run_job, every message one JSON text (as bench.worker prints them).
     Its stdout and stderr (libraries' chatter, a traceback) go to the file `errors`, as a fresh
     worker's stderr goes to a temporary file: the parent shows one line of it, on failure only."""
+    die_with_parent()  # the server's child: it ends with the server, which ends with this run
     fd = os.open(errors, os.O_WRONLY | os.O_APPEND)
     os.dup2(fd, 1)
     os.dup2(fd, 2)

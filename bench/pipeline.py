@@ -16,10 +16,11 @@ from typing import Any, Callable, TextIO
 from bench.engine.parity import failed_parity
 from bench.engine.timing import TimingConfig
 from bench.runtimes.base import Artifacts
-from bench.engine.interrupt import sigterm_interrupts
+from bench.engine.interrupt import interruption_reason, sigterm_interrupts
+from bench.scenarios.run_pass import PassInterrupted
 from bench.store.machine import load_average_1m
 from bench.suite import SuiteConfig, count_measurements, run_suite
-from linreg.errors import LinregError
+from linreg.destinations import claim_folder, json_record_is_ours
 from linreg.progress import Progress
 
 # A tiny configuration for end-to-end tests: seconds, in one process, nothing compiled.
@@ -75,7 +76,7 @@ def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
     from bench.store.fingerprint import fingerprint
     from bench.store.results import load_results, write_results
 
-    _prepare_out(out)
+    prepare_out(out)
     cache = use_inductor_cache_dir()  # already set by cmd_*: then this is the one in use
     total = count_measurements(config)
     start = time.monotonic()
@@ -101,18 +102,33 @@ def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
     environment = fingerprint(config.threads, result.allocator, config.devices, load_start)
     run_config = {**config.to_json(), "artifacts": artifacts.to_json(),
                   "torchinductor_cache_dir": cache, **(extra_config or {})}
-    extra = ({"partial": True, "partial_reason": result.partial} if result.partial
-             else sections() if sections else None)
+    partial = result.partial
+    extra = {"partial": True, "partial_reason": partial} if partial else None
+    if sections and not partial:
+        extra, partial = _run_sections(sections)
     path = write_results(out, environment, run_config, floors, result.measurements, sections=extra)
     results = load_results(path)
     write_outputs(results, out)
     for line in interference_lines(result.interference):
         say(line)
-    if result.partial:  # written: now stop like the interruption asked (exit 130)
-        say(f"bench: {result.partial}; kept {summary_line(result.measurements)} in {path} (partial)")
-        raise KeyboardInterrupt(result.partial)
+    if partial:  # written: now stop like the interruption asked (exit 130)
+        say(f"bench: {partial}; kept {summary_line(result.measurements)} in {path} (partial)")
+        raise KeyboardInterrupt(partial)
     say(f"bench: done in {time.monotonic() - start:.1f} s: {summary_line(result.measurements)}")
     return results
+
+
+def _run_sections(sections: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], str | None]:
+    """(the extra records, None), or on Ctrl-C/SIGTERM (what finished, marked partial; the reason):
+    an interrupt during run's LoadGen pass must not lose the suite's finished measurements."""
+    try:
+        with sigterm_interrupts():
+            return sections(), None
+    except KeyboardInterrupt as exc:
+        passed = isinstance(exc, PassInterrupted)  # it names the signal it caught (SIGTERM or Ctrl-C)
+        reason = f"{exc.reason if passed else interruption_reason(exc)} during the LoadGen pass"
+        kept = {"loadgen": exc.record} if passed else {}
+        return {**kept, "partial": True, "partial_reason": reason}, reason
 
 
 PROBE_CONTROL_LIMIT = 1.25  # the numpy control (no ORT) must read within 1/1.25x..1.25x
@@ -169,13 +185,12 @@ def summary_line(measurements: list[Any]) -> str:
             f"{len(failed)} parity failures, {len(warned)} with stability warnings")
 
 
-def _prepare_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise LinregError(f"--out {out} exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LinregError(f"cannot create --out {out} ({exc.strerror})") from None
+# A bench or run folder from before OWNER_MARKER: its results.json says it is ours.
+RESULTS_RECORD = json_record_is_ours("results.json", ("schema_version", "measurements"))
+
+
+def prepare_out(out: Path) -> None:
+    claim_folder(out, "bench", RESULTS_RECORD)  # a user's folder is refused before measuring
 
 
 def export_checkpoint(checkpoint: Path, export_dir: Path) -> Artifacts:
@@ -209,7 +224,7 @@ def run_pipeline(out: Path, config: SuiteConfig, quick: bool = False,
     from linreg.publish import run_training
     from linreg.train import TrainConfig
 
-    _prepare_out(out)
+    prepare_out(out)
     start = time.monotonic()
     if config.isolation == "fork":  # the workers' server imports torch & co. while we train
         from bench.forked import fork_context

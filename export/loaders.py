@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from export.errors import ArtifactError, RuntimeUnavailableError
-from export.manifest import check_artifacts, load_manifest_json, resolve_inside
+from export.manifest import ARTIFACT_MAX_BYTES, check_artifacts, load_manifest_json, resolve_inside
+from export.onnx_structure import check_onnx_bytes
 from export.pt2_archive import check_pt2_bytes
 from export.torchscript_archive import check_torchscript_bytes
 from export.quiet import quiet
@@ -22,7 +23,7 @@ from linreg.device import DeviceError, parse_device
 from linreg.errors import exception_line
 from linreg.untrusted import UntrustedFileError, read_bytes
 
-MAX_ARTIFACT_BYTES = 256 << 20  # our artifacts are kilobytes; this bounds what a stranger can make us read
+MAX_ARTIFACT_BYTES = max(ARTIFACT_MAX_BYTES.values())  # ours are kilobytes: bounds what a stranger makes us read
 # The program formats: their archives are inspected before any runtime loads them.
 PROGRAM_CHECKS = {"exported_program": check_pt2_bytes, "torchscript": check_torchscript_bytes}
 
@@ -40,8 +41,10 @@ def read_manifest(export_dir: str | os.PathLike[str], check_programs: bool = Tru
     folder = Path(export_dir)
     manifest = load_manifest_json(folder)
     check_artifacts(folder, manifest)
-    for entry in manifest["artifacts"]:  # a hostile program is refused up front, before any runtime
+    for entry in manifest["artifacts"]:  # a hostile artifact is refused up front, before any runtime
         check = PROGRAM_CHECKS.get(entry["format"]) if check_programs else None
+        if entry["format"] == "onnx":  # data, but a hostile graph hangs or fills memory: always checked
+            check = check_onnx_bytes
         if check is not None:
             path = resolve_inside(folder, entry["path"])
             check(read_untrusted(path, MAX_ARTIFACT_BYTES), path)
@@ -78,6 +81,19 @@ def _load_checked(path: str | os.PathLike[str], kind: str, check: Callable[[byte
         raise ArtifactError(f"cannot load {kind} {source} ({exception_line(exc)})") from None
 
 
+MAX_PARAMETER_ELEMENTS = 16  # ours hold one weight and one bias
+
+
+def check_tensors(module: torch.nn.Module, source: object, kind: str) -> None:
+    """Refuse a loaded module whose parameters or buffers are not our two small dense tensors: a
+    bias of size (1, 10^9) with stride 0 costs nothing to load and 13 GB to run."""
+    for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
+        if tensor.numel() > MAX_PARAMETER_ELEMENTS or 0 in tensor.stride() and tensor.numel() > 1:
+            raise ArtifactError(f"{source}: {kind} tensor {name[:60]!r} has size {list(tensor.shape)[:4]} "
+                                f"and strides {list(tensor.stride())[:4]}; ours are {MAX_PARAMETER_ELEMENTS} "
+                                f"dense elements at most")
+
+
 def load_torchscript(
     path: str | os.PathLike[str], device: str | torch.device = "cpu"
 ) -> torch.jit.ScriptModule:
@@ -85,6 +101,7 @@ def load_torchscript(
     __setstate__, so the archive is inspected first (export/torchscript_archive)."""
     module = _load_checked(path, "TorchScript", check_torchscript_bytes,
                            lambda f: torch.jit.load(f, map_location=device))
+    check_tensors(module, path, "TorchScript")
     return module.eval()
 
 
@@ -94,6 +111,7 @@ def load_exported_program(
     """torch.export.load(path).module(): a callable nn.Module with a dynamic batch dimension.
     Pickles and code are refused before torch sees the archive (export/pt2_archive)."""
     module = _load_checked(path, "ExportedProgram", check_pt2_bytes, lambda f: torch.export.load(f).module())
+    check_tensors(module, path, "ExportedProgram")
     return module.to(device)
 
 
@@ -127,6 +145,8 @@ def make_ort_session(
     _require_file(source, "ONNX artifact")
     if threads < 1:
         raise RuntimeUnavailableError(f"threads must be >= 1, got {threads}")
+    data = read_untrusted(source, ARTIFACT_MAX_BYTES["onnx"])
+    check_onnx_bytes(data, source)  # also when called on a bare path, outside an export folder
     wanted, providers = ort_providers_for(device)
     available = ort.get_available_providers()
     if wanted not in available:
@@ -146,7 +166,7 @@ def make_ort_session(
             # ORT warns "Specified provider ... is not in available provider names" and falls
             # back; the check below turns that into an error that says so.
             warnings.filterwarnings("ignore", message="Specified provider", category=UserWarning)
-            session = ort.InferenceSession(str(source), sess_options=options, providers=providers)
+            session = ort.InferenceSession(data, sess_options=options, providers=providers)  # the checked bytes
     except Exception as exc:  # ORT raises its own Fail/InvalidProtobuf/... for bad files
         raise ArtifactError(f"cannot load ONNX {source} in onnxruntime ({exception_line(exc)})") from None
     running = session.get_providers()

@@ -12,7 +12,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from export.errors import ArtifactError
-from linreg.untrusted import UntrustedFileError, load_json, require, require_text, require_type
+from linreg.untrusted import (UntrustedFileError, check_regular_file, load_json, require, require_text,
+                              require_type)
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
@@ -22,6 +23,8 @@ INPUT_NAME = "x"    # the ONNX input: float32 [batch, 1]
 OUTPUT_NAME = "y"   # the ONNX output: float32 [batch, 1]
 IO_SHAPE = ["batch", 1]
 ONNX_CHECKPOINT_KEY = "linreg.source_checkpoint_sha256"  # ONNX metadata_props: where it came from
+# Per-format size caps, checked before a byte is hashed: ours are 4-8 KB.
+ARTIFACT_MAX_BYTES = {"torchscript": 16 << 20, "onnx": 1 << 20, "exported_program": 16 << 20}
 # The file name each format is written under, inside the export folder.
 ARTIFACT_NAMES = {
     "torchscript": "model.torchscript.pt",
@@ -91,20 +94,54 @@ def _check_manifest_fields(manifest: Any, path: Path) -> None:
             raise ArtifactError(f"unknown artifact format {fmt[:40]!r} in {path} (known: {', '.join(FORMATS)})")
         require_text(require(entry, "path", str, path, where), path, f"{where}.path")
         require_text(require(entry, "sha256", str, path, where), path, f"{where}.sha256", max_chars=128)
+    _check_listed_once(artifacts, path)
+
+
+def _check_listed_once(artifacts: list[dict[str, Any]], path: Path) -> None:
+    """Each format and each file once: a file listed 3,000 times would be hashed 3,000 times."""
+    seen: set[str] = set()
+    for i, entry in enumerate(artifacts):
+        for key in ("format", "path"):
+            value = f"{key}:{entry[key]}"
+            if value in seen:
+                raise ArtifactError(f"{path}: artifacts[{i}] lists {key} {entry[key][:60]!r} again; "
+                                    f"each artifact is listed once")
+            seen.add(value)
+
+
+def check_no_strays(export_dir: Path, manifest: dict[str, Any]) -> None:
+    """Refuse a file in the folder that no artifact names: a runtime could load it (an ONNX
+    external-data sidecar) and no hash covers it."""
+    named = {MANIFEST_NAME} | {PurePosixPath(e["path"]).parts[0] for e in manifest["artifacts"]}
+    try:
+        names = sorted(p.name for p in export_dir.iterdir())
+    except OSError as exc:
+        raise ArtifactError(f"cannot list the export folder {export_dir} ({exc.strerror or exc})") from None
+    strays = [n for n in names if n not in named]
+    if strays:
+        raise ArtifactError(f"{export_dir / strays[0]} is in the export folder but no artifact in "
+                            f"{MANIFEST_NAME} names it; refusing the folder (no hash covers it)")
 
 
 def check_artifacts(export_dir: Path, manifest: dict[str, Any]) -> None:
-    """Re-hash every artifact and compare with the manifest; the first mismatch raises."""
+    """Re-hash every artifact and compare with the manifest; the first mismatch raises.
+    Sizes are checked first, so a huge (or sparse) file is refused unread."""
     for entry in manifest["artifacts"]:
         path = resolve_inside(export_dir, entry["path"])
         if not path.is_file():
             raise ArtifactError(f"{entry['format']} artifact missing: {path}")
+        try:
+            check_regular_file(path, ARTIFACT_MAX_BYTES[entry["format"]])
+        except UntrustedFileError as exc:
+            raise ArtifactError(str(exc)) from None
         actual = sha256_file(path)
         if actual != entry["sha256"]:
             raise ArtifactError(
                 f"{entry['format']} artifact {path} does not match its manifest sha256 "
                 f"(truncated or tampered: {actual[:12]}... != {str(entry['sha256'])[:12]}...)"
             )
+    if manifest["artifacts"]:  # an empty list is refused by its reader, with its own message
+        check_no_strays(export_dir, manifest)
 
 
 def artifact_entry(manifest: dict[str, Any], fmt: str) -> dict[str, Any]:

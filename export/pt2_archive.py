@@ -45,7 +45,7 @@ _ALLOWED_ENTRY = re.compile(
 ALLOWED_TARGETS = frozenset(f"torch.ops.aten.{op}" for op in (
     "mul.Tensor", "add.Tensor", "linear.default", "addmm.default", "mm.default", "t.default",
     "permute.default", "view.default", "reshape.default", "unsqueeze.default", "squeeze.dim",
-    "expand.default", "clone.default", "sym_size.int",
+    "clone.default", "sym_size.int",  # no expand: a constant size in it allocated 8 GB
 ))
 # A symbolic size as torch writes it: Symbol('s77', positive=True, integer=True), or arithmetic
 # of such symbols and integers. No dots, brackets or other names: sympify() is eval().

@@ -11,6 +11,7 @@ our manifest does not help, since whoever hands over the folder hands over the m
 What can be closed, and is, before load: the archive must look like what our exporter writes
 (torch.jit.script of LinearRegressionModel / LinearRegressionModelV2):
   - a fixed set of entry names: no extra/ files, no other code files;
+  - the code is straight-line: no loop or branch (prim::Loop, prim::If), which could hang predict;
   - the code parses as Python (ast.parse never executes) and uses only the identifiers our two
     models compile to: no `__setstate__`, no from_file, no getattr, no ops.*; calls only
     torch.mul, torch.add, torch.linear and a submodule's forward;
@@ -45,6 +46,12 @@ ALLOWED_IDENTIFIERS = frozenset({
 })
 ALLOWED_CALLS = frozenset({"torch.mul", "torch.add", "torch.linear", "forward"})
 _TEMP_NAME = re.compile(r"_\d+")  # the compiler's temporaries: _0, _1, ...
+# Statements our two forwards never compile to: loops and branches (prim::Loop, prim::If: a
+# `while True:` hangs predict), and everything else that is not straight-line code.
+CONTROL_FLOW = (ast.While, ast.For, ast.AsyncFor, ast.If, ast.IfExp, ast.Try, ast.With, ast.AsyncWith,
+                ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Raise,
+                ast.Assert, ast.Break, ast.Continue, ast.Global, ast.Nonlocal, ast.Import,
+                ast.ImportFrom, ast.Delete, ast.Yield, ast.YieldFrom, ast.Await)
 ALLOWED_GLOBALS = frozenset({
     "__torch__.linreg.models LinearRegressionModel", "__torch__.linreg.models LinearRegressionModelV2",
     "__torch__.torch.nn.modules.linear Linear", "torch._utils _rebuild_tensor_v2",
@@ -68,6 +75,10 @@ def check_code(text: str, where: str) -> None:
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         raise ArtifactError(f"{where}: TorchScript code that does not parse ({type(exc).__name__})") from None
     for node in ast.walk(tree):
+        if isinstance(node, CONTROL_FLOW):
+            raise ArtifactError(f"{where}: line {getattr(node, 'lineno', '?')}: {type(node).__name__} "
+                                f"(control flow, prim::Loop/prim::If); our exporter writes straight-line "
+                                f"forward code only")
         if isinstance(node, ast.FunctionDef) and node.name != "forward":
             raise ArtifactError(f"{where}: defines {node.name[:60]!r}; our exporter writes only forward "
                                 f"(a __setstate__ would run during torch.jit.load)")

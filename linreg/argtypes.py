@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import math
 import struct
-from typing import Any
+from typing import Any, Callable
 
 
 def format_default(value: Any) -> str:
@@ -66,6 +66,20 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def int_within(low: int, high: int) -> Callable[[str], int]:
+    """argparse type factory: an integer in [low, high] (an upper bound on what can finish)."""
+    def parse(text: str) -> int:
+        value = _convert(text, int, f"not an integer: {text!r}")
+        shown = str(value) if len(text) <= 24 else f"a {len(text.strip().lstrip('+-'))}-digit number"
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {shown}")
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be <= {high}, got {shown}")
+        return value
+    parse.__name__ = "int"  # argparse names the type in its messages
+    return parse
 
 
 def non_negative_int(text: str) -> int:

@@ -106,3 +106,15 @@ def _device_name(device: torch.device) -> str:
     if device.type == "mps":
         return "Apple MPS"
     return cpu_model()
+
+
+def physical_memory_bytes() -> int:
+    """This machine's memory, or a huge number where the OS does not say (then nothing is refused)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62
+
+
+def gib(n_bytes: int) -> str:
+    return f"{n_bytes / 2**30:.3g} GiB"

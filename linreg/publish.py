@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from linreg.checkpoint import save_checkpoint
+from linreg.destinations import claim_folder, json_record_is_ours
 from linreg.environment import collect_environment
 from linreg.errors import LinregError
 from linreg.files import pid_alive, write_json_atomic
@@ -76,11 +77,18 @@ def _publish(out: Path, produce: Callable[[], TrainResult]) -> TrainResult:
     return result
 
 
+_TRAIN_RECORD = json_record_is_ours("train.json", ("config", "final_state"))
+_STAGING = re.compile(r"\.train\.(?:\d+\.)?[a-z0-9_]{8}\.tmp")
+
+
+def _train_folder(out: Path) -> bool:
+    """A train folder from before OWNER_MARKER: its train.json, or only killed trains' staging."""
+    return _TRAIN_RECORD(out) or all(_STAGING.fullmatch(p.name) for p in out.iterdir())
+
+
 def _make_staging(out: Path) -> Path:
-    if out.exists() and not out.is_dir():
-        raise LinregError(f"--out {out} exists and is not a folder")
+    claim_folder(out, "train", _train_folder)  # a user's folder is refused before training
     try:
-        out.mkdir(parents=True, exist_ok=True)
         remove_debris(out)
         return Path(tempfile.mkdtemp(prefix=f".train.{os.getpid()}.", suffix=".tmp", dir=out))
     except OSError as exc:

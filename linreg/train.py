@@ -10,12 +10,21 @@ from torch import nn
 
 from linreg.data import TRAIN_FRACTION, make_linear_data, make_linear_samples, split_train_test
 from linreg.device import resolve_device
-from linreg.environment import pin_threads
+from linreg.environment import gib, physical_memory_bytes, pin_threads
 from linreg.errors import LinregError, exception_line
 from linreg.models import MODELS
 
 LOSSES: dict[str, Callable[[], nn.Module]] = {"l1": nn.L1Loss, "mse": nn.MSELoss}
 OPTIMIZERS = ("sgd", "adam")
+MAX_EPOCHS = 10_000_000   # minutes of the tutorial's model; 10^30 was accepted and never ended
+MAX_THREADS = 1024        # torch.set_num_threads raises on 10^30 (a traceback, before this bound)
+BYTES_PER_SAMPLE = 64     # x, y, predictions and temporaries in float32: a generous footprint
+
+
+def _short(value: object) -> str:
+    """repr(value), cut: a 4,000-digit number is not worth printing whole."""
+    text = repr(value)
+    return text if len(text) <= 24 else f"{text[:20]}... ({len(text)} characters)"
 
 
 # Divergence, defined once for `train` and `sweep`: an epoch whose train or test loss is not finite,
@@ -63,8 +72,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise LinregError(f"unknown model {self.model!r} (choose from {', '.join(MODELS)})")
-        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 0:
-            raise LinregError(f"epochs must be an integer >= 0, got {self.epochs!r}")
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or not 0 <= self.epochs <= MAX_EPOCHS:
+            raise LinregError(f"epochs must be an integer within [0, {MAX_EPOCHS}], got {_short(self.epochs)}")
         if not math.isfinite(self.lr) or self.lr <= 0:
             raise LinregError(f"lr must be a positive finite number, got {self.lr!r}")
         if self.loss not in LOSSES:
@@ -74,11 +83,14 @@ class TrainConfig:
                 f"unknown optimizer {self.optimizer!r} (choose from {', '.join(OPTIMIZERS)})"
             )
         if self.n is not None and self.n < 2:
-            raise LinregError(f"n must be >= 2 so both splits are non-empty, got {self.n}")
+            raise LinregError(f"n must be >= 2 so both splits are non-empty, got {_short(self.n)}")
+        if self.n is not None and self.n * BYTES_PER_SAMPLE > physical_memory_bytes():
+            raise LinregError(f"n = {_short(self.n)} samples need about {gib(self.n * BYTES_PER_SAMPLE)}, "
+                              f"over this machine's {gib(physical_memory_bytes())} of memory")
         if not 0.0 < self.train_fraction < 1.0:
             raise LinregError(f"train_fraction must be in (0, 1), got {self.train_fraction}")
-        if self.threads < 1:
-            raise LinregError(f"threads must be >= 1, got {self.threads}")
+        if not 1 <= self.threads <= MAX_THREADS:
+            raise LinregError(f"threads must be within [1, {MAX_THREADS}], got {_short(self.threads)}")
         # torch.manual_seed wraps values modulo 2**64, so -1 and 2**64 - 1 would be the same run.
         if not 0 <= self.seed < 2**63:
             raise LinregError(f"seed must be in [0, 2**63), got {self.seed}")

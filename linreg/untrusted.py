@@ -37,7 +37,6 @@ MAX_JSON_DEPTH = 64        # results.json nests 5 levels; 64 leaves room and sto
 MAX_TEXT_CHARS = 4096      # a path, a name, a label: longer is not something we wrote
 
 T = TypeVar("T")
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", bool: "true/false",
                int: "an integer", float: "a number"}
 
@@ -51,7 +50,7 @@ def _fail(source: object, problem: str, field: str | None = None) -> UntrustedFi
     return UntrustedFileError(f"{source}: {where}{problem}")
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
     for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
         if test(mode):
@@ -68,7 +67,7 @@ def check_regular_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_B
     except OSError as exc:
         raise _fail(path, f"cannot read ({exc.strerror or exc})") from None
     if not stat.S_ISREG(st.st_mode):
-        raise _fail(path, f"is {_kind(st.st_mode)}, not a regular file; refusing to read it")
+        raise _fail(path, f"is {file_kind(st.st_mode)}, not a regular file; refusing to read it")
     if st.st_size > max_bytes:
         raise _fail(path, f"is {st.st_size} bytes, over the {max_bytes}-byte limit for this file")
     return st.st_size
@@ -89,23 +88,49 @@ def read_bytes(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) ->
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(f.fileno())
         if not stat.S_ISREG(st.st_mode):
-            raise _fail(path, f"is {_kind(st.st_mode)}, not a regular file; refusing to read it")
+            raise _fail(path, f"is {file_kind(st.st_mode)}, not a regular file; refusing to read it")
         data = f.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise _fail(path, f"is over the {max_bytes}-byte limit for this file")
     return data
 
 
-def json_depth(raw: bytes) -> int:
-    """How deeply JSON text nests its lists and objects, without recursing (strings skipped)."""
+def json_depth(raw: bytes, stop_above: int | None = None) -> int:
+    """How deeply JSON text nests its lists and objects, without recursing; stops counting once
+    past `stop_above`. One lazy pass over the quotes, escapes and brackets: constant extra memory
+    (the earlier regex over whole strings took ~120 bytes per input byte)."""
     depth = deepest = 0
-    for byte in _JSON_STRING.sub(b'""', raw).translate(None, delete=_NOT_BRACKETS):
-        depth += 1 if byte in b"[{" else -1
-        deepest = max(deepest, depth)
+    in_string = False
+    escaped_at = -1  # the offset of a character escaped by an odd run of backslashes
+    for match in _JSON_TOKEN.finditer(raw):
+        start, end = match.span()  # offsets only: a 50 MB run of backslashes is never copied
+        first = raw[start]
+        if first == 0x5C:  # backslashes: an odd run escapes the character right after it
+            escaped_at = end if (end - start) % 2 else -1
+        elif start == escaped_at:
+            continue
+        elif first == 0x22:  # "
+            in_string = not in_string
+        elif not in_string:
+            depth += 1 if first in (0x5B, 0x7B) else -1  # [ {
+            if depth > deepest:
+                deepest = depth
+                if stop_above is not None and deepest > stop_above:
+                    break
     return deepest
 
 
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+# A run of backslashes (one-character repeat: no regex backtracking state), a quote or a bracket.
+_JSON_TOKEN = re.compile(rb'\\+|["\[\]{}]')
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 (but tab, newline), DEL, C1
+
+
+def printable(text: str) -> str:
+    """`text` with control characters shown as \\xNN: a runtime name from a stranger's file must
+    not drive the terminal (an ESC sequence can retitle it, hide lines, or fake output)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _refuse_constant(name: str) -> None:
@@ -114,9 +139,9 @@ def _refuse_constant(name: str) -> None:
 
 def parse_json(raw: bytes, source: object, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Parse JSON bytes from `source` (named in errors): UTF-8, depth-bounded, no NaN/Infinity."""
-    depth = json_depth(raw)
+    depth = json_depth(raw, stop_above=max_depth)
     if depth > max_depth:
-        raise _fail(source, f"JSON nested {depth} levels deep, over the limit of {max_depth}")
+        raise _fail(source, f"JSON nested more than {max_depth} levels deep, over the limit")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -214,6 +239,6 @@ def require_samples(value: Any, source: object, field: str) -> list[float]:
 
 __all__ = [
     "UntrustedFileError", "MAX_FILE_BYTES", "MAX_JSON_DEPTH", "MAX_TEXT_CHARS",
-    "check_regular_file", "read_bytes", "json_depth", "parse_json", "load_json",
+    "check_regular_file", "read_bytes", "json_depth", "parse_json", "load_json", "printable",
     "require", "require_type", "require_text", "require_int", "require_number", "require_samples",
 ]

@@ -15,7 +15,7 @@ def test_train_writes_everything(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--out", str(out), "--device", "cpu"]) == 0
     assert {p.name for p in out.iterdir()} == {
-        "model.pth", "train.json", "predictions.png", "loss_curves.png"}
+        "model.pth", "train.json", "predictions.png", "loss_curves.png", ".linreg-bench-out"}
     record = json.loads((out / "train.json").read_text())
     assert {"config", "environment", "initial_state", "final_state", "history",
             "test_predictions"} <= set(record)
@@ -123,7 +123,7 @@ def test_rerun_into_a_folder_publishes_a_consistent_set(tmp_path, capsys):
     assert record["config"]["epochs"] == 7
     assert (out / "notes.txt").read_text() == "mine"  # the user's other files are left alone
     assert sorted(p.name for p in out.iterdir()) == [
-        "loss_curves.png", "model.pth", "notes.txt", "predictions.png", "train.json"]
+        ".linreg-bench-out", "loss_curves.png", "model.pth", "notes.txt", "predictions.png", "train.json"]
 
 
 def test_a_failed_rerun_keeps_no_model_from_another_run(tmp_path, capsys):
@@ -132,7 +132,7 @@ def test_a_failed_rerun_keeps_no_model_from_another_run(tmp_path, capsys):
     assert main(["train", "--out", str(out), "--loss", "mse", "--lr", "1e12"]) == 2
     # The old set is untouched (the failed run published nothing), and no staging debris.
     assert json.loads((out / "train.json").read_text())["config"]["epochs"] == 5
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert not [p for p in out.iterdir() if p.name.startswith(".") and p.name != ".linreg-bench-out"]
 
 
 @pytest.mark.parametrize("seed", ["-1", str(2**64 - 1), "99999999999999999999"])
@@ -155,4 +155,4 @@ def test_train_removes_debris_of_killed_trains(tmp_path, capsys):
     (out / f".train.{os.getppid()}.live5678.tmp").mkdir()    # a running process's: kept
     assert main(["train", "--out", str(out), "--device", "cpu", "--epochs", "2"]) == 0
     assert {p.name for p in out.iterdir() if p.name.startswith(".")} == {
-        f".train.{os.getppid()}.live5678.tmp"}
+        f".train.{os.getppid()}.live5678.tmp", ".linreg-bench-out"}

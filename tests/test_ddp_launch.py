@@ -127,6 +127,7 @@ def test_no_orphans_after_ctrl_c_or_kill(sig: signal.Signals, tmp_path: Path) ->
         assert proc.stderr is not None and "error: interrupted" in proc.stderr.read()
         reason = _results(out)["measurements"][0]["skip_reason"]
         assert reason == "failed: world size 2: interrupted (Ctrl-C); the job was ended"
+        assert _results(out)["partial"] is True and "world size 2" in _results(out)["partial_reason"]
 
 
 @pytest.mark.slow

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given, strategies as st
 
 from bench.cli import main
 from linreg.untrusted import UntrustedFileError, json_depth, load_json, parse_json, require_samples
+from tests import fuzz_profiles  # noqa: F401 - registers and loads the profile
 from tests.helpers import copy_export
 
 
@@ -55,7 +57,7 @@ def test_manifest_nested_100000_levels_is_one_error(export_copy: Path, capsys, c
     argv = ["verify", "--export-dir", export_copy] if command == "verify" else \
         ["predict", "--export-dir", export_copy, "1"]
     code, err = run(capsys, *argv)
-    assert code == 2 and "nested 100000 levels" in one_error(err)
+    assert code == 2 and "nested more than 64 levels" in one_error(err)
 
 
 def test_deep_results_file_in_compare_is_one_error(tmp_path: Path, capsys) -> None:
@@ -136,7 +138,7 @@ def test_json_depth_skips_brackets_inside_strings() -> None:
 
 
 @pytest.mark.parametrize("raw, words", [(b"\xff\xfe", "not UTF-8"), (b'{"a": NaN}', "NaN"),
-                                        (b"1" * 5000, "invalid JSON"), (b"[" * 65 + b"]" * 65, "nested 65")])
+                                        (b"1" * 5000, "invalid JSON"), (b"[" * 65 + b"]" * 65, "nested more than 64")])
 def test_parse_json_refuses_with_the_source_named(raw: bytes, words: str) -> None:
     with pytest.raises(UntrustedFileError, match=words) as info:
         parse_json(raw, "some.json")
@@ -173,3 +175,49 @@ def test_a_results_file_whose_git_commit_is_not_text_is_one_error(tmp_path: Path
     path.write_text(json.dumps(doc))
     code, err = run(capsys, "compare", path, path)
     assert code == 2 and "field environment.git.commit" in one_error(err)
+
+
+def _true_depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_true_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_true_depth, value), default=0)
+    return 0
+
+
+_TRICKY = st.text(alphabet='[]{}"\\ab\n', max_size=12)
+_DOCS = st.recursive(st.one_of(st.none(), st.integers(), _TRICKY), lambda kids: st.one_of(
+    st.lists(kids, max_size=3), st.dictionaries(_TRICKY, kids, max_size=3)), max_leaves=15)
+
+
+@given(doc=_DOCS)
+def test_json_depth_agrees_with_the_parsed_document(doc: object) -> None:
+    """Strings full of brackets, quotes and backslash runs never confuse the count."""
+    assert json_depth(json.dumps(doc).encode()) == _true_depth(doc)
+
+
+@pytest.mark.parametrize("raw", [b'["' + b"\\\\" * 500_000 + b'"]', b'["' + b"x" * 1_000_000 + b'"]',
+                                 b'["' + b'\\"' * 50_000 + b'"]'])
+def test_json_depth_takes_constant_extra_memory(raw: bytes) -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        assert json_depth(raw) == 1
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64_000, peak  # the earlier whole-string regex kept ~120 bytes per input byte
+
+
+def test_a_full_disk_during_a_write_names_the_file(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    """write() reports ENOSPC without a file name: the error line still names what was written."""
+    import errno
+
+    def no_space(self: Path, *args: object, **kwargs: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(Path, "write_text", no_space)
+    target = tmp_path / "golden-copy.md"
+    code, err = run(capsys, "report", str(Path(__file__).parent / "golden" / "results_v1.json"), "-o", target)
+    assert code == 2 and "golden-copy.md" in one_error(err) and "no space left" in err
+    assert not target.exists() and not list(tmp_path.glob(".*.tmp"))

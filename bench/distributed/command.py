@@ -12,9 +12,11 @@ from pathlib import Path
 
 import torch
 
-from bench.distributed.config import BACKENDS, DEFAULT_RDZV_ID, DEFAULT_SIZES, DEVICES, DdpConfig, Fault
+from bench.distributed.config import (BACKENDS, DEFAULT_RDZV_ID, DEFAULT_SIZES, DEVICES, DdpConfig,
+                                      DdpInputError, Fault)
 from bench.distributed.scaling import run_scaling
 from bench.engine.measurement import Measurement
+from linreg.environment import cpu_count, gib, physical_memory_bytes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,8 +70,24 @@ def config_from_args(args: argparse.Namespace) -> DdpConfig:
         cuda_available=cuda, gpu_count=gpus)
 
 
+RANK_BYTES = 300 << 20   # one CPU rank: a whole torch process (world size 8 added 1.85 GB here)
+RANKS_PER_CORE = 4       # past this a world size measures the scheduler, not DDP
+
+
+def check_host_capacity(config: DdpConfig, cores: int, memory_bytes: int) -> None:
+    """Ranks per node against this machine's cores and memory: 256 ranks on 2 cores was accepted."""
+    per_node = -(-max(config.world_sizes) // config.nnodes)
+    if config.device == "cpu" and per_node > RANKS_PER_CORE * cores:
+        raise DdpInputError(f"world size {max(config.world_sizes)} puts {per_node} CPU ranks on this "
+                            f"machine's {cores} cores, over {RANKS_PER_CORE} per core")
+    if per_node * RANK_BYTES > memory_bytes:
+        raise DdpInputError(f"world size {max(config.world_sizes)}: {per_node} ranks need about "
+                            f"{gib(per_node * RANK_BYTES)}, over this machine's {gib(memory_bytes)}")
+
+
 def cmd_ddp(args: argparse.Namespace) -> int:
     config = config_from_args(args)  # DdpInputError: exit 2 before anything runs
+    check_host_capacity(config, cpu_count() or 1, physical_memory_bytes())
     results = run_scaling(config, args.out)
     records = [Measurement.from_dict(e) for e in results["measurements"]]
     failed = [m for m in records if m.extra.get("failed")]

@@ -6,7 +6,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.experiments.spec import MAX_TRIALS, SweepConfigError, load_spec, trial_configs
+from bench.engine.interrupt import sigterm_interrupts
+from bench.experiments.spec import (MAX_TRIALS, MAX_TRIALS_WITH_YES, SweepConfigError, load_spec,
+                                    trial_configs)
 from bench.store.identity import machine_id
 from linreg.argtypes import DefaultsHelpFormatter, positive_int
 from linreg.environment import collect_environment, cpu_count
@@ -36,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(default: this machine's CPU count, %(default)s here)")
     p.add_argument("--restart", action="store_true",
                    help="discard the finished trials of a different config in --out")
-    p.add_argument("--yes", action="store_true", help=f"allow more than {MAX_TRIALS} trials")
+    p.add_argument("--yes", action="store_true",
+                   help=f"allow more than {MAX_TRIALS} trials (up to {MAX_TRIALS_WITH_YES})")
     p.set_defaults(func=cmd_sweep)
 
 
@@ -57,10 +60,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from bench.experiments.trial import ranking_key
 
     spec = load_spec(args.config)
+    count = spec.trial_count()  # before building any trial: the grid may be 10^9 combinations
+    if count > MAX_TRIALS_WITH_YES:
+        raise SweepConfigError(f"{args.config}: the grid makes {count} trials, over the {MAX_TRIALS_WITH_YES} "
+                               f"that even --yes permits; set samples = K")
+    if count > MAX_TRIALS and not args.yes:
+        raise SweepConfigError(f"{args.config}: the grid makes {count} trials, over the limit of "
+                               f"{MAX_TRIALS}; pass --yes to run up to {MAX_TRIALS_WITH_YES}, or set samples = K")
     configs = trial_configs(spec)
-    if len(configs) > MAX_TRIALS and not args.yes:
-        raise SweepConfigError(f"{args.config}: the grid makes {len(configs)} trials, over the limit of "
-                               f"{MAX_TRIALS}; pass --yes to run them all, or set samples = K")
     _check_threads(configs, args.jobs)
     sweep = Sweep(spec, args.out, args.restart)
     varied = list(spec.grid)
@@ -80,7 +87,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return records, best
 
     timeline.pool_open()
-    records, best = run_on_pool(timeline.workers, work)
+    with sigterm_interrupts():  # SIGTERM as Ctrl-C: the pool is terminated, finished trials kept
+        records, best = run_on_pool(timeline.workers, work)
     environment = collect_environment()
     environment["machine_id"] = machine_id()
     last_run = timeline.as_json()

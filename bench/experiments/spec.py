@@ -24,6 +24,7 @@ else:  # Python 3.10: the same parser, as a package (pinned in constraints.txt)
 
 MAX_CONFIG_BYTES = 1 << 20
 MAX_TRIALS = 256          # a bigger sweep needs --yes: it is probably a typo in a grid
+MAX_TRIALS_WITH_YES = 100_000  # --yes permits this many: each trial is a record kept in memory and a file
 MAX_GRID_VALUES = 10_000  # values in one grid list, before any product
 TRAIN_KEYS = ("model", "loss", "optimizer", "lr", "epochs", "seed", "n", "device", "threads")
 SWEEP_KEYS = ("samples", "sample_seed", "target_test_loss")
@@ -51,6 +52,10 @@ class SweepSpec:
 
     def grid_size(self) -> int:
         return math.prod(len(v) for v in self.grid.values())
+
+    def trial_count(self) -> int:
+        """How many trials the sweep runs, known before any is built."""
+        return self.samples if self.samples is not None else self.grid_size()
 
 
 def _fail(source: object, key: str, problem: str) -> SweepConfigError:
@@ -169,16 +174,27 @@ def load_spec(path: Path) -> SweepSpec:
     return parse_spec(text, path)
 
 
+def combination(grid: dict[str, list[Any]], index: int) -> tuple[Any, ...]:
+    """The `index`-th combination in itertools.product order (the last key varies fastest),
+    without building the others: a 3x10^9-combination grid is never materialised."""
+    values = []
+    for options in reversed(list(grid.values())):
+        index, digit = divmod(index, len(options))
+        values.append(options[digit])
+    return tuple(reversed(values))
+
+
 def trial_configs(spec: SweepSpec) -> list[dict[str, Any]]:
-    """Every trial's complete train config (defaults included), in grid order or sampled."""
+    """Every trial's complete train config (defaults included), in grid order or sampled.
+    Samples are drawn by index (random.sample over a range is lazy): the same draws as before."""
     keys = list(spec.grid)
-    combos = list(itertools.product(*(spec.grid[k] for k in keys)))
     if spec.samples is not None:
-        picked = sorted(random.Random(spec.sample_seed).sample(range(len(combos)), spec.samples))
-        combos = [combos[i] for i in picked]
+        indices = sorted(random.Random(spec.sample_seed).sample(range(spec.grid_size()), spec.samples))
+    else:
+        indices = range(spec.grid_size())
     configs = []
-    for combo in combos:
-        settings = {**spec.fixed, **dict(zip(keys, combo))}
+    for index in indices:
+        settings = {**spec.fixed, **dict(zip(keys, combination(spec.grid, index)))}
         try:
             configs.append(asdict(TrainConfig(**settings)))
         except LinregError as exc:

@@ -8,18 +8,19 @@ from pathlib import Path
 from typing import Any
 
 from bench.experiments.spec import SweepConfigError, SweepSpec
+from linreg.destinations import claim_folder, json_record_is_ours
 from linreg.files import write_json_atomic
 from linreg.untrusted import UntrustedFileError, load_json
 
 CONFIG_FILE = "sweep-config.json"
 TRIALS_DIR = "trials"
 STATUSES = ("ok", "diverged", "failed")
+SWEEP_RECORD = json_record_is_ours(CONFIG_FILE, ("grid", "fixed"))  # sweeps from before the marker
 
 
 def prepare(out: Path, spec: SweepSpec, restart: bool) -> None:
     """Make `out` hold this sweep; a folder of another sweep is refused unless --restart."""
-    if out.exists() and not out.is_dir():
-        raise SweepConfigError(f"--out {out} exists and is not a folder")
+    claim_folder(out, "sweep", SWEEP_RECORD)  # a user's folder (their summary.md) is never written into
     wanted = spec.as_json()
     config_path = out / CONFIG_FILE
     if config_path.exists() and not restart:

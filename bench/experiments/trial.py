@@ -9,6 +9,7 @@ from typing import Any
 from linreg.data import BIAS, WEIGHT
 from linreg.environment import pin_threads
 from linreg.errors import LinregError, exception_line
+from linreg.lifetime import die_with_parent
 from linreg.train import DivergenceError, TrainConfig, train
 
 
@@ -25,6 +26,9 @@ def start_worker() -> None:
     One intra-op thread before any trial: a second thread per trial would only fight the other
     worker for the cores (each trial pins its own count again)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # pool.terminate()'s SIGTERM ends us; a forked
+    # worker would otherwise inherit the sweep's handler and print a Terminated traceback
+    die_with_parent()  # kill -9 of the sweep (or of the forkserver it started) ends us too
     preload()
     pin_threads(1)
 

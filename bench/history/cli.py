@@ -20,9 +20,11 @@ from bench.compare.gate import DEFAULT_ALPHA, MedianGate
 from bench.history.analysis import analyze
 from bench.history.exports import export
 from bench.history.site import build_site, check_site_target, page_weight
-from bench.history.store import MAX_RUN_BYTES, file_run, open_store, place_of
+from bench.history.runs import run_of
+from bench.history.store import MAX_RUN_BYTES, file_run, open_store, parse_run_filename, place_of
 from bench.store.results import RESULTS_JSON, validate_results
 from linreg.errors import LinregError
+from linreg.destinations import check_output_file
 from linreg.files import write_text_atomic
 from linreg.untrusted import parse_json, read_bytes
 
@@ -86,6 +88,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         raise LinregError("--export needs -o FILE")
     if args.output is not None and not args.export:
         raise LinregError("-o FILE goes with --export FORMAT")
+    if args.output is not None:
+        check_output_file(args.output, "-o")  # a device, FIFO or link is never replaced
     return read_history(Path(args.args[0]), args)
 
 
@@ -97,9 +101,10 @@ def add_files(store_dir: Path, files: list[Path], machine: str | None) -> int:
         data = parse_json(raw, path)
         validate_results(data, str(path))
         try:
-            place_of(data, machine)  # ids and time usable, before anything is written
+            machine_name, run_id, name = place_of(data, machine)  # ids and time usable, before any write
         except LinregError as exc:
             raise LinregError(f"{path}: {exc}") from None
+        reader_accepts(data, path, machine_name, run_id, name)
         loaded.append((path, data, raw))
     store = open_store(store_dir, create=True)
     for path, data, raw in loaded:
@@ -107,6 +112,18 @@ def add_files(store_dir: Path, files: list[Path], machine: str | None) -> int:
         state = "added" if filed.added else "already stored"
         print(f"{state}: {path} -> {filed.path}")
     return 0
+
+
+def reader_accepts(data: dict[str, Any], path: Path, machine: str, run_id: str, name: str) -> None:
+    """Refuse a run the store's reader would skip: `history add` must not say "added" for it."""
+    if parse_run_filename(name) is None:
+        raise LinregError(f"{path}: it would be stored as {name[:80]!r}, a name the reader skips")
+    try:
+        run_of(data, path, machine, run_id)
+    except LinregError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+        raise LinregError(f"{path}: malformed run ({type(exc).__name__})") from None
 
 
 def read_history(store_dir: Path, args: argparse.Namespace) -> int:

@@ -108,8 +108,31 @@ def point_of(entry: dict[str, Any], times_s: tuple[float, ...], median_s: float,
                  calls, compared)
 
 
+MAX_SIZE = 10**12   # batch sizes, N, world sizes: a run measures nothing bigger
+SIZE_FIELDS = ("batch_size", "n", "world_size", "threads", "processes")
+
+
+def check_sizes(data: dict[str, Any], path: Path) -> None:
+    """Every size of every measurement an integer in [0, MAX_SIZE]: a 4,000-digit batch_size
+    made every dashboard build fail (`File name too long`) for everyone using the store."""
+    for i, entry in enumerate(data.get("measurements") or []):
+        for key in SIZE_FIELDS if isinstance(entry, dict) else ():
+            value = entry.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= MAX_SIZE:
+                raise LinregError(f"{path}: field measurements[{i}].{key}: {_describe_int(value)} is "
+                                  f"outside [0, 10^12]")
+
+
+def _describe_int(value: int) -> str:
+    if value.bit_length() > 14_000:  # str() of an int over 4,300 digits raises ValueError
+        return "a number of thousands of digits"
+    text = str(value)
+    return text if len(text) <= 24 else f"a {len(text.lstrip('-'))}-digit number"
+
+
 def run_of(data: dict[str, Any], path: Path, machine: str, run_id: str) -> Run:
-    """A stored results document as a Run (compare's loader validates it)."""
+    """A stored results document as a Run (compare's loader validates it; sizes bounded here)."""
+    check_sizes(data, path)
     bench_file = results_bench_file(data, str(path))
     raw = raw_entries(data, bench_file)
     points: dict[str, Point] = {}

@@ -21,7 +21,9 @@ from bench.history.trends import key_order
 from bench.engine.units import format_duration
 from bench.store.results import load_results
 from linreg.errors import LinregError
+from linreg.destinations import check_output_file
 from linreg.files import write_text_atomic
+from linreg.untrusted import printable
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,10 @@ def render_side_by_side(columns: list[Column]) -> str:
 def cmd_report(args: argparse.Namespace) -> int:
     if len(args.files) < 1:
         raise LinregError("report needs at least one results.json")
+    if args.output:
+        check_output_file(args.output, "-o")  # before reading: a device or link is never replaced
     columns = [load_column(Path(f)) for f in args.files]  # every file checked before any output
-    text = render_side_by_side(columns)
+    text = printable(render_side_by_side(columns))  # names from the files: no terminal escapes
     sys.stdout.write(text)
     if args.output:
         write_text_atomic(args.output, text)

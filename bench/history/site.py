@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import tempfile
 from pathlib import Path
 
 from bench.history.analysis import History, latest_tables, shared_commit
 from bench.history.figures import machine_colors, render_trend, slug
 from bench.history.page import Figure, Page, render_page
-from export.publish import publish_folder
+from export.publish import make_staging, publish_folder
 from linreg.errors import LinregError
-from linreg.files import default_mode
+from linreg.destinations import check_output_tree
 
 SITE_MARKER = ".linreg-bench-site"   # a site this command built: safe to replace
 INDEX = "index.html"
@@ -24,10 +23,9 @@ FIGURES = "figures"
 
 def check_site_target(out: Path) -> None:
     """Refuse to replace anything but nothing, an empty folder, or a site built by this command."""
+    check_output_tree(out, "--out")  # a symlink would be swapped away, its target left behind
     if not out.exists():
         return
-    if not out.is_dir():
-        raise LinregError(f"--out {out} exists and is not a folder")
     if any(out.iterdir()) and not (out / SITE_MARKER).is_file():
         raise LinregError(f"--out {out} is a non-empty folder that is not a linreg-bench history "
                           f"site (no {SITE_MARKER}); refusing to replace it")
@@ -50,10 +48,8 @@ def build_site(history: History, out: Path) -> Path:
     """Write the dashboard of `history` to `out` (index.html + figures); returns index.html's path."""
     out = Path(out)
     check_site_target(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    tmp = make_staging(out)  # .SITE.PID.*.tmp; those of killed builds are removed first
     try:
-        tmp.chmod(default_mode(directory=True))
         page = Page(
             store=str(history.store.root),
             generated_utc=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

@@ -25,13 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.store.identity import IdentityError, check_id, identity_sources, machine_id
+from linreg.destinations import inside
 from linreg.errors import LinregError
-from linreg.files import default_mode
+from linreg.files import default_mode, remove_stale_temps, temp_prefix
 from linreg.untrusted import load_json
 
 STORE_MARKER = "linreg-bench-history.json"
 STORE_FORMAT = {"format": "linreg-bench history store", "version": 1}
 MACHINE_JSON = "machine.json"
+MIN_YEAR = 1970   # no benchmark run predates the epoch; earlier years are a forged or broken clock
 MAX_RUN_BYTES = 64 * 1024 * 1024  # a full run is ~0.3 MB; anything this big is not one
 _RUN_NAME = re.compile(r"(\d{8}T\d{6}Z)_([A-Za-z0-9-]+)_([A-Za-z0-9][A-Za-z0-9._-]{0,63})\.json")
 
@@ -112,10 +114,13 @@ def run_filename(results: dict[str, Any], run_id: str) -> str:
     """<UTC time>_<commit12>[-dirty]_<run id>.json: sorts by time, names the commit."""
     created = str(results.get("created_utc", ""))
     try:
-        when = dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").strftime("%Y%m%dT%H%M%SZ")
+        parsed = dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ")
     except ValueError:
         raise StoreError(f"created_utc {created[:40]!r} is not a UTC time like "
                          "2026-11-28T21:55:30Z") from None
+    if parsed.year < MIN_YEAR:  # strftime writes year 1 as "1": a name the reader would skip
+        raise StoreError(f"created_utc {created!r} is before {MIN_YEAR}; not a time a run was made")
+    when = f"{parsed.year:04d}{parsed.strftime('%m%dT%H%M%SZ')}"
     commit, dirty = commit_of(results)
     commit = re.sub(r"[^0-9a-f]", "", commit.lower())[:12] or "nocommit"
     return f"{when}_{commit}{'-dirty' if dirty else ''}_{run_id}.json"
@@ -129,7 +134,8 @@ def parse_run_filename(name: str) -> tuple[str, str, str] | None:
 
 def _publish_once(target: Path, text: str) -> bool:
     """Write `text` to `target` unless it exists: temp file, fsync, link(2). False if it existed."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    remove_stale_temps(target)  # what a writer killed by kill -9 left
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -181,6 +187,16 @@ def place_of(results: dict[str, Any], machine: str | None = None) -> tuple[str, 
     return machine_name, run_id, run_filename(results, run_id)
 
 
+def _machine_folder(store: Path, folder: Path) -> Path:
+    """`folder` resolved, refused unless it is a folder right inside the (resolved) store: a
+    symlinked machine folder must not carry a run, or machine.json, out of the store."""
+    real = inside(store, folder, "machine folder")
+    if real.parent != store.resolve() or not real.is_dir():
+        raise StoreError(f"machine folder {folder} resolves to {real}, not a folder of the store "
+                         f"{store}; refusing to write there")
+    return real
+
+
 def file_run(store: Path, results: dict[str, Any], machine: str | None = None,
              raw: bytes | None = None) -> FiledRun:
     """File one run (a validated results document; `raw` its file's bytes) into the store."""
@@ -189,10 +205,12 @@ def file_run(store: Path, results: dict[str, Any], machine: str | None = None,
     existing = next(iter(store.glob(f"*/*_{run_id}.json")), None)
     if existing is not None:
         return FiledRun(existing, existing.parent.name, run_id, False)
-    folder.mkdir(exist_ok=True)
-    if not (folder / MACHINE_JSON).exists():
-        _publish_once(folder / MACHINE_JSON,
+    if not folder.is_symlink() and not folder.exists():
+        folder.mkdir()
+    real = _machine_folder(store, folder)
+    if not (real / MACHINE_JSON).exists():
+        _publish_once(real / MACHINE_JSON,
                       json.dumps(machine_description(results, machine_name), indent=2) + "\n")
     text = raw.decode("utf-8") if raw is not None else json.dumps(results, indent=2) + "\n"
-    added = _publish_once(folder / name, text)
+    added = _publish_once(real / name, text)
     return FiledRun(folder / name, machine_name, run_id, added)

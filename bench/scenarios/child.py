@@ -13,11 +13,14 @@ from pathlib import Path
 
 from linreg.errors import exception_line
 from linreg.files import write_json_atomic
+from linreg.lifetime import die_with_parent
 
 
 def main(argv: list[str]) -> int:
+    die_with_parent()  # SIGTERM or kill -9 of the run must not leave us under PID 1
     from bench.runtimes.base import Artifacts
     from bench.scenarios.loadgen import failed_result, run_test
+    from bench.scenarios.runner import finite
     from bench.scenarios.settings import LoadgenConfig
 
     job = json.loads(Path(argv[0]).read_text())
@@ -26,7 +29,7 @@ def main(argv: list[str]) -> int:
         result = run_test(config, Artifacts.from_json(job["artifacts"]), Path(job["out_dir"]))
     except Exception as exc:  # anything outside the runtime's callbacks: still a record
         result = failed_result(config, f"{type(exc).__name__}: {exception_line(exc, 200)}")
-    write_json_atomic(argv[1], result)
+    write_json_atomic(argv[1], finite(result))  # a NaN latency (full disk, no samples) is null
     return 0
 
 

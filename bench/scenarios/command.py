@@ -13,6 +13,7 @@ from typing import Any
 
 from bench.engine.units import format_duration
 from linreg.argtypes import positive_float, positive_int
+from linreg.destinations import claim_folder, json_record_is_ours
 from linreg.errors import LinregError
 
 # server: the p99 bound when none is given. The model answers in ~10 us, but a sleeping thread on a
@@ -22,6 +23,10 @@ DEFAULT_BOUND_MS = 10.0
 
 class LoadgenInputError(LinregError):
     exit_code = 2
+
+
+# A loadgen folder from before OWNER_MARKER: its loadgen.json says it is ours.
+LOADGEN_RECORD = json_record_is_ours("loadgen.json", ("scenario", "runtime", "valid"))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -81,6 +86,7 @@ def cmd_loadgen(args: argparse.Namespace) -> int:
     reason = device_skip_reason(config.device)
     if reason:
         raise LoadgenInputError(reason)
+    claim_folder(args.out, "loadgen", LOADGEN_RECORD)  # a user's folder is refused before LoadGen runs
     result = run_peak(config, artifacts, args.out) if args.find_peak else run_one(config, artifacts, args.out)
     return report(result, args.out)
 

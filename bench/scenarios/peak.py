@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-from bench.scenarios.settings import LoadgenConfig
+from bench.scenarios.settings import MAX_QPS, MIN_QPS, LoadgenConfig
 
 MAX_PROBES = 12
 MAX_SHRINK = 256  # never probe below start_qps / 256: slow rates take min_query_count / QPS seconds
@@ -37,12 +37,12 @@ def search_peak(config: LoadgenConfig, out_dir: Path, probe: Probe, start_qps: f
 
     lo, hi = 0.0, 0.0  # highest VALID and lowest INVALID rate seen (0: none yet)
     qps = start_qps
-    while len(results) < max_probes and not hi:  # grow while VALID
+    while len(results) < max_probes and not hi and qps <= MAX_QPS:  # grow while VALID (within bounds)
         if run(qps):
             lo, qps = qps, qps * 2
         else:
             hi = qps
-    while len(results) < max_probes and not lo and hi / 4 >= start_qps / MAX_SHRINK:  # shrink
+    while len(results) < max_probes and not lo and hi / 4 >= max(start_qps / MAX_SHRINK, MIN_QPS):  # shrink
         qps = hi / 4
         if run(qps):
             lo = qps

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from bench.engine.interrupt import interruption_reason
 from bench.engine.units import format_duration
 from bench.scenarios.runner import run_child
 from bench.scenarios.settings import LoadgenConfig
@@ -18,11 +19,37 @@ QUICK_PASS_DURATION_S = 0.5  # --quick: ~2.4 s per runtime with its process (12 
 PASS_ACCURACY_SAMPLES = 512
 
 
+class PassInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during the pass; `record` holds the runtimes that finished before it."""
+
+    def __init__(self, reason: str, record: dict[str, Any]) -> None:
+        super().__init__(reason)
+        self.reason, self.record = reason, record
+
+
 def singlestream_pass(artifacts: Any, runtimes: list[str] | tuple[str, ...], device: str, threads: int,
                       out: Path, duration_s: float = PASS_DURATION_S,
                       say: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
     """{"scenario", "device", "duration_s", "runs": [one LoadGen result per runtime]}."""
-    runs = []
+    runs: list[dict[str, Any]] = []
+    try:
+        _run_each(artifacts, runtimes, device, threads, out, duration_s, say, runs)
+    except KeyboardInterrupt as exc:  # keep the finished runtimes; the caller writes them, then stops
+        reason = interruption_reason(exc)
+        raise PassInterrupted(reason, {**_record(device, duration_s, runs),
+                                       "interrupted": f"{reason} after {len(runs)} of {len(runtimes)} runtimes"}
+                              ) from None
+    return _record(device, duration_s, runs)
+
+
+def _record(device: str, duration_s: float, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"scenario": "single-stream", "device": device, "batch_size": 1, "duration_s": duration_s,
+            "logs": "loadgen/<runtime>/", "runs": runs}
+
+
+def _run_each(artifacts: Any, runtimes: list[str] | tuple[str, ...], device: str, threads: int, out: Path,
+              duration_s: float, say: Callable[[str], None], runs: list[dict[str, Any]]) -> None:
+    """One child per runtime, its record appended to `runs` as soon as it finishes."""
     for runtime in runtimes:
         config = LoadgenConfig("single-stream", runtime, device, duration_s, threads=threads,
                                accuracy_samples=PASS_ACCURACY_SAMPLES)
@@ -34,5 +61,3 @@ def singlestream_pass(artifacts: Any, runtimes: list[str] | tuple[str, ...], dev
             + (f", p99 {format_duration(p99)}" if p99 else ""))
         runs.append({k: result.get(k) for k in ("runtime", "valid", "failed", "reasons", "latency_s", "qps",
                                                  "query_count", "accuracy", "memory")})
-    return {"scenario": "single-stream", "device": device, "batch_size": 1, "duration_s": duration_s,
-            "logs": "loadgen/<runtime>/", "runs": runs}

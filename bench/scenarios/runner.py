@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
+import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from bench.scenarios.loadgen import failed_result
 from bench.scenarios.settings import LoadgenConfig
 from linreg.errors import first_line
 from linreg.files import write_json_atomic
+from linreg.lifetime import child_environment, scratch_folder
 
 LOADGEN_JSON = "loadgen.json"
 LOG_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_accuracy.json")
@@ -27,24 +27,33 @@ def child_timeout_s(config: LoadgenConfig) -> float:
 def run_child(config: LoadgenConfig, artifacts: Any, out_dir: Path) -> dict[str, Any]:
     """One test in a fresh process; a crash or a hang is a failed record with its reason."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="loadgen-") as tmp:
-        job, result = Path(tmp) / "job.json", Path(tmp) / "result.json"
-        job.write_text(json.dumps({"config": config.to_json(), "artifacts": artifacts.to_json(),
-                                   "out_dir": str(out_dir)}))
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        try:
-            proc = subprocess.run([sys.executable, "-m", "bench.scenarios.child", str(job), str(result)],
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  env=env, timeout=child_timeout_s(config), text=True, errors="replace")
-        except subprocess.TimeoutExpired:
-            return failed_result(config, f"no result within {child_timeout_s(config):.0f} s (hung)")
-        sys.stderr.write(proc.stdout)  # the child's own messages (LoadGen, runtime warnings)
-        if result.exists():
-            return json.loads(result.read_text())
-        how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit code {proc.returncode}"
-        last = first_line(proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "")
-        return failed_result(config, f"the test process died ({how}) before writing its result"
-                             + (f": {last}" if last else ""))
+    tmp = scratch_folder("loadgen")  # a killed run's is swept by the next one (pid gone)
+    try:
+        return _run_child_in(tmp, config, artifacts, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run_child_in(tmp: Path, config: LoadgenConfig, artifacts: Any, out_dir: Path) -> dict[str, Any]:
+    """run_child's work with its scratch folder `tmp`. On an interrupt (Ctrl-C, or SIGTERM under
+    sigterm_interrupts) subprocess.run kills the child and waits; the child dies with us on kill -9."""
+    job, result = tmp / "job.json", tmp / "result.json"
+    job.write_text(json.dumps({"config": config.to_json(), "artifacts": artifacts.to_json(),
+                               "out_dir": str(out_dir)}))
+    env = dict(child_environment(), PYTHONUNBUFFERED="1")
+    try:
+        proc = subprocess.run([sys.executable, "-m", "bench.scenarios.child", str(job), str(result)],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              env=env, timeout=child_timeout_s(config), text=True, errors="replace")
+    except subprocess.TimeoutExpired:
+        return failed_result(config, f"no result within {child_timeout_s(config):.0f} s (hung)")
+    sys.stderr.write(proc.stdout)  # the child's own messages (LoadGen, runtime warnings)
+    if result.exists():
+        return json.loads(result.read_text())
+    how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit code {proc.returncode}"
+    last = first_line(proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "")
+    return failed_result(config, f"the test process died ({how}) before writing its result"
+                         + (f": {last}" if last else ""))
 
 
 def finite(value: Any) -> Any:

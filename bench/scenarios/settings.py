@@ -14,6 +14,13 @@ SCENARIOS = {"single-stream": "SingleStream", "multi-stream": "MultiStream",
              "server": "Server", "offline": "Offline"}
 
 SERVER_BATCHING = ("worker", "inline")  # bench.scenarios.batcher says how each works
+# Upper bounds: LoadGen pre-generates a run's queries, so QPS x duration is memory (1e308 QPS took
+# 18 GB in a minute); below MIN_QPS the min_query_count of 100 takes over 100 s.
+MAX_DURATION_S = 86_400.0      # a day; MLPerf's own runs are 600 s
+MIN_QPS, MAX_QPS = 1.0, 1e6    # this model serves ~1e5 QPS on one core
+MAX_QUERIES = 1e8              # qps x duration: ~100 bytes a query in LoadGen
+MAX_LATENCY_BOUND_MS = 1e6     # 1000 s
+MAX_COUNT = 10_000_000         # threads, sample counts, batches: far past any real setting
 
 
 def _positive(name: str, value: float | None) -> None:
@@ -22,6 +29,11 @@ def _positive(name: str, value: float | None) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
             or value <= 0:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+
+
+def _at_most(name: str, value: float | None, limit: float) -> None:
+    if value is not None and value > limit:
+        raise ValueError(f"{name} must be at most {limit:g}, got {value:g}")
 
 
 @dataclass(frozen=True)
@@ -52,10 +64,18 @@ class LoadgenConfig:
         _positive("duration_s", self.duration_s)
         _positive("target_qps", self.target_qps)
         _positive("latency_bound_ms", self.latency_bound_ms)
+        _at_most("duration_s", self.duration_s, MAX_DURATION_S)
+        _at_most("latency_bound_ms", self.latency_bound_ms, MAX_LATENCY_BOUND_MS)
+        if self.target_qps is not None:
+            if not MIN_QPS <= self.target_qps <= MAX_QPS:
+                raise ValueError(f"target_qps must be within [{MIN_QPS:g}, {MAX_QPS:g}], got {self.target_qps!r}")
+            _at_most("target_qps x duration_s (queries LoadGen generates up front)",
+                     self.target_qps * self.duration_s, MAX_QUERIES)
         for name in ("threads", "min_query_count", "sample_count", "samples_per_query",
                      "offline_batch", "server_max_batch", "accuracy_samples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+            _at_most(name, getattr(self, name), MAX_COUNT)
         if self.scenario == "server" and self.target_qps is None:
             raise ValueError("server needs target_qps (or --find-peak)")
         if self.scenario == "server" and self.latency_bound_ms is None:
