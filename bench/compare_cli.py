@@ -12,6 +12,7 @@ import sys
 
 from bench.compare import (DEFAULT_ALPHA, DEFAULT_FAIL_ON, Comparison, MedianGate, Verdict, compare_files,
                            load_bench_file, render_json, render_markdown, render_text)
+from bench.compare.counts import DEFAULT_INSTRUCTION_FAIL_ON, METRICS, InstructionGate, choose_metric
 from bench.compare.render import to_json
 from bench.compare.gate import check_rounds
 from bench.compare.memory import parse_percent
@@ -38,9 +39,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--rev", metavar="BASE_REV",
                    help="measure this working tree against BASE_REV (checked out into a temporary "
                         "git worktree), interleaved in one job: the noise-robust gate")
-    p.add_argument("--fail-on", default=DEFAULT_FAIL_ON, metavar="median:N%",
+    p.add_argument("--fail-on", default=None, metavar="median:N%",
                    help="regression threshold on the ratio of medians (default "
-                        f"{DEFAULT_FAIL_ON.replace('%', '%%')})")
+                        f"{DEFAULT_FAIL_ON.replace('%', '%%')} for time, "
+                        f"{DEFAULT_INSTRUCTION_FAIL_ON.replace('%', '%%')} for instructions)")
+    p.add_argument("--metric", choices=list(METRICS), default=None,
+                   help="what the gate compares: time, or instructions (Callgrind counts, from "
+                        "bench --metric instructions); default: instructions when both files have "
+                        "them, else time. Wall time is reported either way; never mixed in one verdict")
     p.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
                    help=f"significance level of the Mann-Whitney U test (default {DEFAULT_ALPHA}, as asv)")
     p.add_argument("--fail-on-memory", metavar="N%", default=None,
@@ -88,8 +94,15 @@ def _render_all(comparisons: list[Comparison], args: argparse.Namespace) -> str:
     return "\n".join(_render(c, args) for c in comparisons)
 
 
+def _gate(metric: str, args: argparse.Namespace) -> MedianGate | InstructionGate:
+    """The gate of one metric: its own default threshold unless --fail-on names one."""
+    if metric == "instructions":
+        return InstructionGate.parse(args.fail_on or DEFAULT_INSTRUCTION_FAIL_ON)
+    return MedianGate.parse(args.fail_on or DEFAULT_FAIL_ON, alpha=args.alpha)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
-    gate = MedianGate.parse(args.fail_on, alpha=args.alpha)
+    gate = MedianGate.parse(args.fail_on or DEFAULT_FAIL_ON, alpha=args.alpha)  # checked up front
     fail_on_memory = None if args.fail_on_memory is None else parse_percent(args.fail_on_memory)
     if args.rev:  # interleaving gives one sample per side per round
         check_rounds(args.rounds, gate.alpha)
@@ -112,8 +125,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
             raise LinregError("compare needs two files, BASE and NEW (or --rev BASE_REV)")
         base = load_bench_file(args.base)
         news = [load_bench_file(path) for path in args.new]  # every file checked before any output
-        comparisons = [compare_files(base, new, gate, resamples=args.resamples,
-                                     raw=args.raw, allow_partial=args.allow_partial) for new in news]
+        comparisons = [compare_files(base, new, _gate(choose_metric(args.metric, base, new), args),
+                                     resamples=args.resamples, raw=args.raw,
+                                     allow_partial=args.allow_partial) for new in news]
 
     # The loud part: differing environments go to stderr as well, whatever the output format.
     prefix = {id(c): f"{c.new.path}: " if len(comparisons) > 1 else "" for c in comparisons}
@@ -126,8 +140,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         write_text_atomic(args.output, report)
     for c in comparisons:
         for r in c.regressions:
-            what = f"{r.stats.ratio:.3f}x the baseline median, p={r.stats.p_value:.2g}" \
-                if r.stats and r.verdict == Verdict.SLOWER else r.note
+            what = r.note
+            if r.stats and r.verdict == Verdict.SLOWER:
+                what = (f"{r.stats.ratio:.3f}x the baseline's instructions per call"
+                        if c.gate.metric == "instructions" else
+                        f"{r.stats.ratio:.3f}x the baseline median, p={r.stats.p_value:.2g}")
             sys.stderr.write(f"REGRESSION: {prefix[id(c)]}{r.label} ({r.verdict}: {what})\n")
     return max(max(c.exit_code for c in comparisons),
                max(_memory_verdict(c, fail_on_memory, prefix[id(c)]) for c in comparisons))

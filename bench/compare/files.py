@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.store.results import measurements_of, validate_results
+from bench.store.counts import Counts, counts_of
 from bench.store.schema import FINGERPRINT_KEYS, SUPPORTED_SCHEMA_VERSIONS
 from linreg.device import DeviceError, parse_device
 from linreg.errors import LinregError
@@ -42,6 +43,7 @@ PYTEST_FINGERPRINT_KEYS = (
 
 # results.json config fields that change what a number means; a difference is warned about.
 CONFIG_KEYS = ("timing", "isolation", "threads", "quick")
+
 
 class CompareInputError(LinregError):
     """A file given to `compare` is missing, unreadable or of an unknown format or version."""
@@ -93,6 +95,7 @@ class Entry:
     host_ratios: tuple[float, ...] = ()  # schema v3: each draw's host-normalised ratio...
     host_reference: str | None = None    # ...against this companion reference kind
     host_usable: bool = False            # ...and whether the run judged it fit to gate on
+    counts: Counts | None = None         # v3 --metric instructions: instructions per call, or why not
 
     def gated(self, other: "Entry", raw: bool = False,
               host: bool = True) -> tuple[tuple[float, ...], str]:
@@ -182,6 +185,7 @@ def _results_entries(data: dict[str, Any], path: str) -> dict[str, Entry]:
             estimate_s=_positive(m.extra.get("estimate_s")),
             threads=m.spec.threads,
             draws_s=_draw_medians(m.extra.get("processes")),
+            counts=counts_of(m.extra.get("instructions")),
             **(_host_of(m.extra.get("estimate")) if version >= 3 else {}),
         )
     return entries
