@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.store.results import measurements_of, validate_results
-from bench.store.counts import Counts, counts_of
+from bench.store.counts import Counts, counts_of, positive as _positive
 from bench.store.schema import FINGERPRINT_KEYS, SUPPORTED_SCHEMA_VERSIONS
 from linreg.device import DeviceError, parse_device
 from linreg.errors import LinregError
@@ -47,8 +47,6 @@ CONFIG_KEYS = ("timing", "isolation", "threads", "quick")
 
 class CompareInputError(LinregError):
     """A file given to `compare` is missing, unreadable or of an unknown format or version."""
-
-
 
 def normalize_device(device: str) -> str:
     """`cuda:0` and `cuda` are the same device (index 0 is the default one)."""
@@ -132,7 +130,6 @@ class BenchFile:
     load: dict[str, Any] = field(default_factory=dict)  # environment.loadavg_1m {start, end}
 
 
-
 def _read_json(path: str | Path) -> Any:
     p = Path(path)
     if p.is_dir():
@@ -212,11 +209,6 @@ def _host_of(est: Any) -> dict[str, Any]:
         return {}
     return {"host_ratios": tuple(ratios), "host_reference": kind,
             "host_usable": host.get("usable") is True}
-
-
-def _positive(value: Any) -> float | None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return float(value) if ok and math.isfinite(value) and value > 0 else None
 
 
 def _load_results(data: dict[str, Any], path: str) -> BenchFile:

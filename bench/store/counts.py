@@ -32,7 +32,8 @@ class Counts:
         return max(self.repeats_per_call) / min(self.repeats_per_call) - 1.0
 
 
-def _count(value: Any) -> float | None:
+def positive(value: Any) -> float | None:
+    """A finite number > 0 from a file, as a float; None for anything else (bools included)."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     return float(value) if ok and math.isfinite(value) and value > 0 else None
 
@@ -49,7 +50,7 @@ def counts_of(record: Any) -> Counts | None:
     repeats = record.get("repeats_per_call")
     if not isinstance(repeats, list) or not 0 < len(repeats) <= MAX_REPEATS:
         return Counts(skip_reason="malformed instructions record (repeats_per_call)")
-    values = [_count(v) for v in repeats]
+    values = [positive(v) for v in repeats]
     if None in values:
         return Counts(skip_reason="malformed instructions record (a count that is not > 0)")
     calls = record.get("calls")
