@@ -1,8 +1,8 @@
 """Issue 21's targets for instruction counts: separate `bench --metric instructions` runs, gated.
 
 1. calibrates, in one valgrind process, a real +2% change of the regress plug-in runtime
-   (tests/plugins/regress_runtime, LINREG_REGRESS=python with LINREG_REGRESS_SPIN iterations of
-   interpreter work per call): the count with the change off and on, in the same process;
+   (tests/plugins/regress_runtime, LINREG_REGRESS=python: LINREG_REGRESS_SPIN iterations of
+   interpreter work per call, 1 in BASE and 1 + k in NEW): both counts in the same process;
 2. runs --runs separate `bench --metric instructions --quick` processes (BASE code), then one
    with the +2% change (NEW), each one valgrind worker at a time (--instruction-processes 1);
 3. gates with `compare --json` at the instruction default (median:1%): BASE run 1 against the
@@ -34,6 +34,7 @@ from measure_regressions import (ROOT, environment, plugin_site, prepare, rel, r
                                  started_info)
 
 TARGET_CHANGE = 0.02
+BASE_SPIN = 1   # BASE runs: LINREG_REGRESS=python with 1 iteration; NEW: 1 + enough for +2%
 RUNTIMES = ["eager", "torchscript", "onnxruntime", "regress"]
 VARIANTS = ["eager", "fused"]
 BENCH_ARGS = ["--quick", "--devices", "cpu", "--runtimes", *RUNTIMES, "--variants", *VARIANTS,
@@ -62,12 +63,14 @@ def calibrate_inside(out_dir: str, export_dir: str) -> dict[str, Any]:
         record = count_workload(bound.call, plan_for(size), collector)
         return sum(record["repeats_per_call"]) / len(record["repeats_per_call"])
 
-    off = {size: per_call(size, None) for size in (1, 1000)}
-    per_iteration = (per_call(1, 100) - off[1]) / 100
-    spin = max(1, round(TARGET_CHANGE * off[1] / per_iteration))
+    # BASE_SPIN in BASE too: switching python_work on at all costs ~1.9k instructions (the call,
+    # its counter, range()), 5% of a batch-1 call; only the added iterations are the change
+    off = {size: per_call(size, BASE_SPIN) for size in (1, 1000)}
+    per_iteration = (per_call(1, BASE_SPIN + 100) - off[1]) / 100
+    spin = BASE_SPIN + max(1, round(TARGET_CHANGE * off[1] / per_iteration))
     on = {size: per_call(size, spin) for size in (1, 1000)}
-    return {"spin": spin, "per_iteration": per_iteration, "off_per_call": off, "on_per_call": on,
-            "true_ratio": {str(s): on[s] / off[s] for s in off}}
+    return {"base_spin": BASE_SPIN, "spin": spin, "per_iteration": per_iteration, "off_per_call": off,
+            "on_per_call": on, "true_ratio": {str(s): on[s] / off[s] for s in off}}
 
 
 def calibrate(out: Path, site: Path | None) -> dict[str, Any]:
@@ -85,13 +88,12 @@ def calibrate(out: Path, site: Path | None) -> dict[str, Any]:
     return result
 
 
-def bench_run(out: Path, name: str, site: Path | None, spin: int | None) -> None:
+def bench_run(out: Path, name: str, site: Path | None, spin: int) -> None:
     run_dir = out / "runs" / name
     if (run_dir / "results.json").exists():
         return
-    env = environment(site, "python" if spin else None)
-    if spin:
-        env["LINREG_REGRESS_SPIN"] = str(spin)
+    env = environment(site, "python")
+    env["LINREG_REGRESS_SPIN"] = str(spin)
     say(f"bench run {name}")
     start = time.perf_counter()
     run([sys.executable, "-m", "bench", "bench", "--export-dir", rel(out / "export"), "--out", rel(run_dir),
@@ -144,9 +146,10 @@ def gate_lines(out: Path, bases: list[str], calibration: dict[str, Any]) -> list
     slow = gate(out, bases[0], "slow-1")
     nulls = [gate(out, a, b) for a, b in itertools.combinations(bases, 2)]
     truth = ", ".join(f"batch {k}: {v:.4f}x" for k, v in calibration["true_ratio"].items())
-    lines = [f"The +2% change: LINREG_REGRESS=python with {calibration['spin']} loop iterations per call "
-             f"({calibration['per_iteration']:.0f} instructions each), true size measured in one valgrind "
-             f"process: {truth}.", "",
+    lines = [f"The +2% change: the regress plug-in runtime with LINREG_REGRESS=python runs "
+             f"{calibration['base_spin']} interpreter loop iteration per call in BASE and "
+             f"{calibration['spin']} in NEW ({calibration['per_iteration']:.0f} instructions each); its "
+             f"true size, counted in one valgrind process with the change off and on: {truth}.", "",
              f"- {bases[0]} vs slow-1 (gate: {slow['metric']}, exit {slow['exit']}): "
              + "; ".join(f"{k} {slow['verdicts'][k][0]} ({slow['verdicts'][k][1]:.4f}x)"
                          for k in SLOWED if k in slow["verdicts"])]
@@ -199,10 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     calibration = calibrate(out, site)
     bases = [f"base-{i + 1}" for i in range(args.runs)]
     if not args.analyze:
-        bench_run(out, bases[0], site, None)
+        bench_run(out, bases[0], site, BASE_SPIN)
         bench_run(out, "slow-1", site, calibration["spin"])
         for name in bases[1:]:
-            bench_run(out, name, site, None)
+            bench_run(out, name, site, BASE_SPIN)
     bases = [b for b in bases if (out / "runs" / b / "results.json").exists()]
     write_readme(out, bases, calibration, json.loads(info_path.read_text()))
     say(f"wrote {rel(out / 'README.md')}")
