@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("new", nargs="*", help="candidate file(s): each is compared with BASE")
     p.add_argument("--rev", metavar="BASE_REV",
                    help="measure this working tree against BASE_REV (checked out into a temporary "
-                        "git worktree), interleaved in one job: the noise-robust gate")
+                        "git worktree), interleaved in one job: the noise-robust gate; with "
+                        "--metric instructions both trees are counted under valgrind instead")
     p.add_argument("--fail-on", default=None, metavar="median:N%",
                    help="regression threshold on the ratio of medians (default "
                         f"{DEFAULT_FAIL_ON.replace('%', '%%')} for time, "
@@ -104,11 +105,22 @@ def _gate(metric: str, args: argparse.Namespace) -> MedianGate | InstructionGate
 def cmd_compare(args: argparse.Namespace) -> int:
     gate = MedianGate.parse(args.fail_on or DEFAULT_FAIL_ON, alpha=args.alpha)  # checked up front
     fail_on_memory = None if args.fail_on_memory is None else parse_percent(args.fail_on_memory)
-    if args.rev:  # interleaving gives one sample per side per round
+    if args.rev and args.metric != "instructions":  # interleaving gives one sample per side per round
         check_rounds(args.rounds, gate.alpha)
     if not 100 <= args.resamples <= MAX_RESAMPLES:  # past the max, the bootstrap runs for hours
         raise LinregError(f"--resamples must be within [100, {MAX_RESAMPLES}], got {args.resamples}")
-    if args.rev:
+    if args.rev and args.metric == "instructions":  # counted, not timed: nothing to interleave
+        if args.base or args.new:
+            raise LinregError("give either BASE NEW files or --rev BASE_REV, not both")
+        from bench.compare.interleave_driver import WORKLOADS
+        from bench.compare.rev_counts import count_revision
+
+        names = tuple(w.strip() for w in args.workloads.split(",")) if args.workloads else tuple(WORKLOADS)
+        unknown = [w for w in names if w not in WORKLOADS]
+        if unknown:
+            raise LinregError(f"unknown workload {unknown[0]!r} (choose from {', '.join(WORKLOADS)})")
+        comparisons = [count_revision(args.rev, names, _gate("instructions", args), args.save_dir)]
+    elif args.rev:
         if args.base or args.new:
             raise LinregError("give either BASE NEW files or --rev BASE_REV, not both")
         from bench.compare.interleave import InterleaveConfig, compare_revision

@@ -255,3 +255,32 @@ def test_valgrind_counts_one_small_workload_for_real() -> None:
     per_call = out[0].extra["instructions_per_call"]
     assert 10_000 < per_call < 10_000_000  # a fused step at N=40: ~160k here
     assert record["spread"] < 0.02
+
+
+# ---------------------------------------------------------------- compare --rev --metric instructions
+
+def test_rev_counts_both_trees_with_their_own_code_and_gates_the_counts(monkeypatch, capsys) -> None:
+    from bench.compare import rev_counts
+
+    ran: list[tuple[list[str], Path]] = []
+
+    def fake_run(cmd: list[str], cwd: Path, what: str) -> None:  # no valgrind: recorded documents
+        ran.append((cmd, cwd))
+        if "bench" in cmd[3:4]:
+            out = Path(cmd[cmd.index("--out") + 1])
+            out.mkdir(parents=True)
+            side_is_base = "base" in out.name
+            doc = counted_doc(0, None if side_is_base else {SLOWED: 1.03})
+            (out / "results.json").write_text(json.dumps(doc))
+
+    monkeypatch.setattr(rev_counts, "_run", fake_run)
+    from bench.cli import main
+
+    code = main(["compare", "--rev", "HEAD", "--metric", "instructions", "--workloads", "infer_eager_1", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 1 and _verdicts(out)[SLOWED] == "slower", err
+    benches = [(cmd, cwd) for cmd, cwd in ran if cmd[3] == "bench"]
+    assert [cwd.name for _, cwd in benches][0] == "base"  # the base tree runs its own bench
+    assert "--metric" in benches[0][0] and "instructions" in benches[0][0]
+    assert rev_counts.bench_arguments(("infer_eager_1", "train_eager_40"))[-4:] == \
+        ["--batch-sizes", "1", "--train-sizes", "40"]

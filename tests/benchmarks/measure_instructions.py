@@ -196,7 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     info_path = out / "started.json"
     if not info_path.exists():
-        info_path.write_text(json.dumps(started_info(sys.argv[1:] if argv is None else argv)))
+        args_given = sys.argv[1:] if argv is None else argv
+        info = started_info(args_given)  # measure_regressions' record, with this script's command
+        info["command"] = " ".join(["python", rel(Path(__file__)), *args_given])
+        info_path.write_text(json.dumps(info))
     prepare(out)
     site = plugin_site(out)
     calibration = calibrate(out, site)
