@@ -102,6 +102,20 @@ def _gate(metric: str, args: argparse.Namespace) -> MedianGate | InstructionGate
     return MedianGate.parse(args.fail_on or DEFAULT_FAIL_ON, alpha=args.alpha)
 
 
+def _count_revision(args: argparse.Namespace) -> Comparison:
+    """`--rev BASE_REV --metric instructions`: both trees counted under valgrind (rev_counts.py)."""
+    if args.base or args.new:
+        raise LinregError("give either BASE NEW files or --rev BASE_REV, not both")
+    from bench.compare.interleave_driver import WORKLOADS
+    from bench.compare.rev_counts import count_revision
+
+    names = tuple(w.strip() for w in args.workloads.split(",")) if args.workloads else tuple(WORKLOADS)
+    unknown = [w for w in names if w not in WORKLOADS]
+    if unknown:
+        raise LinregError(f"unknown workload {unknown[0]!r} (choose from {', '.join(WORKLOADS)})")
+    return count_revision(args.rev, names, _gate("instructions", args), args.save_dir)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     gate = MedianGate.parse(args.fail_on or DEFAULT_FAIL_ON, alpha=args.alpha)  # checked up front
     fail_on_memory = None if args.fail_on_memory is None else parse_percent(args.fail_on_memory)
@@ -110,16 +124,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not 100 <= args.resamples <= MAX_RESAMPLES:  # past the max, the bootstrap runs for hours
         raise LinregError(f"--resamples must be within [100, {MAX_RESAMPLES}], got {args.resamples}")
     if args.rev and args.metric == "instructions":  # counted, not timed: nothing to interleave
-        if args.base or args.new:
-            raise LinregError("give either BASE NEW files or --rev BASE_REV, not both")
-        from bench.compare.interleave_driver import WORKLOADS
-        from bench.compare.rev_counts import count_revision
-
-        names = tuple(w.strip() for w in args.workloads.split(",")) if args.workloads else tuple(WORKLOADS)
-        unknown = [w for w in names if w not in WORKLOADS]
-        if unknown:
-            raise LinregError(f"unknown workload {unknown[0]!r} (choose from {', '.join(WORKLOADS)})")
-        comparisons = [count_revision(args.rev, names, _gate("instructions", args), args.save_dir)]
+        comparisons = [_count_revision(args)]
     elif args.rev:
         if args.base or args.new:
             raise LinregError("give either BASE NEW files or --rev BASE_REV, not both")

@@ -284,3 +284,15 @@ def test_rev_counts_both_trees_with_their_own_code_and_gates_the_counts(monkeypa
     assert "--metric" in benches[0][0] and "instructions" in benches[0][0]
     assert rev_counts.bench_arguments(("infer_eager_1", "train_eager_40"))[-4:] == \
         ["--batch-sizes", "1", "--train-sizes", "40"]
+
+
+def test_the_metric_is_a_config_file_key(tmp_path: Path) -> None:
+    from bench.cli import build_parser
+    from bench.settings import reparse_with_config
+
+    config = tmp_path / "c.toml"
+    config.write_text('metric = "instructions"\ninstruction_processes = 1\n')
+    argv = ["bench", "--out", str(tmp_path / "o"), "--checkpoint", "m.pth", "--config", str(config)]
+    parser = build_parser()
+    args = reparse_with_config(parser, parser.parse_args(argv), argv)
+    assert (args.metric, args.instruction_processes) == ("instructions", 1)
