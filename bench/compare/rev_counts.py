@@ -55,12 +55,13 @@ def count_revision(base_rev: str, names: tuple[str, ...], gate: InstructionGate,
         for side, tree in (("base", base_tree), ("new", root)):
             sys.stderr.write(f"compare: counting {side} ({tree}) under valgrind\n")
             _run([sys.executable, "-m", "bench", "bench", "--checkpoint", str(checkpoint),
-                  "--out", str(work_dir / side), *args], tree, f"bench --metric instructions in {side}")
-        base = load_bench_file(work_dir / "base" / "results.json")
-        new = load_bench_file(work_dir / "new" / "results.json")
+                  "--out", str(work_dir / f"count-{side}"), *args], tree,
+                 f"bench --metric instructions in {side}")
+        base = load_bench_file(work_dir / "count-base" / "results.json")
+        new = load_bench_file(work_dir / "count-new" / "results.json")
         if save_dir:
             for side in ("base", "new"):
-                text = (work_dir / side / "results.json").read_text()
+                text = (work_dir / f"count-{side}" / "results.json").read_text()
                 write_text_atomic(Path(save_dir) / f"{side}.json", text)
     return compare_files(replace(base, path=f"{base_rev}, counted"),
                          replace(new, path="working tree, counted"), gate)
