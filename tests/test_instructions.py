@@ -296,3 +296,14 @@ def test_the_metric_is_a_config_file_key(tmp_path: Path) -> None:
     parser = build_parser()
     args = reparse_with_config(parser, parser.parse_args(argv), argv)
     assert (args.metric, args.instruction_processes) == ("instructions", 1)
+
+
+def test_the_report_lists_counts_beside_the_time_and_why_some_were_not_counted() -> None:
+    from bench.report.markdown import render_report
+
+    doc = counted_doc(0)
+    doc["measurements"][1]["instructions"] = {"skip_reason": "valgrind not found: apt-get install valgrind"}
+    report = render_report(doc)
+    assert "## Instruction counts (Callgrind)" in report and "| 45,02" in report  # 45,000 x 1.0005
+    assert "not counted (1): valgrind not found: apt-get install valgrind" in report
+    assert "## Instruction counts" not in render_report(results_doc(0))
