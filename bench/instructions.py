@@ -28,8 +28,11 @@ from bench.worker import run_worker
 METRICS = ("time", "instructions")  # time: the timed suite alone | instructions: and the counts
 COMPILED_SKIP = "not counted: torch.compile and graph capture under valgrind take minutes per size"
 NOT_CPU_SKIP = "not counted: Callgrind sees the CPU's instructions only, not the device's work"
-# One thread everywhere: a pool's spinning threads would be counted as the workload's work.
-ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+# One thread everywhere: a pool's spinning threads would be counted as the workload's work. A
+# fixed hash seed: with Python's per-process random one, dict and set lookups probe differently
+# in every process, and separate runs of the same code differed by up to 1.9% (eager, batch 1).
+COUNT_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+             "PYTHONHASHSEED": "0"}
 
 Key = tuple[str, str]  # (phase, runtime or variant)
 
@@ -44,7 +47,8 @@ def _compiled(phase: str, name: str) -> bool:
     return bool(entry.compiled)
 
 
-def plan_jobs(measurements: list[Measurement], artifacts: Artifacts | None) -> tuple[dict[Key, dict], dict[int, str]]:
+def plan_jobs(measurements: list[Measurement],
+              artifacts: Artifacts | None) -> tuple[dict[Key, dict], dict[int, str]]:
     """({(phase, name): worker job}, {index of a measurement: why it is not counted})."""
     jobs: dict[Key, dict[str, Any]] = {}
     skips: dict[int, str] = {}
@@ -72,7 +76,7 @@ def _run_one(job: dict[str, Any], valgrind: str, timeout_s: float) -> dict[tuple
     with tempfile.TemporaryDirectory(prefix="linreg-callgrind-") as out_dir:
         try:
             final = run_worker({**job, "out_dir": out_dir}, lambda m: None, timeout_s=timeout_s,
-                               prefix=tuple(callgrind_prefix(valgrind, out_dir)), env_extra=ONE_THREAD_ENV)
+                               prefix=tuple(callgrind_prefix(valgrind, out_dir)), env_extra=COUNT_ENV)
         except RuntimeError as exc:  # a crash is a record, not a lost run
             return {(phase, name, s): f"instruction count failed: {exc}" for s in job["sizes"]}
     return {(r["phase"], r["runtime"], r["batch_size"]): r["instructions"]
@@ -87,7 +91,8 @@ def count_instructions(measurements: list[Measurement], artifacts: Artifacts | N
     jobs, skips = plan_jobs(measurements, artifacts)
     valgrind = valgrind_path()
     counted: dict[tuple, Any] = {}
-    method: dict[str, Any] = {"tool": "callgrind", "threads": 1}
+    method: dict[str, Any] = {"tool": "callgrind", "threads": 1,
+                              "python_hash_seed": COUNT_ENV["PYTHONHASHSEED"]}
     if valgrind is None:
         counted = {(p, n, s): VALGRIND_MISSING for (p, n), job in jobs.items() for s in job["sizes"]}
     else:
