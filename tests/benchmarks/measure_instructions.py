@@ -79,7 +79,7 @@ def calibrate(out: Path, site: Path | None) -> dict[str, Any]:
         return json.loads(path.read_text())
     say("calibrating the +2% change under valgrind (one process)")
     with tempfile.TemporaryDirectory() as tmp:
-        env = environment(site, "python", worker=True)
+        env = {**environment(site, "python", worker=True), "PYTHONHASHSEED": "0"}  # as bench's workers
         done = run(["valgrind", "--tool=callgrind", "--collect-atstart=no", "--quiet",
                     f"--callgrind-out-file={tmp}/cg.%p.out", sys.executable, rel(Path(__file__)),
                     "--calibrate-in", tmp, "--export-dir", rel(out / "export")], env=env)
