@@ -178,6 +178,9 @@ def write_readme(out: Path, bases: list[str], calibration: dict[str, Any], info:
         "## Wall time of each run (one valgrind worker at a time, 6 workers a run)", "",
         *[f"- {n}: {w['wall_s']:.0f} s (load after: {w['load']})" for n, w in walls.items()], "",
     ])
+    notes = out / "notes.md"  # what was learnt while measuring, written by hand, kept on --analyze
+    if notes.exists():
+        text += "\n" + notes.read_text()
     (out / "README.md").write_text(text)
 
 
