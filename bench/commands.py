@@ -42,6 +42,13 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--processes", type=int_within(1, MAX_PROCESSES), default=None, metavar="K",
                    help=f"worker processes per runtime and variant, interleaved round-robin "
                         f"(default {DEFAULT_PROCESSES}, --quick {QUICK_PROCESSES})")
+    p.add_argument("--metric", choices=["time", "instructions"], default="time",
+                   help="time: wall time only (default); instructions: also count each CPU "
+                        "measurement's instructions per call under Callgrind (needs valgrind; "
+                        "~1.5 min of torch import per runtime and variant under valgrind)")
+    p.add_argument("--instruction-processes", type=positive_int, default=2, metavar="K",
+                   help="valgrind workers at once for --metric instructions (default 2: counts do "
+                        "not depend on the machine's load)")
     p.add_argument("--history", type=Path, metavar="DIR",
                    help="also file the run into the history store DIR (see linreg-bench history)")
     p.add_argument("--config", type=Path, metavar="FILE.toml",
@@ -142,6 +149,8 @@ def suite_config_from_args(args: argparse.Namespace) -> SuiteConfig:
         overrides["variants"] = tuple(args.variants)
     if args.isolation:
         overrides["isolation"] = args.isolation
+    overrides["metric"] = args.metric
+    overrides["instruction_processes"] = args.instruction_processes
     if args.timing_overrides:  # a --config file's [timing] table
         try:
             overrides["timing"] = replace(config.timing, **args.timing_overrides)

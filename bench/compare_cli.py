@@ -14,6 +14,7 @@ import numpy as np
 
 from bench.compare import (DEFAULT_ALPHA, DEFAULT_FAIL_ON, Comparison, MedianGate, Verdict, compare_files,
                            load_bench_file, render_json, render_markdown, render_text)
+from bench.compare.counts import DEFAULT_INSTRUCTION_FAIL_ON, METRICS, InstructionGate, choose_metric
 from bench.compare.render import to_json
 from bench.compare.gate import check_rounds
 from bench.compare.memory import parse_percent
@@ -41,10 +42,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("new", nargs="*", help="candidate file(s): each is compared with BASE")
     p.add_argument("--rev", metavar="BASE_REV",
                    help="measure this working tree against BASE_REV (checked out into a temporary "
-                        "git worktree), interleaved in one job: the noise-robust gate")
-    p.add_argument("--fail-on", default=DEFAULT_FAIL_ON, metavar="median:N%",
+                        "git worktree), interleaved in one job: the noise-robust gate; with "
+                        "--metric instructions both trees are counted under valgrind instead")
+    p.add_argument("--fail-on", default=None, metavar="median:N%",
                    help="regression threshold on the ratio of medians (default "
-                        f"{DEFAULT_FAIL_ON.replace('%', '%%')})")
+                        f"{DEFAULT_FAIL_ON.replace('%', '%%')} for time, "
+                        f"{DEFAULT_INSTRUCTION_FAIL_ON.replace('%', '%%')} for instructions)")
+    p.add_argument("--metric", choices=list(METRICS), default=None,
+                   help="what the gate compares: time, or instructions (Callgrind counts, from "
+                        "bench --metric instructions); default: instructions when both files have "
+                        "them, else time. Wall time is reported either way; never mixed in one verdict")
     p.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
                    help=f"significance level of the Mann-Whitney U test (default {DEFAULT_ALPHA}, as asv)")
     p.add_argument("--fail-on-memory", metavar="N%", default=None,
@@ -92,16 +99,39 @@ def _render_all(comparisons: list[Comparison], args: argparse.Namespace) -> str:
     return "\n".join(_render(c, args) for c in comparisons)
 
 
+def _gate(metric: str, args: argparse.Namespace) -> MedianGate | InstructionGate:
+    """The gate of one metric: its own default threshold unless --fail-on names one."""
+    if metric == "instructions":
+        return InstructionGate.parse(args.fail_on or DEFAULT_INSTRUCTION_FAIL_ON)
+    return MedianGate.parse(args.fail_on or DEFAULT_FAIL_ON, alpha=args.alpha)
+
+
+def _count_revision(args: argparse.Namespace) -> Comparison:
+    """`--rev BASE_REV --metric instructions`: both trees counted under valgrind (rev_counts.py)."""
+    if args.base or args.new:
+        raise LinregError("give either BASE NEW files or --rev BASE_REV, not both")
+    from bench.compare.interleave_driver import WORKLOADS
+    from bench.compare.rev_counts import count_revision
+
+    names = tuple(w.strip() for w in args.workloads.split(",")) if args.workloads else tuple(WORKLOADS)
+    unknown = [w for w in names if w not in WORKLOADS]
+    if unknown:
+        raise LinregError(f"unknown workload {unknown[0]!r} (choose from {', '.join(WORKLOADS)})")
+    return count_revision(args.rev, names, _gate("instructions", args), args.save_dir)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     if args.output:
         check_output_file(args.output, "-o")  # before minutes of --rev: a device or link is never replaced
-    gate = MedianGate.parse(args.fail_on, alpha=args.alpha)
+    gate = MedianGate.parse(args.fail_on or DEFAULT_FAIL_ON, alpha=args.alpha)  # checked up front
     fail_on_memory = None if args.fail_on_memory is None else parse_percent(args.fail_on_memory)
-    if args.rev:  # interleaving gives one sample per side per round
+    if args.rev and args.metric != "instructions":  # interleaving gives one sample per side per round
         check_rounds(args.rounds, gate.alpha)
     if not 100 <= args.resamples <= MAX_RESAMPLES:  # past the max, the bootstrap runs for hours
         raise LinregError(f"--resamples must be within [100, {MAX_RESAMPLES}], got {args.resamples}")
-    if args.rev:
+    if args.rev and args.metric == "instructions":  # counted, not timed: nothing to interleave
+        comparisons = [_count_revision(args)]
+    elif args.rev:
         if args.base or args.new:
             raise LinregError("give either BASE NEW files or --rev BASE_REV, not both")
         from bench.compare.interleave import InterleaveConfig, compare_revision
@@ -120,8 +150,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         news = [load_bench_file(path) for path in args.new]  # every file checked before any output
         with np.errstate(all="ignore"):  # values near 1e308 overflow a ratio to inf: the verdict says
             # so ("infx the baseline"); numpy's RuntimeWarning on stderr only broke the one-line rule
-            comparisons = [compare_files(base, new, gate, resamples=args.resamples,
-                                         raw=args.raw, allow_partial=args.allow_partial) for new in news]
+            comparisons = [compare_files(base, new, _gate(choose_metric(args.metric, base, new), args),
+                                         resamples=args.resamples, raw=args.raw,
+                                         allow_partial=args.allow_partial) for new in news]
 
     # The loud part: differing environments go to stderr as well, whatever the output format.
     prefix = {id(c): f"{c.new.path}: " if len(comparisons) > 1 else "" for c in comparisons}
@@ -134,8 +165,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         write_text_atomic(args.output, report)
     for c in comparisons:
         for r in c.regressions:
-            what = f"{r.stats.ratio:.3f}x the baseline median, p={r.stats.p_value:.2g}" \
-                if r.stats and r.verdict == Verdict.SLOWER else r.note
+            what = r.note
+            if r.stats and r.verdict == Verdict.SLOWER:
+                what = (f"{r.stats.ratio:.3f}x the baseline's instructions per call"
+                        if c.gate.metric == "instructions" else
+                        f"{r.stats.ratio:.3f}x the baseline median, p={r.stats.p_value:.2g}")
             sys.stderr.write(printable(f"REGRESSION: {prefix[id(c)]}{r.label} ({r.verdict}: {what})") + "\n")
     return max(max(c.exit_code for c in comparisons),
                max(_memory_verdict(c, fail_on_memory, prefix[id(c)]) for c in comparisons))

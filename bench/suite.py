@@ -29,6 +29,7 @@ from bench.training import (PARITY_EPOCHS, TRAIN_SIZES, TRAINING_VARIANTS, varia
                             variant_skip_reason)
 from bench.executors import executor
 from bench.forked import can_fork_workers
+from bench.instructions import METRICS, count_instructions
 from bench.worker import WorkerTimeout, allocator_settings
 from linreg.device import DeviceError, parse_device
 from linreg.errors import LinregError
@@ -74,6 +75,9 @@ class SuiteConfig:
     processes: int = 1                 # worker processes per runtime/variant, round-robin (run: 3)
     reference: bool = True             # time a same-kind reference after each CPU measurement
     absent_devices: tuple[str, ...] = ()  # default devices not here ("cuda: no CUDA device"): one line
+    metric: str = "time"               # "time" | "instructions": the timed suite, then a Callgrind
+                                       # count of every timed CPU measurement (bench/instructions.py)
+    instruction_processes: int = 2     # valgrind workers at once: counts do not depend on load
 
     def __post_init__(self) -> None:
         if isinstance(self.threads, int):  # one count, as before thread lists
@@ -94,6 +98,10 @@ class SuiteConfig:
                              "lacks: use isolation runtime")
         if self.processes < 1:
             raise SuiteError(f"processes must be >= 1, got {self.processes}")
+        if self.metric not in METRICS:
+            raise SuiteError(f"metric must be one of {', '.join(METRICS)}, got {self.metric!r}")
+        if self.instruction_processes < 1:
+            raise SuiteError(f"instruction_processes must be >= 1, got {self.instruction_processes}")
         if not self.threads or any(isinstance(t, bool) or not isinstance(t, int) or t < 1
                                    for t in self.threads):
             raise SuiteError(f"threads must be integers >= 1, got {list(self.threads)}")
@@ -239,6 +247,12 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
     if len(config.threads) > 1:  # several counts: each measurement's count joins its key (eager-t2)
         measurements = [replace(m, spec=replace(m.spec, thread_scaling=True)) for m in measurements]
 
+    if config.metric == "instructions" and not partial:
+        try:  # after the timing: valgrind's workers must not share the cores with a timed one
+            measurements = count_instructions(measurements, artifacts, config.instruction_processes,
+                                              config.worker_timeout_s, emit_progress)
+        except KeyboardInterrupt as exc:  # the timed measurements stand; the counts are partial
+            partial = f"interrupted by {interruption_reason(exc)} while counting instructions"
     if partial:
         return SuiteResult(floors, measurements, interference, allocator, partial)
     return SuiteResult(floors, measurements, interference, allocator)

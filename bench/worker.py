@@ -62,6 +62,8 @@ def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = No
     from bench.training.measure import measure_training
 
     task = job["task"]
+    if task == "instructions":  # under valgrind: bench/instructions.py starts this worker
+        return _count_instructions(job)
     threads = int(job.get("threads", 1))
     timing = TimingConfig(**job.get("timing", {}))
     # {device: {str(size): floor}} (bench.engine.floors.floors_by_size); none: no efficiency
@@ -96,19 +98,39 @@ def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = No
     return out
 
 
+def _count_instructions(job: dict[str, Any]) -> dict[str, Any]:
+    """Instructions per call of one runtime or variant at every size, on the CPU, one thread."""
+    from bench.engine.callgrind import Collector
+
+    collector = Collector(job["out_dir"])
+    if job.get("variant"):
+        from bench.training.measure import count_training
+
+        records = count_training(job["variant"], job["sizes"], collector)
+    else:
+        from bench.runtimes.base import Artifacts
+        from bench.runtimes.measure import count_inference
+
+        records = count_inference(job["runtime"], job["sizes"], Artifacts.from_json(job["artifacts"]),
+                                  collector)
+    return {"instructions": records, "process": {"pid": os.getpid()}}
+
+
 class WorkerTimeout(RuntimeError):
     """A worker ran past its time limit and was killed."""
 
 
 def run_worker(job: dict[str, Any], emit: Callable[[Measurement], None],
-               cache_dir: str | None = None, timeout_s: float | None = None) -> dict[str, Any]:
+               cache_dir: str | None = None, timeout_s: float | None = None,
+               prefix: tuple[str, ...] = (), env_extra: dict[str, str] | None = None) -> dict[str, Any]:
     """Run one job in a fresh `python -m bench.worker`; measurements stream back through `emit`.
 
-    A worker still running after `timeout_s` is killed: WorkerTimeout("worker timed out after N s").
+    `prefix` goes in front of python (valgrind, for instruction counts). A worker still running
+    after `timeout_s` is killed: WorkerTimeout("worker timed out after N s").
     """
-    env = worker_environment(cache_dir)
+    env = {**worker_environment(cache_dir), **(env_extra or {})}
     with tempfile.TemporaryFile(mode="w+") as errors, subprocess.Popen(
-        [sys.executable, "-m", "bench.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        [*prefix, sys.executable, "-m", "bench.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=errors, text=True, env=env,
     ) as proc:  # the context closes the pipes and waits for the process
         assert proc.stdin is not None and proc.stdout is not None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.compare.counts import FIGURE as COUNTS_FIGURE, InstructionGate, judge_counts
 from bench.compare.files import CONFIG_KEYS, HOST_RATIOS, BenchFile, Entry, load_bench_file
 from bench.compare.gate import MedianGate, Verdict, is_failure
 from bench.compare.memory import MemoryChange, memory_changes
@@ -40,7 +41,7 @@ class Row:
 class Comparison:
     base: BenchFile
     new: BenchFile
-    gate: MedianGate
+    gate: MedianGate | InstructionGate  # one metric per comparison, never both in one verdict
     rows: tuple[Row, ...]
     env_diffs: tuple[tuple[str, Any, Any], ...]
     warnings: tuple[str, ...] = ()
@@ -77,7 +78,7 @@ def config_diffs(base: BenchFile, new: BenchFile) -> list[tuple[str, Any, Any]]:
     return [(k, base.config[k], new.config[k]) for k in keys if base.config[k] != new.config[k]]
 
 
-def _compare_entry(b: Entry, n: Entry, gate: MedianGate, resamples: int, raw: bool = False,
+def _compare_entry(b: Entry, n: Entry, gate: Any, resamples: int, raw: bool = False,
                    same_environment: bool = True) -> Row:
     if n.skip_reason and not b.skip_reason:
         # BASE measured it, NEW did not: a gate must not go green by measuring less.
@@ -97,6 +98,10 @@ def _compare_entry(b: Entry, n: Entry, gate: MedianGate, resamples: int, raw: bo
         note = f"NEW outputs fail parity ({n.parity_detail})"
         note += "; BASE failed too" if b.parity_passed is False else "; BASE passed: a correctness regression"
         return Row(b.key, b.label, b, n, None, Verdict.PARITY_FAILED, note)
+    if gate.metric == "instructions":  # the counts decide; the wall time is only reported
+        time_ratio = n.median_s / b.median_s if b.median_s > 0 else math.nan
+        verdict, counted, note, values = judge_counts(b.counts, n.counts, gate, time_ratio)
+        return Row(b.key, b.label, b, n, counted, verdict, note, COUNTS_FIGURE if counted else "", values)
     if len(b.times_s) < 2 or len(n.times_s) < 2:
         ratio = n.median_s / b.median_s if b.median_s > 0 else math.nan
         stats = RatioStats(ratio, ratio, ratio, math.nan, len(b.times_s), len(n.times_s), 1.0)
@@ -147,7 +152,7 @@ def _median(values: tuple[float, ...]) -> float:
     return statistics.median(values) if values else math.nan
 
 
-def _too_little_data(rows: list[Row], gate: MedianGate) -> list[str]:
+def _too_little_data(rows: list[Row], gate: Any) -> list[str]:
     few = [f"{r.label} ({r.stats.n_base}/{r.stats.n_new} {r.figure})" for r in rows
            if r.stats is not None and r.stats.min_p_value >= gate.alpha]
     return [f"too little data to ever reach p<{gate.alpha:g} (a slowdown beyond the threshold fails"
@@ -177,7 +182,7 @@ def load_difference(base: dict[str, Any], new: dict[str, Any]) -> str | None:
 
 
 def compare_files(
-    base: BenchFile, new: BenchFile, gate: MedianGate, resamples: int = 2000,
+    base: BenchFile, new: BenchFile, gate: MedianGate | InstructionGate, resamples: int = 2000,
     raw: bool = False, allow_partial: bool = False,
 ) -> Comparison:
     """Every measurement of both files, matched by key, with its verdict. Timed rows gate on

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.store.results import measurements_of, validate_results
+from bench.store.counts import Counts, counts_of, positive as _positive
 from bench.store.schema import FINGERPRINT_KEYS, SUPPORTED_SCHEMA_VERSIONS
 from linreg.device import DeviceError, parse_device
 from linreg.errors import LinregError
@@ -43,10 +44,9 @@ PYTEST_FINGERPRINT_KEYS = (
 # results.json config fields that change what a number means; a difference is warned about.
 CONFIG_KEYS = ("timing", "isolation", "threads", "quick")
 
+
 class CompareInputError(LinregError):
     """A file given to `compare` is missing, unreadable or of an unknown format or version."""
-
-
 
 def normalize_device(device: str) -> str:
     """`cuda:0` and `cuda` are the same device (index 0 is the default one)."""
@@ -93,6 +93,7 @@ class Entry:
     host_ratios: tuple[float, ...] = ()  # schema v3: each draw's host-normalised ratio...
     host_reference: str | None = None    # ...against this companion reference kind
     host_usable: bool = False            # ...and whether the run judged it fit to gate on
+    counts: Counts | None = None         # v3 --metric instructions: instructions per call, or why not
 
     def gated(self, other: "Entry", raw: bool = False,
               host: bool = True) -> tuple[tuple[float, ...], str]:
@@ -127,7 +128,6 @@ class BenchFile:
     config: dict[str, Any] = field(default_factory=dict)  # CONFIG_KEYS of a results.json's config
     partial: str | None = None        # why the run stopped early (results.json "partial": true)
     load: dict[str, Any] = field(default_factory=dict)  # environment.loadavg_1m {start, end}
-
 
 
 def _read_json(path: str | Path) -> Any:
@@ -182,6 +182,7 @@ def _results_entries(data: dict[str, Any], path: str) -> dict[str, Entry]:
             estimate_s=_positive(m.extra.get("estimate_s")),
             threads=m.spec.threads,
             draws_s=_draw_medians(m.extra.get("processes")),
+            counts=counts_of(m.extra.get("instructions")),
             **(_host_of(m.extra.get("estimate")) if version >= 3 else {}),
         )
     return entries
@@ -208,11 +209,6 @@ def _host_of(est: Any) -> dict[str, Any]:
         return {}
     return {"host_ratios": tuple(ratios), "host_reference": kind,
             "host_usable": host.get("usable") is True}
-
-
-def _positive(value: Any) -> float | None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return float(value) if ok and math.isfinite(value) and value > 0 else None
 
 
 def _load_results(data: dict[str, Any], path: str) -> BenchFile:

@@ -11,7 +11,7 @@ import enum
 import math
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 from bench.compare.significance import RatioStats, compare_samples, min_p_value, min_rounds
 from linreg.errors import LinregError
@@ -74,6 +74,7 @@ def check_rounds(rounds: int, alpha: float) -> None:
 class MedianGate:
     threshold: float = 0.10   # relative change of the median that matters (0.10 = 10%)
     alpha: float = DEFAULT_ALPHA  # significance level of the two-sided Mann-Whitney U test
+    metric: ClassVar[str] = "time"  # what it gates on (bench/compare/counts.py: "instructions")
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.threshold) and 0.0 <= self.threshold < 10.0):

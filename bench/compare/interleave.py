@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -27,7 +26,7 @@ from bench.compare.comparison import Comparison, compare_files
 from bench.compare.files import results_bench_file
 from bench.compare.gate import MedianGate
 from bench.compare.interleave_driver import WORKLOADS
-from bench.compare.interleave_workers import Worker, WorkerFailure, git as _git, repo_root
+from bench.compare.interleave_workers import Worker, WorkerFailure, base_worktree, git as _git, repo_root
 from bench.engine.measurement import Measurement, Spec
 from bench.engine.timing import GC_POLICY
 from bench.store.results import build_results
@@ -234,31 +233,11 @@ def compare_revision(
 ) -> Comparison:
     """Check out base_rev into a temporary worktree, measure it against this tree, compare."""
     root = repo_root()
-    try:
-        sha = _git(root, "rev-parse", "--verify", "--quiet", f"{base_rev}^{{commit}}")
-    except LinregError:
-        raise LinregError(f"--rev {base_rev!r} is not a commit of {root}") from None
-    work_dir = Path(tempfile.mkdtemp(prefix="linreg-interleave-"))
-    base_tree = work_dir / "base"
-    added = False
-    try:
-        _git(root, "worktree", "add", "--detach", "--quiet", str(base_tree), sha)
-        added = True
+    with base_worktree(base_rev) as (work_dir, base_tree):
         bar, progress = _progress_for(config)
         with bar:
             base_doc, new_doc = measure_interleaved(base_tree, root, config, work_dir,
                                                     None if quiet else progress)
-    finally:
-        if added:
-            try:
-                _git(root, "worktree", "remove", "--force", str(base_tree))
-            except Exception:  # noqa: BLE001 - fall back to deleting it and pruning
-                pass
-        shutil.rmtree(work_dir, ignore_errors=True)
-        try:
-            _git(root, "worktree", "prune")
-        except Exception:  # noqa: BLE001
-            pass
     if save_dir:
         write_json_atomic(Path(save_dir) / "base.json", base_doc)
         write_json_atomic(Path(save_dir) / "new.json", new_doc)

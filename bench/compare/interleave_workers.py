@@ -1,12 +1,15 @@
 """The orchestrator's side of the interleave driver: one worker process per source tree, and git."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from bench.compare.interleave_driver import ALLOCATOR_ENV, INJECT_ENV
 from linreg.errors import LinregError
@@ -26,6 +29,35 @@ def git(repo: Path, *args: str) -> str:
 def repo_root() -> Path:
     """The checkout holding this bench package: the candidate tree."""
     return Path(git(Path(__file__).resolve().parent, "rev-parse", "--show-toplevel"))
+
+
+@contextlib.contextmanager
+def base_worktree(base_rev: str, prefix: str = "linreg-interleave-") -> Iterator[tuple[Path, Path]]:
+    """(a temporary work folder, BASE_REV checked out in it as a detached git worktree), both
+    removed afterwards: what every `compare --rev` measures against."""
+    root = repo_root()
+    try:
+        sha = git(root, "rev-parse", "--verify", "--quiet", f"{base_rev}^{{commit}}")
+    except LinregError:
+        raise LinregError(f"--rev {base_rev!r} is not a commit of {root}") from None
+    work_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    base_tree = work_dir / "base"
+    added = False
+    try:
+        git(root, "worktree", "add", "--detach", "--quiet", str(base_tree), sha)
+        added = True
+        yield work_dir, base_tree
+    finally:
+        if added:
+            try:
+                git(root, "worktree", "remove", "--force", str(base_tree))
+            except Exception:  # noqa: BLE001 - fall back to deleting it and pruning
+                pass
+        shutil.rmtree(work_dir, ignore_errors=True)
+        try:
+            git(root, "worktree", "prune")
+        except Exception:  # noqa: BLE001
+            pass
 
 
 class WorkerFailure(Exception):

@@ -57,9 +57,13 @@ def _skipped_lines(both: dict[str, int]) -> list[str]:
 
 
 def _summary_lines(c: Comparison) -> list[str]:
-    lines = [f"gate: {c.gate.label}; BASE/NEW median: the raw samples' medians; NEW/BASE, its"
-             " interval and p: of the figure in 'ratio of' (host-normalised ratios and draw"
-             " medians: one value per draw, processes x rounds)"]
+    if c.gate.metric == "instructions":
+        lines = [f"gate: {c.gate.label}; BASE/NEW median: wall time, reported beside and not gated;"
+                 " NEW/BASE: instructions per call (Callgrind), its interval: the repeats' range"]
+    else:
+        lines = [f"gate: {c.gate.label}; BASE/NEW median: the raw samples' medians; NEW/BASE, its"
+                 " interval and p: of the figure in 'ratio of' (host-normalised ratios and draw"
+                 " medians: one value per draw, processes x rounds)"]
     if c.regressions:
         lines.append(f"REGRESSED ({len(c.regressions)}): " + ", ".join(
             f"{r.label} ({r.verdict})" for r in c.regressions))
@@ -112,13 +116,16 @@ def to_json(c: Comparison) -> dict[str, Any]:
     def entry(e: Entry | None) -> dict[str, Any] | None:
         if e is None:
             return None
+        counts = e.counts.repeats_per_call if e.counts and e.counts.counted else None
         return {"median_s": _num(e.median_s), "estimate_s": e.estimate_s, "n_samples": len(e.times_s),
+                **({"instructions_per_call": list(counts)} if counts else {}),
                 "n_draws": len(e.draws_s), "skip_reason": e.skip_reason,
                 "parity_passed": e.parity_passed}
     return {
         "base": {"path": c.base.path, "format": c.base.format, "revision": c.base.revision},
         "new": {"path": c.new.path, "format": c.new.format, "revision": c.new.revision},
-        "gate": {"field": "median", "threshold": c.gate.threshold, "alpha": c.gate.alpha},
+        "gate": {"metric": c.gate.metric, "field": "median", "threshold": c.gate.threshold,
+                 "alpha": _num(c.gate.alpha)},
         "environment_differs": bool(c.env_diffs),
         "environment_diffs": [{"key": k, "base": b, "new": n} for k, b, n in c.env_diffs],
         "warnings": list(c.warnings),

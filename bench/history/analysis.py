@@ -1,9 +1,10 @@
 """A store analysed: its runs in commit order, one trend per measurement, the flagged steps."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.compare.counts import InstructionGate
 from bench.compare.gate import MedianGate
 from bench.history.runs import Point, Run, Store, load_store
 from bench.history.steps import Judgement, Step, detect_steps, judge, regressions
@@ -36,10 +37,17 @@ class History:
     trends: list[Trend]
     steps: list[Step]                  # newest first
     regressions: list[Step]            # flagged slowdowns in a machine's newest run
+    # instruction counts (bench --metric instructions): their own trends, steps and gate
+    count_gate: InstructionGate = field(default_factory=InstructionGate)
+    count_trends: list[Trend] = field(default_factory=list)
+    count_steps: list[Step] = field(default_factory=list)
+    count_regressions: list[Step] = field(default_factory=list)
 
 
-def analyze(root: str | Path, gate: MedianGate, repo: Path | None = None) -> History:
-    """Load the store at `root` (skipping corrupt files) and find its trends and steps."""
+def analyze(root: str | Path, gate: MedianGate, repo: Path | None = None,
+            count_gate: InstructionGate | None = None) -> History:
+    """Load the store at `root` (skipping corrupt files) and find its trends and steps, of the
+    times and, apart, of the instruction counts."""
     store = load_store(open_store(root))
     if not store.runs:
         raise LinregError(f"{root}: the store holds no readable run"
@@ -47,7 +55,11 @@ def analyze(root: str | Path, gate: MedianGate, repo: Path | None = None) -> His
     commits = commit_order(store.runs, git_commit_order(repo) if repo else None)
     trends = build_trends(store.runs, commits)
     steps = detect_steps(trends, gate)
-    return History(store, gate, commits, trends, steps, regressions(steps, store.runs))
+    count_gate = count_gate or InstructionGate()
+    count_trends = build_trends(store.runs, commits, metric="instructions")
+    count_steps = detect_steps(count_trends, count_gate)
+    return History(store, gate, commits, trends, steps, regressions(steps, store.runs),
+                   count_gate, count_trends, count_steps, regressions(count_steps, store.runs))
 
 
 @dataclass(frozen=True)

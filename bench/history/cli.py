@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.compare.counts import DEFAULT_INSTRUCTION_FAIL_ON, InstructionGate
 from bench.compare.gate import DEFAULT_ALPHA, MedianGate
 from bench.history.analysis import analyze
 from bench.history.exports import export
@@ -55,6 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="step threshold, compare's spelling (default median:10%%)")
     p.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
                    help=f"significance level of the Mann-Whitney U test (default {DEFAULT_ALPHA})")
+    p.add_argument("--fail-on-instructions", default=DEFAULT_INSTRUCTION_FAIL_ON, metavar="median:N%",
+                   help="step threshold of the instruction counts' own trends (default "
+                        f"{DEFAULT_INSTRUCTION_FAIL_ON.replace('%', '%%')}; no test: counts are deterministic)")
     p.add_argument("--repo", type=Path, metavar="GIT_DIR",
                    help="order commits by this git repository's history (default: first seen)")
     p.set_defaults(func=cmd_history)
@@ -131,12 +135,15 @@ def read_history(store_dir: Path, args: argparse.Namespace) -> int:
     if args.out is not None:
         check_site_target(args.out)  # before minutes of work, not after
     start = time.monotonic()
-    history = analyze(store_dir, gate, args.repo)
+    history = analyze(store_dir, gate, args.repo, InstructionGate.parse(args.fail_on_instructions))
     for problem in history.store.problems:
         sys.stderr.write(f"warning: skipped {problem}\n")
     print(f"history: {len(history.store.runs)} runs, {len(history.store.machines)} machine(s), "
           f"{len(history.commits)} commits, {len(history.trends)} measurements, "
           f"{len(history.steps)} flagged steps ({gate.label})")
+    if history.count_trends:
+        print(f"history: instruction counts of {len(history.count_trends)} measurements, "
+              f"{len(history.count_steps)} flagged steps ({history.count_gate.label})")
     if args.out is not None:
         index = build_site(history, args.out)
         print(f"wrote {index} ({page_weight(args.out) / 1e6:.1f} MB with figures) "
@@ -151,21 +158,32 @@ def read_history(store_dir: Path, args: argparse.Namespace) -> int:
 
 
 def print_steps(history: Any, fail: bool) -> int:
-    """The flagged steps per machine, newest first; 1 when `fail` and a newest run regressed."""
-    by_machine: dict[str, list[Any]] = {}
-    for step in history.steps:
-        by_machine.setdefault(step.machine, []).append(step)
-    for machine, steps in sorted(by_machine.items()):
-        print(f"{machine}:")
-        for s in steps:
-            j = s.judgement
-            ci = f" [{j.stats.ci_low:.3f}, {j.stats.ci_high:.3f}] p={j.stats.p_value:.2g}" if j.stats else ""
-            env = f" (environment changed: {s.env_change})" if s.env_change else ""
-            print(f"  {s.new.created_utc}  {s.label}  {s.base.short_commit} -> {s.new.short_commit}  "
-                  f"{j.ratio:.3f}x{ci}  {j.verdict}{env}")
-    if not history.steps:
-        print("no flagged step")
-    for s in history.regressions:
-        sys.stderr.write(f"REGRESSION: {s.machine}: {s.label} {s.judgement.ratio:.3f}x slower at "
+    """The flagged steps per machine, newest first, of the times and then of the instruction
+    counts; 1 when `fail` and a newest run regressed in either."""
+    _print_step_list(history.steps, "")
+    if history.count_trends:
+        print("instruction counts:")
+        _print_step_list(history.count_steps, "  ")
+    found = [(s, "slower") for s in history.regressions] + \
+        [(s, "more instructions per call") for s in history.count_regressions]
+    for s, what in found:
+        sys.stderr.write(f"REGRESSION: {s.machine}: {s.label} {s.judgement.ratio:.3f}x {what} at "
                          f"{s.new.short_commit} (from {s.base.short_commit})\n")
-    return 1 if fail and history.regressions else 0
+    return 1 if fail and found else 0
+
+
+def _print_step_list(steps: list[Any], indent: str) -> None:
+    by_machine: dict[str, list[Any]] = {}
+    for step in steps:
+        by_machine.setdefault(step.machine, []).append(step)
+    for machine, listed in sorted(by_machine.items()):
+        print(f"{indent}{machine}:")
+        for s in listed:
+            j = s.judgement
+            p = f" p={j.stats.p_value:.2g}" if j.stats and j.stats.p_value == j.stats.p_value else ""
+            ci = f" [{j.stats.ci_low:.3f}, {j.stats.ci_high:.3f}]{p}" if j.stats else ""
+            env = f" (environment changed: {s.env_change})" if s.env_change else ""
+            print(f"{indent}  {s.new.created_utc}  {s.label}  {s.base.short_commit} -> "
+                  f"{s.new.short_commit}  {j.ratio:.3f}x{ci}  {j.verdict}{env}")
+    if not steps:
+        print(f"{indent}no flagged step")

@@ -67,17 +67,21 @@ def _draw_steps(ax, trend: Trend, steps: list[Step]) -> None:
 
 
 def render_trend(trend: Trend, steps: list[Step], commits: list[str], colors: dict[str, str],
-                 path: Path) -> Path:
-    """Write one trend figure as SVG to `path`."""
+                 path: Path, counts: bool = False) -> Path:
+    """Write one trend figure as SVG to `path`: of times, or (`counts`) of instructions per call."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
     with rc_context(SVG_RC):
-        return _render(trend, steps, commits, colors, path, Figure)
+        return _render(trend, steps, commits, colors, path, Figure, counts)
+
+
+def _count_label(value: float) -> str:
+    return f"{value / 1e6:.3g}M" if value >= 1e6 else f"{value / 1e3:.3g}k"
 
 
 def _render(trend: Trend, steps: list[Step], commits: list[str], colors: dict[str, str],
-            path: Path, figure_class) -> Path:
+            path: Path, figure_class, counts: bool = False) -> Path:
     from matplotlib.ticker import FuncFormatter
 
     fig = figure_class(figsize=(6.4, 2.6), dpi=72)
@@ -89,9 +93,10 @@ def _render(trend: Trend, steps: list[Step], commits: list[str], colors: dict[st
     stride = max(1, math.ceil(len(used) / MAX_TICKS))
     ticks = used[::stride]
     ax.set_xticks(ticks, [commits[i][:7] or "none" for i in ticks], fontsize=7, rotation=30)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_duration(v)))
+    unit = _count_label if counts else format_duration
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: unit(v)))
     ax.set_ylim(bottom=0)
-    ax.set_title(trend.label, fontsize=9, loc="left")
+    ax.set_title(trend.label + (" (instructions per call)" if counts else ""), fontsize=9, loc="left")
     ax.grid(True, alpha=0.3)
     # Fixed places for the legend (above the plot, right) and the margins: "best" and
     # tight_layout measure every artist and took a third of the site's build time.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ class Point:
 
 
 MEASURED = "median of draw medians"
+COUNTED = "instructions per call"  # a count point: value, low, high and samples are counts, not s
 DRAWS = "median of draw medians (recomputed from an older file)"
 
 
@@ -53,6 +54,8 @@ class Run:
     file: BenchFile                 # compare's view: entries, fingerprint, config
     points: dict[str, Point]        # measurement key (compare.match_key) -> point
     labels: dict[str, str]          # measurement key -> phase/runtime/device/size
+    # the second metric (bench --metric instructions): instructions per call, a line of its own
+    counts: dict[str, Point] = field(default_factory=dict)
 
     @property
     def short_commit(self) -> str:
@@ -144,8 +147,20 @@ def run_of(data: dict[str, Any], path: Path, machine: str, run_id: str) -> Run:
             if point is not None:
                 points[key] = point
     commit, dirty = commit_of(data)
+    counts = {key: p for key, e in bench_file.entries.items() if key in points
+              and (p := count_point(e)) is not None}
     return Run(machine, path, run_id, str(data.get("created_utc", "")), commit, dirty,
-               bool(data.get("partial")), bench_file, points, labels)
+               bool(data.get("partial")), bench_file, points, labels, counts)
+
+
+def count_point(entry: Entry) -> Point | None:
+    """The instruction-count point of a timed entry: the repeats' median, their range, the
+    repeats as its samples (the step gate reads them, not `entry`)."""
+    counts = entry.counts
+    if counts is None or not counts.counted:
+        return None
+    values = counts.repeats_per_call
+    return Point(statistics.median(values), min(values), max(values), values, COUNTED, 1, None)
 
 
 def raw_entries(data: dict[str, Any], bench_file: BenchFile) -> dict[str, dict[str, Any]]:

@@ -41,6 +41,12 @@ def _figures(history: History, folder: Path) -> list[Figure]:
         render_trend(trend, steps, history.commits, colors, folder / name)
         phase, runtime = (trend.label.split("/") + ["", ""])[:2]
         figures.append(Figure(phase, runtime, trend.label, name))
+    for trend in history.count_trends:  # the second metric: lines of their own, never one axis
+        steps = [s for s in history.count_steps if s.key == trend.key]
+        name = f"{FIGURES}/{slug(trend.key)}-instructions.svg"
+        render_trend(trend, steps, history.commits, colors, folder / name, counts=True)
+        phase, runtime = (trend.label.split("/") + ["", ""])[:2]
+        figures.append(Figure(f"{phase} (instructions per call)", runtime, trend.label, name))
     return figures
 
 
@@ -57,7 +63,7 @@ def build_site(history: History, out: Path) -> Path:
             machines={m: history.store.machines.get(m, {})
                       for m in sorted({r.machine for r in history.store.runs})},
             latest=tuple(latest_tables(history)), shared=shared_commit(history), steps=tuple(history.steps),
-            regressions=tuple(history.regressions), figures=tuple(_figures(history, tmp)),
+            regressions=tuple(history.regressions + history.count_regressions), figures=tuple(_figures(history, tmp)),
             problems=history.store.problems)
         (tmp / INDEX).write_text(render_page(page), encoding="utf-8")
         (tmp / SITE_MARKER).write_text("built by linreg-bench history --out\n", encoding="utf-8")

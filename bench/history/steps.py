@@ -4,15 +4,18 @@ A step is flagged when the ratio of the two points is beyond the gate's threshol
 Mann-Whitney U test on their samples says p < alpha (bench/gate.py MedianGate.verdict on
 bench/significance.py compare_samples: the same code `compare` runs, not a copy). Each commit is
 represented by its newest run on the machine; an interrupted (partial) run is never a baseline.
+Instruction counts (their own trends) are judged by compare's InstructionGate: a threshold on
+the ratio of the repeats' medians, no test (2 repeats a side can never reach any alpha).
 """
 from __future__ import annotations
 
 import math
 import statistics
 from dataclasses import dataclass
+from typing import Any
 
 from bench.compare.comparison import confirmed
-from bench.compare.gate import MedianGate, Verdict
+from bench.compare.gate import Verdict
 from bench.history.runs import Point, Run
 from bench.history.trends import Trend, TrendPoint
 from bench.compare.significance import RatioStats, compare_samples
@@ -42,7 +45,7 @@ class Step:
         return self.judgement.verdict == Verdict.SLOWER
 
 
-def judge(base: Point, new: Point, gate: MedianGate, resamples: int = 2000,
+def judge(base: Point, new: Point, gate: Any, resamples: int = 2000,
           same_environment: bool = True) -> Judgement:
     """The gate's verdict on NEW against BASE, on what `compare` gates on (Entry.gated: the
     draws' host-normalised ratios within one environment, else the draws' medians, else the raw
@@ -52,6 +55,12 @@ def judge(base: Point, new: Point, gate: MedianGate, resamples: int = 2000,
     the U test run only for ratios beyond it: the verdict is the same, and a store of 20,000
     points is judged in seconds instead of minutes.
     """
+    if gate.metric == "instructions":  # counts: a threshold on the repeats' medians (compare/counts.py)
+        ratio = statistics.median(new.samples_s) / statistics.median(base.samples_s)
+        stats = RatioStats(ratio, min(new.samples_s) / max(base.samples_s),
+                           max(new.samples_s) / min(base.samples_s), math.nan,
+                           len(base.samples_s), len(new.samples_s), math.nan)
+        return Judgement(gate.verdict(stats), stats, ratio)
     figure = ""
     if base.entry is not None and new.entry is not None:
         base_values, figure = base.entry.gated(new.entry, host=same_environment)
@@ -80,7 +89,7 @@ def _representatives(points: tuple[TrendPoint, ...]) -> list[TrendPoint]:
     return reps
 
 
-def series_steps(trend: Trend, machine: str, gate: MedianGate) -> list[Step]:
+def series_steps(trend: Trend, machine: str, gate: Any) -> list[Step]:
     """Flagged steps of one measurement on one machine, oldest first."""
     steps: list[Step] = []
     baseline: TrendPoint | None = None
@@ -102,7 +111,7 @@ def _env_between(points: tuple[TrendPoint, ...], base: TrendPoint, new: TrendPoi
     return "; ".join(dict.fromkeys(tp.env_change for tp in points[start + 1:end + 1] if tp.env_change))
 
 
-def detect_steps(trends: list[Trend], gate: MedianGate) -> list[Step]:
+def detect_steps(trends: list[Trend], gate: Any) -> list[Step]:
     """Every flagged step of every measurement and machine, newest first."""
     steps = [s for t in trends for m in t.by_machine for s in series_steps(t, m, gate)]
     return sorted(steps, key=lambda s: (s.new.created_utc, s.machine, s.key), reverse=True)

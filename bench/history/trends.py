@@ -72,15 +72,17 @@ def env_changes(ordered: list[Run]) -> dict[str, str]:
     return out
 
 
-def build_trends(runs: tuple[Run, ...] | list[Run], order: list[str]) -> list[Trend]:
-    """One trend per measurement key, each with its points per machine in commit order."""
+def build_trends(runs: tuple[Run, ...] | list[Run], order: list[str],
+                 metric: str = "time") -> list[Trend]:
+    """One trend per measurement key, each with its points per machine in commit order; of the
+    times, or with metric "instructions" of the instruction counts (their own lines)."""
     index = {c: i for i, c in enumerate(order)}
     per_key: dict[str, dict[str, list[TrendPoint]]] = {}
     labels: dict[str, str] = {}
     for machine, ordered in machine_runs(runs, order).items():
         changes = env_changes(ordered)
         for run in ordered:
-            for key, point in run.points.items():
+            for key, point in (run.counts if metric == "instructions" else run.points).items():
                 labels.setdefault(key, run.labels[key])
                 per_key.setdefault(key, {}).setdefault(machine, []).append(
                     TrendPoint(run, point, index[run.commit], changes.get(run.run_id, "")))

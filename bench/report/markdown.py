@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.engine.measurement import entry_runtime
-from bench.engine.units import format_size
+from bench.engine.units import format_duration, format_size
 from bench.report.answer import answer_lines
 from bench.report.format import (BYTES_PER_SAMPLE, INFERENCE_ORDER, LATENCY_PLOT_FILES, PLOT_FILES,
                                  PLOT_TITLES, REPORT_MD, SCALING_PNG, TRAIN_ORDER, device_rank,
@@ -21,6 +21,7 @@ from bench.report.scaling import scaling_lines
 from bench.report.thread_scaling import by_thread_count, thread_scaling_lines
 from bench.report.tables import (environment_lines, floor_lines, fmt, label, parity_text,
                                  speedup_matrix, table, timing_rows)
+from bench.store.counts import counts_of
 from bench.store.results import parity_failed_entries, summarize
 from linreg.files import write_text_atomic
 
@@ -148,6 +149,34 @@ def _answer_and_timing(raw: Entries, entries: Entries, floors: dict[str, Any]) -
     return out + thread_scaling_lines(raw)
 
 
+def _instruction_lines(entries: Entries) -> list[str]:
+    """`--metric instructions`: each counted measurement's instructions per call, beside its time."""
+    rows, skipped = [], {}
+    for e in entries:
+        record = e.get("instructions")
+        counts = counts_of(record)
+        if counts is not None and counts.counted:
+            rows.append([f"`{label(e)}`", f"{e.get('instructions_per_call', 0):,.0f}",
+                         f"{counts.spread:.2%}", str(counts.calls), _duration(e.get("median_s"))])
+        elif counts is not None:
+            skipped[counts.skip_reason] = skipped.get(counts.skip_reason, 0) + 1
+    if not rows and not skipped:
+        return []
+    method = next((e["instructions"] for e in entries if "repeats_per_call" in (e.get("instructions") or {})),
+                  {})
+    out = ["## Instruction counts (Callgrind)", "",
+           f"Per call, the median of {method.get('repeats', 2)} repeats, an empty loop of the same calls "
+           f"subtracted; {method.get('valgrind', 'valgrind')}, one thread. Wall time beside, not mixed.", ""]
+    out += table(["measurement", "instructions per call", "repeats' spread", "calls", "median time"], rows)
+    out += [""] + [f"- not counted ({n}): {reason}" for reason, n in skipped.items()]
+    return out + ([""] if skipped else [])
+
+
+def _duration(value: Any) -> str:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return format_duration(value) if ok else "-"
+
+
 def render_report(results: dict[str, Any], plots: list[str] | None = None) -> str:
     """The report's Markdown; `plots` are file names (relative to the report) to embed."""
     # A data-parallel entry shows as its own runtime per world size (ddp-ws2): one row each.
@@ -164,7 +193,7 @@ def render_report(results: dict[str, Any], plots: list[str] | None = None) -> st
     out += ["## Environment", ""] + environment_lines(results.get("environment") or {}) + [""]
     out += ["## Floors (measured in this run)", ""] + floor_lines(floors) + [""]
     out += scaling_lines(results.get("measurements", []))
-    out += latency_lines(entries) + loadgen_lines(results.get("loadgen"))
+    out += latency_lines(entries) + loadgen_lines(results.get("loadgen")) + _instruction_lines(entries)
     warned = [e for e in entries if e.get("warnings")]
     out += ["## Stability warnings", ""]
     out += [f"- `{label(e)}`: " + "; ".join(e["warnings"]) for e in warned] or ["None."]

@@ -103,3 +103,25 @@ def _measure_one(runtime: Any, entry: RuntimeEntry, spec: Spec, artifacts: Artif
         if timing.latency:
             m = with_latency(m, bound.call, bound.sync, timing)
     return replace(m, extra={**m.extra, "memory": memory.record()})
+
+
+def count_inference(runtime_name: str, sizes: list[int], artifacts: Artifacts,
+                    collector: Any) -> list[dict[str, Any]]:
+    """Instructions per call of one runtime on the CPU at every size (bench/engine/callgrind.py).
+
+    One intra-op thread (the suite pins it too): a pool's spinning threads would be counted."""
+    import torch
+
+    from bench.engine.callgrind import count_workload, plan_for
+
+    torch.set_num_threads(1)
+    runtime = runtime_entry(runtime_name).make()
+    runtime.load(artifacts, "cpu", 1)
+    out = []
+    for size in sizes:
+        bound = runtime.bind(make_input(size))
+        with bound.context():  # the runtime's own grad mode, as when timed
+            record = count_workload(bound.call, plan_for(size), collector)
+        out.append({"phase": "inference", "runtime": runtime_name, "batch_size": size,
+                    "instructions": record})
+    return out

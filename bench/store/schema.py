@@ -80,6 +80,17 @@ Format history:
       reference record gains `where: "companion process"`.
     - bytes_per_s and bandwidth_efficiency are of estimate_s (v2: of process 1's median); the
       "unstable" warning is of all the measurement's samples (v2: of its worst instance).
+    Instruction counts (`bench --metric instructions`, issue 21; optional, v3 readers without
+    them ignore them): each timed CPU measurement under its bare runtime name gains
+    - `instructions_per_call`: the median of the repeats below (a number, instructions);
+    - `instructions`: {repeats_per_call: [per-call count of each repeat, baseline subtracted],
+      spread (max/min - 1), calls (per repeat), warmup_calls, repeats, baseline_subtracted: true,
+      baseline_per_call (an empty loop of the same calls), tool: "callgrind", threads: 1,
+      valgrind (its --version line)}, or {skip_reason, tool, threads} where it was not counted
+      ("valgrind not found: apt-get install valgrind", not a CPU device, a compiled variant, or
+      "instruction count failed: ..."). A repeats' spread over 0.5% adds a warning.
+    config gains `metric` ("time" | "instructions") and `instruction_processes`. compare and
+    history read the counts through bench/store/counts.py (untrusted: all or nothing).
 """
 from __future__ import annotations
 

@@ -113,3 +113,19 @@ def _parity(variant: str, n: int, device: str, epochs: int) -> Any:
     cand = torch.cat(run_epochs(variant, n, device, epochs))
     return check_parity(ref, cand, variant_entry(variant).parity_atol,
                         reference_name=f"eager loop's parameters after {epochs} epochs")
+
+
+def count_training(variant: str, sizes: list[int], collector: Any) -> list[dict[str, Any]]:
+    """Instructions per training step of one variant on the CPU at every size, one thread."""
+    import torch
+
+    from bench.engine.callgrind import count_workload, plan_for
+
+    torch.set_num_threads(1)
+    out = []
+    for n in sizes:
+        X, y = make_train_data(n, "cpu")
+        loop = make_loop(variant, X, y, "cpu")
+        record = count_workload(loop.step, plan_for(n), collector)
+        out.append({"phase": "train_epoch", "runtime": variant, "batch_size": n, "instructions": record})
+    return out

@@ -30,6 +30,7 @@ import time
 
 KINDS = ("python", "memory", "gil", "threads", "allocator", "speedup")
 ENV = "LINREG_REGRESS"
+SPIN_ENV = "LINREG_REGRESS_SPIN"  # python: iterations per call, overriding SPIN_INFERENCE/SPIN_TRAINING
 
 REDUNDANT_PCT = 50  # the normal call's redundant in-place pass: this % of the output (speedup drops it)
 MEMORY_PCT = 50     # memory: the extra in-place pass covers this % of the output
@@ -63,6 +64,9 @@ class Effect:
         self.extra_pass = False  # memory: one more in-place pass over part of the output
         self.redundant = True    # the normal call's redundant work (speedup: False)
         self.spins = 0           # calls that ran python_work (tests count work, not time)
+        # python: iterations per call instead of the runtime's or loop's own (instruction-count
+        # targets need a change of a chosen size: tests/benchmarks/measure_instructions.py)
+        self.iterations = int(os.environ.get(SPIN_ENV, "0") or 0)
 
     def on(self) -> None:
         self.active = True
@@ -81,7 +85,7 @@ class Effect:
     def python_work(self, iterations: int) -> None:
         """Interpreter work: an empty loop (~25 ns an iteration), and a counter the tests read."""
         self.spins += 1
-        for _ in range(iterations):
+        for _ in range(self.iterations or iterations):
             pass
 
 
