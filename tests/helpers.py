@@ -5,6 +5,8 @@ import argparse
 import shutil
 from pathlib import Path
 
+import pytest
+
 
 def copy_export(exported: Path, dest: Path) -> Path:
     """A private copy of checkpoint + export folder, same layout, so tests may damage it."""
@@ -24,3 +26,12 @@ def bench_args(tmp_path: Path, toml: str, *argv: str) -> "argparse.Namespace":
     full = ["bench", "--out", str(tmp_path / "o"), "--export-dir", str(tmp_path), "--config", str(cfg), *argv]
     parser = build_parser()
     return reparse_with_config(parser, parser.parse_args(full), full)
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str], *words: str) -> str:
+    """The command's stderr is exactly one `error:` line, no traceback, holding every word."""
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    assert all(w in lines[0] for w in words), lines[0]
+    return lines[0]

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import one_error_line
+
 from bench.cli import main
 from bench.scenarios.peak import search_peak
 from bench.scenarios.settings import MAX_QPS, MIN_QPS, LoadgenConfig
@@ -15,13 +17,6 @@ from bench.scenarios.settings import MAX_QPS, MIN_QPS, LoadgenConfig
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden" / "results_v1.json"
 HUGE = str(10**30)
-
-
-def one_error_line(capsys: pytest.CaptureFixture[str], *words: str) -> None:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
-    assert all(w in lines[0] for w in words), lines[0]
 
 
 @pytest.mark.parametrize("option, word", [("--n", "memory"), ("--threads", "threads"), ("--epochs", "epochs")])

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import one_error_line
+
 from bench.cli import main
 from linreg.destinations import OWNER_MARKER, check_output_file, claim_folder, inside
 from linreg.files import UnsafeDestinationError, write_text_atomic
@@ -34,14 +36,6 @@ def unchanged(path: Path, kind: str, tmp_path: Path) -> bool:
     st = os.lstat(path)
     test = {"fifo": stat.S_ISFIFO, "symlink": stat.S_ISLNK, "chardev": stat.S_ISCHR}[kind]
     return test(st.st_mode) and (tmp_path / "victim.txt").read_text() == "keep me\n"
-
-
-def one_error_line(capsys: pytest.CaptureFixture[str], *words: str) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
-    assert all(w in lines[0] for w in words), lines[0]
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

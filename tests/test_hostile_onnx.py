@@ -18,16 +18,8 @@ from onnx import TensorProto, helper
 from bench.cli import main
 from export.errors import ArtifactError
 from export.onnx_structure import MAX_ONNX_BYTES, check_onnx_bytes
-from tests.helpers import copy_export
+from tests.helpers import copy_export, one_error_line
 from tests.hostile import rehash, rewrite_pt2
-
-
-def one_error_line(capsys: pytest.CaptureFixture[str], *words: str) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
-    assert all(w in lines[0] for w in words), lines[0]
-    return lines[0]
 
 
 def constant_from_sidecar(export_dir: Path, weight: float) -> Path:
