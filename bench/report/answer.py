@@ -41,7 +41,7 @@ def value_of(e: Entry) -> tuple[float, float, float]:
     return median, float(e.get("min_s") or min(e["times_s"])), float(e.get("max_s") or max(e["times_s"]))
 
 
-def _outcome(group: list[Entry]) -> tuple[tuple[str, ...], str]:
+def outcome(group: list[Entry]) -> tuple[tuple[str, ...], str]:
     """(who, how sure) at one size: (winner,) when its interval separates from the runner-up's,
     with the runner-up's time over the winner's and that ratio's interval (the two intervals'
     far ends); else every runtime whose interval overlaps the fastest one's: a tie."""
@@ -80,7 +80,7 @@ def answer_lines(entries: list[Entry], floors: dict[str, Any] | None = None) -> 
         by_size: dict[int, list[Entry]] = {}
         for e in group:
             by_size.setdefault(int(e["batch_size"]), []).append(e)
-        outcomes = [(size, *_outcome(by_size[size])) for size in sorted(by_size)]
+        outcomes = [(size, *outcome(by_size[size])) for size in sorted(by_size)]
         run: list[int] = []
         how: list[str] = []
         for i, (size, who, sure) in enumerate(outcomes):

@@ -15,7 +15,8 @@ applies). For each kind this script
    size the true ratio, how often the gate flagged it, the reported ratios, whether their excess
    is within +/-25% of the true excess, the null pairs' false alarms, and bench's wall time.
 
-Resumable: a run whose results.json exists, a gate whose JSON exists and a kind whose truth is in
+OUT/conditions.md, where there, goes into README.md as the series' conditions (what ran beside it,
+what changed mid-way). Resumable: a run whose results.json exists, a gate whose JSON exists and a kind whose truth is in
 truth.jsonl are kept (a warning says so when the plug-in changed since the folder was started). Run from anywhere; paths in the README are relative to the repository root.
 
     python tests/benchmarks/measure_regressions.py --out results/regressions              # everything
@@ -255,6 +256,15 @@ def summarize(out: Path) -> tuple[list[dict[str, Any]], list[float]]:
     return table, walls
 
 
+def _conditions(out: Path) -> list[str]:
+    """OUT/conditions.md, the campaign's conditions as its runner wrote them, under a heading (a
+    README written by this script would otherwise lose them at the next --analyze)."""
+    path = out / "conditions.md"
+    if not path.exists():
+        return []
+    return ["## Conditions of this series (read first)", "", *path.read_text().strip().splitlines(), ""]
+
+
 def write_readme(out: Path, started: dict[str, Any]) -> None:
     table, walls = summarize(out)
     truth_rows = read_jsonl(out / "truth.jsonl")
@@ -276,6 +286,7 @@ def write_readme(out: Path, started: dict[str, Any]) -> None:
         "for `speedup` old is the unset state and new is faster",
         f"- within: the reported excess (ratio - 1) within +/-{TOLERANCE:.0%} of the true excess; not judged "
         f"where the true change is under {MIN_EXCESS:.0%}", "",
+        *_conditions(out),
         "| kind | measurement | true | flagged | faster | reported median [min, max] | band (+/-25%) | median within | pairs within | verdicts |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
