@@ -137,6 +137,7 @@ def test_commits_follow_git_history_with_repo(tmp_path: Path) -> None:
 def test_points_are_measured_times_and_a_rescaled_estimate_makes_no_step(tmp_path: Path) -> None:
     """A v3 run's estimate_s is what it measured; a v2 reference-ratio estimate (rescaled by a
     stored scale) is not shown as a time, and the step gate reads the raw samples, not copies."""
+    from bench.engine.estimate import METHOD
     from bench.history.runs import MEASURED
 
     store = make_series(tmp_path / "s", [1.0, 1.0])
@@ -152,12 +153,12 @@ def test_points_are_measured_times_and_a_rescaled_estimate_makes_no_step(tmp_pat
     assert newest.source == "median" and newest.value_s == pytest.approx(5e-6, rel=0.02)
     assert newest.samples_s == tuple(entry["times_s"])  # the measured samples, untouched
     assert not [s for s in history.steps if s.label == "inference/eager/cpu/1"]
-    # a v3 run: its estimate_s (the median of its draws' medians) is the point, with its interval
+    # a v3 run: its estimate_s (the fast state of its draws' medians) is the point, with its interval
     data = results_doc("box", commit(3), utc(60), {STEP_KEY: 5e-6, FLAT_KEY: 3e-6}, random.Random(5),
                        samples=20)
     entry = next(e for e in data["measurements"] if e["runtime"] == "eager")
     entry["estimate_s"] = 5.05e-6
-    entry["estimate"] = {"method": MEASURED, "interval_s": [4.9e-6, 5.2e-6]}
+    entry["estimate"] = {"method": METHOD, "interval_s": [4.9e-6, 5.2e-6]}
     file_run(store, data)
     newest = [t for t in analyze(store, MedianGate()).trends
               if t.key == "inference/eager/cpu/1"][0].by_machine["box"][-1].point

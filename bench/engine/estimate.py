@@ -1,15 +1,19 @@
 """One measurement's two figures: the time this run measured, and the host-normalised ratio.
 
-1. estimate_s, the published time: the median over draws (worker processes x rounds of fresh
-   instances, interleaved with the other runtimes by bench/engine/schedule.py) of each draw's
-   median. It is what this run measured, nothing rescaled; its 95% interval is a t interval on
-   the logs of the draw medians (times are ratio-scale, so it is asymmetric in seconds). With one
-   draw it comes from that draw's samples, and is optimistic.
-2. host.ratio, for comparing runs: the host of a 2-vCPU VM has slow phases that last seconds and
-   move a whole run's raw medians 1.3-2.3x. A companion process (bench/engine/companion.py)
-   times a fixed reference of the same kind of work in lockstep with the workload's blocks; the
-   median of workload/reference block pairs cancels the host's state of the moment but not the
-   measured process's own (a thread, an allocator setting: those are part of what is measured).
+1. estimate_s, the published time: the FAST STATE of what this run measured. Each draw (a fresh
+   instance in a worker process; the draws of all runtimes interleave, bench/engine/schedule.py)
+   gives its median; estimate_s is the first quartile of those draw medians. Nothing rescaled. A
+   2-vCPU host has slow phases that last seconds: when one covers part of a run, the draw medians
+   split in two groups, and their median falls in whichever group is larger (ONNX Runtime at
+   batch 1, 18 draws: 9 at 3.7 us and 9 at 5.7-8.6 us gave a median of 4.8 us). The first
+   quartile stays in the fast group while a quarter of the draws are in it, and on a quiet host
+   it is within a few percent of the median. Its 95% interval is distribution-free: two order
+   statistics of the draw medians (the binomial interval of a quantile); with too few draws for
+   95%, the lowest and highest draw.
+2. host.ratio, for comparing runs: a companion process (bench/engine/companion.py) times a fixed
+   reference of the same kind of work in lockstep with the workload's blocks; the median of
+   workload/reference block pairs cancels the host's state of the moment but not the measured
+   process's own (a thread, an allocator setting: those are part of what is measured).
    It is dimensionless and never shown as a time. `compare` gates on it where both runs have it.
 
 A reference of the wrong kind adds noise of its own and is refused for gating, with the reason
@@ -27,6 +31,10 @@ TRACKING_GAIN = 0.8          # ratios spread <= 80% of the raw medians' spread: 
 ADDED_NOISE = 1.5            # ratios spread > 1.5x the raw medians': refused (two independent
                              # timings of equal noise give sqrt(2) = 1.41x)
 OUTLIER_FACTOR = 1.5         # a process 1.5x off the others' median is an outlier
+FAST_QUANTILE = 0.25         # estimate_s: the first quartile of the draw medians (the fast state)
+METHOD = "first quartile of draw medians"
+# every method whose estimate_s is a time the run measured (older v3 files: the median)
+MEASURED_METHODS = (METHOD, "median of draw medians")
 # Student's t, 0.975 quantile, by degrees of freedom (1..10); beyond that 1.96 is within 5%
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
 
@@ -123,25 +131,66 @@ def outlier_processes(medians: Sequence[float], factor: float = OUTLIER_FACTOR) 
     return out
 
 
+def quantile(values: Sequence[float], p: float) -> float:
+    """The p-quantile of `values`, interpolated between order statistics (numpy's default)."""
+    xs = sorted(values)
+    pos = p * (len(xs) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (pos - lo) * (xs[hi] - xs[lo])
+
+
+def quantile_interval(values: Sequence[float], p: float, level: float = 0.95) -> tuple[float, float]:
+    """Distribution-free interval of the p-quantile: the order statistics x(l) <= x(u) (1-based)
+    with P(l <= B < u) >= level for B ~ Binomial(n, p), the narrowest such pair; the lowest and
+    highest value when no pair reaches `level` (few values)."""
+    xs = sorted(values)
+    n = len(xs)
+    pmf = [math.comb(n, k) * p ** k * (1 - p) ** (n - k) for k in range(n + 1)]
+    best: tuple[int, int] | None = None
+    for lo in range(1, n + 1):
+        cover = 0.0
+        for up in range(lo + 1, n + 1):
+            cover += pmf[up - 1]  # P(B = up - 1): x(lo) <= quantile < x(up)
+            if cover >= level:
+                if best is None or up - lo < best[1] - best[0]:
+                    best = (lo, up)
+                break
+    if best is None:
+        return xs[0], xs[-1]
+    return xs[best[0] - 1], xs[best[1] - 1]
+
+
+def fast_state(medians: Sequence[float]) -> tuple[float, float, float]:
+    """(value, low, high) of a measurement from its draw medians (two or more): the first
+    quartile and its distribution-free 95% interval. The one definition, for new and old files."""
+    value = quantile(medians, FAST_QUANTILE)
+    low, high = quantile_interval(medians, FAST_QUANTILE)
+    return value, min(low, value), max(high, value)
+
+
 def estimate(draws: Sequence[Draw], reference: str | None = None,
              within_samples: Sequence[float] = (),
              outlier_medians: Sequence[float] | None = None) -> dict[str, Any]:
     """The `estimate` object of one measurement: {estimate_s, interval_s, method, draw_medians_s,
-    host, processes, spread, warnings}. estimate_s is what this run measured: the median over
-    draws of each draw's median. `host` is the host-normalised ratio (dimensionless, for
-    comparing runs), where a companion reference ran; `outlier_medians` are what the outlier
-    warning looks at (default: the draws' medians)."""
+    host, processes, spread, warnings}. estimate_s is the fast state of what this run measured:
+    the first quartile of the draws' medians. `host` is the host-normalised ratio
+    (dimensionless, for comparing runs), where a companion reference ran; `outlier_medians` are
+    what the outlier warning looks at (default: the draws' medians)."""
     if not draws:
         raise ValueError("estimate needs at least one draw")
     medians = [p.median_s for p in draws]
-    value = statistics.median(medians)
-    low, high = log_interval(medians) if len(medians) > 1 else _within(within_samples, value)
+    if len(medians) > 1:
+        value, low, high = fast_state(medians)
+    else:
+        value = medians[0]
+        low, high = _within(within_samples, value)
     watch = list(outlier_medians) if outlier_medians is not None else medians
     warnings = [f"process {i + 1} is an outlier: {watch[i]:.3g} s vs the others' median"
                 f" {statistics.median([m for j, m in enumerate(watch) if j != i]):.3g} s"
                 for i in outlier_processes(watch)]
     return {"estimate_s": value, "interval_s": [min(low, value), max(high, value)],
-            "method": "median of draw medians", "draw_medians_s": medians,
+            "method": METHOD, "draw_medians_s": medians,
             "host": host_ratio(draws, reference) if reference else None,
             "processes": len(draws), "spread": max(medians) / min(medians), "warnings": warnings}
 

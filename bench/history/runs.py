@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.compare import BenchFile, results_bench_file
 from bench.compare.files import Entry
-from bench.engine.estimate import log_interval
+from bench.engine.estimate import MEASURED_METHODS, fast_state
 from bench.history.store import MACHINE_JSON, MAX_RUN_BYTES, commit_of, parse_run_filename
 from bench.engine.measurement import percentile
 from linreg.errors import LinregError
@@ -37,9 +37,9 @@ class Point:
     entry: Entry | None = None      # compare's view of the measurement (what the step gate reads)
 
 
-MEASURED = "median of draw medians"
+MEASURED = "fast state of the draw medians"  # estimate_s as the run stored it (estimate.py)
 COUNTED = "instructions per call"  # a count point: value, low, high and samples are counts, not s
-DRAWS = "median of draw medians (recomputed from an older file)"
+DRAWS = "fast state of the draw medians (recomputed from an older file)"
 
 
 @dataclass(frozen=True)
@@ -99,13 +99,13 @@ def point_of(entry: dict[str, Any], times_s: tuple[float, ...], median_s: float,
     method = (entry.get("estimate") or {}).get("method") if isinstance(entry.get("estimate"), dict) else None
     calls = entry.get("calls_per_sample")
     calls = calls if isinstance(calls, int) and not isinstance(calls, bool) and calls >= 1 else 1
-    if method == MEASURED and _finite(estimate) and estimate > 0:
+    if method in MEASURED_METHODS and _finite(estimate) and estimate > 0:
         interval = _interval(entry) or (estimate, estimate)
         return Point(float(estimate), interval[0], interval[1], times_s, MEASURED, calls, compared)
     draws = compared.draws_s if compared is not None else ()
     if len(draws) > 1:
-        low, high = log_interval(draws)
-        return Point(statistics.median(draws), low, high, times_s, DRAWS, calls, compared)
+        value, low, high = fast_state(draws)
+        return Point(value, low, high, times_s, DRAWS, calls, compared)
     ordered = sorted(times_s)
     return Point(median_s, percentile(ordered, 25), percentile(ordered, 75), times_s, "median",
                  calls, compared)

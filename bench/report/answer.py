@@ -11,32 +11,28 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from bench.engine.estimate import log_interval
+from bench.engine.estimate import MEASURED_METHODS, fast_state
 from bench.engine.roofline import over_roofline
 from bench.engine.units import format_duration, format_size
 
 Entry = dict[str, Any]
 
 
-MEASURED = "median of draw medians"   # the v3 estimate: what the run measured (estimate.py)
-
-
 def value_of(e: Entry) -> tuple[float, float, float]:
     """(value, low, high) of a timed entry, all of them times this run measured: its estimate
-    and 95% interval (v3); for older files the median and interval of its draws' medians (a v2
+    and 95% interval (v3); for older files the same fast state of its draws' medians (a v2
     estimate_s was rescaled by a stored scale: not shown as a time), else the raw median with
     the samples' min and max."""
     est = e.get("estimate") or {}
     interval = est.get("interval_s")
     value = e.get("estimate_s")
-    if (est.get("method") == MEASURED and isinstance(value, (int, float)) and value > 0
+    if (est.get("method") in MEASURED_METHODS and isinstance(value, (int, float)) and value > 0
             and isinstance(interval, list) and len(interval) == 2):
         return float(value), float(interval[0]), float(interval[1])
     draws = [d.get("median_s") for p in e.get("processes") or () if isinstance(p, dict)
              for d in p.get("draws") or () if isinstance(d, dict)]
     if len(draws) > 1 and all(isinstance(d, (int, float)) and d > 0 for d in draws):
-        low, high = log_interval(draws)
-        return statistics.median(draws), low, high
+        return fast_state(draws)
     median = float(e.get("median_s") or statistics.median(e["times_s"]))
     return median, float(e.get("min_s") or min(e["times_s"])), float(e.get("max_s") or max(e["times_s"]))
 
@@ -89,8 +85,8 @@ def answer_lines(entries: list[Entry], floors: dict[str, Any] | None = None) -> 
             if i + 1 == len(outcomes) or outcomes[i + 1][1] != who:
                 out.append(_sentence(phase, device, run, who, how))
                 run, how = [], []
-    out += ["", "What this run measured: the median over draws (worker processes x fresh instances)"
-            " of each draw's median, with its 95% interval across draws (bench/engine/estimate.py):", ""]
+    out += ["", "What this run measured, its fast state: the first quartile over draws (worker processes"
+            " x fresh instances) of each draw's median, with its 95% interval (bench/engine/estimate.py):", ""]
     for e in sorted(timed, key=lambda e: (e["phase"], e["device"], int(e["batch_size"]), e["runtime"])):
         v, lo, hi = value_of(e)
         draws = (e.get("estimate") or {}).get("draws")

@@ -116,7 +116,7 @@ def csv_row(entry: dict[str, Any]) -> dict[str, Any]:
         row[f"latency_{key}_s"] = latency.get(key)
     row["latency_n"] = latency.get("n")
     row["rss_peak_above_baseline_bytes"] = (entry.get("memory") or {}).get("rss_peak_above_baseline_bytes")
-    # the time this run measured (median of draw medians) and its interval; host_ratio is the
+    # the time this run measured (its fast state: the first quartile of the draw medians) and its interval; host_ratio is the
     # dimensionless host-normalised figure for comparing runs, never a time
     est = entry.get("estimate") if isinstance(entry.get("estimate"), dict) else {}
     interval = est.get("interval_s") if isinstance(est.get("interval_s"), list) else [None, None]

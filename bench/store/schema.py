@@ -67,11 +67,12 @@ Format history:
     - results.csv gains a `threads` column after world_size.
   3 (numbers that are true, issue 20): the time published for a measurement is what its run
     measured, and the host's state is kept apart from it.
-    - `estimate_s` is the median over draws of each draw's median: seconds this run measured,
-      never rescaled. (In v2 it was a workload/reference ratio times a stored scale: it could be
+    - `estimate_s` is the fast state of what the run measured: the first quartile over draws of
+      each draw's median (files before it: the median; both are named in `method`), never
+      rescaled. (In v2 it was a workload/reference ratio times a stored scale: it could be
       1.6x the run's own time. Readers of v2 files use the draws' medians instead.)
-    - the estimate object: {interval_s (95% t interval on the logs of the draw medians), method
-      "median of draw medians", draw_medians_s, host, processes, draws, spread}; `reference`,
+    - the estimate object: {interval_s (95% distribution-free interval: two order statistics of
+      the draw medians), method "first quartile of draw medians", draw_medians_s, host, processes, draws, spread}; `reference`,
       `tracking`, `scale_s`, `run_scale_s` and `scale_source` are gone with the calibration file.
     - `estimate.host`: {reference (kind), ratio, interval, draw_ratios, usable, tracking} or
       null: the host-normalised ratio, workload time / the time of a fixed reference timed in
