@@ -37,7 +37,7 @@ finally:
 if _held:
     sys.stderr.write("error: interrupted\n")
     raise SystemExit(130)
-from linreg.errors import LinregError
+from linreg.errors import LinregError, did_you_mean
 from linreg.untrusted import printable
 
 
@@ -47,6 +47,25 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         sys.stderr.write(f"error: {message} (see {self.prog} --help)\n")
         raise SystemExit(2)
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        """A mistyped subcommand or choice (`rnu`) names the close one, as TOML keys do."""
+        choices = action.choices
+        if choices is not None and value not in choices and isinstance(value, str):
+            hint = did_you_mean(value, map(str, choices), None)
+            if hint:
+                raise argparse.ArgumentError(action, f"invalid choice: {value!r}{hint}")
+        super()._check_value(action, value)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """A mistyped option (`--qiuck`) is an error here, where this parser's options are known."""
+        namespace, extras = super().parse_known_args(args, namespace)
+        for extra in extras:
+            if extra.startswith("--"):
+                hint = did_you_mean(extra.split("=", 1)[0], self._option_string_actions, None)
+                if hint:
+                    self.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+        return namespace, extras
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,11 +32,14 @@ from bench.forked import can_fork_workers
 from bench.instructions import METRICS, count_instructions
 from bench.worker import WorkerTimeout, allocator_settings
 from linreg.device import DeviceError, parse_device
-from linreg.errors import LinregError
+from linreg.errors import LinregError, did_you_mean
 
 ISOLATIONS = ("runtime", "fork", "none")
 DEFAULT_DEVICES = ("cpu", "cuda")  # cuda is always listed: on a CPU machine it is a skip record
 QUICK_COMPILE_SKIP = "skipped in --quick: compile takes ~20 s cold"
+DEFAULT_PROCESSES = 3   # enough to see a slow phase of the host as spread, and to verify tracking
+QUICK_PROCESSES = 1     # --quick: 3 rounds in one process give the estimate its 3 draws (a worker
+                        # start is ~2.5 s of imports; 3 processes made --quick 133 s)
 
 
 class SuiteError(LinregError):
@@ -90,7 +93,9 @@ class SuiteConfig:
         for name, allowed in (("runtimes", runtime_names()), ("variants", variant_names())):
             bad = [v for v in getattr(self, name) if v not in allowed]
             if bad:
-                raise SuiteError(f"unknown {name[:-1]} {bad[0]!r} (choose from {', '.join(allowed)})")
+                hint = did_you_mean(bad[0], allowed, None)
+                raise SuiteError(f"unknown {name[:-1]} {bad[0]!r}"
+                                 + (hint or f" (choose from {', '.join(allowed)})"))
         if self.isolation not in ISOLATIONS:
             raise SuiteError(f"isolation must be one of {ISOLATIONS}, got {self.isolation!r}")
         if self.isolation == "fork" and not can_fork_workers():
@@ -267,13 +272,21 @@ def _floors_and_probe(config: SuiteConfig, artifacts: Artifacts | None,
     floor_job = {"task": "floors", "threads": config.threads[0], "timing": asdict(config.timing),
                  "copy_bytes": config.copy_bytes, "devices": list(config.devices),
                  "sizes": sorted({*config.batch_sizes, *config.train_sizes})}
-    record = partial_record(interference_record, config.interference, config.runtimes,
-                            config.threads[0], config.isolation, probe)
+    record = partial_record(interference_record, config.interference or probe_off_reason(config),
+                            config.runtimes, config.threads[0], config.isolation, probe)
     try:
         floor_run = execute({**floor_job, "interference": probe} if probe else floor_job, lambda m: None)
         return floor_run, record(floor_run.get("interference"))
     except RuntimeError as exc:  # the probe broke the worker: the floors again, alone
         return execute(floor_job, lambda m: None), record(None, f"{exc}")
+
+
+def probe_off_reason(config: SuiteConfig) -> str:
+    """Why the ORT interference probe did not run: --quick (its 1-3 s do not fit, and at 2 threads
+    it does not repeat anyway), or a config that turned it off (the Python API's example)."""
+    if config.compile_skip_reason == QUICK_COMPILE_SKIP:
+        return "--quick skips it"
+    return "interference=False in the suite's config"
 
 
 def _execute_or_skip(job: dict[str, Any], execute: Callable[..., dict[str, Any]],
