@@ -58,14 +58,18 @@ class ArgumentParser(argparse.ArgumentParser):
         super()._check_value(action, value)
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
-        """A mistyped option (`--qiuck`) is an error here, where this parser's options are known."""
-        namespace, extras = super().parse_known_args(args, namespace)
-        for extra in extras:
-            if extra.startswith("--"):
-                hint = did_you_mean(extra.split("=", 1)[0], self._option_string_actions, None)
-                if hint:
-                    self.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
-        return namespace, extras
+        """A mistyped option (`--qiuck`) is an error here, where this subcommand's options are
+        known, and first: before a missing required option hides it."""
+        if self._subparsers is None:  # the top parser sees every subcommand's options: not it
+            for token in sys.argv[1:] if args is None else args:
+                if token == "--":
+                    break
+                name = token.split("=", 1)[0]
+                if name.startswith("--") and not any(o.startswith(name) for o in self._option_string_actions):
+                    hint = did_you_mean(name, self._option_string_actions, None)
+                    if hint:
+                        self.error(f"unrecognized arguments: {token}{hint}")
+        return super().parse_known_args(args, namespace)
 
 
 def build_parser() -> argparse.ArgumentParser:

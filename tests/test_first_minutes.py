@@ -18,6 +18,8 @@ from tests.helpers import one_error_line
     (["bench", "--checkpoint", "m.pth", "--runtimes", "eagr", "--out", "OUT"], "'eager'"),  # a runtime
     (["run", "--isolation", "forkk", "--out", "OUT"], "'fork'"),     # a choice
     (["bench", "--checkpoint", "m.pth", "--variants", "eagr", "--out", "OUT"], "'eager'"),  # a variant
+    (["run", "--qiuck"], "'--quick'"),        # before the missing --out, which would hide it
+    (["train", "--epocs=5", "--out", "OUT"], "'--epochs'"),
 ])
 def test_a_typo_is_one_error_line_that_names_the_close_word(
         argv: list[str], close: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
