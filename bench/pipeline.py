@@ -98,10 +98,14 @@ def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
     partial = result.partial
     extra = {"partial": True, "partial_reason": partial} if partial else None
     if sections and not partial:
-        extra, partial = _run_sections(sections)
-    path = write_results(out, environment, run_config, floors, result.measurements, sections=extra)
-    results = load_results(path)
-    write_outputs(results, out)
+        _note(log, "the sections after the suite (run: the LoadGen pass, a process per runtime)")
+        with heartbeat(log):
+            extra, partial = _run_sections(sections)
+    _note(log, "writing results.json, results.csv, plots and report.md")
+    with heartbeat(log):  # the plots take seconds on a busy machine: the log still hears
+        path = write_results(out, environment, run_config, floors, result.measurements, sections=extra)
+        results = load_results(path)
+        write_outputs(results, out)
     for line in interference_lines(result.interference):
         say(line)
     if partial:  # written: now stop like the interruption asked (exit 130)
@@ -109,6 +113,11 @@ def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
         raise KeyboardInterrupt(partial)
     say(f"bench: done in {time.monotonic() - start:.1f} s: {summary_line(result.measurements)}")
     return results
+
+
+def _note(log: LogProgress | None, text: str) -> None:
+    if log:
+        log.note(text)
 
 
 def _run_sections(sections: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], str | None]:
