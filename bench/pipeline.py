@@ -2,7 +2,8 @@
 
 `run` is the whole pipeline in one command: train the tutorial's model (linreg), export it and
 verify the exports (export), bench every runtime and training variant, write the results and
-the report. Progress goes to stderr, one line per stage, and a bar while measuring.
+the report. Progress goes to stderr: the plan first (bench/plan.py), a line per stage, then a bar
+while measuring on a terminal, or in a log a line per worker and at least every 10 s.
 """
 from __future__ import annotations
 
