@@ -29,8 +29,8 @@ def test_interrupted_run_writes_what_it_finished_and_compare_refuses_it(
     assert (out / "report.md").is_file()
     capsys.readouterr()
     monkeypatch.setattr(bench.executors, "run_job", real)
-    full = tmp_path / "full"
-    assert main(argv[:3] + [str(full)] + argv[4:]) == 0
+    full = tmp_path / "full"  # the same suite, from the cut run's export: no second train + export
+    assert main(["bench", "--export-dir", str(out / "export")] + argv[1:3] + [str(full)] + argv[4:]) == 0
     capsys.readouterr()
     assert main(["compare", str(out / "results.json"), str(full / "results.json")]) == 2
     assert "partial run" in capsys.readouterr().err

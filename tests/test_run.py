@@ -146,9 +146,9 @@ def test_parity_failure_exits_1_after_writing_everything_and_the_cache_dir_is_se
 
 
 def test_processes_interleave_and_every_measurement_gets_an_estimate(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, exported: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "k3"
-    assert main(["run", "--smoke", "--out", str(out), "--runtimes", "eager", "onnxruntime",
+    assert main(["bench", "--export-dir", str(exported), "--smoke", "--out", str(out), "--runtimes", "eager", "onnxruntime",
                  "--variants", "eager", "--devices", "cpu", "--processes", "3",
                  "--batch-sizes", "1", "7", "--train-sizes", "40"]) == 0
     results = json.loads((out / "results.json").read_text())
