@@ -40,8 +40,6 @@ def file_actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
             if a.dest not in SKIPPED and a.option_strings and a.help != argparse.SUPPRESS}
 
 
-
-
 def _one(action: argparse.Action, value: Any, bad: Any) -> Any:
     """One value through the option's own type function, as if typed on the command line."""
     kind = action.type or str

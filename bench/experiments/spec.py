@@ -61,8 +61,6 @@ def _fail(source: object, key: str, problem: str) -> SweepConfigError:
     return SweepConfigError(f"{source}: key {key}: {problem}")
 
 
-
-
 def check_value(key: str, value: Any, source: object, where: str) -> Any:
     """One train setting, type- and range-checked; `where` names it in errors (grid.lr[2])."""
     def bad(problem: str) -> SweepConfigError:
