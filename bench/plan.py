@@ -27,6 +27,7 @@ COMPILE_S = 3.0             # torch.compile, per size and process, from a warm I
 FLOORS_S = 8.0              # copy bandwidth and roofline, and the ORT interference probe
 MEASURE_OVERHEAD_S = 0.5    # per measurement and process: data, model, parity check
 SECONDS_PER_ROW = 1e-7      # ...and making the data at large sizes (10^7 rows: ~1 s)
+VALGRIND_JOB_S = 90.0       # --metric instructions: a runtime's or variant's worker under Callgrind
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ def make_plan(config: SuiteConfig, artifacts: Artifacts | None = None) -> Plan:
         counts[task][1] += len(skips)
         steps += timed * config.processes + len(skips)
         seconds += job_seconds(config, job) if job else 0.0
+        if job and config.metric == "instructions":  # after the timing, instruction_processes at once
+            seconds += VALGRIND_JOB_S / config.instruction_processes
     return Plan(tuple(counts["training"]), tuple(counts["inference"]), steps, seconds)  # type: ignore[arg-type]
 
 

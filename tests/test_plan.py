@@ -101,6 +101,8 @@ def test_the_plan_says_what_runs_and_about_how_long() -> None:
     assert "3 worker process(es)" in text and "about " in text and "min" in text
     quick = replace(SuiteConfig.quick(devices=("cpu",)), processes=1)
     assert make_plan(quick, ARTIFACTS).seconds < plan.seconds / 4
+    counted = replace(config, metric="instructions")  # a valgrind worker per runtime and variant after
+    assert make_plan(counted, ARTIFACTS).seconds > plan.seconds + 60
 
 
 @pytest.mark.parametrize("seconds, said", [(3, "5 s"), (42, "40 s"), (150, "2.5 min"), (900, "15 min"),
