@@ -37,7 +37,7 @@ finally:
 if _held:
     sys.stderr.write("error: interrupted\n")
     raise SystemExit(130)
-from linreg.errors import LinregError
+from linreg.errors import LinregError, did_you_mean
 from linreg.untrusted import printable
 
 
@@ -47,6 +47,29 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         sys.stderr.write(f"error: {message} (see {self.prog} --help)\n")
         raise SystemExit(2)
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        """A mistyped subcommand or choice (`rnu`) names the close one, as TOML keys do."""
+        choices = action.choices
+        if choices is not None and value not in choices and isinstance(value, str):
+            hint = did_you_mean(value, map(str, choices), None)
+            if hint:
+                raise argparse.ArgumentError(action, f"invalid choice: {value!r}{hint}")
+        super()._check_value(action, value)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """A mistyped option (`--qiuck`) is an error here, where this subcommand's options are
+        known, and first: before a missing required option hides it."""
+        if self._subparsers is None:  # the top parser sees every subcommand's options: not it
+            for token in sys.argv[1:] if args is None else args:
+                if token == "--":
+                    break
+                name = token.split("=", 1)[0]
+                if name.startswith("--") and not any(o.startswith(name) for o in self._option_string_actions):
+                    hint = did_you_mean(name, self._option_string_actions, None)
+                    if hint:
+                        self.error(f"unrecognized arguments: {token}{hint}")
+        return super().parse_known_args(args, namespace)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ from pathlib import Path
 from bench.engine.devices import split_present
 from bench.history.cli import file_bench_run, prepare_store
 from bench.runtimes import INFERENCE_RUNTIMES
-from bench.suite import SuiteConfig, default_threads
+from bench.suite import DEFAULT_PROCESSES, QUICK_PROCESSES, SuiteConfig, default_threads
 from bench.training import TRAINING_VARIANTS
 from linreg.argtypes import int_within, positive_int
 from linreg.errors import LinregError
@@ -60,9 +60,6 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 MAX_PROCESSES = 64      # worker processes per runtime and variant: 10^30 was accepted and never ended
 MAX_THREADS = 1024      # as train's --threads
-DEFAULT_PROCESSES = 3   # enough to see a slow phase of the host as spread, and to verify tracking
-QUICK_PROCESSES = 1     # --quick: 3 rounds in one process give the estimate its 3 draws (a worker
-                        # start is ~2.5 s of imports; 3 processes made --quick 133 s)
 BYTES_PER_ROW = 64      # x, y and the runtimes' temporaries: a generous float32 footprint per row
 
 

@@ -2,7 +2,8 @@
 
 `run` is the whole pipeline in one command: train the tutorial's model (linreg), export it and
 verify the exports (export), bench every runtime and training variant, write the results and
-the report. Progress goes to stderr, one line per stage, and a bar while measuring.
+the report. Progress goes to stderr: the plan first (bench/plan.py), a line per stage, then a bar
+while measuring on a terminal, or in a log a line per worker and at least every 10 s.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from bench.runtimes.base import Artifacts
 from bench.engine.interrupt import interruption_reason, sigterm_interrupts
 from bench.scenarios.run_pass import PassInterrupted
 from bench.store.machine import load_average_1m
-from bench.suite import SuiteConfig, count_measurements, run_suite
+from bench.plan import LogProgress, heartbeat, make_plan, plan_lines, progress_to
+from bench.suite import SuiteConfig, run_suite
 from linreg.destinations import claim_folder, json_record_is_ours
 from linreg.progress import Progress
 
@@ -68,36 +70,28 @@ def flatten_interference(probe: dict[str, Any] | None) -> dict[str, Any]:
 
 def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
           extra_config: dict[str, Any] | None = None,
-          sections: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
+          sections: Callable[[], dict[str, Any]] | None = None, announce: bool = True) -> dict[str, Any]:
     """Measure `config` into `out`: results.json, results.csv, plots and report.md; returns results.
 
-    `sections` runs after the suite and returns extra top-level records (run's LoadGen pass)."""
+    `sections` runs after the suite and returns extra top-level records (run's LoadGen pass);
+    `announce` says the plan first (run says its own, before training)."""
     from bench.report import write_outputs
     from bench.store.fingerprint import fingerprint
     from bench.store.results import load_results, write_results
 
     prepare_out(out)
     cache = use_inductor_cache_dir()  # already set by cmd_*: then this is the one in use
-    total = count_measurements(config)
+    plan = make_plan(config, artifacts)
+    for line in plan_lines(config, plan) if announce else []:
+        say(line)
     start = time.monotonic()
     load_start = load_average_1m()
-    say(f"bench: {total} measurements on {', '.join(config.devices)} with {'/'.join(map(str, config.threads))} "
-        f"thread(s), isolation {config.isolation}")
-    with Progress(total, "bench") as bar:
-        current: list[str] = [""]
-
-        def progress(label: str) -> None:
-            if label.count("/") != 3:
-                say(f"bench: {label}")
-                return
-            bar.update(1, label)
-            group = label.rsplit("/", 2)[0]  # phase/runtime: one line each when not on a terminal
-            if not bar.enabled and group != current[0]:
-                current[0] = group
-                say(f"bench: {group} ({bar.done}/{total}, {time.monotonic() - start:.0f} s)")
-
-        with sigterm_interrupts():
-            result = run_suite(config, artifacts, progress=progress, cache_dir=cache)
+    with Progress(plan.steps, "bench") as bar:
+        # not a terminal (a CI log): a line per job and at least every 10 s, with the time left
+        log = None if bar.enabled else LogProgress(plan.steps, plan.seconds, say)
+        with sigterm_interrupts(), heartbeat(log):
+            result = run_suite(config, artifacts, progress=progress_to(bar, log, say), cache_dir=cache,
+                               started=log.started if log else None)
     floors = {**result.floors, **flatten_interference(result.interference)}
     environment = fingerprint(config.threads, result.allocator, config.devices, load_start)
     run_config = {**config.to_json(), "artifacts": artifacts.to_json(),
@@ -105,10 +99,14 @@ def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
     partial = result.partial
     extra = {"partial": True, "partial_reason": partial} if partial else None
     if sections and not partial:
-        extra, partial = _run_sections(sections)
-    path = write_results(out, environment, run_config, floors, result.measurements, sections=extra)
-    results = load_results(path)
-    write_outputs(results, out)
+        _note(log, "the sections after the suite (run: the LoadGen pass, a process per runtime)")
+        with heartbeat(log):
+            extra, partial = _run_sections(sections)
+    _note(log, "writing results.json, results.csv, plots and report.md")
+    with heartbeat(log):  # the plots take seconds on a busy machine: the log still hears
+        path = write_results(out, environment, run_config, floors, result.measurements, sections=extra)
+        results = load_results(path)
+        write_outputs(results, out)
     for line in interference_lines(result.interference):
         say(line)
     if partial:  # written: now stop like the interruption asked (exit 130)
@@ -116,6 +114,11 @@ def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
         raise KeyboardInterrupt(partial)
     say(f"bench: done in {time.monotonic() - start:.1f} s: {summary_line(result.measurements)}")
     return results
+
+
+def _note(log: LogProgress | None, text: str) -> None:
+    if log:
+        log.note(text)
 
 
 def _run_sections(sections: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], str | None]:
@@ -201,6 +204,8 @@ def export_checkpoint(checkpoint: Path, export_dir: Path) -> Artifacts:
     return Artifacts.from_export_dir(export_dir, checkpoint)
 
 
+RUN_EXTRA_S = 15.0          # run's training, export and verification before the suite (2 vCPUs)
+LOADGEN_START_S = 2.0       # a LoadGen pass's process and setup, per runtime, beyond its duration
 SMOKE_LOADGEN_SKIP = "skipped in --smoke (tests drive LoadGen on their own)"
 
 
@@ -226,6 +231,10 @@ def run_pipeline(out: Path, config: SuiteConfig, quick: bool = False,
 
     prepare_out(out)
     start = time.monotonic()
+    passes = len(config.runtimes) * (loadgen + LOADGEN_START_S) if not isinstance(loadgen, str) else 0.0
+    for line in plan_lines(config, make_plan(config), RUN_EXTRA_S + passes,
+                           " with training, export and the LoadGen pass"):
+        say(line)
     if config.isolation == "fork":  # the workers' server imports torch & co. while we train
         from bench.forked import fork_context
 
@@ -241,6 +250,6 @@ def run_pipeline(out: Path, config: SuiteConfig, quick: bool = False,
     results = bench(out, config, artifacts,
                     {"pipeline": "run", "quick": quick, "train": asdict(train_config),
                      "config_file": config_file},
-                    lambda: {"loadgen": loadgen_pass(out, config, artifacts, loadgen)})
+                    lambda: {"loadgen": loadgen_pass(out, config, artifacts, loadgen)}, announce=False)
     say(f"run: done in {time.monotonic() - start:.1f} s -> {out / 'report.md'}")
     return results

@@ -7,7 +7,6 @@ untrusted input: read through linreg.untrusted, parsed by tomllib, every value t
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import math
 import sys
@@ -17,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.engine.timing import TimingConfig
-from bench.suite import SuiteConfig
-from linreg.errors import LinregError
+from bench.suite import DEFAULT_PROCESSES, SuiteConfig
+from linreg.errors import LinregError, did_you_mean
 from linreg.untrusted import read_bytes
 
 if sys.version_info >= (3, 11):
@@ -39,11 +38,6 @@ def file_actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
     """The options a config file may set: every long option but the required and hidden ones."""
     return {a.dest: a for a in parser._actions
             if a.dest not in SKIPPED and a.option_strings and a.help != argparse.SUPPRESS}
-
-
-def _suggest(key: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(key, known, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
 
 
 def _one(action: argparse.Action, value: Any, bad: Any) -> Any:
@@ -86,7 +80,7 @@ def _check_timing(raw: Any, source: object) -> dict[str, Any]:
     for key, value in raw.items():
         if key not in TIMING_KEYS:
             raise ConfigFileError(f"{source}: key timing.{key}: unknown key"
-                                  + _suggest(key, list(TIMING_KEYS)))
+                                  + did_you_mean(key, list(TIMING_KEYS)))
         want = type(getattr(defaults, key))
         ok = isinstance(value, int) if want is int else isinstance(value, (int, float))
         if isinstance(value, bool) or not ok or not math.isfinite(value) or value < 0:
@@ -111,7 +105,7 @@ def parse_settings(text: str, parser: argparse.ArgumentParser, source: object) -
             continue
         if key not in actions:
             raise ConfigFileError(f"{source}: key {key}: unknown key"
-                                  + _suggest(key, [*actions, "timing"]))
+                                  + did_you_mean(key, [*actions, "timing"]))
         values[key] = _check(actions[key], value,
                              lambda problem, k=key: ConfigFileError(f"{source}: key {k}: {problem}"))
     return values, timing
@@ -179,7 +173,8 @@ def show_defaults(parser: argparse.ArgumentParser) -> str:
         if action.default is not None:
             lines.append(f"{dest} = {_toml_value(action.default)}")
         else:  # chosen by the command (--quick changes it): commented out, the full run's value shown
-            example = getattr(suite, dest, None)
+            # SuiteConfig's processes is 1 (tests, the API); bench and run default to 3
+            example = DEFAULT_PROCESSES if dest == "processes" else getattr(suite, dest, None)
             lines.append(f"# {dest} = {_toml_value(action.metavar if example is None else example)}")
         lines.append("")
     lines += ["# The timing budget of each measurement (bench/engine/timing.py TimingConfig); a key set",

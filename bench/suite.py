@@ -8,7 +8,6 @@ known up front (absent device, CUDA graphs on a CPU, torch.compile in --quick) a
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial as partial_record
 from typing import Any, Callable
@@ -27,16 +26,19 @@ from bench.store.fingerprint import thread_setting
 from bench.runtimes.measure import INFERENCE_SIZES
 from bench.training import (PARITY_EPOCHS, TRAIN_SIZES, TRAINING_VARIANTS, variant_entry, variant_names,
                             variant_skip_reason)
-from bench.executors import executor
+from bench.executors import execute_or_skip, executor
 from bench.forked import can_fork_workers
 from bench.instructions import METRICS, count_instructions
-from bench.worker import WorkerTimeout, allocator_settings
+from bench.worker import allocator_settings
 from linreg.device import DeviceError, parse_device
-from linreg.errors import LinregError
+from linreg.errors import LinregError, did_you_mean
 
 ISOLATIONS = ("runtime", "fork", "none")
 DEFAULT_DEVICES = ("cpu", "cuda")  # cuda is always listed: on a CPU machine it is a skip record
 QUICK_COMPILE_SKIP = "skipped in --quick: compile takes ~20 s cold"
+DEFAULT_PROCESSES = 3   # enough to see a slow phase of the host as spread, and to verify tracking
+QUICK_PROCESSES = 1     # --quick: 3 rounds in one process give the estimate its 3 draws (a worker
+                        # start is ~2.5 s of imports; 3 processes made --quick 133 s)
 
 
 class SuiteError(LinregError):
@@ -90,7 +92,9 @@ class SuiteConfig:
         for name, allowed in (("runtimes", runtime_names()), ("variants", variant_names())):
             bad = [v for v in getattr(self, name) if v not in allowed]
             if bad:
-                raise SuiteError(f"unknown {name[:-1]} {bad[0]!r} (choose from {', '.join(allowed)})")
+                hint = did_you_mean(bad[0], allowed, None)
+                raise SuiteError(f"unknown {name[:-1]} {bad[0]!r}"
+                                 + (hint or f" (choose from {', '.join(allowed)})"))
         if self.isolation not in ISOLATIONS:
             raise SuiteError(f"isolation must be one of {ISOLATIONS}, got {self.isolation!r}")
         if self.isolation == "fork" and not can_fork_workers():
@@ -158,7 +162,7 @@ def _split_devices(
     return devices, skips
 
 
-def _planned(config: SuiteConfig, artifacts: Artifacts | None) -> list[tuple[dict[str, Any], list[Measurement]]]:
+def planned_jobs(config: SuiteConfig, artifacts: Artifacts | None) -> list[tuple[dict[str, Any], list[Measurement]]]:
     """(worker job or {}, skip records known up front) per runtime / variant and thread count."""
     return [p for threads in config.threads for p in _planned_at(config, artifacts, threads)]
 
@@ -201,16 +205,21 @@ def _cuda_only(entry: Any, device: str) -> str | None:
 
 
 def count_measurements(config: SuiteConfig) -> int:
-    """How many Measurement records a run produces (skips included): the progress total."""
+    """How many Measurement records a run produces (skips included)."""
     return len(config.threads) * len(config.devices) * (len(config.variants) * len(config.train_sizes)
                                                         + len(config.runtimes) * len(config.batch_sizes))
 
 
 def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
               progress: Callable[[str], None] | None = None,
-              cache_dir: str | None = None) -> SuiteResult:
-    """Floors, then every training variant and inference runtime, each in its own worker."""
+              cache_dir: str | None = None,
+              started: Callable[[str], None] | None = None) -> SuiteResult:
+    """Floors, then every training variant and inference runtime, each in its own worker.
+
+    `progress` gets each measurement's label as each process finishes it (a skip once), and other
+    news as text; `started` gets `phase/name, process k of K` as each worker job begins."""
     emit_progress = progress or (lambda label: None)
+    job_started = started or (lambda what: None)
 
     execute = executor(config.isolation, cache_dir, config.worker_timeout_s)
     emit_progress("floors")
@@ -218,31 +227,32 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
     floors = floor_run["floors"]
     allocator = floor_run["process"]["allocator"] if config.isolation != "none" else allocator_settings()
 
-    planned = _planned(config, artifacts)
+    planned = planned_jobs(config, artifacts)
     jobs = [job for job, _ in planned if job]
     runs: dict[int, dict[tuple, list[Measurement]]] = {id(job): {} for job in jobs}
     for job in jobs:  # each large call's floor, by device and size
         job["floors_bytes_per_s"] = floors_by_size(floors, job["devices"], job["sizes"])
+    for _, skips in planned:  # known up front: counted now, so the progress's count is true
+        for m in skips:
+            emit_progress(m.spec.label)
     partial = None
     try:
         for job, k in round_robin(jobs, config.processes):  # A1 B1 C1, B2 C2 A2, ...
-            last = k == config.processes - 1
-
-            def keep(m: Measurement, job: dict[str, Any] = job, last: bool = last) -> None:
+            def keep(m: Measurement, job: dict[str, Any] = job) -> None:
                 runs[id(job)].setdefault(m.spec.key, []).append(m)
-                if last:
-                    emit_progress(m.spec.label)
+                emit_progress(m.spec.label)  # each process's: a log hears of every finished one
+            name = job.get("variant") or job.get("runtime")
+            job_started(f"{'train_epoch' if job['task'] == 'training' else 'inference'}/{name}, "
+                        f"process {k + 1} of {config.processes}")
             # per-call latency once per measurement: in the first process (the one combine keeps)
             timed_job = job if k == 0 else {**job, "timing": {**job["timing"], "latency": False}}
-            _execute_or_skip(timed_job, execute, keep)
+            execute_or_skip(timed_job, execute, keep)
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: keep every finished measurement
         partial = f"interrupted by {interruption_reason(exc)}"
 
     measurements: list[Measurement] = []
     for job, skips in planned:
-        for m in skips:
-            measurements.append(m)
-            emit_progress(m.spec.label)
+        measurements += skips
         measurements += [combine(ms) for ms in runs.get(id(job), {}).values()]
     if len(config.threads) > 1:  # several counts: each measurement's count joins its key (eager-t2)
         measurements = [replace(m, spec=replace(m.spec, thread_scaling=True)) for m in measurements]
@@ -267,8 +277,8 @@ def _floors_and_probe(config: SuiteConfig, artifacts: Artifacts | None,
     floor_job = {"task": "floors", "threads": config.threads[0], "timing": asdict(config.timing),
                  "copy_bytes": config.copy_bytes, "devices": list(config.devices),
                  "sizes": sorted({*config.batch_sizes, *config.train_sizes})}
-    record = partial_record(interference_record, config.interference, config.runtimes,
-                            config.threads[0], config.isolation, probe)
+    record = partial_record(interference_record, config.interference or probe_off_reason(config),
+                            config.runtimes, config.threads[0], config.isolation, probe)
     try:
         floor_run = execute({**floor_job, "interference": probe} if probe else floor_job, lambda m: None)
         return floor_run, record(floor_run.get("interference"))
@@ -276,23 +286,9 @@ def _floors_and_probe(config: SuiteConfig, artifacts: Artifacts | None,
         return execute(floor_job, lambda m: None), record(None, f"{exc}")
 
 
-def _execute_or_skip(job: dict[str, Any], execute: Callable[..., dict[str, Any]],
-                     keep: Callable[[Measurement], None]) -> None:
-    """Run one worker job; a crashed worker's missing records become skips that say why, loudly."""
-    done: set[tuple] = set()
-
-    def emit(m: Measurement) -> None:
-        done.add(m.spec.key)
-        keep(m)
-    try:
-        execute(job, emit)
-    except RuntimeError as exc:
-        sys.stderr.write(f"warning: {exc}\n")
-        reason = str(exc) if isinstance(exc, WorkerTimeout) else f"worker failed: {exc}"
-        phase = "train_epoch" if job["task"] == "training" else "inference"
-        name = job.get("variant") or job.get("runtime")
-        for device in job["devices"]:
-            for size in job["sizes"]:
-                spec = Spec(phase, name, device, size, threads=job["threads"])
-                if spec.key not in done:
-                    keep(skipped(spec, reason))
+def probe_off_reason(config: SuiteConfig) -> str:
+    """Why the ORT interference probe did not run: --quick (its 1-3 s do not fit, and at 2 threads
+    it does not repeat anyway), or a config that turned it off (the Python API's example)."""
+    if config.compile_skip_reason == QUICK_COMPILE_SKIP:
+        return "--quick skips it"
+    return "interference=False in the suite's config"

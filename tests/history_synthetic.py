@@ -115,3 +115,10 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def file_runs(store: str, docs: list[dict[str, Any]]) -> None:
+    """File `docs` into the store, in order: one concurrent writer of test_history_store (here, in
+    a light module, so a spawned writer starts without importing torch)."""
+    for d in docs:
+        file_run(Path(store), d)

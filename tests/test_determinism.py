@@ -11,12 +11,18 @@ print(json.dumps({"final": r.final_state, "losses": [h.train_loss for h in r.his
 """
 
 
-def _run() -> dict:
-    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
+def _start() -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True)
+
+
+def _result(proc: subprocess.Popen) -> dict:
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0
+    return json.loads(out)
 
 
 def test_separate_processes_are_bit_identical():
-    first, second = _run(), _run()
+    procs = [_start(), _start()]  # side by side: each pins 1 thread, and the wall time halves
+    first, second = (_result(p) for p in procs)
     assert first == second
     assert len(first["losses"]) == 30

@@ -88,9 +88,20 @@ def test_pytest_benchmark_is_read_by_pytest_benchmark_and_compare(
 
 def test_export_bad_input(store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["history", str(store), "--export", "pytest-benchmark", "-o", str(tmp_path / "x")]) == 2
-    assert main(["history", str(store), "--export", "bmf"]) == 2
+    assert main(["history", str(store), "--export", "bmf", "--regressions"]) == 2  # both on stdout
     assert main(["history", str(store), "--export", "bmf", "-o", str(tmp_path / "x"),
                  "--machine", "nope"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 3 and all(line.startswith("error: ") for line in err)
     assert "give --machine" in err[0] and not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("output", [["-o", "-"], []])
+def test_export_to_stdout_is_the_document_alone(store: Path, tmp_path: Path, output: list[str],
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """-o - (or no -o) writes the export to stdout, as the field's tools do; the summary goes to
+    stderr, so `history DIR --export bmf | jq` reads JSON."""
+    assert main(["history", str(store), "--export", "bmf", *output]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == export(store, "bmf", tmp_path / "bmf.json")
+    assert "history: " in captured.err and not Path("-").exists()

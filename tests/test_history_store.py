@@ -12,7 +12,7 @@ from bench.cli import main
 from bench.history.store import (STORE_MARKER, StoreError, file_run, open_store, parse_run_filename,
                                  run_id_of)
 from bench.store.identity import MACHINE_ID_ENV, IdentityError, check_id, machine_id, new_run_id
-from tests.history_synthetic import results_doc, utc
+from tests.history_synthetic import file_runs, results_doc, utc
 
 KEYS = {("inference", "eager", 1): 5e-6, ("train_epoch", "eager", 40): 1e-4}
 
@@ -81,17 +81,15 @@ def test_results_without_run_or_machine_id_get_a_content_id_and_need_machine(
     assert len(list(store.glob("old-box/2026*.json"))) == 1
 
 
-def _writer(store: str, seed: int, shared: dict) -> None:
-    for i in range(4):
-        file_run(Path(store), doc(machine=f"box-{seed % 2}", minute=seed * 10 + i, seed=seed * 10 + i))
-    file_run(Path(store), shared)  # every writer also files the same run at the same time
-
-
 def test_concurrent_writers_never_conflict(tmp_path: Path) -> None:
     store = open_store(tmp_path / "store", create=True)
     shared = doc(machine="box-0", minute=999, seed=999)
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(str(store), seed, shared)) for seed in range(4)]
+    # every writer also files the same run at the same time; the writers run file_runs from a light
+    # module: a spawned process then starts without importing this module's torch (4 s each)
+    docs = [[doc(machine=f"box-{seed % 2}", minute=seed * 10 + i, seed=seed * 10 + i) for i in range(4)] + [shared]
+            for seed in range(4)]
+    procs = [ctx.Process(target=file_runs, args=(str(store), runs)) for runs in docs]
     for p in procs:
         p.start()
     for p in procs:

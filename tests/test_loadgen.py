@@ -164,3 +164,12 @@ def test_settings_validate_on_construction() -> None:
         LoadgenConfig("server", "eager", target_qps=10.0)
     with pytest.raises(ValueError, match="unknown scenario"):
         LoadgenConfig("burst", "eager")
+
+
+def test_the_recorded_settings_are_the_scenarios_own() -> None:
+    """loadgen.json's settings: a single-stream run sent 1 sample a query and recorded 8."""
+    single = LoadgenConfig("single-stream", "eager").to_json()
+    assert "samples_per_query" not in single and "offline_batch" not in single and "server_batching" not in single
+    assert LoadgenConfig("multi-stream", "eager").to_json()["samples_per_query"] == 8
+    server = LoadgenConfig("server", "eager", target_qps=10.0, latency_bound_ms=1.0).to_json()
+    assert server["server_batching"] == "inline" and "samples_per_query" not in server

@@ -87,3 +87,41 @@ def test_floor_lines_belong_to_their_device(golden: dict, tmp_path: Path, monkey
     write_plots(results, tmp_path)
     floors = [label for label in labels if "bandwidth" in label]
     assert floors and all(", cpu (" in label for label in floors)  # no floor for cuda: none drawn
+
+
+def test_the_limit_is_the_roofline_and_a_point_past_it_is_flagged() -> None:
+    """The line is the roofline at each size (a cache-resident size streams faster than DRAM);
+    a median past it is returned for the red ring, never silently drawn above its ceiling."""
+    from bench.report.plots import FIGURES, beyond_roofline
+
+    latency, throughput = FIGURES["inference"]
+    assert all("roofline" in f.floor_name and "copy" not in f.floor_name for fs in FIGURES.values() for f in fs)
+    data = {("eager", "cpu"): [(1000, 1e-6, 1e-6, 1e-6), (100_000, 1e-5, 1e-5, 1e-5)]}
+    # 8 B/sample: 10^5 samples in 10 us is 80 GB/s; the bound there (its roofline at 40 GB/s) is beaten
+    bound_rate = {1000: throughput.floor_of(1000, 40e9), 100_000: throughput.floor_of(100_000, 40e9)}
+    assert beyond_roofline(throughput, data, bound_rate) == [(100_000, 1e10)]
+    bound_time = {1000: latency.floor_of(1000, 40e9), 100_000: latency.floor_of(100_000, 40e9)}
+    assert beyond_roofline(latency, data, bound_time) == [(100_000, 1e-5)]
+
+
+def test_latency_pictures_are_small_multiples_and_an_honest_tail(tmp_path: Path, monkeypatch) -> None:
+    """latency_percentiles.png: one panel per runtime (not 18 lines in one); latency_cdf.png:
+    steps between the stored quantiles (no straight line across decades), its unit on the ticks."""
+    import matplotlib.figure
+
+    from bench.report.latency_plots import latency_series, plot_cdf, plot_percentiles
+
+    saved: list = []
+    real = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda self, *a, **k: (saved.append(self), real(self, *a, **k))[1])
+    results = load_results(Path(__file__).parents[1] / "results" / "reference-cpu" / "results.json")
+    data = latency_series(results["measurements"])
+    assert len(data) == 6
+    plot_percentiles(data, tmp_path / "p.png")
+    panels = [ax for ax in saved[0].axes if ax.get_visible() and ax.lines]
+    assert len(panels) == 6 and all(len(ax.lines) == 3 for ax in panels)
+    plot_cdf(data, tmp_path / "c.png")
+    ax = saved[1].axes[0]
+    assert all(line.get_drawstyle() == "steps-post" for line in ax.lines)
+    assert "(s)" not in ax.get_xlabel()

@@ -42,20 +42,34 @@ def check_results(out: Path, probed: bool = True) -> dict:
     return results
 
 
-def test_run_smoke_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "run"
-    assert main(["run", "--smoke", "--out", str(out)]) == 0
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One whole `run --smoke` (its stderr with it), shared: bench from its export folder too."""
+    out = tmp_path_factory.mktemp("smoke") / "run"
+    capture = pytest.MonkeyPatch()
+    import io
+    import sys
+
+    err = io.StringIO()
+    capture.setattr(sys, "stderr", err)
+    try:
+        assert main(["run", "--smoke", "--out", str(out)]) == 0, err.getvalue()
+    finally:
+        capture.undo()
+    return out, err.getvalue()
+
+
+def test_run_smoke_end_to_end(smoke_run: tuple[Path, str]) -> None:
+    out, err = smoke_run
     results = check_results(out)
     assert results["config"]["isolation"] == "none"
     assert results["config"]["timing"]["gc"] == "off inside timed blocks"  # the one GC policy, recorded
-    err = capsys.readouterr().err
     assert "[1/3] train" in err and "[3/3] bench" in err
+    assert "bench: plan: " in err and "about " in err  # the plan, said before training
 
 
-def test_bench_from_an_export_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "run"
-    assert main(["run", "--smoke", "--out", str(out), "--runtimes", "eager",
-                 "--variants", "fused"]) == 0
+def test_bench_from_an_export_folder(tmp_path: Path, smoke_run: tuple[Path, str]) -> None:
+    out = smoke_run[0]
     again = tmp_path / "again"
     assert main(["bench", "--smoke", "--out", str(again), "--export-dir", str(out / "export"),
                  "--runtimes", "onnxruntime", "--variants", "eager", "--devices", "cpu",
@@ -101,13 +115,19 @@ def test_run_quick_end_to_end(tmp_path: Path) -> None:
                                                      "exported_program", "onnxruntime"}
 
 
-def test_parity_failure_exits_1_after_writing_everything(
+def test_parity_failure_exits_1_after_writing_everything_and_the_cache_dir_is_set_first(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two behaviours, one smoke run (each is seconds): a parity failure, and the Inductor cache
+    folder that run sets before exporting, used and recorded."""
+    import os
+
     import bench.runtimes.measure
     from bench.engine.measurement import Parity
 
     monkeypatch.setattr(bench.runtimes.measure, "check_parity",
                         lambda *a, **k: Parity(1.0, 99, False, "bit-exact"))
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     out = tmp_path / "bad"
     assert main(["run", "--smoke", "--out", str(out), "--runtimes", "eager",
                  "--variants", "eager", "--devices", "cpu"]) == 1
@@ -116,18 +136,7 @@ def test_parity_failure_exits_1_after_writing_everything(
     for name in ("results.json", "results.csv", "report.md"):
         assert (out / name).is_file(), name
     assert "PARITY FAILED" in (out / "report.md").read_text()
-
-
-def test_run_uses_and_records_the_cache_dir_it_sets_before_exporting(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    out = tmp_path / "run"
-    assert main(["run", "--smoke", "--out", str(out), "--runtimes", "eager",
-                 "--variants", "fused", "--devices", "cpu"]) == 0
     expected = str(tmp_path / "xdg" / "linreg-bench" / "inductor")
-    import os
-
     assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == expected
     results = json.loads((out / "results.json").read_text())
     assert results["config"]["torchinductor_cache_dir"] == expected
@@ -137,9 +146,9 @@ def test_run_uses_and_records_the_cache_dir_it_sets_before_exporting(
 
 
 def test_processes_interleave_and_every_measurement_gets_an_estimate(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, exported: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "k3"
-    assert main(["run", "--smoke", "--out", str(out), "--runtimes", "eager", "onnxruntime",
+    assert main(["bench", "--export-dir", str(exported), "--smoke", "--out", str(out), "--runtimes", "eager", "onnxruntime",
                  "--variants", "eager", "--devices", "cpu", "--processes", "3",
                  "--batch-sizes", "1", "7", "--train-sizes", "40"]) == 0
     results = json.loads((out / "results.json").read_text())

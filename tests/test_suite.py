@@ -13,7 +13,7 @@ import torch
 from bench.engine.measurement import Measurement
 from bench.runtimes.base import Artifacts
 from bench.runtimes.measure import measure_inference
-from bench.suite import (QUICK_COMPILE_SKIP, SuiteConfig, SuiteError, _planned,
+from bench.suite import (QUICK_COMPILE_SKIP, SuiteConfig, SuiteError, planned_jobs,
                          count_measurements)
 from bench.engine.timing import TimingConfig
 from bench.worker import ALLOCATOR_ENV, main as worker_main, run_worker
@@ -57,7 +57,7 @@ def test_failed_worker_raises_with_its_reason() -> None:
 @pytest.mark.skipif(not NO_CUDA, reason="checks the records of a machine without CUDA")
 def test_plan_records_absent_devices_and_quick_compile_as_skips() -> None:
     config = SuiteConfig.quick(runtimes=("eager", "torch_compile"), variants=("eager", "cuda_graph"))
-    plan = _planned(config, Artifacts(Path("model.pth")))
+    plan = planned_jobs(config, Artifacts(Path("model.pth")))
     skips = [m for _, s in plan for m in s]
     reasons = {(m.spec.phase, m.spec.runtime, m.spec.device): m.skip_reason for m in skips}
     assert reasons[("inference", "eager", "cuda")] == "cuda: no CUDA device"

@@ -111,10 +111,17 @@ def test_timeline_splits_trials_from_fixed_costs():
 def test_rerun_runs_nothing_and_a_changed_config_is_refused(swept, tmp_path, capsys):
     out, doc = swept
     config = _write(tmp_path, SWEEP)
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(out.rglob("*")) if p.is_file()}
+    assert main(["sweep", "--config", str(config), "--out", str(out)]) == 0
+    assert "nothing to run, nothing written" in capsys.readouterr().err
+    # nothing to do changes nothing: no file rewritten, no machine stamp for trials run elsewhere
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(out.rglob("*")) if p.is_file()} == before
+    (out / "best_loss_curves.png").unlink()  # an output missing: the closing work runs again
     assert main(["sweep", "--config", str(config), "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert "resuming: 8 of 8" in err and "sweep: no trial to run" in err
     assert json.loads((out / "sweep.json").read_text())["last_run"]["trials_run"] == 0
+    assert (out / "best_loss_curves.png").is_file()
     changed = _write(tmp_path, SWEEP.replace("epochs = 30", "epochs = 31"), "changed.toml")
     assert main(["sweep", "--config", str(changed), "--out", str(out)]) == 2
     assert "--restart" in capsys.readouterr().err

@@ -14,7 +14,7 @@ from bench.compare.gate import MedianGate
 from bench.engine.measurement import Measurement, Parity, Spec
 from bench.report.markdown import render_report
 from bench.store.results import build_results, load_results, write_csv
-from bench.suite import SuiteConfig, SuiteError, _planned, count_measurements
+from bench.suite import SuiteConfig, SuiteError, count_measurements, planned_jobs
 from tests.helpers import bench_args
 
 ENV = {"cpu_model": "AMD EPYC", "cpu_count": 2, "versions": {"torch": "2.13.0"}}
@@ -65,10 +65,10 @@ def test_config_show_prints_the_list() -> None:
 def test_suite_plans_every_measurement_at_each_count() -> None:
     config = SuiteConfig(threads=(1, 2), runtimes=("onnxruntime",), variants=("eager",), devices=("cpu",),
                          batch_sizes=(1,), train_sizes=(40,))
-    jobs = [job for job, _ in _planned(config, None) if job]
+    jobs = [job for job, _ in planned_jobs(config, None) if job]
     assert sorted((j["task"], j["threads"]) for j in jobs) == [("training", 1), ("training", 2)]
     assert count_measurements(config) == 4
-    skips = [m.spec for _, s in _planned(config, None) for m in s]  # no export: ORT is skipped
+    skips = [m.spec for _, s in planned_jobs(config, None) for m in s]  # no export: ORT is skipped
     assert [(s.runtime, s.threads) for s in skips] == [("onnxruntime", 1), ("onnxruntime", 2)]
     assert SuiteConfig(threads=2).threads == (2,) and SuiteConfig(threads=(2, 1, 2)).threads == (2, 1)
     for bad in ((), (0,), (1, -1), (True,)):

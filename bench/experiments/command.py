@@ -53,7 +53,7 @@ def _check_threads(configs: list[dict[str, Any]], jobs: int) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from bench.experiments.best import publish_best
-    from bench.experiments.outputs import write_outputs
+    from bench.experiments.outputs import outputs_are_current, write_outputs
     from bench.experiments.plots import PLOT_FILES, draw_plot
     from bench.experiments.runner import Sweep, run_on_pool, wait_all
     from bench.experiments.timeline import Timeline, describe
@@ -70,6 +70,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     configs = trial_configs(spec)
     _check_threads(configs, args.jobs)
     sweep = Sweep(spec, args.out, args.restart)
+    if not sweep.todo:
+        records = [sweep.records[tid] for tid in sweep.configs]
+        finished = [r for r in records if r["status"] == "ok"]
+        best = min(finished, key=ranking_key) if finished else None
+        if outputs_are_current(args.out, records, best, PLOT_FILES):
+            sys.stderr.write(f"sweep: all {len(records)} trials of {args.config} are finished and published "
+                             f"in {args.out}: nothing to run, nothing written\n")
+            return _report(args.out, spec, records, best)
     varied = list(spec.grid)
     # at least as many workers as closing tasks (3 plots, best/), never more than --jobs
     timeline = Timeline(workers=min(args.jobs, max(len(sweep.todo), len(PLOT_FILES) + 1)))
@@ -94,9 +102,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     last_run = timeline.as_json()
     write_outputs(args.out, spec, records, environment, best, last_run)
     sys.stderr.write(describe(last_run) + "\n")
+    return _report(args.out, spec, records, best, "wrote")
+
+
+def _report(out: Path, spec: Any, records: list[dict[str, Any]], best: dict[str, Any] | None,
+            verb: str = "in") -> int:
     counts = {s: sum(r["status"] == s for r in records) for s in ("ok", "diverged", "failed")}
     print(f"sweep: {len(records)} trials ({counts['ok']} finished, {counts['diverged']} diverged, "
-          f"{counts['failed']} failed); wrote {args.out}/sweep.json, sweep.csv, summary.md, plots"
+          f"{counts['failed']} failed); {verb} {out}/sweep.json, sweep.csv, summary.md, plots"
           + (", best/" if best else ""))
     if best is not None:
         chosen = ", ".join(f"{k}={best['config'][k]}" for k in spec.grid)

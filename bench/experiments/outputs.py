@@ -40,6 +40,24 @@ def write_outputs(out: Path, spec: SweepSpec, records: list[dict[str, Any]],
     write_text_atomic(out / "summary.md", render_summary(spec, records, best))
 
 
+def outputs_are_current(out: Path, records: list[dict[str, Any]], best: dict[str, Any] | None,
+                        plots: tuple[str, ...]) -> bool:
+    """Whether `out` already holds the published outputs of exactly these trials: then a sweep
+    with nothing to run writes nothing (its files stay byte-identical, no new machine stamp)."""
+    from linreg.untrusted import UntrustedFileError, load_json
+
+    names = ["sweep.csv", "summary.md", *plots] + (["best/model.pth", "best/train.json"] if best else [])
+    if not all((out / name).is_file() for name in names):
+        return False
+    try:
+        doc = load_json(out / "sweep.json")
+    except UntrustedFileError:
+        return False
+    return (isinstance(doc, dict) and isinstance(doc.get("trials"), list)
+            and [t.get("id") if isinstance(t, dict) else None for t in doc["trials"]] == [r["id"] for r in records]
+            and doc.get("best") == (best["id"] if best else None))
+
+
 def render_csv(records: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     columns = ["id", "status", *TRAIN_KEYS, *CSV_METRICS]

@@ -1,7 +1,6 @@
 """sweep.toml: read as untrusted input, validated key by key, expanded into trial configs."""
 from __future__ import annotations
 
-import difflib
 import hashlib
 import itertools
 import json
@@ -12,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from linreg.errors import LinregError
+from linreg.errors import LinregError, did_you_mean
 from linreg.models import MODELS
 from linreg.train import LOSSES, OPTIMIZERS, TrainConfig
 from linreg.untrusted import read_bytes
@@ -62,11 +61,6 @@ def _fail(source: object, key: str, problem: str) -> SweepConfigError:
     return SweepConfigError(f"{source}: key {key}: {problem}")
 
 
-def _suggest(key: str, known: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(key, known, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
-
-
 def check_value(key: str, value: Any, source: object, where: str) -> Any:
     """One train setting, type- and range-checked; `where` names it in errors (grid.lr[2])."""
     def bad(problem: str) -> SweepConfigError:
@@ -99,7 +93,7 @@ def _check_grid(raw: Any, source: object) -> dict[str, list[Any]]:
     grid: dict[str, list[Any]] = {}
     for key, values in raw.items():
         if key not in TRAIN_KEYS:
-            raise _fail(source, f"grid.{key}", "unknown key" + _suggest(key, TRAIN_KEYS))
+            raise _fail(source, f"grid.{key}", "unknown key" + did_you_mean(key, TRAIN_KEYS))
         if not isinstance(values, list):
             raise _fail(source, f"grid.{key}", f"expected a list of values, got {values!r}")
         if not values:
@@ -123,7 +117,7 @@ def _split_fixed(raw: Any, source: object, grid: dict[str, list[Any]]) -> tuple[
         if key in SWEEP_KEYS:
             options[key] = value
         elif key not in TRAIN_KEYS:
-            raise _fail(source, f"fixed.{key}", "unknown key" + _suggest(key, TRAIN_KEYS + SWEEP_KEYS))
+            raise _fail(source, f"fixed.{key}", "unknown key" + did_you_mean(key, TRAIN_KEYS + SWEEP_KEYS))
         elif key in grid:
             raise _fail(source, f"fixed.{key}", "is also in [grid]; give it in one of them")
         else:
@@ -157,7 +151,7 @@ def parse_spec(text: str, source: object = "sweep.toml") -> SweepSpec:
     top = {k: v for k, v in data.items() if k not in TABLES}
     for key in top:
         if key not in SWEEP_KEYS:
-            raise _fail(source, key, "unknown key" + _suggest(key, TABLES + SWEEP_KEYS))
+            raise _fail(source, key, "unknown key" + did_you_mean(key, TABLES + SWEEP_KEYS))
     grid = _check_grid(data.get("grid", {}), source)
     fixed, options = _split_fixed(data.get("fixed", {}), source, grid)
     size = math.prod(len(v) for v in grid.values())

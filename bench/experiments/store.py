@@ -36,7 +36,8 @@ def prepare(out: Path, spec: SweepSpec, restart: bool) -> None:
     if restart:
         shutil.rmtree(out / TRIALS_DIR, ignore_errors=True)
     (out / TRIALS_DIR).mkdir(parents=True, exist_ok=True)
-    write_json_atomic(config_path, wanted)
+    if restart or not config_path.exists():  # else it holds `wanted` already: leave its bytes be
+        write_json_atomic(config_path, wanted)
 
 
 def save_trial(out: Path, record: dict[str, Any]) -> None:

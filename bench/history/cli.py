@@ -1,7 +1,7 @@
 """`linreg-bench history`: file runs into a store (`history add`), trends, steps, a dashboard, exports.
 
     linreg-bench history add DIR results.json [results.json ...] [--machine NAME]
-    linreg-bench history DIR [--out SITE] [--regressions] [--export FORMAT -o FILE]
+    linreg-bench history DIR [--out SITE] [--regressions] [--export FORMAT [-o FILE|-]]
 
 Exit codes: 0 fine; 1 with --regressions when the newest run of a machine carries a flagged
 slowdown; 2 bad input (one `error: ...` line). A corrupt file inside the store is reported on
@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--regressions", action="store_true",
                    help="print flagged steps; exit 1 if a machine's newest run has a flagged slowdown")
     p.add_argument("--export", choices=("github-action-benchmark", "bmf", "pytest-benchmark"),
-                   help="write the newest run of each machine in this format (needs -o)")
-    p.add_argument("-o", "--output", type=Path, metavar="FILE", help="the export's file")
+                   help="write the newest run of each machine in this format (to stdout, or -o FILE)")
+    p.add_argument("-o", "--output", type=Path, metavar="FILE",
+                   help="the export's file; - (or none) is stdout, and the summary lines go to stderr")
     p.add_argument("--fail-on", default=DEFAULT_STEP, metavar="median:N%",
                    help="step threshold, compare's spelling (default median:10%%)")
     p.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
@@ -88,13 +90,18 @@ def cmd_history(args: argparse.Namespace) -> int:
     if len(args.args) != 1:
         raise LinregError(f"history takes one store folder, got {len(args.args)} arguments "
                           "(to file runs: history add DIR results.json ...)")
-    if args.export and args.output is None:
-        raise LinregError("--export needs -o FILE")
     if args.output is not None and not args.export:
         raise LinregError("-o FILE goes with --export FORMAT")
-    if args.output is not None:
+    if args.export and to_stdout(args.output) and args.regressions:
+        raise LinregError("--export to stdout and --regressions would share stdout; name a file with -o")
+    if args.output is not None and not to_stdout(args.output):
         check_output_file(args.output, "-o")  # a device, FIFO or link is never replaced
     return read_history(Path(args.args[0]), args)
+
+
+def to_stdout(output: Path | None) -> bool:
+    """-o - (or no -o) writes the export to stdout, as the field's tools do."""
+    return output is None or str(output) == "-"
 
 
 def add_files(store_dir: Path, files: list[Path], machine: str | None) -> int:
@@ -135,23 +142,28 @@ def read_history(store_dir: Path, args: argparse.Namespace) -> int:
     if args.out is not None:
         check_site_target(args.out)  # before minutes of work, not after
     start = time.monotonic()
+    # an export on stdout is the only thing there: the summary lines move to stderr
+    say = partial(print, file=sys.stderr) if args.export and to_stdout(args.output) else print
     history = analyze(store_dir, gate, args.repo, InstructionGate.parse(args.fail_on_instructions))
     for problem in history.store.problems:
         sys.stderr.write(f"warning: skipped {problem}\n")
-    print(f"history: {len(history.store.runs)} runs, {len(history.store.machines)} machine(s), "
+    say(f"history: {len(history.store.runs)} runs, {len(history.store.machines)} machine(s), "
           f"{len(history.commits)} commits, {len(history.trends)} measurements, "
           f"{len(history.steps)} flagged steps ({gate.label})")
     if history.count_trends:
-        print(f"history: instruction counts of {len(history.count_trends)} measurements, "
+        say(f"history: instruction counts of {len(history.count_trends)} measurements, "
               f"{len(history.count_steps)} flagged steps ({history.count_gate.label})")
     if args.out is not None:
         index = build_site(history, args.out)
-        print(f"wrote {index} ({page_weight(args.out) / 1e6:.1f} MB with figures) "
+        say(f"wrote {index} ({page_weight(args.out) / 1e6:.1f} MB with figures) "
               f"in {time.monotonic() - start:.1f} s")
     if args.export:
-        document = export(history, args.export, args.machine)
-        write_text_atomic(args.output, json.dumps(document, indent=2, allow_nan=False) + "\n")
-        print(f"wrote {args.output} ({args.export})")
+        text = json.dumps(export(history, args.export, args.machine), indent=2, allow_nan=False) + "\n"
+        if to_stdout(args.output):
+            sys.stdout.write(text)
+        else:
+            write_text_atomic(args.output, text)
+            say(f"wrote {args.output} ({args.export})")
     if args.regressions or not (args.out or args.export):
         return print_steps(history, fail=args.regressions)
     return 0

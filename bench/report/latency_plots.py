@@ -65,25 +65,48 @@ def write_latency_plots(results: dict[str, Any], out_dir: str | Path) -> list[Pa
 
 
 def plot_percentiles(data: dict[tuple[str, str], list[dict[str, Any]]], path: Path) -> Path:
+    """Small multiples: one panel per runtime and device, its p50/p99/p99.9 against batch size,
+    on shared axes (18 lines in one panel could not be read)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter
+
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(10, 6))
+    columns = min(3, len(data))
+    rows = -(-len(data) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), sharex=True,
+                             sharey=True, squeeze=False)
     try:
-        for i, ((runtime, device), entries) in enumerate(data.items()):
-            color = f"C{i % 10}"
+        for ax, (i, ((runtime, device), entries)) in zip(axes.flat, enumerate(data.items())):
             for key, style, marker in SHOWN:
                 points = [(e["batch_size"], e["latency_s"].get(key)) for e in entries]
                 points = [(b, v) for b, v in points if v]
-                ax.plot(*zip(*points), linestyle=style, marker=marker, color=color, markersize=4,
-                        label=f"{runtime} ({device}) {key}")
-        ax.set_title("Per-request latency (single calls): p50 solid, p99 dashed, p99.9 dotted")
-        ax.set_xlabel("batch size (samples)")
-        ax.set_ylabel("latency per request")
-        return _save(fig, ax, path)
+                if points:
+                    ax.plot(*zip(*points), linestyle=style, marker=marker, color=f"C{i % 10}", markersize=4)
+            ax.set_title(f"{runtime} ({device})", fontsize=10)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_duration(v)))
+            ax.grid(True, which="major", alpha=0.4)
+        for ax in list(axes.flat)[len(data):]:
+            ax.set_visible(False)
+        for ax in axes[-1]:
+            ax.set_xlabel("batch size (samples)")
+        for ax in axes[:, 0]:
+            ax.set_ylabel("latency per request")
+        fig.legend([Line2D([], [], color="0.3", linestyle=style, marker=marker) for _, style, marker in SHOWN],
+                   [key.replace("p999", "p99.9") for key, _, _ in SHOWN], loc="upper right", ncol=3)
+        fig.suptitle("Per-request latency (single calls) against batch size, one panel per runtime",
+                     x=0.02, ha="left")
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+        return path
     finally:
         plt.close(fig)
 
 
 def plot_cdf(data: dict[tuple[str, str], list[dict[str, Any]]], path: Path) -> Path | None:
+    """The batch-1 tail as steps between the stored quantiles: a straight line between two of them
+    decades apart would draw requests that were never seen."""
     plt = _pyplot()
     curves = [(k, e["latency_cdf_s"]) for k, es in data.items() for e in es
               if e["batch_size"] == 1 and isinstance(e.get("latency_cdf_s"), dict) and e["latency_cdf_s"].get("s")]
@@ -92,10 +115,11 @@ def plot_cdf(data: dict[tuple[str, str], list[dict[str, Any]]], path: Path) -> P
     fig, ax = plt.subplots(figsize=(10, 6))
     try:
         for (runtime, device), cdf in curves:
-            # x: latency; y: the fraction of requests slower than it (log: the tail is visible)
-            ax.plot(cdf["s"], [1.0 - q for q in cdf["q"]], marker=".", label=f"{runtime} ({device})")
-        ax.set_title("Latency at batch 1: fraction of requests slower than x (1 - CDF)")
-        ax.set_xlabel("latency per request (s)")
+            # x: latency; y: the fraction slower than the step's start, an upper bound up to the next
+            ax.step(cdf["s"], [1.0 - q for q in cdf["q"]], where="post", marker=".", label=f"{runtime} ({device})")
+        ax.set_title("Latency at batch 1: fraction of requests slower than x (1 - CDF, steps at the "
+                     "stored quantiles)")
+        ax.set_xlabel("latency per request")  # the ticks carry their unit (ns, µs, ms)
         ax.set_ylabel("fraction slower")
         ax.set_xscale("log")
         from matplotlib.ticker import FuncFormatter

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from bench.engine.floors import device_bandwidth
+from bench.engine.floors import floors_by_size
 from bench.engine.measurement import entry_runtime, percentile
 from bench.engine.units import format_duration, format_rate
 from bench.report.format import (BYTES_PER_SAMPLE, INFERENCE_ORDER, LATENCY_PNG, PLOT_FILES,
@@ -65,15 +65,15 @@ FIGURES = {
     "inference": (
         Figure(LATENCY_PNG, "Inference latency per call (median, bars: IQR)", "batch size (samples)",
                "latency per call", lambda b, p25, med, p75: (med, p25, p75),
-               lambda b, bw: BYTES_PER_SAMPLE * b / bw, "copy-bandwidth floor"),
+               lambda b, bw: BYTES_PER_SAMPLE * b / bw, "roofline floor"),
         Figure(THROUGHPUT_PNG, "Inference throughput (median, bars: IQR)", "batch size (samples)",
                "throughput (samples/s)", lambda b, p25, med, p75: (b / med, b / p75, b / p25),
-               lambda b, bw: bw / BYTES_PER_SAMPLE, "copy-bandwidth ceiling", rate=True),
+               lambda b, bw: bw / BYTES_PER_SAMPLE, "roofline ceiling", rate=True),
     ),
     "train_epoch": (
         Figure(TRAIN_PNG, "Training: time per epoch (median, bars: IQR)", "N (training samples)",
                "time per epoch", lambda b, p25, med, p75: (med, p25, p75),
-               lambda n, bw: BYTES_PER_SAMPLE * n / bw, "copy-bandwidth floor"),
+               lambda n, bw: BYTES_PER_SAMPLE * n / bw, "roofline floor"),
     ),
 }
 
@@ -121,19 +121,38 @@ def _draw(figure: Figure, data: Series, floors: dict[str, Any] | None, path: Pat
 
 
 def _draw_floors(ax: Any, figure: Figure, data: Series, floors: dict[str, Any] | None) -> None:
-    """One floor per device that has one, drawn only where that device has data: a CPU copy
-    floor says nothing about a GPU's results, and vice versa."""
-    xs_all = [b for points in data.values() for b, *_ in points]
-    lo_x, hi_x = min(xs_all), max(xs_all)
+    """One roofline per device that has one, drawn only where that device has data (a CPU floor
+    says nothing about a GPU's results), at the bandwidth each size is judged against: the one
+    measured at that size where there is one (a call that fits a cache streams faster than DRAM),
+    else the device's copy bandwidth. A point beyond it is ringed in red: it beat the measured
+    bandwidth, so one of the two is wrong (the report's efficiency column says which sizes)."""
     devices = sorted({device for _, device in data}, key=device_rank)
+    beyond: list[tuple[int, float]] = []
     for j, device in enumerate(devices):
-        bandwidth = device_bandwidth(floors, device)
-        if not bandwidth:
+        xs = sorted({b for (_, d), points in data.items() if d == device for b, *_ in points})
+        by_size = floors_by_size(floors or {}, [device], xs)[device]
+        line = [(x, figure.floor_of(x, by_size[str(x)])) for x in xs if str(x) in by_size]
+        if not line:
             continue
-        ax.plot([lo_x, hi_x], [figure.floor_of(lo_x, bandwidth), figure.floor_of(hi_x, bandwidth)],
-                color="0.45" if device == "cpu" else "0.25", linestyle=":" if j == 0 else "-.",
-                linewidth=1.5, label=f"{figure.floor_name}, {device} "
-                f"({BYTES_PER_SAMPLE} B/sample at {bandwidth / 1e9:.3g} GB/s)")
+        ax.plot(*zip(*line), color="0.45" if device == "cpu" else "0.25", linestyle=":" if j == 0 else "-.",
+                linewidth=1.5, label=f"{figure.floor_name}, {device} ({BYTES_PER_SAMPLE} B/sample at the "
+                f"bandwidth measured at each size, {min(by_size.values()) / 1e9:.3g}-"
+                f"{max(by_size.values()) / 1e9:.3g} GB/s)")
+        beyond += beyond_roofline(figure, {k: v for k, v in data.items() if k[1] == device}, dict(line))
+    if beyond:
+        ax.scatter(*zip(*beyond), s=160, facecolors="none", edgecolors="red", linewidths=1.5, zorder=4,
+                   label=f"beyond the roofline ({len(beyond)}): faster than the measured bandwidth")
+
+
+def beyond_roofline(figure: Figure, data: Series, bound: dict[int, float]) -> list[tuple[int, float]]:
+    """(size, y) of the medians past the roofline: above a ceiling, or below a floor."""
+    out = []
+    for points in data.values():
+        for p in points:
+            y, limit = figure.y_of(*p)[0], bound.get(p[0])
+            if limit is not None and (y > limit if figure.rate else y < limit):
+                out.append((p[0], y))
+    return out
 
 
 def _style(ax: Any, figure: Figure, y_low: float, y_high: float) -> None:

@@ -18,12 +18,13 @@ def interference_job(enabled: bool, runtimes: tuple[str, ...], threads: int,
             "artifacts": artifacts.to_json(), "calls": calls}
 
 
-def interference_record(enabled: bool, runtimes: tuple[str, ...], threads: int, isolation: str,
+def interference_record(enabled: bool | str, runtimes: tuple[str, ...], threads: int, isolation: str,
                         probe: dict[str, Any] | None, probes: Any,
                         failure: str | None = None) -> dict[str, Any] | None:
-    """The probe's results as one flat record (threads<k>_* for the second count)."""
-    if not enabled:  # --quick: its 1-3 s do not fit, and at 2 threads it does not repeat anyway
-        return {"skipped": "not probed (--quick skips it)"}
+    """The probe's results as one flat record (threads<k>_* for the second count); `enabled` is
+    True, or why the probe is off."""
+    if enabled is not True:
+        return {"skipped": f"not probed ({enabled or 'interference is off'})"}
     if "onnxruntime" not in runtimes:
         return {"skipped": "onnxruntime not in --runtimes"}
     if probe is None:

@@ -82,7 +82,11 @@ class LoadgenConfig:
             raise ValueError("server needs latency_bound_ms")
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The settings that apply to this scenario: a single-stream record has no samples_per_query
+        (it sends 1 sample a query), only multi-stream does; the batch knobs only where they batch."""
+        applies = {"samples_per_query": "multi-stream", "offline_batch": "offline",
+                   "server_max_batch": "server", "server_batching": "server"}
+        return {k: v for k, v in asdict(self).items() if applies.get(k, self.scenario) == self.scenario}
 
 
 def test_settings(config: LoadgenConfig, expected_latency_s: float, expected_qps: float) -> Any:
