@@ -33,6 +33,7 @@ from bench.instructions import METRICS, count_instructions
 from bench.worker import WorkerTimeout, allocator_settings
 from linreg.device import DeviceError, parse_device
 from linreg.errors import LinregError
+from linreg.limits import check_memory_gib, default_child_memory_gib
 
 ISOLATIONS = ("runtime", "fork", "none")
 DEFAULT_DEVICES = ("cpu", "cuda")  # cuda is always listed: on a CPU machine it is a skip record
@@ -72,6 +73,7 @@ class SuiteConfig:
     interference_calls: int = 300
     copy_bytes: int = COPY_BYTES       # the bandwidth floor's copy (read + write)
     worker_timeout_s: float = 900.0    # a worker running longer is killed; its records: skipped
+    child_memory_gib: float = field(default_factory=default_child_memory_gib)  # each worker's RLIMIT_DATA
     processes: int = 1                 # worker processes per runtime/variant, round-robin (run: 3)
     reference: bool = True             # time a same-kind reference after each CPU measurement
     absent_devices: tuple[str, ...] = ()  # default devices not here ("cuda: no CUDA device"): one line
@@ -85,8 +87,9 @@ class SuiteConfig:
         for name in ("devices", "runtimes", "variants", "batch_sizes", "train_sizes", "threads"):
             # a name given twice is measured once, in the order first given
             object.__setattr__(self, name, tuple(dict.fromkeys(getattr(self, name))))
-        if not self.worker_timeout_s > 0:
-            raise SuiteError(f"worker_timeout_s must be > 0, got {self.worker_timeout_s}")
+        if not 0 < self.worker_timeout_s <= 7 * 86400:  # past a week, a hung worker is as good as unbounded
+            raise SuiteError(f"worker_timeout_s must be in (0, 604800], got {self.worker_timeout_s}")
+        check_memory_gib(self.child_memory_gib, error=SuiteError)
         for name, allowed in (("runtimes", runtime_names()), ("variants", variant_names())):
             bad = [v for v in getattr(self, name) if v not in allowed]
             if bad:
@@ -102,8 +105,7 @@ class SuiteConfig:
             raise SuiteError(f"metric must be one of {', '.join(METRICS)}, got {self.metric!r}")
         if self.instruction_processes < 1:
             raise SuiteError(f"instruction_processes must be >= 1, got {self.instruction_processes}")
-        if not self.threads or any(isinstance(t, bool) or not isinstance(t, int) or t < 1
-                                   for t in self.threads):
+        if not self.threads or any(isinstance(t, bool) or not isinstance(t, int) or t < 1 for t in self.threads):
             raise SuiteError(f"threads must be integers >= 1, got {list(self.threads)}")
         for name in ("batch_sizes", "train_sizes"):
             if any(int(v) < 1 for v in getattr(self, name)):
@@ -212,7 +214,7 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
     """Floors, then every training variant and inference runtime, each in its own worker."""
     emit_progress = progress or (lambda label: None)
 
-    execute = executor(config.isolation, cache_dir, config.worker_timeout_s)
+    execute = executor(config.isolation, cache_dir, config.worker_timeout_s, config.child_memory_gib)
     emit_progress("floors")
     floor_run, interference = _floors_and_probe(config, artifacts, execute)
     floors = floor_run["floors"]
@@ -250,7 +252,7 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
     if config.metric == "instructions" and not partial:
         try:  # after the timing: valgrind's workers must not share the cores with a timed one
             measurements = count_instructions(measurements, artifacts, config.instruction_processes,
-                                              config.worker_timeout_s, emit_progress)
+                                              config.worker_timeout_s, emit_progress, config.child_memory_gib)
         except KeyboardInterrupt as exc:  # the timed measurements stand; the counts are partial
             partial = f"interrupted by {interruption_reason(exc)} while counting instructions"
     if partial:

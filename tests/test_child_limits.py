@@ -1,0 +1,66 @@
+"""Every child process runs under a memory bound (linreg/limits.py): exceeding it is one line naming it."""
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.suite import SuiteConfig, SuiteError
+from bench.worker import checked_final, failure_line
+from linreg.limits import (MEMORY_ENV, bound_text, check_memory_gib, child_memory_environment,
+                           default_child_memory_gib, is_out_of_memory, physical_memory_gib)
+
+ROOT = Path(__file__).resolve().parents[1]
+# A child that applies its parent's bound, then asks for 1 GiB more than it allows (nothing is touched:
+# the request itself fails).
+GREEDY = ("from linreg.limits import apply_from_environment as a; g = a(); "
+          "b = bytearray(int((g + 1) * 2**30))")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_DATA bounds mmap on Linux")
+def test_a_child_past_its_bound_gets_a_memory_error_not_the_memory() -> None:
+    env = child_memory_environment(0.5)
+    done = subprocess.run([sys.executable, "-c", GREEDY], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1 and "MemoryError" in done.stderr
+    unbounded = subprocess.run([sys.executable, "-c", "from linreg.limits import apply_from_environment as a; "
+                                "print(a())"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                               env={k: v for k, v in env.items() if k != MEMORY_ENV})
+    assert unbounded.stdout.strip() == "None"  # no variable: no bound applied, none claimed
+
+
+def test_a_worker_that_runs_out_names_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(MEMORY_ENV, "2")
+    line = failure_line(RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't "
+                                     "allocate memory: you tried to allocate 4000000000 bytes"))
+    assert line.startswith("out of memory under its memory bound of 2 GiB (RLIMIT_DATA")
+    assert "\n" not in line
+    assert failure_line(ValueError("bad")) == "ValueError: bad"
+    native_abort = "exit code -6: terminate called; it may have run into its memory bound of 2 GiB"
+    with pytest.raises(RuntimeError, match=native_abort):
+        checked_final({"task": "inference", "runtime": "onnxruntime"}, None, -6, "terminate called", 2.0)
+
+
+@pytest.mark.parametrize("exc, oom", [(MemoryError(), True), (RuntimeError("std::bad_alloc"), True),
+                                      (RuntimeError("Failed to allocate memory for requested buffer"), True),
+                                      (ValueError("shape mismatch"), False)])
+def test_allocation_failures_are_recognised(exc: BaseException, oom: bool) -> None:
+    assert is_out_of_memory(exc) is oom
+
+
+@pytest.mark.parametrize("value", [0, 0.1, -1, math.nan, math.inf, 10**9, True, "8"])
+def test_bounds_outside_half_a_gib_to_this_machine_are_refused(value: object) -> None:
+    with pytest.raises(ValueError, match="child_memory_gib"):
+        check_memory_gib(value)
+    with pytest.raises(SuiteError):
+        SuiteConfig(child_memory_gib=value)  # type: ignore[arg-type]
+
+
+def test_the_bound_is_recorded_in_the_config() -> None:
+    config = SuiteConfig().to_json()
+    assert config["child_memory_gib"] == default_child_memory_gib() <= physical_memory_gib()
+    assert config["worker_timeout_s"] == 900.0
+    assert "8 GiB" in bound_text(8.0) or default_child_memory_gib() < 8
