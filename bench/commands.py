@@ -11,8 +11,9 @@ from bench.history.cli import file_bench_run, prepare_store
 from bench.runtimes import INFERENCE_RUNTIMES
 from bench.suite import SuiteConfig, default_threads
 from bench.training import TRAINING_VARIANTS
-from linreg.argtypes import int_within, positive_int
+from linreg.argtypes import float_within, int_within, positive_int
 from linreg.errors import LinregError
+from linreg.limits import MIN_CHILD_MEMORY_GIB, default_child_memory_gib, physical_memory_gib
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -42,6 +43,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--processes", type=int_within(1, MAX_PROCESSES), default=None, metavar="K",
                    help=f"worker processes per runtime and variant, interleaved round-robin "
                         f"(default {DEFAULT_PROCESSES}, --quick {QUICK_PROCESSES})")
+    p.add_argument("--child-memory-gib", type=float_within(MIN_CHILD_MEMORY_GIB, physical_memory_gib()),
+                   default=None, metavar="GIB",
+                   help=f"each worker's and LoadGen child's private memory (RLIMIT_DATA), recorded; a "
+                        f"worker past it: its records are skips naming it (default {default_child_memory_gib():g})")
     p.add_argument("--metric", choices=["time", "instructions"], default="time",
                    help="time: wall time only (default); instructions: also count each CPU "
                         "measurement's instructions per call under Callgrind (needs valgrind; "
@@ -150,6 +155,8 @@ def suite_config_from_args(args: argparse.Namespace) -> SuiteConfig:
     if args.isolation:
         overrides["isolation"] = args.isolation
     overrides["metric"] = args.metric
+    if args.child_memory_gib:
+        overrides["child_memory_gib"] = args.child_memory_gib
     overrides["instruction_processes"] = args.instruction_processes
     if args.timing_overrides:  # a --config file's [timing] table
         try:

@@ -8,7 +8,6 @@ known up front (absent device, CUDA graphs on a CPU, torch.compile in --quick) a
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial as partial_record
 from typing import Any, Callable
@@ -27,10 +26,10 @@ from bench.store.fingerprint import thread_setting
 from bench.runtimes.measure import INFERENCE_SIZES
 from bench.training import (PARITY_EPOCHS, TRAIN_SIZES, TRAINING_VARIANTS, variant_entry, variant_names,
                             variant_skip_reason)
-from bench.executors import executor
+from bench.executors import execute_or_skip, executor
 from bench.forked import can_fork_workers
 from bench.instructions import METRICS, count_instructions
-from bench.worker import WorkerTimeout, allocator_settings
+from bench.worker import allocator_settings
 from linreg.device import DeviceError, parse_device
 from linreg.errors import LinregError
 from linreg.limits import check_memory_gib, default_child_memory_gib
@@ -42,6 +41,12 @@ QUICK_COMPILE_SKIP = "skipped in --quick: compile takes ~20 s cold"
 
 class SuiteError(LinregError):
     """A bench configuration names something that does not exist."""
+
+
+class WorkerFailed(LinregError):
+    """The floors' worker failed (a bound, a crash): nothing can be judged without it (exit 1)."""
+
+    exit_code = 1
 
 
 def default_threads() -> int:
@@ -236,7 +241,7 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
                     emit_progress(m.spec.label)
             # per-call latency once per measurement: in the first process (the one combine keeps)
             timed_job = job if k == 0 else {**job, "timing": {**job["timing"], "latency": False}}
-            _execute_or_skip(timed_job, execute, keep)
+            execute_or_skip(timed_job, execute, keep)
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: keep every finished measurement
         partial = f"interrupted by {interruption_reason(exc)}"
 
@@ -275,26 +280,7 @@ def _floors_and_probe(config: SuiteConfig, artifacts: Artifacts | None,
         floor_run = execute({**floor_job, "interference": probe} if probe else floor_job, lambda m: None)
         return floor_run, record(floor_run.get("interference"))
     except RuntimeError as exc:  # the probe broke the worker: the floors again, alone
-        return execute(floor_job, lambda m: None), record(None, f"{exc}")
-
-
-def _execute_or_skip(job: dict[str, Any], execute: Callable[..., dict[str, Any]],
-                     keep: Callable[[Measurement], None]) -> None:
-    """Run one worker job; a crashed worker's missing records become skips that say why, loudly."""
-    done: set[tuple] = set()
-
-    def emit(m: Measurement) -> None:
-        done.add(m.spec.key)
-        keep(m)
-    try:
-        execute(job, emit)
-    except RuntimeError as exc:
-        sys.stderr.write(f"warning: {exc}\n")
-        reason = str(exc) if isinstance(exc, WorkerTimeout) else f"worker failed: {exc}"
-        phase = "train_epoch" if job["task"] == "training" else "inference"
-        name = job.get("variant") or job.get("runtime")
-        for device in job["devices"]:
-            for size in job["sizes"]:
-                spec = Spec(phase, name, device, size, threads=job["threads"])
-                if spec.key not in done:
-                    keep(skipped(spec, reason))
+        try:
+            return execute(floor_job, lambda m: None), record(None, f"{exc}")
+        except RuntimeError as again:  # every efficiency stands on the floors: one line, no run
+            raise WorkerFailed(f"{again}") from None

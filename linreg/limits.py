@@ -24,6 +24,7 @@ GIB = 1 << 30
 DEFAULT_CHILD_MEMORY_GIB = 8.0
 MIN_CHILD_MEMORY_GIB = 0.5   # an interpreter with torch imported holds ~0.3 GiB of data
 MEMORY_ENV = "LINREG_BENCH_CHILD_MEMORY_GIB"
+OPTION_ENV = "LINREG_BENCH_CHILD_MEMORY_OPTION"  # the option that set it, for the child's message
 # What an allocation failure says, by library (glibc, torch's CPU allocator, ORT, numpy, CUDA).
 OOM_WORDS = ("can't allocate memory", "cannot allocate memory", "bad_alloc", "bad allocation",
              "failed to allocate", "unable to allocate", "out of memory")
@@ -70,9 +71,10 @@ def limit_memory(gib: float) -> bool:
     return True
 
 
-def child_memory_environment(gib: float, env: dict[str, str] | None = None) -> dict[str, str]:
-    """`env` (default: ours) with the bound a child applies at start."""
-    return {**(os.environ if env is None else env), MEMORY_ENV: f"{gib:g}"}
+def child_memory_environment(gib: float, env: dict[str, str] | None = None,
+                             option: str = "--child-memory-gib") -> dict[str, str]:
+    """`env` (default: ours) with the bound a child applies at start, and the option that sets it."""
+    return {**(os.environ if env is None else env), MEMORY_ENV: f"{gib:g}", OPTION_ENV: option}
 
 
 def apply_from_environment() -> float | None:
@@ -94,9 +96,10 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 
 def bound_text(gib: float | None = None) -> str:
-    """'its memory bound of 8 GiB (RLIMIT_DATA)': how a failure names the bound it hit."""
+    """'its memory bound of 8 GiB (RLIMIT_DATA, --child-memory-gib)': how a failure names its bound."""
     gib = gib if gib is not None else current_bound_gib()
-    return f"its memory bound of {gib:g} GiB (RLIMIT_DATA, child_memory_gib)" if gib else "no memory bound"
+    option = os.environ.get(OPTION_ENV, "--child-memory-gib")[:40]
+    return f"its memory bound of {gib:g} GiB (RLIMIT_DATA, {option})" if gib else "no memory bound"
 
 
 def current_bound_gib() -> float | None:

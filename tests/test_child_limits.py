@@ -64,3 +64,18 @@ def test_the_bound_is_recorded_in_the_config() -> None:
     assert config["child_memory_gib"] == default_child_memory_gib() <= physical_memory_gib()
     assert config["worker_timeout_s"] == 900.0
     assert "8 GiB" in bound_text(8.0) or default_child_memory_gib() < 8
+
+
+@pytest.mark.slow
+def test_bench_past_its_bound_is_one_line_naming_it(exported: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """10^8 rows (381 MiB an array) under a 0.5 GiB bound: the floors' worker cannot allocate;
+    the run ends in one line naming the bound (the allocation is refused, never made)."""
+    from bench.cli import main
+
+    argv = ["bench", "--export-dir", str(exported), "--out", str(tmp_path / "o"), "--runtimes", "eager",
+            "--variants", "fused", "--devices", "cpu", "--smoke", "--isolation", "runtime",
+            "--batch-sizes", "100000000", "--train-sizes", "40", "--child-memory-gib", "0.5"]
+    assert main(argv) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith(("error", "Traceback"))]
+    assert len(err) == 1 and "memory bound of 0.5 GiB (RLIMIT_DATA" in err[0], err

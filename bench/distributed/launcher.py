@@ -84,7 +84,7 @@ def rank_env(config: DdpConfig, base: dict[str, str]) -> dict[str, str]:
     env = {**base, **ALLOCATOR_ENV}
     env["OMP_NUM_THREADS"] = str(config.threads)
     env["PYTHONUNBUFFERED"] = "1"
-    return child_memory_environment(config.rank_memory_gib, env)  # the bound, named by a failing rank
+    return child_memory_environment(config.rank_memory_gib, env, "--rank-memory-gib")  # the bound, named by a failing rank
 
 
 def _statuses(run_dir: Path, local_ranks: int) -> list[dict[str, Any]]:
