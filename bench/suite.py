@@ -79,6 +79,7 @@ class SuiteConfig:
     copy_bytes: int = COPY_BYTES       # the bandwidth floor's copy (read + write)
     worker_timeout_s: float = 900.0    # a worker running longer is killed; its records: skipped
     child_memory_gib: float = field(default_factory=default_child_memory_gib)  # each worker's RLIMIT_DATA
+    unchecked_onnx: bool = False       # bench --run-unchecked-onnx: a stranger's graph, in workers only
     processes: int = 1                 # worker processes per runtime/variant, round-robin (run: 3)
     reference: bool = True             # time a same-kind reference after each CPU measurement
     absent_devices: tuple[str, ...] = ()  # default devices not here ("cuda: no CUDA device"): one line
@@ -95,6 +96,8 @@ class SuiteConfig:
         if not 0 < self.worker_timeout_s <= 7 * 86400:  # past a week, a hung worker is as good as unbounded
             raise SuiteError(f"worker_timeout_s must be in (0, 604800], got {self.worker_timeout_s}")
         check_memory_gib(self.child_memory_gib, error=SuiteError)
+        if self.unchecked_onnx and self.isolation == "none":
+            raise SuiteError("--run-unchecked-onnx runs the graph in bounded workers: use --isolation runtime or fork")
         for name, allowed in (("runtimes", runtime_names()), ("variants", variant_names())):
             bad = [v for v in getattr(self, name) if v not in allowed]
             if bad:

@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable, TextIO
 from bench.engine.allocator import ALLOCATOR_ENV
 from bench.engine.measurement import Measurement
 from linreg.errors import exception_line
+from linreg.lifetime import child_environment, die_with_parent
 from linreg.limits import apply_from_environment, bound_text, child_memory_environment, is_out_of_memory
 
 
@@ -130,7 +131,7 @@ def run_worker(job: dict[str, Any], emit: Callable[[Measurement], None],
     after `timeout_s` is killed: WorkerTimeout("worker timed out after N s"). `memory_gib` bounds
     its private memory (linreg/limits.py; the worker applies it before importing torch).
     """
-    env = {**worker_environment(cache_dir), **(env_extra or {})}
+    env = child_environment({**worker_environment(cache_dir), **(env_extra or {})})  # for die_with_parent
     if memory_gib:
         env = child_memory_environment(memory_gib, env)
     with tempfile.TemporaryFile(mode="w+") as errors, subprocess.Popen(
@@ -205,6 +206,7 @@ def main(stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
         protocol.write(json.dumps(obj) + "\n")
         protocol.flush()
 
+    die_with_parent()  # kill -9 of bench must not leave a worker measuring on under PID 1
     apply_from_environment()  # before torch: the bound covers everything the worker maps
     try:
         job = json.loads(stdin.read())

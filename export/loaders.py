@@ -16,7 +16,7 @@ import torch
 from export.errors import ArtifactError, RuntimeUnavailableError
 from export.admission import MAX_ARTIFACT_BYTES, admit_export_folder, read_untrusted
 from export.manifest import ARTIFACT_MAX_BYTES
-from export.onnx_structure import check_onnx_bytes
+from export.onnx_structure import check_onnx_bytes, parse_self_contained
 from export.pt2_archive import check_pt2_bytes
 from export.torchscript_archive import check_torchscript_bytes
 from export.quiet import quiet
@@ -107,7 +107,8 @@ def ort_providers_for(device: str) -> tuple[str, list[Any]]:
 
 
 def make_ort_session(
-    path: str | os.PathLike[str], device: str = "cpu", threads: int = 1, *, spinning: bool | None = None
+    path: str | os.PathLike[str], device: str = "cpu", threads: int = 1, *, spinning: bool | None = None,
+    check_graph: bool = True,
 ) -> onnxruntime.InferenceSession:
     """An ORT session pinned to `threads` intra-op threads, 1 inter-op thread, sequential.
 
@@ -116,6 +117,8 @@ def make_ort_session(
     back to the CPU when a provider fails to load, so the provider that actually runs
     (`session.get_providers()[0]`) is checked against the one requested, and a mismatch raises.
     `spinning` sets session.intra_op.allow_spinning (None: ORT's default, which spins).
+    `check_graph=False` (bench --run-unchecked-onnx, in a bounded worker only) skips the exporter-shape
+    check; the file must still be self-contained.
     """
     import onnxruntime as ort
 
@@ -124,7 +127,7 @@ def make_ort_session(
     if threads < 1:
         raise RuntimeUnavailableError(f"threads must be >= 1, got {threads}")
     data = read_untrusted(source, ARTIFACT_MAX_BYTES["onnx"])
-    check_onnx_bytes(data, source)  # also when called on a bare path, outside an export folder
+    (check_onnx_bytes if check_graph else parse_self_contained)(data, source)  # also on a bare path
     wanted, providers = ort_providers_for(device)
     available = ort.get_available_providers()
     if wanted not in available:

@@ -99,3 +99,22 @@ def test_verify_runs_our_export_unchecked_and_says_so(exported: Path, capsys: py
     out = capsys.readouterr().out
     assert "onnxruntime-cpu" in out and "onnx-reference" not in out  # no graph runs in this process
     assert "ran it in a child process limited to 60 s and 2 GiB" in out
+
+
+def test_bench_runs_an_unchecked_graph_only_in_bounded_workers(exported: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.runtimes.base import Artifacts
+    from bench.suite import SuiteConfig, SuiteError
+
+    export_dir = hostile_folder(exported, tmp_path, hostile_graphs()["constant_of_shape"][0])
+    argv = ["bench", "--export-dir", str(export_dir), "--out", str(tmp_path / "o"), "--smoke",
+            "--devices", "cpu", "--runtimes", "onnxruntime", "--variants", "fused"]
+    assert main(argv) == 2
+    one_error_line(capsys, "blowup")  # without the option: refused by structure
+    assert main([*argv, "--run-unchecked-onnx"]) == 2  # --smoke runs in this process: refused
+    one_error_line(capsys, "--run-unchecked-onnx", "--isolation runtime or fork")
+    with pytest.raises(SuiteError):
+        SuiteConfig(unchecked_onnx=True, isolation="none")
+    artifacts = Artifacts.from_export_dir(export_dir, unchecked_onnx=True)  # admitted, flagged for workers
+    assert Artifacts.from_json(artifacts.to_json()).unchecked_onnx
+    assert SuiteConfig(unchecked_onnx=True).to_json()["unchecked_onnx"] is True  # recorded
