@@ -68,8 +68,9 @@ def _export_dir_request(argv: list[str]) -> tuple[str, bool] | None:
             folder = argv[i + 1]
         elif token.startswith("--export-dir="):
             folder = token.partition("=")[2]
-        elif token == "--trust-only" and argv[0] == "verify":
-            trust = [t for t in argv[i + 1:i + 4] if not t.startswith("-")]
+        elif token == "--trust-only" and argv[0] == "verify":  # nargs="+": up to the next option
+            rest = argv[i + 1:]
+            trust = rest[:next((k for k, t in enumerate(rest) if t.startswith("-")), len(rest))]
     if not folder or folder.startswith("-"):
         return None
     from export.manifest import FORMATS

@@ -18,7 +18,7 @@ import hashlib
 import os
 import subprocess
 import sys
-import tempfile
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from export.errors import ArtifactError
 from export.manifest import ARTIFACT_MAX_BYTES, INPUT_NAME, OUTPUT_NAME
 from export.onnx_structure import parse_self_contained
 from linreg.errors import exception_line, first_line
-from linreg.lifetime import child_environment, die_with_parent
+from linreg.lifetime import child_environment, die_with_parent, scratch_folder
 from linreg.limits import (apply_from_environment, bound_text, check_memory_gib, child_memory_environment,
                            is_out_of_memory)
 
@@ -64,8 +64,8 @@ def run_unchecked_onnx(path: Path, sha256: str, x: Any, limits: UncheckedLimits,
     if hashlib.sha256(data).hexdigest() != sha256:
         raise ArtifactError(f"{path} changed since its sha256 was checked")
     parse_self_contained(data, path)  # external data would load bytes no hash covers
-    with tempfile.TemporaryDirectory(prefix="linreg-unchecked-") as tmp:
-        scratch = Path(tmp)
+    scratch = scratch_folder("linreg-unchecked")  # a killed run's is removed by the next (pid gone)
+    try:
         (scratch / "model.onnx").write_bytes(data)
         np.save(scratch / "x.npy", np.ascontiguousarray(x, dtype=np.float32))
         env = child_memory_environment(limits.memory_gib, child_environment(), "--unchecked-memory-gib")
@@ -80,7 +80,12 @@ def run_unchecked_onnx(path: Path, sha256: str, x: Any, limits: UncheckedLimits,
                                 f"(--unchecked-time-s); the child was killed") from None
         if done.returncode != 0:
             raise ArtifactError(f"{path}: run unchecked, {_failure(done, limits)}")
-        return np.load(scratch / "y.npy")
+        out = scratch / "y.npy"
+        if out.stat().st_size > 4 * len(x) + 4096:  # [batch, 1] float32 and a header: never load more
+            raise ArtifactError(f"{path}: run unchecked, its output is larger than [batch, 1] float32")
+        return np.load(out)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _failure(done: subprocess.CompletedProcess[str], limits: UncheckedLimits) -> str:
@@ -108,8 +113,12 @@ def main(argv: list[str]) -> int:
         providers = ["CPUExecutionProvider"] if kind == "cpu" else \
             [("CUDAExecutionProvider", {"device_id": int(ordinal or 0)})]
         session = ort.InferenceSession(str(scratch / "model.onnx"), sess_options=options, providers=providers)
-        y = session.run([OUTPUT_NAME], {INPUT_NAME: np.load(scratch / "x.npy")})[0]
-        np.save(scratch / "y.npy", np.asarray(y))
+        x = np.load(scratch / "x.npy")
+        y = np.asarray(session.run([OUTPUT_NAME], {INPUT_NAME: x})[0])
+        if y.shape != x.shape or y.dtype != np.float32:  # written only when it is what we asked for
+            raise ValueError(f"output {OUTPUT_NAME!r} has shape {list(y.shape)[:4]} and dtype {y.dtype}, "
+                             f"expected {list(x.shape)} float32")
+        np.save(scratch / "y.npy", y)
         return 0
     except Exception as exc:  # noqa: BLE001 - ORT's Fail, InvalidGraph, MemoryError, ...
         line = f"{type(exc).__name__}: {exception_line(exc)}"
