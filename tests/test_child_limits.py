@@ -79,3 +79,24 @@ def test_bench_past_its_bound_is_one_line_naming_it(exported: Path, tmp_path: Pa
     assert main(argv) == 1
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith(("error", "Traceback"))]
     assert len(err) == 1 and "memory bound of 0.5 GiB (RLIMIT_DATA" in err[0], err
+
+
+def test_a_sweep_with_no_trial_finishing_in_time_stops_in_one_line() -> None:
+    import multiprocessing
+
+    from bench.experiments.runner import SweepTimeout, _bounded
+
+    class Stuck:  # an imap iterator whose next trial never comes
+        def next(self, timeout: float) -> None:
+            raise multiprocessing.TimeoutError
+
+    with pytest.raises(SweepTimeout, match="no trial finished within 5 s .--trial-timeout-s."):
+        next(_bounded(Stuck(), 5.0))
+
+
+def test_ddp_ranks_have_a_recorded_memory_bound() -> None:
+    from bench.distributed.config import DdpConfig, DdpInputError
+
+    assert DdpConfig().to_json()["rank_memory_gib"] == default_child_memory_gib()
+    with pytest.raises(DdpInputError, match="--rank-memory-gib"):
+        DdpConfig(rank_memory_gib=0.1)
