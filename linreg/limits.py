@@ -4,7 +4,8 @@ Why RLIMIT_DATA, not RLIMIT_AS: RLIMIT_AS counts every mapping, and torch's proc
 gigabytes it never touches (shared libraries, the CUDA driver's address-space reservations, thread
 stacks); RLIMIT_DATA counts only private writable memory (brk and anonymous mmap, Linux >= 4.7),
 which is what a runaway allocation grows. Measured on the 2-vCPU VM (tests/benchmarks/
-measure_child_memory.py, results/fuzz/child-memory.txt). An allocation past the bound fails in
+measure_child_memory.py, results/fuzz/child-memory.txt); not yet on a GPU machine, where the CUDA
+driver's address-space reservations are PROT_NONE (not counted) but pinned host buffers count. An allocation past the bound fails in
 the child (MemoryError, torch's "can't allocate memory", ORT's bad_alloc): the child reports it as
 one line naming the bound, the parent records it as that child's failure.
 
