@@ -158,7 +158,7 @@ def suite_config_from_args(args: argparse.Namespace) -> SuiteConfig:
     if args.isolation:
         overrides["isolation"] = args.isolation
     overrides["metric"] = args.metric
-    if args.child_memory_gib:
+    if getattr(args, "child_memory_gib", None):
         overrides["child_memory_gib"] = args.child_memory_gib
     overrides["instruction_processes"] = args.instruction_processes
     if args.timing_overrides:  # a --config file's [timing] table
@@ -207,10 +207,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.store.results import measurements_of
 
     config = suite_config_from_args(args)
-    if args.run_unchecked_onnx:  # a stranger's graph: only ever in a bounded worker, and recorded
-        config = replace(config, unchecked_onnx=True)
-        print(f"bench: the ONNX graph runs unchecked, in workers limited to {config.worker_timeout_s:g} s "
-              f"and {config.child_memory_gib:g} GiB (--run-unchecked-onnx)")
     prepare_store(args.history)  # a bad --history fails before minutes of measuring
     loadgen = SMOKE_LOADGEN_SKIP if args.smoke else QUICK_PASS_DURATION_S if args.quick else PASS_DURATION_S
     results = run_pipeline(args.out, config, quick=args.quick, loadgen=loadgen,
