@@ -38,6 +38,10 @@ DEFAULT_MEMORY_GIB = 2.0    # onnxruntime and numpy need ~0.2 GiB; ours add kilo
 OPTION = "--run-unchecked-onnx"
 
 
+class UncheckedRunError(ArtifactError):
+    """The unchecked graph's child failed, timed out or ran out of memory (one line, exit 2)."""
+
+
 @dataclass(frozen=True)
 class UncheckedLimits:
     time_s: float = DEFAULT_TIME_S
@@ -76,13 +80,13 @@ def run_unchecked_onnx(path: Path, sha256: str, x: Any, limits: UncheckedLimits,
                                   stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
                                   env=env, timeout=limits.time_s)
         except subprocess.TimeoutExpired:
-            raise ArtifactError(f"{path}: run unchecked, it did not finish within {limits.time_s:g} s "
+            raise UncheckedRunError(f"{path}: run unchecked, it did not finish within {limits.time_s:g} s "
                                 f"(--unchecked-time-s); the child was killed") from None
         if done.returncode != 0:
-            raise ArtifactError(f"{path}: run unchecked, {_failure(done, limits)}")
+            raise UncheckedRunError(f"{path}: run unchecked, {_failure(done, limits)}")
         out = scratch / "y.npy"
         if out.stat().st_size > 4 * len(x) + 4096:  # [batch, 1] float32 and a header: never load more
-            raise ArtifactError(f"{path}: run unchecked, its output is larger than [batch, 1] float32")
+            raise UncheckedRunError(f"{path}: run unchecked, its output is larger than [batch, 1] float32")
         return np.load(out)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -131,4 +135,4 @@ if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
 
 
-__all__ = ["UncheckedLimits", "run_unchecked_onnx", "OPTION"]
+__all__ = ["UncheckedLimits", "UncheckedRunError", "run_unchecked_onnx", "OPTION"]
