@@ -117,6 +117,9 @@ def main(argv: list[str]) -> int:
         providers = ["CPUExecutionProvider"] if kind == "cpu" else \
             [("CUDAExecutionProvider", {"device_id": int(ordinal or 0)})]
         session = ort.InferenceSession(str(scratch / "model.onnx"), sess_options=options, providers=providers)
+        wanted = "CPUExecutionProvider" if kind == "cpu" else "CUDAExecutionProvider"
+        if session.get_providers()[:1] != [wanted]:  # ORT falls back to the CPU silently
+            raise ValueError(f"onnxruntime runs {session.get_providers()[:1]} instead of {wanted}")
         x = np.load(scratch / "x.npy")
         y = np.asarray(session.run([OUTPUT_NAME], {INPUT_NAME: x})[0])
         if y.shape != x.shape or y.dtype != np.float32:  # written only when it is what we asked for
