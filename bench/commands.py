@@ -112,7 +112,8 @@ def register_export_speed(subparsers: argparse._SubParsersAction) -> None:
                                                     "against numpy, at large batch")
     p.add_argument("--batches", type=positive_int, nargs="+", default=None, help="default: 1000000 10000000")
     p.add_argument("--repeats", type=positive_int, default=None, help="timed calls per variant (default 20)")
-    p.add_argument("--yes", action="store_true", help="run sizes past the time limit (minutes) anyway")
+    p.add_argument("--yes", action="store_true",  # bench/runtimes/graph_speed.py YES_FACTOR
+                   help="run past the time limits, up to 100x (1e+07 repeats, 5e+11 element-calls: hours)")
     p.set_defaults(func=cmd_export_speed)
 
 
