@@ -9,36 +9,90 @@ import os
 import signal
 import sys
 import threading
+from types import SimpleNamespace
 from typing import Any
 
-# Ctrl-C or SIGTERM while these import torch (the first second or two of any command) is held until
-# they are done: interrupted midway, a library can swallow it and leave numpy half-imported, and
-# SIGTERM's default action ended the process with no line at all.
-_held: list[int] = []
-_previous = {sig: signal.signal(sig, lambda signum, frame: _held.append(signum))
-             for sig in (signal.SIGINT, signal.SIGTERM)} if threading.current_thread() is threading.main_thread() else {}
-try:
-    from bench import commands as bench_commands
-    from bench.engine.interrupt import Terminated, sigterm_interrupts
-    from bench import compare_cli
-    from bench.distributed import command as ddp_command
-    from bench.experiments import command as sweep_command
-    from bench.history import cli as history_cli
-    from bench.history import sidebyside
-    from bench.scenarios import command as loadgen_command
-    from bench import settings
-    from bench.settings import reparse_with_config
-    from export import cli as export_cli
-    from linreg import cli as linreg_cli
-    from linreg.argtypes import DefaultsHelpFormatter
-finally:
-    for _sig, _handler in _previous.items():
-        signal.signal(_sig, _handler)
-if _held:
-    sys.stderr.write("error: interrupted\n")
-    raise SystemExit(130)
+from bench.engine.interrupt import Terminated, sigterm_interrupts
+from linreg.argtypes import DefaultsHelpFormatter
 from linreg.errors import LinregError, did_you_mean
 from linreg.untrusted import printable
+
+# Their --export-dir is admitted before torch loads. Not bench: its usage and --config errors come first.
+EXPORT_DIR_COMMANDS = ("verify", "predict")
+_modules: dict[str, Any] = {}
+
+
+def _commands() -> Any:
+    """The subcommands' modules, imported once, on first use (not at `import bench.cli`: a hostile
+    export folder is refused before torch's import, _refuse_early).
+
+    Ctrl-C or SIGTERM while these import torch (a second or two) is held until they are done:
+    interrupted midway, a library can swallow it and leave numpy half-imported, and SIGTERM's
+    default action ended the process with no line at all."""
+    if _modules:
+        return SimpleNamespace(**_modules)
+    held: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: held.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)} if threading.current_thread() is threading.main_thread() else {}
+    try:
+        from bench import commands as bench_commands
+        from bench import compare_cli, settings
+        from bench.distributed import command as ddp_command
+        from bench.experiments import command as sweep_command
+        from bench.history import cli as history_cli
+        from bench.history import sidebyside
+        from bench.scenarios import command as loadgen_command
+        from export import cli as export_cli
+        from linreg import cli as linreg_cli
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if held:
+        sys.stderr.write("error: interrupted\n")
+        raise SystemExit(130)
+    _modules.update(bench_commands=bench_commands, compare_cli=compare_cli, settings=settings,
+                    ddp_command=ddp_command, sweep_command=sweep_command, history_cli=history_cli,
+                    sidebyside=sidebyside, loadgen_command=loadgen_command, export_cli=export_cli,
+                    linreg_cli=linreg_cli)
+    return SimpleNamespace(**_modules)
+
+
+def _export_dir_request(argv: list[str]) -> tuple[str, bool] | None:
+    """(DIR, whether programs are checked) of `verify|predict --export-dir DIR`, read from argv
+    as argparse will read it; None when argv is anything else (argparse then decides alone)."""
+    if not argv or argv[0] not in EXPORT_DIR_COMMANDS or {"-h", "--help"} & set(argv):
+        return None
+    folder, trust = None, None
+    for i, token in enumerate(argv):
+        if token == "--export-dir" and i + 1 < len(argv):
+            folder = argv[i + 1]
+        elif token.startswith("--export-dir="):
+            folder = token.partition("=")[2]
+        elif token == "--trust-only" and argv[0] == "verify":  # nargs="+": up to the next option
+            rest = argv[i + 1:]
+            trust = rest[:next((k for k, t in enumerate(rest) if t.startswith("-")), len(rest))]
+    if not folder or folder.startswith("-"):
+        return None
+    from export.manifest import FORMATS
+
+    return folder, trust is None or set(FORMATS) <= set(trust)  # as verify_export decides
+
+
+def _refuse_early(argv: list[str]) -> None:
+    """Admit an export folder's hashes and structure before torch and onnxruntime are imported: a
+    refusal then costs the light checks only (tests/benchmarks/measure_refusals.py). The full path
+    checks again; this only moves a refusal earlier, never adds one (--run-unchecked-onnx aside)."""
+    request = _export_dir_request(argv)
+    if request is None:
+        return
+    from export.admission import admit_export_folder
+
+    try:
+        admit_export_folder(request[0], request[1], check_graphs="--run-unchecked-onnx" not in argv)
+    except LinregError:
+        raise
+    except Exception:  # noqa: BLE001 - anything odd is the full path's to report, its own way
+        return
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -79,17 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=DefaultsHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
-    linreg_cli.register(sub)
-    export_cli.register(sub)
-    bench_commands.register_export_speed(sub)  # measured by bench's timing engine
-    compare_cli.register(sub)
-    bench_commands.register(sub)
-    history_cli.register(sub)
-    sidebyside.register(sub)
-    ddp_command.register(sub)
-    loadgen_command.register(sub)
-    sweep_command.register(sub)
-    settings.register(sub, sub.choices["bench"])  # config --show: bench/run's settings as TOML
+    m = _commands()
+    m.linreg_cli.register(sub)
+    m.export_cli.register(sub)
+    m.bench_commands.register_export_speed(sub)  # measured by bench's timing engine
+    m.compare_cli.register(sub)
+    m.bench_commands.register(sub)
+    m.history_cli.register(sub)
+    m.sidebyside.register(sub)
+    m.ddp_command.register(sub)
+    m.loadgen_command.register(sub)
+    m.sweep_command.register(sub)
+    m.settings.register(sub, sub.choices["bench"])  # config --show: bench/run's settings as TOML
     _document(sub)
     return parser
 
@@ -134,8 +189,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     try:
+        _refuse_early(sys.argv[1:] if argv is None else list(argv))
         parser = build_parser()
-        args = reparse_with_config(parser, parser.parse_args(argv), argv)  # --config FILE.toml
+        args = _commands().settings.reparse_with_config(parser, parser.parse_args(argv), argv)  # --config
         return int(args.func(args) or 0)
     except SystemExit as exc:  # argparse --help and usage errors
         return int(exc.code or 0) if isinstance(exc.code, int) else 2

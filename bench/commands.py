@@ -11,8 +11,9 @@ from bench.history.cli import file_bench_run, prepare_store
 from bench.runtimes import INFERENCE_RUNTIMES
 from bench.suite import DEFAULT_PROCESSES, QUICK_PROCESSES, SuiteConfig, default_threads
 from bench.training import TRAINING_VARIANTS
-from linreg.argtypes import int_within, positive_int
+from linreg.argtypes import float_within, int_within, positive_int
 from linreg.errors import LinregError
+from linreg.limits import MIN_CHILD_MEMORY_GIB, default_child_memory_gib, physical_memory_gib
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -42,6 +43,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--processes", type=int_within(1, MAX_PROCESSES), default=None, metavar="K",
                    help=f"worker processes per runtime and variant, interleaved round-robin "
                         f"(default {DEFAULT_PROCESSES}, --quick {QUICK_PROCESSES})")
+    p.add_argument("--child-memory-gib", type=float_within(MIN_CHILD_MEMORY_GIB, physical_memory_gib()),
+                   default=None, metavar="GIB",
+                   help=f"each worker's and LoadGen child's private memory (RLIMIT_DATA), recorded; a "
+                        f"worker past it: its records are skips naming it (default {default_child_memory_gib():g})")
     p.add_argument("--metric", choices=["time", "instructions"], default="time",
                    help="time: wall time only (default); instructions: also count each CPU "
                         "measurement's instructions per call under Callgrind (needs valgrind; "
@@ -88,7 +93,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--export-dir", type=Path, help="an export folder (linreg-bench export)")
     source.add_argument("--checkpoint", type=Path,
                         help="a model.pth: exported (and verified) into OUT/export first")
-    p.set_defaults(func=cmd_bench)
+    p.add_argument("--run-unchecked-onnx", action="store_true",
+                   help="time an ONNX graph that fails the exporter-shape checks anyway, only in worker "
+                        "processes, under worker_timeout_s and --child-memory-gib (both recorded)")
+    p.set_defaults(func=cmd_bench, run_unchecked_onnx=False)
 
     p = subparsers.add_parser("run", help="run the whole pipeline: train, export, verify, bench, report")
     _add_common(p)
@@ -101,7 +109,8 @@ def register_export_speed(subparsers: argparse._SubParsersAction) -> None:
                                                     "against numpy, at large batch")
     p.add_argument("--batches", type=positive_int, nargs="+", default=None, help="default: 1000000 10000000")
     p.add_argument("--repeats", type=positive_int, default=None, help="timed calls per variant (default 20)")
-    p.add_argument("--yes", action="store_true", help="run sizes past the time limit (minutes) anyway")
+    p.add_argument("--yes", action="store_true",  # bench/runtimes/graph_speed.py YES_FACTOR
+                   help="run past the time limits, up to 100x (1e+07 repeats, 5e+11 element-calls: hours)")
     p.set_defaults(func=cmd_export_speed)
 
 
@@ -147,6 +156,8 @@ def suite_config_from_args(args: argparse.Namespace) -> SuiteConfig:
     if args.isolation:
         overrides["isolation"] = args.isolation
     overrides["metric"] = args.metric
+    if getattr(args, "child_memory_gib", None):
+        overrides["child_memory_gib"] = args.child_memory_gib
     overrides["instruction_processes"] = args.instruction_processes
     if args.timing_overrides:  # a --config file's [timing] table
         try:
@@ -166,12 +177,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from bench.store.results import measurements_of
 
     config = suite_config_from_args(args)
+    if args.run_unchecked_onnx:  # a stranger's graph: only ever in a bounded worker, and recorded
+        config = replace(config, unchecked_onnx=True)
+        print(f"bench: the ONNX graph runs unchecked, in workers limited to {config.worker_timeout_s:g} s "
+              f"and {config.child_memory_gib:g} GiB (--run-unchecked-onnx)")
     prepare_store(args.history)  # a bad --history fails before minutes of measuring
     prepare_out(args.out)  # a user's folder is refused before export writes OUT/export into it
     if args.checkpoint is not None:
         artifacts = export_checkpoint(args.checkpoint, args.out / "export")
     else:
-        artifacts = Artifacts.from_export_dir(args.export_dir)
+        artifacts = Artifacts.from_export_dir(args.export_dir, unchecked_onnx=config.unchecked_onnx)
     results = bench(args.out, config, artifacts, {"pipeline": "bench", "quick": args.quick,
                                                      "config_file": args.config_file})
     measurements = measurements_of(results)

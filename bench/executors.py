@@ -12,14 +12,16 @@ from bench.worker import WorkerTimeout, run_job, run_worker
 Execute = Callable[[dict[str, Any], Callable[[Measurement], None]], dict[str, Any]]
 
 
-def executor(isolation: str, cache_dir: str | None = None, timeout_s: float | None = None) -> Execute:
+def executor(isolation: str, cache_dir: str | None = None, timeout_s: float | None = None,
+             memory_gib: float | None = None) -> Execute:
     """"runtime": a fresh worker process each (bench/worker.py); "fork": a worker forked from a
-    preloaded server (bench/forked.py); "none": in this process."""
+    preloaded server (bench/forked.py); "none": in this process (no bound: it is ours). Each
+    worker runs under `timeout_s` and `memory_gib` (linreg/limits.py)."""
     if isolation == "none":
         return lambda job, emit: run_job(job, emit)
     if isolation == "fork":
-        return lambda job, emit: run_forked(job, emit, cache_dir, timeout_s)
-    return lambda job, emit: run_worker(job, emit, cache_dir, timeout_s)
+        return lambda job, emit: run_forked(job, emit, cache_dir, timeout_s, memory_gib)
+    return lambda job, emit: run_worker(job, emit, cache_dir, timeout_s, memory_gib=memory_gib)
 
 
 def execute_or_skip(job: dict[str, Any], execute: Callable[..., dict[str, Any]],

@@ -30,9 +30,9 @@ from multiprocessing.connection import Connection
 from typing import Any, Callable, Iterator
 
 from bench.engine.measurement import Measurement
-from bench.worker import WorkerTimeout, checked_final, read_messages, run_job, worker_environment
-from linreg.errors import exception_line
+from bench.worker import WorkerTimeout, checked_final, failure_line, read_messages, run_job, worker_environment
 from linreg.lifetime import die_with_parent
+from linreg.limits import MEMORY_ENV, limit_memory
 
 # what a worker imports before it measures (the server imports them once); no torch op runs in
 # the server, so no OpenMP pool or CUDA context exists to be broken by fork
@@ -73,11 +73,13 @@ def fork_context(cache_dir: str | None = None) -> Any:
     return ctx
 
 
-def _child(job: dict[str, Any], conn: Connection, errors: str) -> None:
+def _child(job: dict[str, Any], conn: Connection, errors: str, memory_gib: float | None = None) -> None:
     """The forked worker: run_job, every message one JSON text (as bench.worker prints them).
     Its stdout and stderr (libraries' chatter, a traceback) go to the file `errors`, as a fresh
     worker's stderr goes to a temporary file: the parent shows one line of it, on failure only."""
     die_with_parent()  # the server's child: it ends with the server, which ends with this run
+    if memory_gib and limit_memory(memory_gib):  # this worker only: the server stays unbounded
+        os.environ[MEMORY_ENV] = f"{memory_gib:g}"
     fd = os.open(errors, os.O_WRONLY | os.O_APPEND)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
@@ -92,7 +94,7 @@ def _child(job: dict[str, Any], conn: Connection, errors: str) -> None:
         import traceback
 
         traceback.print_exc(file=sys.stderr)
-        send({"done": False, "error": f"{type(exc).__name__}: {exception_line(exc, 300)}"})
+        send({"done": False, "error": failure_line(exc)})
     finally:
         conn.close()
 
@@ -110,14 +112,15 @@ def _read_and_remove(path: str) -> str:
 
 
 def run_forked(job: dict[str, Any], emit: Callable[[Measurement], None],
-               cache_dir: str | None = None, timeout_s: float | None = None) -> dict[str, Any]:
+               cache_dir: str | None = None, timeout_s: float | None = None,
+               memory_gib: float | None = None) -> dict[str, Any]:
     """Run one job in a worker forked from the preloaded server; bench.worker.run_worker's contract
-    (measurements stream through `emit`; WorkerTimeout; RuntimeError naming the worker)."""
+    (measurements stream through `emit`; WorkerTimeout; RuntimeError naming the worker; the bound)."""
     ctx = fork_context(cache_dir)
     receive, send = ctx.Pipe(duplex=False)
     errors_fd, errors = tempfile.mkstemp(prefix="linreg-bench-worker-", suffix=".log")
     os.close(errors_fd)
-    proc = ctx.Process(target=_child, args=(job, send, errors),
+    proc = ctx.Process(target=_child, args=(job, send, errors, memory_gib),
                        name=f"bench-{job.get('runtime') or job['task']}")
     proc.start()
     send.close()  # ours: the child holds its own end, so its exit is our EOF
@@ -141,4 +144,4 @@ def run_forked(job: dict[str, Any], emit: Callable[[Measurement], None],
             proc.join()
         receive.close()
         output = _read_and_remove(errors)
-    return checked_final(job, final, proc.exitcode, output)
+    return checked_final(job, final, proc.exitcode, output, memory_gib)

@@ -69,14 +69,16 @@ def plan_jobs(measurements: list[Measurement],
     return jobs, skips
 
 
-def _run_one(job: dict[str, Any], valgrind: str, timeout_s: float) -> dict[tuple, Any]:
+def _run_one(job: dict[str, Any], valgrind: str, timeout_s: float,
+             memory_gib: float | None = None) -> dict[tuple, Any]:
     """{(phase, name, size): instruction record or a failure reason} of one valgrind worker."""
     name = job.get("variant") or job.get("runtime")
     phase = "train_epoch" if job.get("variant") else "inference"
     with tempfile.TemporaryDirectory(prefix="linreg-callgrind-") as out_dir:
         try:
             final = run_worker({**job, "out_dir": out_dir}, lambda m: None, timeout_s=timeout_s,
-                               prefix=tuple(callgrind_prefix(valgrind, out_dir)), env_extra=COUNT_ENV)
+                               prefix=tuple(callgrind_prefix(valgrind, out_dir)), env_extra=COUNT_ENV,
+                               memory_gib=memory_gib)
         except RuntimeError as exc:  # a crash is a record, not a lost run
             return {(phase, name, s): f"instruction count failed: {exc}" for s in job["sizes"]}
     return {(r["phase"], r["runtime"], r["batch_size"]): r["instructions"]
@@ -85,7 +87,8 @@ def _run_one(job: dict[str, Any], valgrind: str, timeout_s: float) -> dict[tuple
 
 def count_instructions(measurements: list[Measurement], artifacts: Artifacts | None,
                        processes: int = 1, timeout_s: float = 900.0,
-                       progress: Callable[[str], None] | None = None) -> list[Measurement]:
+                       progress: Callable[[str], None] | None = None,
+                       memory_gib: float | None = None) -> list[Measurement]:
     """`measurements` with their instruction counts (or why not) in extra["instructions"]."""
     say = progress or (lambda text: None)
     jobs, skips = plan_jobs(measurements, artifacts)
@@ -99,7 +102,7 @@ def count_instructions(measurements: list[Measurement], artifacts: Artifacts | N
         method["valgrind"] = valgrind_version(valgrind)
         say(f"instructions: {len(jobs)} valgrind worker(s), {processes} at a time")
         with ThreadPoolExecutor(max_workers=max(1, processes)) as pool:
-            for part in pool.map(lambda job: _run_one(job, valgrind, timeout_s), jobs.values()):
+            for part in pool.map(lambda job: _run_one(job, valgrind, timeout_s, memory_gib), jobs.values()):
                 counted.update(part)
     return [_attach(m, skips.get(i) or counted.get((m.spec.phase, m.spec.runtime, m.spec.batch_size)),
                     method) if _countable(m) else m

@@ -219,7 +219,8 @@ def loadgen_pass(out: Path, config: SuiteConfig, artifacts: Artifacts, plan: flo
     from bench.scenarios.run_pass import singlestream_pass
 
     runtimes = [r for r in config.runtimes if not (config.compile_skip_reason and r == "torch_compile")]
-    return singlestream_pass(artifacts, runtimes, "cpu", config.threads[0], out, plan, say=say)
+    return singlestream_pass(artifacts, runtimes, "cpu", config.threads[0], out, plan, say=say,
+                             memory_gib=config.child_memory_gib)
 
 
 def run_pipeline(out: Path, config: SuiteConfig, quick: bool = False,

@@ -46,6 +46,9 @@ def _one(action: argparse.Action, value: Any, bad: Any) -> Any:
     if kind in (str, Path):
         if not isinstance(value, str) or not value or "\0" in value:
             raise bad(f"expected a string, got {value!r}")
+    elif getattr(kind, "__name__", "") == "float":  # float_within: an integer or a float
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad(f"expected a number, got {value!r}")
     elif isinstance(value, bool) or not isinstance(value, int):
         raise bad(f"expected an integer, got {value!r}")
     try:

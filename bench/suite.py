@@ -21,7 +21,7 @@ from bench.engine.schedule import round_robin
 from bench.engine.timing import QUICK_TIMING, TimingConfig, skipped
 from bench.runtimes import INFERENCE_RUNTIMES, runtime_entry, runtime_names, unavailable_reason
 from bench.runtimes.base import Artifacts
-from bench.runtimes.interference import interference_job, interference_record
+from bench.runtimes.interference import interference_job, interference_record, probe_off_reason
 from bench.store.fingerprint import thread_setting
 from bench.runtimes.measure import INFERENCE_SIZES
 from bench.training import (PARITY_EPOCHS, TRAIN_SIZES, TRAINING_VARIANTS, variant_entry, variant_names,
@@ -32,27 +32,31 @@ from bench.instructions import METRICS, count_instructions
 from bench.worker import allocator_settings
 from linreg.device import DeviceError, parse_device
 from linreg.errors import LinregError, did_you_mean
+from linreg.limits import check_memory_gib, default_child_memory_gib
 
 ISOLATIONS = ("runtime", "fork", "none")
 DEFAULT_DEVICES = ("cpu", "cuda")  # cuda is always listed: on a CPU machine it is a skip record
 QUICK_COMPILE_SKIP = "skipped in --quick: compile takes ~20 s cold"
 DEFAULT_PROCESSES = 3   # enough to see a slow phase of the host as spread, and to verify tracking
-QUICK_PROCESSES = 1     # --quick: 3 rounds in one process give the estimate its 3 draws (a worker
-                        # start is ~2.5 s of imports; 3 processes made --quick 133 s)
+QUICK_PROCESSES = 1     # --quick: 3 rounds in one process give its 3 draws (a worker starts in ~2.5 s)
 
 
 class SuiteError(LinregError):
     """A bench configuration names something that does not exist."""
 
 
+class WorkerFailed(LinregError):
+    """The floors' worker failed (a bound, a crash): nothing can be judged without it (exit 1)."""
+
+    exit_code = 1
+
+
 def default_threads() -> int:
     """One intra-op thread, for torch and ORT alike: the steadiest numbers on a shared machine.
-
-    With 2 threads on 2 busy cores every parallel region waits for a descheduled thread: an
-    eager [10^5, 1] forward measured 13 us with 2 threads when idle and 11 ms when another
-    process ran; 1 thread stayed at 22 us. linreg's training default is also 1 thread. Use
-    --threads N to measure more; it is recorded either way.
-    """
+    With 2 threads on 2 busy cores every parallel region waits for a descheduled thread: an eager
+    [10^5, 1] forward measured 13 us with 2 threads when idle and 11 ms when another process ran;
+    1 thread stayed at 22 us. linreg's training default is also 1 thread. --threads N measures
+    more; it is recorded either way."""
     return 1
 
 
@@ -74,6 +78,8 @@ class SuiteConfig:
     interference_calls: int = 300
     copy_bytes: int = COPY_BYTES       # the bandwidth floor's copy (read + write)
     worker_timeout_s: float = 900.0    # a worker running longer is killed; its records: skipped
+    child_memory_gib: float = field(default_factory=default_child_memory_gib)  # each worker's RLIMIT_DATA
+    unchecked_onnx: bool = False       # bench --run-unchecked-onnx: a stranger's graph, in workers only
     processes: int = 1                 # worker processes per runtime/variant, round-robin (run: 3)
     reference: bool = True             # time a same-kind reference after each CPU measurement
     absent_devices: tuple[str, ...] = ()  # default devices not here ("cuda: no CUDA device"): one line
@@ -87,8 +93,11 @@ class SuiteConfig:
         for name in ("devices", "runtimes", "variants", "batch_sizes", "train_sizes", "threads"):
             # a name given twice is measured once, in the order first given
             object.__setattr__(self, name, tuple(dict.fromkeys(getattr(self, name))))
-        if not self.worker_timeout_s > 0:
-            raise SuiteError(f"worker_timeout_s must be > 0, got {self.worker_timeout_s}")
+        if not 0 < self.worker_timeout_s <= 7 * 86400:  # past a week, a hung worker is as good as unbounded
+            raise SuiteError(f"worker_timeout_s must be in (0, 604800], got {self.worker_timeout_s}")
+        check_memory_gib(self.child_memory_gib, error=SuiteError)
+        if self.unchecked_onnx and self.isolation == "none":
+            raise SuiteError("--run-unchecked-onnx runs the graph in bounded workers: use --isolation runtime or fork")
         for name, allowed in (("runtimes", runtime_names()), ("variants", variant_names())):
             bad = [v for v in getattr(self, name) if v not in allowed]
             if bad:
@@ -106,8 +115,7 @@ class SuiteConfig:
             raise SuiteError(f"metric must be one of {', '.join(METRICS)}, got {self.metric!r}")
         if self.instruction_processes < 1:
             raise SuiteError(f"instruction_processes must be >= 1, got {self.instruction_processes}")
-        if not self.threads or any(isinstance(t, bool) or not isinstance(t, int) or t < 1
-                                   for t in self.threads):
+        if not self.threads or any(isinstance(t, bool) or not isinstance(t, int) or t < 1 for t in self.threads):
             raise SuiteError(f"threads must be integers >= 1, got {list(self.threads)}")
         for name in ("batch_sizes", "train_sizes"):
             if any(int(v) < 1 for v in getattr(self, name)):
@@ -221,7 +229,7 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
     emit_progress = progress or (lambda label: None)
     job_started = started or (lambda what: None)
 
-    execute = executor(config.isolation, cache_dir, config.worker_timeout_s)
+    execute = executor(config.isolation, cache_dir, config.worker_timeout_s, config.child_memory_gib)
     emit_progress("floors")
     floor_run, interference = _floors_and_probe(config, artifacts, execute)
     floors = floor_run["floors"]
@@ -260,7 +268,7 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
     if config.metric == "instructions" and not partial:
         try:  # after the timing: valgrind's workers must not share the cores with a timed one
             measurements = count_instructions(measurements, artifacts, config.instruction_processes,
-                                              config.worker_timeout_s, emit_progress)
+                                              config.worker_timeout_s, emit_progress, config.child_memory_gib)
         except KeyboardInterrupt as exc:  # the timed measurements stand; the counts are partial
             partial = f"interrupted by {interruption_reason(exc)} while counting instructions"
     if partial:
@@ -277,18 +285,15 @@ def _floors_and_probe(config: SuiteConfig, artifacts: Artifacts | None,
     floor_job = {"task": "floors", "threads": config.threads[0], "timing": asdict(config.timing),
                  "copy_bytes": config.copy_bytes, "devices": list(config.devices),
                  "sizes": sorted({*config.batch_sizes, *config.train_sizes})}
-    record = partial_record(interference_record, config.interference or probe_off_reason(config),
+    quick = config.compile_skip_reason == QUICK_COMPILE_SKIP
+    record = partial_record(interference_record, config.interference or probe_off_reason(quick),
                             config.runtimes, config.threads[0], config.isolation, probe)
     try:
         floor_run = execute({**floor_job, "interference": probe} if probe else floor_job, lambda m: None)
         return floor_run, record(floor_run.get("interference"))
     except RuntimeError as exc:  # the probe broke the worker: the floors again, alone
-        return execute(floor_job, lambda m: None), record(None, f"{exc}")
+        try:
+            return execute(floor_job, lambda m: None), record(None, f"{exc}")
+        except RuntimeError as again:  # every efficiency stands on the floors: one line, no run
+            raise WorkerFailed(f"{again}") from None
 
-
-def probe_off_reason(config: SuiteConfig) -> str:
-    """Why the ORT interference probe did not run: --quick (its 1-3 s do not fit, and at 2 threads
-    it does not repeat anyway), or a config that turned it off (the Python API's example)."""
-    if config.compile_skip_reason == QUICK_COMPILE_SKIP:
-        return "--quick skips it"
-    return "interference=False in the suite's config"

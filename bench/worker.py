@@ -26,7 +26,8 @@ from typing import Any, Callable, Iterable, TextIO
 from bench.engine.allocator import ALLOCATOR_ENV
 from bench.engine.measurement import Measurement
 from linreg.errors import exception_line
-
+from linreg.lifetime import child_environment, die_with_parent
+from linreg.limits import apply_from_environment, bound_text, child_memory_environment, is_out_of_memory
 
 
 def allocator_settings(environ: dict[str, str] | None = None) -> dict[str, str]:
@@ -122,13 +123,17 @@ class WorkerTimeout(RuntimeError):
 
 def run_worker(job: dict[str, Any], emit: Callable[[Measurement], None],
                cache_dir: str | None = None, timeout_s: float | None = None,
-               prefix: tuple[str, ...] = (), env_extra: dict[str, str] | None = None) -> dict[str, Any]:
+               prefix: tuple[str, ...] = (), env_extra: dict[str, str] | None = None,
+               memory_gib: float | None = None) -> dict[str, Any]:
     """Run one job in a fresh `python -m bench.worker`; measurements stream back through `emit`.
 
     `prefix` goes in front of python (valgrind, for instruction counts). A worker still running
-    after `timeout_s` is killed: WorkerTimeout("worker timed out after N s").
+    after `timeout_s` is killed: WorkerTimeout("worker timed out after N s"). `memory_gib` bounds
+    its private memory (linreg/limits.py; the worker applies it before importing torch).
     """
-    env = {**worker_environment(cache_dir), **(env_extra or {})}
+    env = child_environment({**worker_environment(cache_dir), **(env_extra or {})})  # for die_with_parent
+    if memory_gib:
+        env = child_memory_environment(memory_gib, env)
     with tempfile.TemporaryFile(mode="w+") as errors, subprocess.Popen(
         [*prefix, sys.executable, "-m", "bench.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=errors, text=True, env=env,
@@ -155,7 +160,7 @@ def run_worker(job: dict[str, Any], emit: Callable[[Measurement], None],
         if timed_out.is_set():
             raise WorkerTimeout(f"worker timed out after {timeout_s:g} s")
         errors.seek(0)
-        return checked_final(job, final, proc.returncode, errors.read())
+        return checked_final(job, final, proc.returncode, errors.read(), memory_gib)
 
 
 def read_messages(lines: Iterable[str | bytes], emit: Callable[[Measurement], None]) -> dict[str, Any] | None:
@@ -171,15 +176,26 @@ def read_messages(lines: Iterable[str | bytes], emit: Callable[[Measurement], No
 
 
 def checked_final(job: dict[str, Any], final: dict[str, Any] | None, exit_code: int | None,
-                  output: str) -> dict[str, Any]:
+                  output: str, memory_gib: float | None = None) -> dict[str, Any]:
     """The worker's final message, or a RuntimeError naming the worker and why: its own error
     line, or its exit code and the last line it wrote."""
     if final is None or not final.get("done"):
         tail = output.strip().splitlines()[-1:] or ["no output"]
         reason = final.get("error") if final else f"exit code {exit_code}: {tail[0]}"
+        if not final and exit_code is not None and exit_code < 0 and memory_gib:
+            # killed by a signal: native code that met a failed allocation may abort or crash
+            reason += f"; it may have run into {bound_text(memory_gib)}"
         raise RuntimeError(f"worker for {job.get('runtime') or job.get('variant') or job['task']} "
                            f"failed ({reason})")
     return final
+
+
+def failure_line(exc: BaseException) -> str:
+    """A worker's failure as one line; an allocation failure names the bound it ran under."""
+    line = f"{type(exc).__name__}: {exception_line(exc, 300)}"
+    if is_out_of_memory(exc):
+        return f"out of memory under {bound_text()}: {line}"
+    return line
 
 
 def main(stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
@@ -190,6 +206,8 @@ def main(stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
         protocol.write(json.dumps(obj) + "\n")
         protocol.flush()
 
+    die_with_parent()  # kill -9 of bench must not leave a worker measuring on under PID 1
+    apply_from_environment()  # before torch: the bound covers everything the worker maps
     try:
         job = json.loads(stdin.read())
         result = run_job(job, lambda m: send({"measurement": m.to_dict()}))
@@ -199,7 +217,7 @@ def main(stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
         import traceback
 
         traceback.print_exc(file=sys.stderr)
-        send({"done": False, "error": f"{type(exc).__name__}: {exception_line(exc, 300)}"})
+        send({"done": False, "error": failure_line(exc)})
         return 1
     finally:
         sys.stdout = protocol

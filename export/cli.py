@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 
 from export.errors import ParityError
 from export.predict import RUNTIMES
-from linreg.argtypes import number
+from export.unchecked import DEFAULT_MEMORY_GIB, DEFAULT_TIME_S, MAX_TIME_S, OPTION, UncheckedLimits
+from linreg.argtypes import float_within, number
 from linreg.errors import LinregError
+from linreg.limits import MIN_CHILD_MEMORY_GIB, physical_memory_gib
 from linreg.predict import format_predictions, predict_checkpoint
 # Any negative float literal Python's float() reads: -3, -2.5, -.5, -1e5, -2.5E-3, -inf, -nan.
 NEGATIVE_NUMBER = re.compile(r"^-(?:(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:e[+-]?\d[\d_]*)?|inf(?:inity)?|nan)$",
@@ -31,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    default=None, metavar="FORMAT",
                    help="load only these formats; `--trust-only onnx` checks a stranger's folder without "
                         "loading any program (TorchScript, ExportedProgram)")
+    _add_unchecked(p)
     p.set_defaults(func=cmd_verify)
 
     p = subparsers.add_parser("predict", help="print predictions for inputs X from a checkpoint or an export folder")
@@ -43,7 +47,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("x", type=number, nargs="+", metavar="X", help="inputs, one prediction per line each")
     # argparse takes "-1e5" or "-inf" for an unknown option: its matcher knows only -3 and -2.5.
     p._negative_number_matcher = NEGATIVE_NUMBER
+    _add_unchecked(p)
     p.set_defaults(func=cmd_predict)
+
+
+def _add_unchecked(p: argparse.ArgumentParser) -> None:
+    """--run-unchecked-onnx and its two limits (export/unchecked.py)."""
+    p.add_argument(OPTION, action="store_true",
+                   help="run an ONNX graph that fails the exporter-shape checks anyway, in a child process "
+                        "under the two limits below (its hash is still checked; external data still refused)")
+    p.add_argument("--unchecked-time-s", type=float_within(0.1, MAX_TIME_S), default=DEFAULT_TIME_S,
+                   metavar="S", help="wall-clock limit of that child")
+    p.add_argument("--unchecked-memory-gib", type=float_within(MIN_CHILD_MEMORY_GIB, physical_memory_gib()),
+                   default=DEFAULT_MEMORY_GIB, metavar="GIB", help="memory limit of that child (RLIMIT_DATA)")
+
+
+def _unchecked(args: argparse.Namespace) -> UncheckedLimits | None:
+    return UncheckedLimits(args.unchecked_time_s, args.unchecked_memory_gib) if args.run_unchecked_onnx else None
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -80,8 +100,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from export.trust import trust_lines
 
     formats = tuple(args.trust_only or FORMATS)
-    report = verify_export(args.export_dir, args.checkpoint, formats=formats)
+    unchecked = _unchecked(args)
+    report = verify_export(args.export_dir, args.checkpoint, formats=formats, unchecked=unchecked)
     print("\n".join(trust_lines(formats)))
+    if unchecked is not None and "onnx" in formats:
+        print(f"onnx: its graph's shape was not checked; onnxruntime ran it in {unchecked.describe()}")
     return _report(report)
 
 
@@ -99,7 +122,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         runtime = args.runtime or "onnxruntime"
         # ORT takes "cpu"/"cuda[:N]" itself and checks its provider; torch runtimes need a real device.
         device = _ort_device(args.device) if runtime == "onnxruntime" else str(resolve_device(args.device))
-        ys = predict_export(args.export_dir, runtime, args.x, device)
+        unchecked = _unchecked(args)
+        ys = predict_export(args.export_dir, runtime, args.x, device, unchecked)
+        if unchecked is not None:  # the limits it ran under, beside the numbers they bound
+            sys.stderr.write(f"predict: the ONNX graph ran unchecked in {unchecked.describe()}\n")
     print(format_predictions(ys))
     return 0
 

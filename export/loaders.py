@@ -14,18 +14,14 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from export.errors import ArtifactError, RuntimeUnavailableError
-from export.manifest import ARTIFACT_MAX_BYTES, check_artifacts, load_manifest_json, resolve_inside
-from export.onnx_structure import check_onnx_bytes
+from export.admission import MAX_ARTIFACT_BYTES, admit_export_folder, read_untrusted
+from export.manifest import ARTIFACT_MAX_BYTES
+from export.onnx_structure import check_onnx_bytes, parse_self_contained
 from export.pt2_archive import check_pt2_bytes
 from export.torchscript_archive import check_torchscript_bytes
 from export.quiet import quiet
 from linreg.device import DeviceError, parse_device
 from linreg.errors import exception_line
-from linreg.untrusted import UntrustedFileError, read_bytes
-
-MAX_ARTIFACT_BYTES = max(ARTIFACT_MAX_BYTES.values())  # ours are kilobytes: bounds what a stranger makes us read
-# The program formats: their archives are inspected before any runtime loads them.
-PROGRAM_CHECKS = {"exported_program": check_pt2_bytes, "torchscript": check_torchscript_bytes}
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -38,25 +34,7 @@ __all__ = [
 
 def read_manifest(export_dir: str | os.PathLike[str], check_programs: bool = True) -> dict[str, Any]:
     """manifest.json of an export folder, after re-checking every artifact's sha256 and the .pt2's safety."""
-    folder = Path(export_dir)
-    manifest = load_manifest_json(folder)
-    check_artifacts(folder, manifest)
-    for entry in manifest["artifacts"]:  # a hostile artifact is refused up front, before any runtime
-        check = PROGRAM_CHECKS.get(entry["format"]) if check_programs else None
-        if entry["format"] == "onnx":  # data, but a hostile graph hangs or fills memory: always checked
-            check = check_onnx_bytes
-        if check is not None:
-            path = resolve_inside(folder, entry["path"])
-            check(read_untrusted(path, MAX_ARTIFACT_BYTES), path)
-    return manifest
-
-
-def read_untrusted(path: Path, max_bytes: int) -> bytes:
-    """An artifact's bytes (regular file, size-bounded), as an ArtifactError when refused."""
-    try:
-        return read_bytes(path, max_bytes)
-    except UntrustedFileError as exc:
-        raise ArtifactError(str(exc)) from None
+    return admit_export_folder(export_dir, check_programs)
 
 
 def _require_file(path: Path, what: str) -> None:
@@ -129,7 +107,8 @@ def ort_providers_for(device: str) -> tuple[str, list[Any]]:
 
 
 def make_ort_session(
-    path: str | os.PathLike[str], device: str = "cpu", threads: int = 1, *, spinning: bool | None = None
+    path: str | os.PathLike[str], device: str = "cpu", threads: int = 1, *, spinning: bool | None = None,
+    check_graph: bool = True,
 ) -> onnxruntime.InferenceSession:
     """An ORT session pinned to `threads` intra-op threads, 1 inter-op thread, sequential.
 
@@ -138,6 +117,8 @@ def make_ort_session(
     back to the CPU when a provider fails to load, so the provider that actually runs
     (`session.get_providers()[0]`) is checked against the one requested, and a mismatch raises.
     `spinning` sets session.intra_op.allow_spinning (None: ORT's default, which spins).
+    `check_graph=False` (bench --run-unchecked-onnx, in a bounded worker only) skips the exporter-shape
+    check; the file must still be self-contained.
     """
     import onnxruntime as ort
 
@@ -146,7 +127,7 @@ def make_ort_session(
     if threads < 1:
         raise RuntimeUnavailableError(f"threads must be >= 1, got {threads}")
     data = read_untrusted(source, ARTIFACT_MAX_BYTES["onnx"])
-    check_onnx_bytes(data, source)  # also when called on a bare path, outside an export folder
+    (check_onnx_bytes if check_graph else parse_self_contained)(data, source)  # also on a bare path
     wanted, providers = ort_providers_for(device)
     available = ort.get_available_providers()
     if wanted not in available:

@@ -128,8 +128,8 @@ def _check_node(node: Any, constants: dict[str, Any], source: object) -> None:
                             f"the batch dimension, not a number in the file)")
 
 
-def check_onnx_bytes(data: bytes, source: object) -> None:
-    """Raise ArtifactError unless `data` is an ONNX graph of the shape our exporter writes."""
+def parse_self_contained(data: bytes, source: object) -> Any:
+    """The ModelProto in `data` (size-capped), or ArtifactError; refers to no external data."""
     import onnx
 
     if len(data) > MAX_ONNX_BYTES:
@@ -141,6 +141,12 @@ def check_onnx_bytes(data: bytes, source: object) -> None:
     for what, location in external_references(model.graph):
         raise ArtifactError(f"{source}: {what} refers to external data {location!r}, which no manifest "
                             f"hash covers; our exporter writes self-contained files")
+    return model
+
+
+def check_onnx_bytes(data: bytes, source: object) -> None:
+    """Raise ArtifactError unless `data` is an ONNX graph of the shape our exporter writes."""
+    model = parse_self_contained(data, source)
     if model.functions or model.graph.sparse_initializer:
         raise ArtifactError(f"{source}: holds local functions or sparse initializers; ours hold neither")
     domains = sorted({o.domain for o in model.opset_import} - set(DEFAULT_DOMAINS))
@@ -168,4 +174,4 @@ def _check_names(graph: Any, source: object) -> None:
             defined.add(name)
 
 
-__all__ = ["check_onnx_bytes", "external_references", "ALLOWED_OPS", "MAX_ONNX_BYTES"]
+__all__ = ["check_onnx_bytes", "parse_self_contained", "external_references", "ALLOWED_OPS", "MAX_ONNX_BYTES"]

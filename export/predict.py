@@ -8,19 +8,29 @@ import numpy as np
 import torch
 
 from export import loaders
+from export.admission import admit_export_folder
 from export.errors import ArtifactError
 from export.manifest import INPUT_NAME, OUTPUT_NAME, artifact_entry, resolve_inside
 from export.parity import reference_checkpoint
+from export.unchecked import OPTION, UncheckedLimits, run_unchecked_onnx
 from linreg.errors import exception_line
 from linreg.predict import predict_checkpoint
 
 RUNTIMES = ("eager", "torchscript", "onnxruntime", "exported_program")
 
 
-def predict_export(export_dir: Path, runtime: str, xs: list[float], device: str = "cpu") -> np.ndarray:
-    """Predictions of one runtime from an export folder (hashes checked first), as float32."""
-    manifest = loaders.read_manifest(export_dir)
+def predict_export(export_dir: Path, runtime: str, xs: list[float], device: str = "cpu",
+                   unchecked: UncheckedLimits | None = None) -> np.ndarray:
+    """Predictions of one runtime from an export folder (hashes checked first), as float32.
+    `unchecked`: the ONNX graph's shape is not checked; it runs in a bounded child instead."""
+    manifest = admit_export_folder(export_dir, check_graphs=unchecked is None)
     x = np.asarray(xs, dtype=np.float32).reshape(-1, 1)
+    if unchecked is not None:
+        if runtime != "onnxruntime":
+            raise ArtifactError(f"{OPTION} runs the ONNX artifact only (--runtime onnxruntime), not {runtime}")
+        entry = artifact_entry(manifest, "onnx")
+        return run_unchecked_onnx(resolve_inside(export_dir, entry["path"]), entry["sha256"], x, unchecked,
+                                  device).ravel()
     if runtime == "eager":
         return predict_checkpoint(reference_checkpoint(export_dir, manifest), xs, device)
     fmt = {"onnxruntime": "onnx"}.get(runtime, runtime)

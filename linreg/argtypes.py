@@ -82,6 +82,17 @@ def int_within(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def float_within(low: float, high: float) -> Callable[[str], float]:
+    """argparse type factory: a finite number in [low, high] (a bound with an upper bound)."""
+    def parse(text: str) -> float:
+        value = finite_float(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be within [{low:g}, {high:.4g}], got {text[:24]!r}")
+        return value
+    parse.__name__ = "float"
+    return parse
+
+
 def non_negative_int(text: str) -> int:
     """argparse type: an integer >= 0."""
     value = _convert(text, int, f"not an integer: {text!r}")

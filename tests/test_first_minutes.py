@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.suite import SuiteConfig, probe_off_reason
+from bench.runtimes.interference import probe_off_reason
+from bench.suite import QUICK_COMPILE_SKIP, SuiteConfig
 from bench.runtimes.interference import interference_record
 from tests.helpers import one_error_line
 
@@ -42,10 +43,10 @@ def test_config_show_shows_the_process_count_bench_and_run_use(capsys: pytest.Ca
 
 def test_the_probe_says_why_it_is_off() -> None:
     api = SuiteConfig(interference=False)
-    assert "--quick" not in interference_record(probe_off_reason(api), ("onnxruntime",), 1, "none",
+    assert "--quick" not in interference_record(probe_off_reason(api.compile_skip_reason == QUICK_COMPILE_SKIP), ("onnxruntime",), 1, "none",
                                                 None, None)["skipped"]
     quick = SuiteConfig.quick()
-    assert interference_record(probe_off_reason(quick), ("onnxruntime",), 1, "none", None,
+    assert interference_record(probe_off_reason(quick.compile_skip_reason == QUICK_COMPILE_SKIP), ("onnxruntime",), 1, "none", None,
                                None)["skipped"] == "not probed (--quick skips it)"
 
 

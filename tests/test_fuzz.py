@@ -174,16 +174,21 @@ def test_generated_argument_lists_parse_or_give_one_usage_error(data: st.DataObj
     assert not WARNING.search(err.getvalue())
 
 
-@given(batches=st.lists(st.integers(1, 2**70), min_size=1, max_size=3), repeats=st.integers(1, 2**70))
+@given(batches=st.lists(st.integers(1, 2**70), min_size=1, max_size=3), repeats=st.integers(1, 2**70),
+       yes=st.booleans())
 def test_export_speed_sizes_are_bounded_before_anything_runs(monkeypatch: pytest.MonkeyPatch,
-                                                             batches: list[int], repeats: int) -> None:
+                                                             batches: list[int], repeats: int, yes: bool) -> None:
+    """Even --yes has a bound it states (100x the time limits): 10^30 repeats never ran."""
     import bench.runtimes.graph_speed as speed
 
     ran: list[tuple[Any, ...]] = []
     monkeypatch.setattr(speed, "measure", lambda b, r: ran.append((b, r)) or [])
-    code, err = run_cli(["export-speed", "--batches", *map(str, batches), "--repeats", str(repeats)])
+    code, err = run_cli(["export-speed", "--batches", *map(str, batches), "--repeats", str(repeats),
+                         *(["--yes"] if yes else [])])
     work = sum(batches) * (repeats + speed.WARMUPS)
-    fits = max(batches) <= speed.MAX_BATCH and repeats <= speed.MAX_REPEATS and work <= speed.MAX_WORK
+    scale = speed.YES_FACTOR if yes else 1
+    fits = max(batches) <= speed.MAX_BATCH and repeats <= speed.MAX_REPEATS * scale \
+        and work <= speed.MAX_WORK * scale
     assert (code == 0 and ran) if fits else (code == 2 and not ran and "limit" in err)
 
 

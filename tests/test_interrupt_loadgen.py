@@ -25,7 +25,7 @@ def test_an_interrupt_in_the_loadgen_pass_writes_what_finished(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     done: list[str] = []
 
-    def one_then_interrupt(config, artifacts, out_dir):  # noqa: ANN001, ANN202
+    def one_then_interrupt(config, artifacts, out_dir, memory_gib=None):  # noqa: ANN001, ANN202
         if done:
             raise KeyboardInterrupt
         done.append(config.runtime)

@@ -112,8 +112,9 @@ def test_a_runtime_crashing_mid_test_is_recorded_as_failed(exported: Path, tmp_p
 def test_a_dead_test_process_is_a_failed_record(exported: Path, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("bench.scenarios.runner.sys.executable", "/bin/false")
-    result = run_child(LoadgenConfig("offline", "eager"), Artifacts.from_export_dir(exported), tmp_path)
+    result = run_child(LoadgenConfig("offline", "eager"), Artifacts.from_export_dir(exported), tmp_path, 3.0)
     assert result["valid"] is False and "exit code 1" in result["failed"]
+    assert result["limits"] == {"time_s": 120.0 + 4 * 10.0, "memory_gib": 3.0}  # recorded either way
 
 
 def test_cli_writes_loadgen_json_and_the_logs(exported: Path, tmp_path: Path,
@@ -126,6 +127,7 @@ def test_cli_writes_loadgen_json_and_the_logs(exported: Path, tmp_path: Path,
     assert {"scenario", "runtime", "valid", "latency_s", "qps", "settings", "fingerprint"} <= set(doc)
     assert set(doc["latency_s"]) == {"p50", "p90", "p99", "p999", "max"}
     assert doc["fingerprint"]["versions"]["mlcommons-loadgen"]
+    assert doc["limits"]["memory_gib"] > 0 and doc["limits"]["time_s"] > 0  # the child's bounds
     for name in ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_accuracy.json"):
         assert (out / name).is_file()
     assert "loadgen single-stream eager:" in capsys.readouterr().out

@@ -29,7 +29,7 @@ class FakeClock:
 def _fake_executor(clock: FakeClock, tick: Callable[[], None], seconds_per_measurement: float):
     """An executor whose measurements each take `seconds_per_measurement` of fake time, with the
     heartbeat ticking every fake second meanwhile (what bench.plan.heartbeat's thread does)."""
-    def make(isolation: str, cache_dir: Any = None, timeout_s: Any = None):
+    def make(isolation: str, cache_dir: Any = None, timeout_s: Any = None, memory_gib: Any = None):
         def execute(job: dict[str, Any], emit: Callable[[Measurement], None]) -> dict[str, Any]:
             if job["task"] == "floors":
                 _wait(clock, tick, 20.0)  # the floors: long, and nothing finishes meanwhile

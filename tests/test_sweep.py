@@ -15,6 +15,7 @@ import torch
 from bench.cli import main
 from bench.experiments.spec import parse_spec, trial_configs
 from bench.experiments.timeline import Timeline, describe, process_age_s
+from linreg.limits import default_child_memory_gib
 
 SWEEP = """
 [grid]
@@ -87,6 +88,7 @@ def test_outputs_and_best(swept):
     assert "Best:" in (out / "summary.md").read_text()
     run = doc["last_run"]  # where this invocation's time went
     assert run["workers"] == 2 and run["trials_run"] == 8
+    assert run["limits"] == {"trial_timeout_s": 3600.0, "child_memory_gib": default_child_memory_gib()}
     assert run["trial_time_s"] == pytest.approx(sum(t["train_time_s"] for t in doc["trials"]), abs=1e-2)
     assert 0 < run["trials_wall_s"] <= run["command_s"] and run["closing_s"] >= 0
     # both stored to the millisecond, and the tests' trials are short: the ratio of the rounded ones is close

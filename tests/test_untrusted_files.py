@@ -98,6 +98,7 @@ def test_special_manifest_is_refused(export_copy: Path, capsys) -> None:
     (["--batches", "100000001"], "over the limit"),
     (["--repeats", "10000000000"], "--yes"),
     (["--batches", "100000000", "--repeats", "1000"], "element-calls"),
+    (["--repeats", "10" + "0" * 30, "--yes"], "1e+07 even with --yes"),  # --yes has a bound too
 ])
 def test_export_speed_refuses_sizes_that_cannot_fit_or_finish(capsys, argv: list[str], words: str) -> None:
     code, err = run(capsys, "export-speed", *argv)

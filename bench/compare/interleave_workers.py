@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,9 @@ from typing import Any, Iterator
 
 from bench.compare.interleave_driver import ALLOCATOR_ENV, INJECT_ENV
 from linreg.errors import LinregError
+from linreg.limits import default_child_memory_gib, limit_memory
+
+REPLY_TIMEOUT_S = 900.0  # one request is a block of seconds; a worker silent this long is hung
 
 
 def git(repo: Path, *args: str) -> str:
@@ -79,10 +83,11 @@ class Worker:
             env[INJECT_ENV] = repr(inject)
         self.tree = tree
         self._log = log.open("w")
+        memory_gib = default_child_memory_gib()  # the driver may be an old tree's: bounded from outside
         self.proc = subprocess.Popen(
             [sys.executable, str(driver), str(tree), str(threads)],
             cwd=tree, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-            text=True, bufsize=1,
+            text=True, bufsize=1, preexec_fn=lambda: limit_memory(memory_gib) and None,
         )
         self.log_path = log
 
@@ -98,7 +103,10 @@ class Worker:
         """The next reply; WorkerFailure when it is an error or the worker died."""
         try:
             assert self.proc.stdout
-            line = self.proc.stdout.readline()
+            ready, _, _ = select.select([self.proc.stdout], [], [], REPLY_TIMEOUT_S)
+            if not ready:  # hung: ended here, reported as dead (its log's last lines)
+                self.proc.kill()
+            line = self.proc.stdout.readline() if ready else ""
         except OSError:
             line = ""
         if not line:

@@ -17,6 +17,7 @@ from bench.distributed.config import (BACKENDS, DEFAULT_RDZV_ID, DEFAULT_SIZES, 
 from bench.distributed.scaling import run_scaling
 from bench.engine.measurement import Measurement
 from linreg.environment import cpu_count, gib, physical_memory_bytes
+from linreg.limits import default_child_memory_gib
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="intra-op threads per rank, pinned and recorded (default 1)")
     p.add_argument("--timeout-s", type=float, default=DdpConfig.timeout_s,
                    help=f"end a world size's job after this many seconds (default {DdpConfig.timeout_s:g})")
+    p.add_argument("--rank-memory-gib", type=float, default=default_child_memory_gib(), metavar="GIB",
+                   help="each rank's private memory (RLIMIT_DATA); a rank past it fails, named")
     p.add_argument("--port", type=int, default=None,
                    help="one node: rendezvous port (default: a free one, torchrun --standalone); "
                         "a port in use is retried on another free one")
@@ -65,6 +68,7 @@ def config_from_args(args: argparse.Namespace) -> DdpConfig:
         world_sizes=tuple(dict.fromkeys(args.world_sizes)), sizes=tuple(dict.fromkeys(args.sizes)),
         epochs=args.epochs, warmup_epochs=args.warmup_epochs, backend=args.backend,
         device=args.device, threads=args.threads, timeout_s=args.timeout_s, nnodes=args.nnodes,
+        rank_memory_gib=args.rank_memory_gib,
         rdzv_endpoint=args.rdzv_endpoint, rdzv_id=args.rdzv_id, port=args.port,
         fault=Fault.parse(args.inject_fault) if args.inject_fault else None,
         cuda_available=cuda, gpu_count=gpus)

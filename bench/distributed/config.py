@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from linreg.errors import LinregError
+from linreg.limits import check_memory_gib, default_child_memory_gib
 
 BACKENDS = ("gloo", "nccl", "auto")
 DEVICES = ("cpu", "cuda")
@@ -57,6 +58,7 @@ class DdpConfig:
     device: str = "cpu"         # "cpu" | "cuda" (one GPU per rank: cuda:LOCAL_RANK)
     threads: int = 1            # intra-op threads PER RANK, pinned: ranks x threads vs cores is recorded
     timeout_s: float = 300.0    # per world size: a crashed or hung job is ended after this
+    rank_memory_gib: float = field(default_factory=default_child_memory_gib)  # each rank's RLIMIT_DATA
     nnodes: int = 1             # > 1: several nodes, through torchrun's c10d rendezvous
     rdzv_endpoint: str | None = None  # HOST[:PORT] of the rendezvous store (several nodes)
     rdzv_id: str = DEFAULT_RDZV_ID    # same on every node; the world size is appended per launch
@@ -103,6 +105,7 @@ class DdpConfig:
         if not (math.isfinite(self.timeout_s) and 0 < self.timeout_s <= 7 * 86400):
             raise DdpInputError(f"--timeout-s must be a finite number of seconds in (0, 604800], "
                                 f"got {self.timeout_s}")
+        check_memory_gib(self.rank_memory_gib, "--rank-memory-gib", DdpInputError)
 
     def _check_rendezvous(self) -> None:
         if self.port is not None and not 1 <= self.port <= 65535:

@@ -27,6 +27,7 @@ from bench.distributed.processes import end_group, start_group
 from bench.distributed.rank import RESULT_JSON, stack_path
 from bench.engine.allocator import ALLOCATOR_ENV
 from linreg.files import write_json_atomic
+from linreg.limits import child_memory_environment
 
 PORT_TRIES = 4          # the asked-for port, then up to three free ones
 _PORT_IN_USE = re.compile(r"EADDRINUSE|address already in use", re.IGNORECASE)
@@ -83,7 +84,7 @@ def rank_env(config: DdpConfig, base: dict[str, str]) -> dict[str, str]:
     env = {**base, **ALLOCATOR_ENV}
     env["OMP_NUM_THREADS"] = str(config.threads)
     env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return child_memory_environment(config.rank_memory_gib, env, "--rank-memory-gib")  # the bound, named by a failing rank
 
 
 def _statuses(run_dir: Path, local_ranks: int) -> list[dict[str, Any]]:
@@ -165,7 +166,7 @@ def _run_once(config: DdpConfig, world_size: int, run_dir: Path, log_path: Path,
     with log_path.open("ab") as log:
         log.write(("$ " + " ".join(argv) + "\n").encode())
         log.flush()
-        proc = start_group(argv, rank_env(config, os.environ.copy()), log)
+        proc = start_group(argv, rank_env(config, os.environ.copy()), log, config.rank_memory_gib)
         try:
             return proc.wait(timeout=config.timeout_s), False, time.monotonic() - start
         except subprocess.TimeoutExpired:

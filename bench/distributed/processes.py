@@ -20,6 +20,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
+from linreg.limits import limit_memory
+
 
 def _ppid_and_state(pid: int) -> tuple[int, str] | None:
     try:
@@ -70,12 +72,19 @@ def _parent_death_sigterm() -> None:
         ctypes.CDLL(None).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
 
 
-def start_group(argv: list[str], env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
-    """Start `argv` as the leader of a new session (its own process group), output to `log`."""
+def start_group(argv: list[str], env: dict[str, str], log: IO[bytes],
+                memory_gib: float | None = None) -> subprocess.Popen[bytes]:
+    """Start `argv` as the leader of a new session (its own process group), output to `log`;
+    under `memory_gib` of private memory (RLIMIT_DATA, inherited by every rank it starts)."""
     linux = sys.platform.startswith("linux")
+
+    def before_exec() -> None:
+        _parent_death_sigterm()
+        if memory_gib:
+            limit_memory(memory_gib)
     return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True,
-                            preexec_fn=_parent_death_sigterm if linux else None)
+                            preexec_fn=before_exec if linux else None)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

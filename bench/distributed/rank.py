@@ -28,6 +28,7 @@ from bench.distributed.comm import AllReduceTimer, time_allreduce
 from bench.engine.timing import minor_faults
 from bench.training.loops import EagerLoop, make_train_data
 from linreg.errors import exception_line
+from linreg.limits import bound_text, is_out_of_memory
 from linreg.files import write_json_atomic
 
 RESULT_JSON = "result.json"
@@ -200,7 +201,8 @@ def run(job: dict[str, Any], run_dir: Path) -> None:
         dist.destroy_process_group()
         status.stage("done")
     except BaseException as exc:  # noqa: BLE001 - recorded for the launcher, then exit 1
-        status.error(f"{type(exc).__name__}: {exception_line(exc)}")
+        line = f"{type(exc).__name__}: {exception_line(exc)}"
+        status.error(f"out of memory under {bound_text()}: {line}" if is_out_of_memory(exc) else line)
         raise SystemExit(1) from None
 
 

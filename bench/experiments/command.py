@@ -10,7 +10,9 @@ from bench.engine.interrupt import sigterm_interrupts
 from bench.experiments.spec import (MAX_TRIALS, MAX_TRIALS_WITH_YES, SweepConfigError, load_spec,
                                     trial_configs)
 from bench.store.identity import machine_id
-from linreg.argtypes import DefaultsHelpFormatter, positive_int
+from bench.experiments.runner import DEFAULT_TRIAL_TIMEOUT_S, MAX_TRIAL_TIMEOUT_S
+from linreg.argtypes import DefaultsHelpFormatter, float_within, positive_int
+from linreg.limits import MIN_CHILD_MEMORY_GIB, default_child_memory_gib, physical_memory_gib
 from linreg.environment import collect_environment, cpu_count
 
 EXAMPLE = """example sweep.toml (keys are train's long options, with underscores):
@@ -40,6 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="discard the finished trials of a different config in --out")
     p.add_argument("--yes", action="store_true",
                    help=f"allow more than {MAX_TRIALS} trials (up to {MAX_TRIALS_WITH_YES})")
+    p.add_argument("--trial-timeout-s", type=float_within(1, MAX_TRIAL_TIMEOUT_S), default=DEFAULT_TRIAL_TIMEOUT_S,
+                   metavar="S", help="stop the sweep when no trial finishes within S seconds (a hung trial)")
+    p.add_argument("--child-memory-gib", type=float_within(MIN_CHILD_MEMORY_GIB, physical_memory_gib()),
+                   default=default_child_memory_gib(), metavar="GIB",
+                   help="each worker's private memory (RLIMIT_DATA); a trial past it fails, named")
     p.set_defaults(func=cmd_sweep)
 
 
@@ -83,23 +90,24 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     timeline = Timeline(workers=min(args.jobs, max(len(sweep.todo), len(PLOT_FILES) + 1)))
 
     def work(pool: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        records = sweep.run(pool, timeline)
+        records = sweep.run(pool, timeline, args.trial_timeout_s)
         timeline.closing()
         finished = [r for r in records if r["status"] == "ok"]
         best = min(finished, key=ranking_key) if finished else None
         tasks = [pool.apply_async(draw_plot, (name, args.out, records, varied)) for name in PLOT_FILES]
         if best is not None:
             tasks.append(pool.apply_async(publish_best, (args.out, best)))
-        wait_all(tasks)
+        wait_all(tasks, args.trial_timeout_s)
         timeline.closed()
         return records, best
 
     timeline.pool_open()
     with sigterm_interrupts():  # SIGTERM as Ctrl-C: the pool is terminated, finished trials kept
-        records, best = run_on_pool(timeline.workers, work)
+        records, best = run_on_pool(timeline.workers, work, args.child_memory_gib)
     environment = collect_environment()
     environment["machine_id"] = machine_id()
-    last_run = timeline.as_json()
+    last_run = {**timeline.as_json(), "limits": {"trial_timeout_s": args.trial_timeout_s,
+                                                 "child_memory_gib": args.child_memory_gib}}
     write_outputs(args.out, spec, records, environment, best, last_run)
     sys.stderr.write(describe(last_run) + "\n")
     return _report(args.out, spec, records, best, "wrote")

@@ -20,9 +20,16 @@ from bench.experiments.spec import SweepSpec, trial_configs, trial_id
 from bench.experiments.store import finished_trials, prepare, save_trial
 from bench.experiments.timeline import Timeline
 from bench.experiments.trial import ranking_key, run_trial, start_worker
+from linreg.errors import LinregError
 from linreg.progress import Progress
 
 Job = tuple[str, dict[str, Any], float]
+DEFAULT_TRIAL_TIMEOUT_S = 3600.0   # the tutorial's trials take seconds; 10^4 epochs of 10^6 rows, minutes
+MAX_TRIAL_TIMEOUT_S = 7 * 86400.0
+
+
+class SweepTimeout(LinregError):
+    """No trial (or closing task) finished within the time bound: the sweep is stopped."""
 
 
 def _note(best: dict[str, Any] | None, done: int, total: int, started: float, ran: int) -> str:
@@ -55,14 +62,14 @@ def start_method() -> str:
     return "fork"
 
 
-def open_pool(jobs: int) -> Pool:
+def open_pool(jobs: int, memory_gib: float | None = None) -> Pool:
     """`jobs` worker processes that live for the whole sweep; each pins one thread before any
     trial (start_worker; TrainConfig pins the trial's own count), so two never fight over cores.
 
     torch._dynamo is imported by each worker (start_worker), not here before forking: once it is
     loaded, this process's exit takes about a second longer (module teardown), and that second
     would be serial; in the workers the imports run side by side and end with a SIGTERM."""
-    return multiprocessing.get_context(start_method()).Pool(jobs, start_worker)
+    return multiprocessing.get_context(start_method()).Pool(jobs, start_worker, (memory_gib,))
 
 
 class Sweep:
@@ -77,8 +84,9 @@ class Sweep:
         # longest first: the last trials to finish are short ones, so the workers end together
         self.todo: list[Job] = sorted(todo, key=lambda job: -trial_cost(job[1]))
 
-    def run(self, pool: Pool, timeline: Timeline) -> list[dict[str, Any]]:
-        """Every trial's record in trial order; finished ones are reused, the missing ones run now."""
+    def run(self, pool: Pool, timeline: Timeline, timeout_s: float = DEFAULT_TRIAL_TIMEOUT_S) -> list[dict[str, Any]]:
+        """Every trial's record in trial order; finished ones are reused, the missing ones run now.
+        SweepTimeout when no trial finishes within `timeout_s` (a hung trial; the done are kept)."""
         records, total = self.records, len(self.configs)
         if records:
             sys.stderr.write(f"resuming: {len(records)} of {total} trials already finished\n")
@@ -87,7 +95,7 @@ class Sweep:
         interactive = sys.stderr.isatty()
         with Progress(total, "sweep", enabled=interactive) as bar:
             bar.done = len(records)
-            for ran, record in enumerate(pool.imap_unordered(run_trial, self.todo), start=1):
+            for ran, record in enumerate(_bounded(pool.imap_unordered(run_trial, self.todo), timeout_s), start=1):
                 timeline.arrived(record)
                 save_trial(self.out, record)
                 records[record["id"]] = record
@@ -99,9 +107,21 @@ class Sweep:
         return [records[tid] for tid in self.configs]
 
 
-def run_on_pool(jobs: int, work: Callable[[Pool], Any]) -> Any:
+def _bounded(results: Any, timeout_s: float) -> Any:
+    """The results of an imap, each waited for at most `timeout_s` (multiprocessing's own timeout)."""
+    while True:
+        try:
+            yield results.next(timeout_s)
+        except StopIteration:
+            return
+        except multiprocessing.TimeoutError:
+            raise SweepTimeout(f"no trial finished within {timeout_s:g} s (--trial-timeout-s): the sweep "
+                               f"was stopped; finished trials are kept (run it again to resume)") from None
+
+
+def run_on_pool(jobs: int, work: Callable[[Pool], Any], memory_gib: float | None = None) -> Any:
     """work(pool) on a fresh pool; the pool never outlives it (Ctrl-C, an error: terminated)."""
-    pool = open_pool(jobs)
+    pool = open_pool(jobs, memory_gib)
     try:
         result = work(pool)
         pool.close()
@@ -111,7 +131,11 @@ def run_on_pool(jobs: int, work: Callable[[Pool], Any]) -> Any:
         pool.join()
 
 
-def wait_all(tasks: list[AsyncResult]) -> None:
+def wait_all(tasks: list[AsyncResult], timeout_s: float = DEFAULT_TRIAL_TIMEOUT_S) -> None:
     """Wait for every task; the first failure is raised (as it was raised in the worker)."""
     for task in tasks:
-        task.get()
+        try:
+            task.get(timeout_s)
+        except multiprocessing.TimeoutError:
+            raise SweepTimeout(f"a closing task (plot, best/) did not finish within {timeout_s:g} s "
+                               f"(--trial-timeout-s)") from None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import signal
 import time
 from typing import Any
@@ -10,6 +11,7 @@ from linreg.data import BIAS, WEIGHT
 from linreg.environment import pin_threads
 from linreg.errors import LinregError, exception_line
 from linreg.lifetime import die_with_parent
+from linreg.limits import MEMORY_ENV, bound_text, is_out_of_memory, limit_memory
 from linreg.train import DivergenceError, TrainConfig, train
 
 
@@ -20,11 +22,14 @@ def preload() -> None:
     import torch._dynamo  # noqa: F401
 
 
-def start_worker() -> None:
+def start_worker(memory_gib: float | None = None) -> None:
     """Pool initializer: Ctrl-C is the parent's to handle (it terminates the pool, keeps the done).
 
     One intra-op thread before any trial: a second thread per trial would only fight the other
-    worker for the cores (each trial pins its own count again)."""
+    worker for the cores (each trial pins its own count again). `memory_gib` bounds the worker's
+    private memory (linreg/limits.py): a trial past it is a failed record naming the bound."""
+    if memory_gib and limit_memory(memory_gib):
+        os.environ[MEMORY_ENV] = f"{memory_gib:g}"
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # pool.terminate()'s SIGTERM ends us; a forked
     # worker would otherwise inherit the sweep's handler and print a Terminated traceback
@@ -61,7 +66,9 @@ def run_trial(job: tuple[str, dict[str, Any], float]) -> dict[str, Any]:
     except LinregError as exc:
         record.update(status="failed", reason=str(exc))
     except Exception as exc:  # noqa: BLE001 - a worker must report, not die: the sweep goes on
-        record.update(status="failed", reason=f"{type(exc).__name__}: {exception_line(exc, 300)}")
+        line = f"{type(exc).__name__}: {exception_line(exc, 300)}"
+        record.update(status="failed", reason=f"out of memory under {bound_text()}: {line}"
+                      if is_out_of_memory(exc) else line)
     else:
         test_losses = [r.test_loss for r in result.history]
         weight, bias = line_parameters(result.final_state)

@@ -21,23 +21,27 @@ class Artifacts:
 
     checkpoint: Path
     paths: dict[str, Path] = field(default_factory=dict)  # manifest format -> artifact file
+    unchecked_onnx: bool = False  # bench --run-unchecked-onnx: the graph's shape is not checked (workers only)
 
     @classmethod
-    def from_export_dir(cls, export_dir: Path, checkpoint: Path | None = None) -> "Artifacts":
-        from export.loaders import read_manifest
+    def from_export_dir(cls, export_dir: Path, checkpoint: Path | None = None,
+                        unchecked_onnx: bool = False) -> "Artifacts":
+        from export.admission import admit_export_folder
         from export.manifest import resolve_checkpoint, resolve_inside
 
-        manifest = read_manifest(export_dir)
+        manifest = admit_export_folder(export_dir, check_graphs=not unchecked_onnx)
         paths = {e["format"]: resolve_inside(export_dir, e["path"]) for e in manifest["artifacts"]}
         source = checkpoint or resolve_checkpoint(export_dir, manifest["source_checkpoint"]["path"])
-        return cls(Path(source), paths)
+        return cls(Path(source), paths, unchecked_onnx)
 
     def to_json(self) -> dict[str, Any]:
-        return {"checkpoint": str(self.checkpoint), "paths": {k: str(v) for k, v in self.paths.items()}}
+        return {"checkpoint": str(self.checkpoint), "paths": {k: str(v) for k, v in self.paths.items()},
+                **({"unchecked_onnx": True} if self.unchecked_onnx else {})}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "Artifacts":
-        return cls(Path(d["checkpoint"]), {k: Path(v) for k, v in d.get("paths", {}).items()})
+        return cls(Path(d["checkpoint"]), {k: Path(v) for k, v in d.get("paths", {}).items()},
+                   bool(d.get("unchecked_onnx")))
 
 
 @dataclass

@@ -41,6 +41,11 @@ SPEED_TIMING = TimingConfig(warmup_calls=WARMUPS, warmup_s=0.0)
 MAX_BATCH = 10**8
 MAX_REPEATS = 100_000
 MAX_WORK = 5 * 10**9
+YES_FACTOR = 100  # --yes permits 100x either limit (hours, not never): 10^7 repeats, 5e11 element-calls
+
+
+YES_HELP = (f"run past the time limits, up to {YES_FACTOR}x ({MAX_REPEATS * YES_FACTOR:.0e} repeats, "
+            f"{MAX_WORK * YES_FACTOR:.0e} element-calls: hours)")
 
 
 def check_budget(batches: list[int] | tuple[int, ...], repeats: int, yes: bool = False) -> None:
@@ -52,12 +57,13 @@ def check_budget(batches: list[int] | tuple[int, ...], repeats: int, yes: bool =
     if too_big:
         raise LinregError(f"--batches {too_big[0]} is over the limit of {MAX_BATCH} elements "
                           f"(~{24 * MAX_BATCH >> 30} GiB of buffers at that size)")
-    if repeats > MAX_REPEATS and not yes:
-        raise LinregError(f"--repeats {repeats} is over the limit of {MAX_REPEATS} (pass --yes to run it anyway)")
+    scale, hint = (YES_FACTOR, " even with --yes") if yes else (1, f"; --yes permits {YES_FACTOR}x")
+    if repeats > MAX_REPEATS * scale:
+        raise LinregError(f"--repeats {repeats:.3g} is over the limit of {MAX_REPEATS * scale:.0e}{hint}")
     work = sum(batches) * (repeats + WARMUPS)
-    if work > MAX_WORK and not yes:
+    if work > MAX_WORK * scale:
         raise LinregError(f"--batches x --repeats is {work:.3g} element-calls per variant, over the limit of "
-                          f"{MAX_WORK:.0e} (minutes of runtime); pass --yes to run it anyway")
+                          f"{MAX_WORK * scale:.0e} (minutes of runtime per 5e9){hint}")
 
 
 def export_onnx_file(module: torch.nn.Module, path: Path) -> Path:
@@ -139,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.runtimes.graph_speed", description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=positive_int, nargs="+", default=list(DEFAULT_BATCHES))
     parser.add_argument("--repeats", type=positive_int, default=DEFAULT_REPEATS)
-    parser.add_argument("--yes", action="store_true", help="run even past the time limits")
+    parser.add_argument("--yes", action="store_true", help=YES_HELP)
     args = parser.parse_args(argv)
     check_budget(args.batches, args.repeats, args.yes)
     torch.set_num_threads(1)  # same thread count for every variant

@@ -18,6 +18,12 @@ def interference_job(enabled: bool, runtimes: tuple[str, ...], threads: int,
             "artifacts": artifacts.to_json(), "calls": calls}
 
 
+def probe_off_reason(quick: bool) -> str:
+    """Why the probe did not run: --quick (its 1-3 s do not fit, and at 2 threads it does not
+    repeat anyway), or a config that turned it off (the Python API's example)."""
+    return "--quick skips it" if quick else "interference=False in the suite's config"
+
+
 def interference_record(enabled: bool | str, runtimes: tuple[str, ...], threads: int, isolation: str,
                         probe: dict[str, Any] | None, probes: Any,
                         failure: str | None = None) -> dict[str, Any] | None:

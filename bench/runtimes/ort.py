@@ -25,7 +25,8 @@ class OrtRuntime:
         from export.loaders import make_ort_session
 
         self.device = device
-        self.session = make_ort_session(artifact_path(artifacts, "onnx"), device, threads)
+        self.session = make_ort_session(artifact_path(artifacts, "onnx"), device, threads,
+                                        check_graph=not artifacts.unchecked_onnx)
         self.provider = self.session.get_providers()[0]
 
     def bind(self, x: Any) -> Bound:
@@ -91,7 +92,8 @@ def probe_ort_interference(artifacts: Artifacts, threads: int, batch: int = 100_
     x = make_input(batch)
     xn = np.ascontiguousarray(x.numpy())
     onnx = artifact_path(artifacts, "onnx")
-    spinning, quiet = (make_ort_session(onnx, "cpu", threads, spinning=spin) for spin in (True, False))
+    spinning, quiet = (make_ort_session(onnx, "cpu", threads, spinning=spin, check_graph=not artifacts.unchecked_onnx)
+                       for spin in (True, False))
     feed = {spinning.get_inputs()[0].name: xn}
     buf = np.empty_like(xn)
 

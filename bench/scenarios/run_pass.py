@@ -29,11 +29,12 @@ class PassInterrupted(KeyboardInterrupt):
 
 def singlestream_pass(artifacts: Any, runtimes: list[str] | tuple[str, ...], device: str, threads: int,
                       out: Path, duration_s: float = PASS_DURATION_S,
-                      say: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
-    """{"scenario", "device", "duration_s", "runs": [one LoadGen result per runtime]}."""
+                      say: Callable[[str], None] = lambda line: None,
+                      memory_gib: float | None = None) -> dict[str, Any]:
+    """{"scenario", "device", "duration_s", "runs": [one LoadGen result per runtime, its limits in it]}."""
     runs: list[dict[str, Any]] = []
     try:
-        _run_each(artifacts, runtimes, device, threads, out, duration_s, say, runs)
+        _run_each(artifacts, runtimes, device, threads, out, duration_s, say, runs, memory_gib)
     except KeyboardInterrupt as exc:  # keep the finished runtimes; the caller writes them, then stops
         reason = interruption_reason(exc)
         raise PassInterrupted(reason, {**_record(device, duration_s, runs),
@@ -48,16 +49,17 @@ def _record(device: str, duration_s: float, runs: list[dict[str, Any]]) -> dict[
 
 
 def _run_each(artifacts: Any, runtimes: list[str] | tuple[str, ...], device: str, threads: int, out: Path,
-              duration_s: float, say: Callable[[str], None], runs: list[dict[str, Any]]) -> None:
+              duration_s: float, say: Callable[[str], None], runs: list[dict[str, Any]],
+              memory_gib: float | None = None) -> None:
     """One child per runtime, its record appended to `runs` as soon as it finishes."""
     for runtime in runtimes:
         config = LoadgenConfig("single-stream", runtime, device, duration_s, threads=threads,
                                accuracy_samples=PASS_ACCURACY_SAMPLES)
-        result = run_child(config, artifacts, out / "loadgen" / runtime)
+        result = run_child(config, artifacts, out / "loadgen" / runtime, memory_gib)
         lat = result.get("latency_s") or {}
         verdict = "VALID" if result["valid"] else "; ".join(result.get("reasons") or ["INVALID"])
         p99 = lat.get("p99")
         say(f"loadgen: single-stream {runtime}: {verdict}"
             + (f", p99 {format_duration(p99)}" if p99 else ""))
         runs.append({k: result.get(k) for k in ("runtime", "valid", "failed", "reasons", "latency_s", "qps",
-                                                 "query_count", "accuracy", "memory")})
+                                                 "query_count", "accuracy", "memory", "limits")})

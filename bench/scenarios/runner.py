@@ -14,6 +14,7 @@ from bench.scenarios.settings import LoadgenConfig
 from linreg.errors import first_line
 from linreg.files import write_json_atomic
 from linreg.lifetime import child_environment, scratch_folder
+from linreg.limits import bound_text, child_memory_environment, default_child_memory_gib
 
 LOADGEN_JSON = "loadgen.json"
 LOG_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_accuracy.json")
@@ -24,23 +25,28 @@ def child_timeout_s(config: LoadgenConfig) -> float:
     return 120.0 + 4.0 * config.duration_s
 
 
-def run_child(config: LoadgenConfig, artifacts: Any, out_dir: Path) -> dict[str, Any]:
-    """One test in a fresh process; a crash or a hang is a failed record with its reason."""
+def run_child(config: LoadgenConfig, artifacts: Any, out_dir: Path,
+              memory_gib: float | None = None) -> dict[str, Any]:
+    """One test in a fresh process under a time and a memory bound (recorded as `limits`); a crash,
+    a hang or an allocation past the bound is a failed record with its reason."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    memory_gib = memory_gib or default_child_memory_gib()
     tmp = scratch_folder("loadgen")  # a killed run's is swept by the next one (pid gone)
     try:
-        return _run_child_in(tmp, config, artifacts, out_dir)
+        result = _run_child_in(tmp, config, artifacts, out_dir, memory_gib)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    return {**result, "limits": {"time_s": child_timeout_s(config), "memory_gib": memory_gib}}
 
 
-def _run_child_in(tmp: Path, config: LoadgenConfig, artifacts: Any, out_dir: Path) -> dict[str, Any]:
+def _run_child_in(tmp: Path, config: LoadgenConfig, artifacts: Any, out_dir: Path,
+                  memory_gib: float) -> dict[str, Any]:
     """run_child's work with its scratch folder `tmp`. On an interrupt (Ctrl-C, or SIGTERM under
     sigterm_interrupts) subprocess.run kills the child and waits; the child dies with us on kill -9."""
     job, result = tmp / "job.json", tmp / "result.json"
     job.write_text(json.dumps({"config": config.to_json(), "artifacts": artifacts.to_json(),
                                "out_dir": str(out_dir)}))
-    env = dict(child_environment(), PYTHONUNBUFFERED="1")
+    env = dict(child_memory_environment(memory_gib, child_environment()), PYTHONUNBUFFERED="1")
     try:
         proc = subprocess.run([sys.executable, "-m", "bench.scenarios.child", str(job), str(result)],
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -50,7 +56,8 @@ def _run_child_in(tmp: Path, config: LoadgenConfig, artifacts: Any, out_dir: Pat
     sys.stderr.write(proc.stdout)  # the child's own messages (LoadGen, runtime warnings)
     if result.exists():
         return json.loads(result.read_text())
-    how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit code {proc.returncode}"
+    how = (f"signal {-proc.returncode}; it may have run into {bound_text(memory_gib)}" if proc.returncode < 0
+           else f"exit code {proc.returncode}")
     last = first_line(proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "")
     return failed_result(config, f"the test process died ({how}) before writing its result"
                          + (f": {last}" if last else ""))
