@@ -256,6 +256,27 @@ def summarize(out: Path) -> tuple[list[dict[str, Any]], list[float]]:
     return table, walls
 
 
+def _compact(table: list[dict[str, Any]]) -> list[str]:
+    """The summary the main README quotes (its first table): per kind and target, the true
+    change, how many pairs the gate flagged slower (or faster for the speed-up), and the median
+    reported ratio."""
+    head = [f"{phase}/{size}" for phase, size in TARGETS]
+    lines = ["In each cell: true change; pairs flagged (slower, or faster for `speedup`); median"
+             " reported ratio.", "", "| kind | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
+    for kind in (*KINDS, NULL):
+        cells = []
+        for target in head:
+            r = next((x for x in table if x["kind"] == kind and x["target"] == target), None)
+            if r is None:
+                cells.append("-")
+                continue
+            hits = r["faster"] if kind == "speedup" else r["flagged"]
+            cells.append(f"{_fmt_ratio(r['true'])}; {hits}/{r['pairs']}; {_fmt_ratio(r['reported_median'])}")
+        if any(c != "-" for c in cells):
+            lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def _conditions(out: Path) -> list[str]:
     """OUT/conditions.md, the campaign's conditions as its runner wrote them, under a heading (a
     README written by this script would otherwise lose them at the next --analyze)."""
@@ -286,6 +307,7 @@ def write_readme(out: Path, started: dict[str, Any]) -> None:
         "for `speedup` old is the unset state and new is faster",
         f"- within: the reported excess (ratio - 1) within +/-{TOLERANCE:.0%} of the true excess; not judged "
         f"where the true change is under {MIN_EXCESS:.0%}", "",
+        *_compact(table),
         *_conditions(out),
         "| kind | measurement | true | flagged | faster | reported median [min, max] | band (+/-25%) | median within | pairs within | verdicts |",
         "|---|---|---|---|---|---|---|---|---|---|",
