@@ -32,16 +32,18 @@ def repo_root() -> Path:
 
 
 @contextlib.contextmanager
-def base_worktree(base_rev: str, prefix: str = "linreg-interleave-") -> Iterator[tuple[Path, Path]]:
+def base_worktree(base_rev: str, prefix: str = "linreg-interleave-", repo: Path | None = None,
+                  name: str = "base") -> Iterator[tuple[Path, Path]]:
     """(a temporary work folder, BASE_REV checked out in it as a detached git worktree), both
-    removed afterwards: what every `compare --rev` measures against."""
-    root = repo_root()
+    removed afterwards: what every `compare --rev` measures against, and every commit that
+    `history backfill` and `history find` run (`repo`: another repository than this one)."""
+    root = repo or repo_root()
     try:
         sha = git(root, "rev-parse", "--verify", "--quiet", f"{base_rev}^{{commit}}")
     except LinregError:
         raise LinregError(f"--rev {base_rev!r} is not a commit of {root}") from None
     work_dir = Path(tempfile.mkdtemp(prefix=prefix))
-    base_tree = work_dir / "base"
+    base_tree = work_dir / name
     added = False
     try:
         git(root, "worktree", "add", "--detach", "--quiet", str(base_tree), sha)
