@@ -216,10 +216,10 @@ hollow points changed fingerprint, crosses are interrupted runs.</p>
 {_latest(page)}
 <h2 id="steps">Flagged steps ({len(page.steps)})</h2>
 {_steps(page)}
-<h2 id="shared">Machines on the same commit</h2>
-{_shared(page)}
 <h2 id="commits">Commits</h2>
 {_commits(page)}
+<h2 id="shared">Machines on the same commit</h2>
+{_shared(page)}
 <h2 id="trends">Trends ({len(page.figures)} measurements)</h2>
 {_figures(page)}
 </body></html>
