@@ -127,3 +127,18 @@ def test_find_names_the_commit_that_made_the_model_slower(tmp_path: Path,
     assert f"found: {hashes[9]} commit 9: the slowdown" in out
     assert sum(1 for line in out.splitlines() if line.startswith("step ")) <= 5
     assert not math.isnan(float(out.split("the step: ")[1].split("x")[0]))
+
+
+def test_an_inconclusive_step_is_measured_again_before_the_walk_gives_up() -> None:
+    line = _commits(16)
+    log: list[tuple[int, int]] = []
+    again_log: list[tuple[int, int]] = []
+    lines: list[str] = []
+    code = bisect(line[0], line[1:], _runner(5, log, {7: INCONCLUSIVE}), lines.append,
+                  again=_runner(5, again_log))
+    assert code == 0 and lines[-2] == f"found: {line[5].sha} commit 5"
+    assert again_log == [(0, 7)] and any(s.endswith("(measured again)") for s in lines)
+    failed: list[tuple[int, int]] = []
+    assert bisect(line[0], line[1:], _runner(5, [], {7: FAILED}), lines.append,
+                  again=_runner(5, failed)) == 1
+    assert failed == []  # a commit that cannot run is not measured again

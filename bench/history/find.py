@@ -8,8 +8,9 @@ The walk: first A against B. Not slower beyond the threshold: exit 1, nothing to
 keep (good, bad) = (A, B) and test the middle commit against the good end; slower moves the bad
 end to it, not slower (its interval under the threshold) moves the good end. That is 1 +
 ceil(log2(n)) steps for n commits. A step that is neither (beyond the threshold but not
-significant, or an interval that straddles it) is inconclusive: the walk says so and stops with
-the range it has, instead of narrowing on noise. So does a commit that cannot run.
+significant, or an interval that straddles it) is inconclusive: it is measured once more with
+twice the rounds, and if it stays so the walk says so and stops with the range it has, instead of
+narrowing on noise. So does a commit that cannot run.
 """
 from __future__ import annotations
 
@@ -99,8 +100,11 @@ def max_steps(n: int) -> int:
 
 
 def bisect(base: Commit, commits: list[Commit], step: StepRunner,
-           said: Callable[[str], None] = print) -> int:
-    """0 and the commit when one is named; 1 when none is (no step, or inconclusive)."""
+           said: Callable[[str], None] = print, again: StepRunner | None = None) -> int:
+    """0 and the commit when one is named; 1 when none is (no step, or inconclusive).
+
+    `again`: how an inconclusive step is measured a second time (more rounds) before the walk
+    gives up on it; a failed commit is not measured again."""
     line = [base, *commits]
     said(f"find: {len(commits)} commits after {base.short} up to {commits[-1].short}; at most "
          f"{max_steps(len(commits))} interleaved steps")
@@ -110,8 +114,11 @@ def bisect(base: Commit, commits: list[Commit], step: StepRunner,
         probe = bad if last_slower is None else (good + bad) // 2
         steps += 1
         result = step(line[good], line[probe])
-        said(f"step {steps}: {result.describe()} - {line[probe].short} {line[probe].subject[:70]!r} "
-             f"against {line[good].short} ({probe - good} commits later)")
+        said(_step_line(steps, result, line[good], line[probe], probe - good))
+        if result.outcome == INCONCLUSIVE and again is not None:
+            steps += 1
+            result = again(line[good], line[probe])
+            said(_step_line(steps, result, line[good], line[probe], probe - good) + " (measured again)")
         if result.outcome == SLOWER:
             bad, last_slower = probe, (good, probe, result)
         elif result.outcome == NOT_SLOWER and last_slower is not None:
@@ -133,3 +140,8 @@ def bisect(base: Commit, commits: list[Commit], step: StepRunner,
     said(f"  the step: {s.describe()}, measured {line[last_slower[0]].short} -> "
          f"{line[last_slower[1]].short}; {steps} interleaved steps")
     return 0
+
+
+def _step_line(n: int, result: StepResult, good: Commit, probe: Commit, apart: int) -> str:
+    return (f"step {n}: {result.describe()} - {probe.short} {probe.subject[:70]!r} against "
+            f"{good.short} ({apart} commits later)")

@@ -10,6 +10,7 @@ Every input is checked before the first worktree is made: a bad range is one `er
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from bench.compare.gate import MedianGate, check_rounds
@@ -23,7 +24,8 @@ BENCH_OPTIONS: tuple[tuple[str, str | None], ...] = (
     ("--quick", None), ("--runtimes", "+"), ("--variants", "+"), ("--batch-sizes", "+"),
     ("--train-sizes", "+"), ("--threads", "+"), ("--processes", "?"), ("--devices", "+"),
     ("--isolation", "?"))
-WORKFLOW_OPTIONS = ("commits", "every", "max", "checkpoint", "measurement", "rounds", "block_s")
+WORKFLOW_OPTIONS = ("commits", "every", "max", "checkpoint", "measurement", "rounds", "block_s",
+                    "restart_every")
 FIND_ROUNDS, FIND_BLOCK_S = 10, 0.5  # compare --rev's defaults: each step as robust as its gate
 
 
@@ -40,6 +42,8 @@ def register(p: argparse.ArgumentParser) -> None:
                         "or as compare --workloads does (infer_eager_1)")
     g.add_argument("--rounds", type=int, help=f"find: interleaved rounds per step (default {FIND_ROUNDS})")
     g.add_argument("--block-s", type=float, help=f"find: seconds per timed block (default {FIND_BLOCK_S})")
+    g.add_argument("--restart-every", type=int, metavar="K",
+                   help="find: a fresh worker pair every K rounds (default 2, as compare --rev)")
     b = p.add_argument_group("backfill: options passed to each commit's `bench`")
     for option, nargs in BENCH_OPTIONS:
         dest = "bench_" + option[2:].replace("-", "_")
@@ -72,7 +76,7 @@ def check_workflow_options(args: argparse.Namespace, command: str) -> None:
     """Each command takes only its own options: one `error:` line names a stray one."""
     own = {"backfill": {"--commits", "--every", "--max", "--checkpoint",
                         *(o for o, _ in BENCH_OPTIONS)},
-           "find": {"--commits", "--measurement", "--rounds", "--block-s"}}.get(command, set())
+           "find": {"--commits", "--measurement", "--rounds", "--block-s", "--restart-every"}}.get(command, set())
     stray = [o for o in given_options(args) if o not in own]
     if command:
         stray += [f"--{n}" for n in ("out", "regressions", "export") if getattr(args, n)]
@@ -109,12 +113,14 @@ def cmd_find(args: argparse.Namespace) -> int:
     gate = MedianGate.parse(args.fail_on, alpha=args.alpha)
     rounds = FIND_ROUNDS if args.rounds is None else args.rounds
     check_rounds(rounds, gate.alpha)
-    config = InterleaveConfig(rounds=rounds, block_s=FIND_BLOCK_S if args.block_s is None else args.block_s, workloads=(workload,))
+    config = InterleaveConfig(rounds=rounds, block_s=FIND_BLOCK_S if args.block_s is None else args.block_s,
+                              workloads=(workload,), restart_every=2 if args.restart_every is None else args.restart_every)
     _, repo, (base, listed) = _common(args, "find")
     commits = [commit_info(repo, sha) for sha in listed]
     print(f"find: {args.measurement} ({workload}), {gate.label}, {config.rounds} rounds of "
-          f"{config.block_s:g} s blocks per step")
-    return bisect(base, commits, interleaved_steps(repo, workload, config, gate))
+          f"{config.block_s:g} s blocks per step (an inconclusive one again with {2 * rounds})")
+    again = interleaved_steps(repo, workload, replace(config, rounds=2 * rounds), gate)
+    return bisect(base, commits, interleaved_steps(repo, workload, config, gate), again=again)
 
 
 def _common(args: argparse.Namespace, command: str) -> tuple[Path, Path, tuple]:
