@@ -46,7 +46,7 @@ class CommitFailure(Exception):
         self.stage, self.reason = stage, reason
 
 
-Runner = Callable[[Path, Commit, tuple[str, ...], Path], dict[str, Any]]
+Runner = Callable[[Path, Commit, tuple[str, ...], Path], tuple[dict[str, Any], dict[str, float]]]
 
 
 @dataclass
@@ -107,29 +107,37 @@ def _run(cmd: list[str], cwd: Path, stage: str) -> str:
     return done.stderr
 
 
-def run_commit(repo: Path, commit: Commit, options: tuple[str, ...], checkpoint: Path) -> dict[str, Any]:
-    """The commit's own `python -m bench bench` in a temporary worktree; its results.json."""
+def run_commit(repo: Path, commit: Commit, options: tuple[str, ...],
+               checkpoint: Path) -> tuple[dict[str, Any], dict[str, float]]:
+    """The commit's own `python -m bench bench` in a temporary worktree: its results.json, and
+    where the time went (checking out, the commit's bench; the rest is removing the worktree)."""
+    start = time.monotonic()
     with base_worktree(commit.sha, prefix="linreg-backfill-", repo=repo, name="tree") as (work, tree):
+        checked_out = time.monotonic()
         out = work / "bench"
         stderr = _run([sys.executable, "-m", "bench", "bench", "--checkpoint", str(checkpoint),
                        "--out", str(out), *options], tree, "bench")
+        timing = {"worktree_s": round(checked_out - start, 2),
+                  "bench_s": round(time.monotonic() - checked_out, 2)}
         if not (out / RESULTS_JSON).is_file():
             raise CommitFailure("bench", f"no {RESULTS_JSON} written: {_last_line(stderr)}")
         try:
-            return load_results(out / RESULTS_JSON)
+            return load_results(out / RESULTS_JSON), timing
         except ResultsError as exc:
             raise CommitFailure("results", str(exc).replace(str(out) + os.sep, "")) from None
 
 
-def annotate(results: dict[str, Any], commit: Commit, plan: Backfill, seconds: float) -> dict[str, Any]:
+def annotate(ran: tuple[dict[str, Any], dict[str, float]], commit: Commit, plan: Backfill,
+             seconds: float) -> dict[str, Any]:
     """The commit's results, stamped with the commit it measured and the backfill that ran it."""
+    results, timing = ran
     doc = dict(results)
     env = dict(doc.get("environment") or {})
     env["git"] = {"commit": commit.sha, "dirty": False}  # the worktree's, whatever its bench said
     env.setdefault("machine_id", plan.machine)
     doc["environment"] = env
     doc[BACKFILL] = {**commit.record(), "config_key": plan.config_key, "options": list(plan.options),
-                     "seconds": round(seconds, 1)}
+                     "seconds": round(seconds, 1), **timing}
     return doc
 
 
@@ -182,7 +190,9 @@ def _one_commit(plan: Backfill, commit: Commit, i: int, total: int, spent: list[
         plan.said(f"{where}: skipped, before the measured code existed (no {MEASURED_CODE})")
         return
     if plan.checkpoint is None:
+        start = time.monotonic()
         plan.checkpoint = train_checkpoint(scratch / "train")
+        plan.said(f"backfill: trained the model every commit times in {time.monotonic() - start:.0f} s")
     start = time.monotonic()
     runner = plan.runner or run_commit
     try:
