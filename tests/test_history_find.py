@@ -142,3 +142,17 @@ def test_an_inconclusive_step_is_measured_again_before_the_walk_gives_up() -> No
     assert bisect(line[0], line[1:], _runner(5, [], {7: FAILED}), lines.append,
                   again=_runner(5, failed)) == 1
     assert failed == []  # a commit that cannot run is not measured again
+
+
+def test_the_cpu_clock_is_a_choice_of_find_and_of_the_interleave_config(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.compare.interleave import InterleaveConfig
+    from bench.compare.interleave_driver import CLOCKS
+    from linreg.errors import LinregError
+
+    assert InterleaveConfig(clock="cpu").clock == "cpu" and set(CLOCKS) == {"wall", "cpu"}
+    with pytest.raises(LinregError, match="--clock must be one of wall, cpu"):
+        InterleaveConfig(clock="sundial")
+    assert main(["history", "backfill", "/nonexistent", "--commits", "HEAD~1..HEAD",
+                 "--clock", "cpu"]) == 2
+    one_error_line(capsys, "--clock is not an option of history backfill")

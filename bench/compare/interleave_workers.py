@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from bench.compare.interleave_driver import ALLOCATOR_ENV, INJECT_ENV
+from bench.compare.interleave_driver import ALLOCATOR_ENV, CLOCK_ENV, INJECT_ENV
 from linreg.errors import LinregError
 
 
@@ -73,10 +73,12 @@ class WorkerFailure(Exception):
 class Worker:
     """One driver process bound to one source tree; JSON lines over its stdin/stdout."""
 
-    def __init__(self, driver: Path, tree: Path, threads: int, inject: float, log: Path) -> None:
+    def __init__(self, driver: Path, tree: Path, threads: int, inject: float, log: Path,
+                 clock: str = "wall") -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", INJECT_ENV)}
         env.update(ALLOCATOR_ENV)
-        env.update({"PYTHONPATH": str(tree), "OMP_NUM_THREADS": str(threads), "PYTHONHASHSEED": "0"})
+        env.update({"PYTHONPATH": str(tree), "OMP_NUM_THREADS": str(threads), "PYTHONHASHSEED": "0",
+                    CLOCK_ENV: clock})
         if inject:
             env[INJECT_ENV] = repr(inject)
         self.tree = tree

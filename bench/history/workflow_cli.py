@@ -25,7 +25,7 @@ BENCH_OPTIONS: tuple[tuple[str, str | None], ...] = (
     ("--train-sizes", "+"), ("--threads", "+"), ("--processes", "?"), ("--devices", "+"),
     ("--isolation", "?"))
 WORKFLOW_OPTIONS = ("commits", "every", "max", "checkpoint", "measurement", "rounds", "block_s",
-                    "restart_every")
+                    "restart_every", "clock")
 FIND_ROUNDS, FIND_BLOCK_S = 10, 0.5  # compare --rev's defaults: each step as robust as its gate
 
 
@@ -42,6 +42,9 @@ def register(p: argparse.ArgumentParser) -> None:
                         "or as compare --workloads does (infer_eager_1)")
     g.add_argument("--rounds", type=int, help=f"find: interleaved rounds per step (default {FIND_ROUNDS})")
     g.add_argument("--block-s", type=float, help=f"find: seconds per timed block (default {FIND_BLOCK_S})")
+    g.add_argument("--clock", choices=("wall", "cpu"),
+                   help="find: what times a block (default wall; cpu: the worker thread's CPU time, "
+                        "for a machine whose cores higher-priority jobs hold)")
     g.add_argument("--restart-every", type=int, metavar="K",
                    help="find: a fresh worker pair every K rounds (default 2, as compare --rev)")
     b = p.add_argument_group("backfill: options passed to each commit's `bench`")
@@ -76,7 +79,8 @@ def check_workflow_options(args: argparse.Namespace, command: str) -> None:
     """Each command takes only its own options: one `error:` line names a stray one."""
     own = {"backfill": {"--commits", "--every", "--max", "--checkpoint",
                         *(o for o, _ in BENCH_OPTIONS)},
-           "find": {"--commits", "--measurement", "--rounds", "--block-s", "--restart-every"}}.get(command, set())
+           "find": {"--commits", "--measurement", "--rounds", "--block-s", "--restart-every",
+                    "--clock"}}.get(command, set())
     stray = [o for o in given_options(args) if o not in own]
     if command:
         stray += [f"--{n}" for n in ("out", "regressions", "export") if getattr(args, n)]
@@ -114,11 +118,13 @@ def cmd_find(args: argparse.Namespace) -> int:
     rounds = FIND_ROUNDS if args.rounds is None else args.rounds
     check_rounds(rounds, gate.alpha)
     config = InterleaveConfig(rounds=rounds, block_s=FIND_BLOCK_S if args.block_s is None else args.block_s,
-                              workloads=(workload,), restart_every=2 if args.restart_every is None else args.restart_every)
+                              workloads=(workload,), clock=args.clock or "wall",
+                              restart_every=2 if args.restart_every is None else args.restart_every)
     _, repo, (base, listed) = _common(args, "find")
     commits = [commit_info(repo, sha) for sha in listed]
     print(f"find: {args.measurement} ({workload}), {gate.label}, {config.rounds} rounds of "
-          f"{config.block_s:g} s blocks per step (an inconclusive one again with {2 * rounds})")
+          f"{config.block_s:g} s blocks ({config.clock} clock) per step (an inconclusive one "
+          f"again with {2 * rounds})")
     again = interleaved_steps(repo, workload, replace(config, rounds=2 * rounds), gate)
     return bisect(base, commits, interleaved_steps(repo, workload, config, gate), again=again)
 

@@ -82,7 +82,7 @@ def one_try(i: int, culprit: int, spin: int, args: argparse.Namespace, work: Pat
     open_store(store, create=True)
     cmd = [sys.executable, "-m", "bench", "history", "find", str(store), "--commits",
            f"{hashes[0]}..{hashes[-1]}", "--repo", str(repo), "--measurement", KEY,
-           "--rounds", str(args.rounds), "--block-s", str(args.block_s)]
+           "--rounds", str(args.rounds), "--block-s", str(args.block_s), "--clock", args.clock]
     start = time.monotonic()
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
     seconds = time.monotonic() - start
@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--block-s", type=float, default=0.5)
     p.add_argument("--seed", type=int, default=23)
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="find's --clock")
+    p.add_argument("--first", type=int, help="the first try's culprit (then seeded random ones)")
+    p.add_argument("--verbose", action="store_true", help="print each try's transcript as it ends")
     args = p.parse_args(argv)
     spin, true_ratio = calibrate(args.slowdown)
     print(f"calibrated: {spin} loop iterations per forward call; true slowdown {true_ratio:.3f}x "
@@ -109,13 +112,16 @@ def main(argv: list[str] | None = None) -> int:
     tries = []
     with tempfile.TemporaryDirectory(prefix="linreg-find-synthetic-") as tmp:
         for i in range(args.tries):
-            t = one_try(i, rng.randint(1, 15), spin, args, Path(tmp))
+            culprit = rng.randint(1, 15)
+            t = one_try(i, args.first if i == 0 and args.first else culprit, spin, args, Path(tmp))
             tries.append(t)
             print(f"try {i}: culprit commit {t['culprit']:2d} -> {'named' if t['right'] else 'MISSED'} "
                   f"in {t['steps']} steps, exit {t['exit']}, {t['seconds']:.0f} s", flush=True)
+            if args.verbose:
+                print(t["transcript"], flush=True)
     summary = {"tries": len(tries), "named": sum(t["right"] for t in tries),
                "max_steps": max(t["steps"] for t in tries), "spin": spin,
-               "true_slowdown": round(true_ratio, 4), "rounds": args.rounds, "block_s": args.block_s,
+               "true_slowdown": round(true_ratio, 4), "rounds": args.rounds, "block_s": args.block_s, "clock": args.clock,
                "median_seconds": statistics.median(t["seconds"] for t in tries)}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "find-synthetic.json").write_text(json.dumps(
