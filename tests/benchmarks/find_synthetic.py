@@ -31,11 +31,15 @@ from tests.git_synthetic import linreg_repo  # noqa: E402
 KEY = "inference/eager/cpu/1"
 
 
+CLOCK = {"wall": time.perf_counter, "cpu": time.thread_time}
+_clock = time.perf_counter  # the calibration times with find's clock: the same thing measured
+
+
 def _block_s(fn, calls: int) -> float:
-    start = time.perf_counter()
+    start = _clock()
     for _ in range(calls):
         fn()
-    return time.perf_counter() - start
+    return _clock() - start
 
 
 def calibrate(slowdown: float, pairs: int = 60) -> tuple[int, float]:
@@ -82,7 +86,8 @@ def one_try(i: int, culprit: int, spin: int, args: argparse.Namespace, work: Pat
     open_store(store, create=True)
     cmd = [sys.executable, "-m", "bench", "history", "find", str(store), "--commits",
            f"{hashes[0]}..{hashes[-1]}", "--repo", str(repo), "--measurement", KEY,
-           "--rounds", str(args.rounds), "--block-s", str(args.block_s), "--clock", args.clock]
+           "--rounds", str(args.rounds), "--block-s", str(args.block_s), "--clock", args.clock,
+           "--restart-every", str(args.restart_every)]
     start = time.monotonic()
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
     seconds = time.monotonic() - start
@@ -102,12 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--block-s", type=float, default=0.5)
     p.add_argument("--seed", type=int, default=23)
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="find's --clock")
+    p.add_argument("--restart-every", type=int, default=2, help="find's --restart-every")
     p.add_argument("--first", type=int, help="the first try's culprit (then seeded random ones)")
     p.add_argument("--verbose", action="store_true", help="print each try's transcript as it ends")
     args = p.parse_args(argv)
+    global _clock
+    _clock = CLOCK[args.clock]
     spin, true_ratio = calibrate(args.slowdown)
     print(f"calibrated: {spin} loop iterations per forward call; true slowdown {true_ratio:.3f}x "
-          "(60 alternating block pairs in one process)", flush=True)
+          f"(60 alternating block pairs in one process, {args.clock} clock)", flush=True)
     rng = random.Random(args.seed)
     tries = []
     with tempfile.TemporaryDirectory(prefix="linreg-find-synthetic-") as tmp:
@@ -122,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {"tries": len(tries), "named": sum(t["right"] for t in tries),
                "max_steps": max(t["steps"] for t in tries), "spin": spin,
                "true_slowdown": round(true_ratio, 4), "rounds": args.rounds, "block_s": args.block_s, "clock": args.clock,
+               "restart_every": args.restart_every,
                "median_seconds": statistics.median(t["seconds"] for t in tries)}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "find-synthetic.json").write_text(json.dumps(
