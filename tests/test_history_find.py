@@ -112,16 +112,17 @@ def test_bad_input_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixtu
 @pytest.mark.slow
 def test_find_names_the_commit_that_made_the_model_slower(tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    """Real interleaved steps on a 16-commit repository: commit 9 adds ~2 us of interpreter work
-    to every forward call (+25% or more at batch 1); find names it in at most five steps."""
+    """Real interleaved steps on a 16-commit repository: commit 9 adds ~7 us of interpreter work
+    to every ~7 us forward call (the CPU clock: a busy machine's waiting left out); find names it
+    in at most five steps. The 20% target is tests/benchmarks/find_synthetic.py's."""
     from bench.history.store import open_store
     from tests.git_synthetic import linreg_repo
 
-    repo, hashes = linreg_repo(tmp_path / "repo", culprit=9, spin=80)
+    repo, hashes = linreg_repo(tmp_path / "repo", culprit=9, spin=300)
     store = open_store(tmp_path / "store", create=True)
     code = main(["history", "find", str(store), "--commits", f"{hashes[0]}..{hashes[-1]}",
                  "--repo", str(repo), "--measurement", "inference/eager/cpu/1", "--rounds", "8",
-                 "--block-s", "0.2"])
+                 "--block-s", "0.2", "--restart-every", "4", "--clock", "cpu"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"found: {hashes[9]} commit 9: the slowdown" in out
