@@ -70,12 +70,15 @@ class Backfill:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def stored_commits(store: Path, machine: str, key: str) -> set[str]:
-    """Commits of this machine's folder whose backfilled run (or failure) has this config key."""
+def stored_commits(store: Path, machine: str, key: str, wanted: list[str]) -> set[str]:
+    """Those of `wanted` whose backfilled run (or failure) with this config key this machine's
+    folder holds; only files named after a wanted commit are read."""
     folder = store / machine
+    prefixes = {sha[:12] for sha in wanted}
     found: set[str] = set()
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        if parse_run_filename(path.name) is None:
+        parsed = parse_run_filename(path.name)
+        if parsed is None or parsed[1].removesuffix("-dirty") not in prefixes:
             continue
         try:
             data = load_json(path, MAX_RUN_BYTES)  # a stranger's store: bounded, JSON only
@@ -164,7 +167,7 @@ def train_checkpoint(folder: Path) -> Path:
 def run_backfill(plan: Backfill) -> int:
     """Run every commit of the plan not stored yet; 0 when the range is done (failures included)."""
     key = plan.config_key
-    already = stored_commits(plan.store, plan.machine, key)
+    already = stored_commits(plan.store, plan.machine, key, plan.commits)
     todo = [sha for sha in plan.commits if sha not in already]
     plan.said(f"backfill: {len(plan.commits)} commits selected, {len(plan.commits) - len(todo)} already "
               f"stored for machine {plan.machine} and these options (key {key}), {len(todo)} to run")
