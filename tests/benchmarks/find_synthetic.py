@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -98,6 +99,37 @@ def one_try(i: int, culprit: int, spin: int, args: argparse.Namespace, work: Pat
             "seconds": round(seconds, 1), "transcript": done.stdout + done.stderr[-2000:]}
 
 
+def write_readme(out: Path, command: str, load: str) -> Path:
+    """OUT/README.md from OUT/find-synthetic.json: the command, commit, date, machine, load, tries."""
+    data = json.loads((out / "find-synthetic.json").read_text())
+    s, tries = data["summary"], data["tries"]
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
+    commit = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parent).stdout.strip()
+    rows = [f"| {t['try']} | {t['culprit']} | {'yes' if t['right'] else 'no'} | {t['steps']} | {t['exit']} | "
+            f"{t['seconds']:.0f} |" for t in tries]
+    text = "\n".join([
+        "# `history find` on a synthetic 16-commit repository with a real 20% slowdown", "",
+        "Each try builds a repository of 16 commits of this checkout's `linreg` (tests/git_synthetic.py)"
+        " in which one seeded-random commit adds a pure-Python loop to the model's forward, and runs "
+        "`linreg-bench history find` on it; the loop's size is calibrated first, and its true slowdown "
+        "measured in one process (60 alternating block pairs).", "",
+        "```bash", command, "```", "",
+        f"- commit `{commit}`, written {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC",
+        f"- machine: {cpu}, {os.cpu_count()} vCPUs, shared; load: {load}",
+        f"- the change: {s['spin']} loop iterations per call, true slowdown {s['true_slowdown']:.3f}x "
+        f"({s.get('clock', 'wall')} clock)",
+        f"- find: {s['rounds']} rounds of {s['block_s']} s blocks per step, a fresh worker pair every "
+        f"{s.get('restart_every', 2)} rounds, {s.get('clock', 'wall')} clock, gate median:10% at p<0.002",
+        "", f"**Named the commit in {s['named']} of {s['tries']} tries; at most {s['max_steps']} steps "
+        f"(target: 10 of 10, at most 5); median {s['median_seconds']:.0f} s per try.**", "",
+        "| try | slowdown at commit | named | steps | exit | s |", "|---|---|---|---|---|---|", *rows, "",
+        "Every step of every try: [transcripts.txt](transcripts.txt); the numbers: "
+        "[find-synthetic.json](find-synthetic.json).", ""])
+    (out / "README.md").write_text(text)
+    return out / "README.md"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("out", type=Path)
@@ -110,7 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--restart-every", type=int, default=2, help="find's --restart-every")
     p.add_argument("--first", type=int, help="the first try's culprit (then seeded random ones)")
     p.add_argument("--verbose", action="store_true", help="print each try's transcript as it ends")
+    p.add_argument("--readme-only", action="store_true",
+                   help="only write OUT/README.md from OUT/find-synthetic.json (needs --command, --load)")
+    p.add_argument("--command", default="", help="the command as it was run, for the README")
+    p.add_argument("--load", default="", help="the load during the run, for the README")
     args = p.parse_args(argv)
+    if args.readme_only:
+        print(f"wrote {write_readme(args.out, args.command, args.load)}")
+        return 0
     global _clock
     _clock = CLOCK[args.clock]
     spin, true_ratio = calibrate(args.slowdown)
