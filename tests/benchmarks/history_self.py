@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("out", type=Path)
     p.add_argument("--command", required=True, help="the backfill command, as it was run")
     p.add_argument("--explanations", type=Path)
+    p.add_argument("--notes", type=Path, help="Markdown quoted after the steps: what the trends show")
     args = p.parse_args(argv)
     history = analyze(args.store, MedianGate(), ROOT)
     explanations = json.loads(args.explanations.read_text()) if args.explanations else {}
@@ -97,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     lines = ["# This repository's own history, backfilled", "",
              "`linreg-bench history backfill` over this project's first-parent history (sampled), each "
              "commit's own `bench` run from a temporary worktree with one environment; then "
-             "`history DIR --out SITE` on the store ([dashboard.png](dashboard.png), headless Chromium).", "",
+             "`history DIR --out SITE` on the store ([site/index.html](site/index.html), without `--repo`: "
+             "the commits are ordered by the ancestry the runs record; [dashboard.png](dashboard.png), "
+             "headless Chromium). The store is [store/](store/).", "",
              "```bash", args.command, "```", "",
              f"- harness commit: `{_git('rev-parse', 'HEAD')[:10]}`; written {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
              f"- machine: {machine.get('cpu_model') or envs[0].get('cpu_model')}, "
@@ -107,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
              "", "## The commits", "", *_commits_table(runs, docs), "", "## Where the time went", "",
              *_time_lines(runs, docs), "", f"## The steps flagged ({history.gate.label})", "",
              *_step_lines(history, explanations)]
+    if args.notes:
+        lines += [args.notes.read_text().rstrip(), ""]
     find = args.out / "find.txt"
     if find.is_file():
         lines += ["## `history find` on a step", "", "```", find.read_text().rstrip(), "```", ""]
