@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -34,11 +35,11 @@ def _git(*args: str) -> str:
 
 
 def _commits_table(runs: list[Run], docs: dict[str, dict]) -> list[str]:
-    lines = ["| # | commit | date | subject | outcome | s (checkout + bench) |", "|---|---|---|---|---|---|"]
+    lines = ["| # | commit | date | subject | outcome | s (checkout + its bench) |", "|---|---|---|---|---|---|"]
     for i, run in enumerate(runs):
         block = docs[run.run_id].get("backfill", {})
         outcome = f"failure record: {run.failure[:90]}" if run.failure else f"{len(run.points)} measurements"
-        split = f"{block.get('worktree_s', '?')} + {block.get('bench_s', '?')}" if not run.failure else ""
+        split = f"({block.get('worktree_s', '?')} + {block.get('bench_s', '?')})" if not run.failure else ""
         lines.append(f"| {i} | `{run.commit[:10]}` | {block.get('commit_date', '?')[:10]} | "
                      f"{run.subject[:60].replace('|', '/')} | {outcome} | {block.get('seconds', '?')} {split} |")
     return lines
@@ -103,18 +104,19 @@ def main(argv: list[str] | None = None) -> int:
              "headless Chromium). The store is [store/](store/).", "",
              "```bash", args.command, "```", "",
              f"- harness commit: `{_git('rev-parse', 'HEAD')[:10]}`; written {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
-             f"- machine: {machine.get('cpu_model') or envs[0].get('cpu_model')}, "
-             f"{machine.get('cpu_count') or envs[0].get('cpu_count')} vCPUs, shared with other jobs",
-             f"- load (1-minute average at the runs' starts and ends): {min(loads):.1f} to {max(loads):.1f}"
+             f"- machine: {machine.get('cpu_model') or envs[0].get('cpu_model')}, {os.cpu_count()} vCPUs "
+             f"(the runs record {machine.get('cpu_count') or envs[0].get('cpu_count')} usable), shared with other jobs",
+             f"- load (1-minute average at the runs' starts and ends, where the commit's bench records it: "
+             f"{sum(1 for e in envs if e.get('loadavg_1m'))} of {len(envs)} runs): {min(loads):.1f} to {max(loads):.1f}"
              if loads else "- load: not recorded",
              "", "## The commits", "", *_commits_table(runs, docs), "", "## Where the time went", "",
              *_time_lines(runs, docs), "", f"## The steps flagged ({history.gate.label})", "",
-             *_step_lines(history, explanations)]
+             *_step_lines(history, explanations), ""]
     if args.notes:
         lines += [args.notes.read_text().rstrip(), ""]
     find = args.out / "find.txt"
     if find.is_file():
-        lines += ["## `history find` on a step", "", "```", find.read_text().rstrip(), "```", ""]
+        lines += ["## `history find` over the measured range", "", "```", find.read_text().rstrip(), "```", ""]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "README.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out / 'README.md'}: {len(runs)} runs, {len(history.steps)} steps")
