@@ -157,3 +157,13 @@ def test_the_cpu_clock_is_a_choice_of_find_and_of_the_interleave_config(
     assert main(["history", "backfill", "/nonexistent", "--commits", "HEAD~1..HEAD",
                  "--clock", "cpu"]) == 2
     one_error_line(capsys, "--clock is not an option of history backfill")
+
+
+def test_a_block_is_its_median_or_its_fastest_tenth(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.compare.interleave import BLOCK_STATS, InterleaveConfig
+    from linreg.errors import LinregError
+
+    assert BLOCK_STATS == {"median": "time_s_per_call", "p10": "time_s_per_call_p10"}
+    assert InterleaveConfig(block_stat="p10").block_stat == "p10"
+    with pytest.raises(LinregError, match="--block-stat must be one of median, p10"):
+        InterleaveConfig(block_stat="mean")

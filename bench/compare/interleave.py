@@ -44,6 +44,7 @@ class InterleaveConfig:
     inject_slowdown: float = 0.0  # testing only: candidate spins this fraction longer per chunk
     restart_every: int = 2        # rounds per worker pair: whole-process effects become noise
     clock: str = "wall"           # "cpu": the worker thread's CPU time (interleave_driver.CLOCK_ENV)
+    block_stat: str = "median"    # a block's sample: its chunks' median, or "p10" (their fastest tenth)
 
     def __post_init__(self) -> None:
         if self.rounds < 2:
@@ -54,6 +55,9 @@ class InterleaveConfig:
             raise LinregError(f"--restart-every must be >= 1, got {self.restart_every}")
         if self.threads < 1:
             raise LinregError(f"--threads must be >= 1, got {self.threads}")
+        if self.block_stat not in BLOCK_STATS:
+            raise LinregError(f"--block-stat must be one of {', '.join(BLOCK_STATS)}, "
+                              f"got {self.block_stat!r}")
         if self.clock not in CLOCKS:
             raise LinregError(f"--clock must be one of {', '.join(CLOCKS)}, got {self.clock!r}")
         unknown = [w for w in (self.workloads or ()) if w not in WORKLOADS]
@@ -65,6 +69,9 @@ class InterleaveConfig:
     @property
     def names(self) -> tuple[str, ...]:
         return self.workloads or tuple(WORKLOADS)
+
+
+BLOCK_STATS = {"median": "time_s_per_call", "p10": "time_s_per_call_p10"}  # -> the driver's reply key
 
 
 def _one_line(text: str) -> str:
@@ -138,7 +145,7 @@ class _Run:
                         tick()
                         return False
                     break
-                self.samples[side][name].append(reply["time_s_per_call"])
+                self.samples[side][name].append(reply[BLOCK_STATS[self.config.block_stat]])
                 self.faults[side][name].append(reply["minor_faults_per_call"])
             tick()
         return True
@@ -227,7 +234,7 @@ def _results_doc(side: str, tree: Path, environment: dict[str, Any], calls: dict
            "inject_slowdown": config.inject_slowdown if side == "new" else 0.0,
            # the driver's own small loop (interleave_driver.py): chunks >= 1 ms, the engine's GC policy
            "timing": {"chunk_min_s": 1e-3, "warmup_s": config.warmup_s, "gc": GC_POLICY,
-                      "clock": config.clock}}
+                      "clock": config.clock, "block_stat": config.block_stat}}
     return build_results(env, cfg, {}, measurements)
 
 

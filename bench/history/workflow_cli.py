@@ -25,7 +25,7 @@ BENCH_OPTIONS: tuple[tuple[str, str | None], ...] = (
     ("--train-sizes", "+"), ("--threads", "+"), ("--processes", "?"), ("--devices", "+"),
     ("--isolation", "?"))
 WORKFLOW_OPTIONS = ("commits", "every", "max", "checkpoint", "measurement", "rounds", "block_s",
-                    "restart_every", "clock")
+                    "restart_every", "clock", "block_stat")
 FIND_ROUNDS, FIND_BLOCK_S = 10, 0.5  # compare --rev's defaults: each step as robust as its gate
 
 
@@ -45,6 +45,9 @@ def register(p: argparse.ArgumentParser) -> None:
     g.add_argument("--clock", choices=("wall", "cpu"),
                    help="find: what times a block (default wall; cpu: the worker thread's CPU time, "
                         "for a machine whose cores higher-priority jobs hold)")
+    g.add_argument("--block-stat", choices=("median", "p10"),
+                   help="find: a block's sample, its chunks' median (default) or their fastest tenth "
+                        "(p10: time lost to other jobs only adds, so it is left out)")
     g.add_argument("--restart-every", type=int, metavar="K",
                    help="find: a fresh worker pair every K rounds (default 2, as compare --rev)")
     b = p.add_argument_group("backfill: options passed to each commit's `bench`")
@@ -80,7 +83,7 @@ def check_workflow_options(args: argparse.Namespace, command: str) -> None:
     own = {"backfill": {"--commits", "--every", "--max", "--checkpoint",
                         *(o for o, _ in BENCH_OPTIONS)},
            "find": {"--commits", "--measurement", "--rounds", "--block-s", "--restart-every",
-                    "--clock"}}.get(command, set())
+                    "--clock", "--block-stat"}}.get(command, set())
     stray = [o for o in given_options(args) if o not in own]
     if command:
         stray += [f"--{n}" for n in ("out", "regressions", "export") if getattr(args, n)]
@@ -119,12 +122,13 @@ def cmd_find(args: argparse.Namespace) -> int:
     check_rounds(rounds, gate.alpha)
     config = InterleaveConfig(rounds=rounds, block_s=FIND_BLOCK_S if args.block_s is None else args.block_s,
                               workloads=(workload,), clock=args.clock or "wall",
+                              block_stat=args.block_stat or "median",
                               restart_every=2 if args.restart_every is None else args.restart_every)
     _, repo, (base, listed) = _common(args, "find")
     commits = [commit_info(repo, sha) for sha in listed]
     print(f"find: {args.measurement} ({workload}), {gate.label}, {config.rounds} rounds of "
-          f"{config.block_s:g} s blocks ({config.clock} clock) per step (an inconclusive one "
-          f"again with {2 * rounds})")
+          f"{config.block_s:g} s blocks ({config.clock} clock, {config.block_stat}) per step "
+          f"(an inconclusive one again with {2 * rounds})")
     again = interleaved_steps(repo, workload, replace(config, rounds=2 * rounds), gate)
     return bisect(base, commits, interleaved_steps(repo, workload, config, gate), again=again)
 

@@ -88,7 +88,7 @@ def one_try(i: int, culprit: int, spin: int, args: argparse.Namespace, work: Pat
     cmd = [sys.executable, "-m", "bench", "history", "find", str(store), "--commits",
            f"{hashes[0]}..{hashes[-1]}", "--repo", str(repo), "--measurement", KEY,
            "--rounds", str(args.rounds), "--block-s", str(args.block_s), "--clock", args.clock,
-           "--restart-every", str(args.restart_every)]
+           "--restart-every", str(args.restart_every), "--block-stat", args.block_stat]
     start = time.monotonic()
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
     seconds = time.monotonic() - start
@@ -120,7 +120,8 @@ def write_readme(out: Path, command: str, load: str) -> Path:
         f"- the change: {s['spin']} loop iterations per call, true slowdown {s['true_slowdown']:.3f}x "
         f"({s.get('clock', 'wall')} clock)",
         f"- find: {s['rounds']} rounds of {s['block_s']} s blocks per step, a fresh worker pair every "
-        f"{s.get('restart_every', 2)} rounds, {s.get('clock', 'wall')} clock, gate median:10% at p<0.002",
+        f"{s.get('restart_every', 2)} rounds, {s.get('clock', 'wall')} clock, each block's "
+        f"{s.get('block_stat', 'median')}, gate median:10% at p<0.002",
         "", f"**Named the commit in {s['named']} of {s['tries']} tries; at most {s['max_steps']} steps "
         f"(target: 10 of 10, at most 5); median {s['median_seconds']:.0f} s per try.**", "",
         "| try | slowdown at commit | named | steps | exit | s |", "|---|---|---|---|---|---|", *rows, "",
@@ -140,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=23)
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="find's --clock")
     p.add_argument("--restart-every", type=int, default=2, help="find's --restart-every")
+    p.add_argument("--block-stat", choices=("median", "p10"), default="median", help="find's --block-stat")
     p.add_argument("--first", type=int, help="the first try's culprit (then seeded random ones)")
     p.add_argument("--verbose", action="store_true", help="print each try's transcript as it ends")
     p.add_argument("--readme-only", action="store_true",
@@ -169,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {"tries": len(tries), "named": sum(t["right"] for t in tries),
                "max_steps": max(t["steps"] for t in tries), "spin": spin,
                "true_slowdown": round(true_ratio, 4), "rounds": args.rounds, "block_s": args.block_s, "clock": args.clock,
-               "restart_every": args.restart_every,
+               "restart_every": args.restart_every, "block_stat": args.block_stat,
                "median_seconds": statistics.median(t["seconds"] for t in tries)}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "find-synthetic.json").write_text(json.dumps(
