@@ -122,7 +122,7 @@ def test_find_names_the_commit_that_made_the_model_slower(tmp_path: Path,
     store = open_store(tmp_path / "store", create=True)
     code = main(["history", "find", str(store), "--commits", f"{hashes[0]}..{hashes[-1]}",
                  "--repo", str(repo), "--measurement", "inference/eager/cpu/1", "--rounds", "8",
-                 "--block-s", "0.2", "--restart-every", "4", "--clock", "cpu"])
+                 "--block-s", "0.2", "--restart-every", "4", "--clock", "cpu", "--block-stat", "p10"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"found: {hashes[9]} commit 9: the slowdown" in out
