@@ -6,7 +6,8 @@
     linreg-bench history find DIR --commits A..B --measurement KEY [--fail-on median:N%]
 
 Exit codes: 0 fine; 1 with --regressions when the newest run of a machine carries a flagged
-slowdown; 2 bad input (one `error: ...` line). A corrupt file inside the store is reported on
+slowdown, and for find when no commit is named (no step, or an inconclusive one); 2 bad input
+(one `error: ...` line). backfill and find: bench/history/workflow_cli.py. A corrupt file inside the store is reported on
 stderr and skipped; it never stops the others.
 """
 from __future__ import annotations
