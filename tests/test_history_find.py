@@ -68,7 +68,8 @@ def test_an_undecided_step_stops_the_narrowing(outcome: str) -> None:
     lines: list[str] = []
     assert bisect(line[0], line[1:], _runner(11, log, {7: outcome}), lines.append) == 1
     assert log == [(0, 15), (0, 7)]                            # nothing measured after it
-    assert f"not narrowing on a {outcome} step" in lines[-1] and "15 commits" in lines[-1]
+    assert f"not narrowing past an undecided step ({outcome})" in lines[-1]
+    assert "15 commits" in lines[-1]
 
 
 def test_an_inconclusive_first_step_names_nothing() -> None:

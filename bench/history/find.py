@@ -129,8 +129,8 @@ def bisect(base: Commit, commits: list[Commit], step: StepRunner,
                       "commit named (more --rounds, or a quieter machine, may decide it)")
             return 1
         else:
-            said(f"find: not narrowing on a {result.outcome} step; the slowdown lies after "
-                 f"{line[good].short} up to {line[bad].short} ({bad - good} commits)")
+            said(f"find: not narrowing past an undecided step ({result.outcome}); the slowdown "
+                 f"lies after {line[good].short} up to {line[bad].short} ({bad - good} commits)")
             return 1
         if bad - good == 1:
             break
