@@ -182,7 +182,8 @@ class FakeWorker:
     starts: list[str] = []
     fail: dict[str, Any] = {}
 
-    def __init__(self, driver: Path, tree: Path, threads: int, inject: float, log: Path) -> None:
+    def __init__(self, driver: Path, tree: Path, threads: int, inject: float, log: Path,
+                 clock: str = "wall") -> None:
         self.side = log.name.split(".")[0]
         FakeWorker.starts.append(log.name)
         self._pending: list[dict[str, Any]] = []

@@ -25,7 +25,7 @@ from bench.compare import interleave_driver
 from bench.compare.comparison import Comparison, compare_files
 from bench.compare.files import results_bench_file
 from bench.compare.gate import MedianGate
-from bench.compare.interleave_driver import WORKLOADS
+from bench.compare.interleave_driver import CLOCKS, WORKLOADS
 from bench.compare.interleave_workers import Worker, WorkerFailure, base_worktree, git as _git, repo_root
 from bench.engine.measurement import Measurement, Spec
 from bench.engine.timing import GC_POLICY
@@ -43,6 +43,8 @@ class InterleaveConfig:
     warmup_s: float = 0.3         # per workload and worker, before the first block
     inject_slowdown: float = 0.0  # testing only: candidate spins this fraction longer per chunk
     restart_every: int = 2        # rounds per worker pair: whole-process effects become noise
+    clock: str = "wall"           # "cpu": the worker thread's CPU time (interleave_driver.CLOCK_ENV)
+    block_stat: str = "median"    # a block's sample: its chunks' median, or "p10" (their fastest tenth)
 
     def __post_init__(self) -> None:
         if self.rounds < 2:
@@ -53,6 +55,11 @@ class InterleaveConfig:
             raise LinregError(f"--restart-every must be >= 1, got {self.restart_every}")
         if self.threads < 1:
             raise LinregError(f"--threads must be >= 1, got {self.threads}")
+        if self.block_stat not in BLOCK_STATS:
+            raise LinregError(f"--block-stat must be one of {', '.join(BLOCK_STATS)}, "
+                              f"got {self.block_stat!r}")
+        if self.clock not in CLOCKS:
+            raise LinregError(f"--clock must be one of {', '.join(CLOCKS)}, got {self.clock!r}")
         unknown = [w for w in (self.workloads or ()) if w not in WORKLOADS]
         if unknown:
             raise LinregError(f"unknown workload {unknown[0]!r} (choose from {', '.join(WORKLOADS)})")
@@ -62,6 +69,9 @@ class InterleaveConfig:
     @property
     def names(self) -> tuple[str, ...]:
         return self.workloads or tuple(WORKLOADS)
+
+
+BLOCK_STATS = {"median": "time_s_per_call", "p10": "time_s_per_call_p10"}  # -> the driver's reply key
 
 
 def _one_line(text: str) -> str:
@@ -135,7 +145,7 @@ class _Run:
                         tick()
                         return False
                     break
-                self.samples[side][name].append(reply["time_s_per_call"])
+                self.samples[side][name].append(reply[BLOCK_STATS[self.config.block_stat]])
                 self.faults[side][name].append(reply["minor_faults_per_call"])
             tick()
         return True
@@ -171,7 +181,7 @@ def measure_interleaved(
             for side in start_order:
                 inject = config.inject_slowdown if side == "new" else 0.0
                 workers[side] = Worker(driver, run.sides[side], config.threads, inject,
-                                       work_dir / f"{side}.{segment}.log")
+                                       work_dir / f"{side}.{segment}.log", config.clock)
             run.set_up(workers, start_order, segment, work_dir)
             if segment == 0:
                 done[1] = config.rounds * len(run.runnable)
@@ -223,7 +233,8 @@ def _results_doc(side: str, tree: Path, environment: dict[str, Any], calls: dict
            "threads": config.threads, "workloads": list(config.names),
            "inject_slowdown": config.inject_slowdown if side == "new" else 0.0,
            # the driver's own small loop (interleave_driver.py): chunks >= 1 ms, the engine's GC policy
-           "timing": {"chunk_min_s": 1e-3, "warmup_s": config.warmup_s, "gc": GC_POLICY}}
+           "timing": {"chunk_min_s": 1e-3, "warmup_s": config.warmup_s, "gc": GC_POLICY,
+                      "clock": config.clock, "block_stat": config.block_stat}}
     return build_results(env, cfg, {}, measurements)
 
 

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from bench.compare.interleave_driver import ALLOCATOR_ENV, INJECT_ENV
+from bench.compare.interleave_driver import ALLOCATOR_ENV, CLOCK_ENV, INJECT_ENV
 from linreg.errors import LinregError
 from linreg.limits import default_child_memory_gib, limit_memory
 
@@ -36,16 +36,18 @@ def repo_root() -> Path:
 
 
 @contextlib.contextmanager
-def base_worktree(base_rev: str, prefix: str = "linreg-interleave-") -> Iterator[tuple[Path, Path]]:
+def base_worktree(base_rev: str, prefix: str = "linreg-interleave-", repo: Path | None = None,
+                  name: str = "base") -> Iterator[tuple[Path, Path]]:
     """(a temporary work folder, BASE_REV checked out in it as a detached git worktree), both
-    removed afterwards: what every `compare --rev` measures against."""
-    root = repo_root()
+    removed afterwards: what every `compare --rev` measures against, and every commit that
+    `history backfill` and `history find` run (`repo`: another repository than this one)."""
+    root = repo or repo_root()
     try:
         sha = git(root, "rev-parse", "--verify", "--quiet", f"{base_rev}^{{commit}}")
     except LinregError:
         raise LinregError(f"--rev {base_rev!r} is not a commit of {root}") from None
     work_dir = Path(tempfile.mkdtemp(prefix=prefix))
-    base_tree = work_dir / "base"
+    base_tree = work_dir / name
     added = False
     try:
         git(root, "worktree", "add", "--detach", "--quiet", str(base_tree), sha)
@@ -75,10 +77,12 @@ class WorkerFailure(Exception):
 class Worker:
     """One driver process bound to one source tree; JSON lines over its stdin/stdout."""
 
-    def __init__(self, driver: Path, tree: Path, threads: int, inject: float, log: Path) -> None:
+    def __init__(self, driver: Path, tree: Path, threads: int, inject: float, log: Path,
+                 clock: str = "wall") -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", INJECT_ENV)}
         env.update(ALLOCATOR_ENV)
-        env.update({"PYTHONPATH": str(tree), "OMP_NUM_THREADS": str(threads), "PYTHONHASHSEED": "0"})
+        env.update({"PYTHONPATH": str(tree), "OMP_NUM_THREADS": str(threads), "PYTHONHASHSEED": "0",
+                    CLOCK_ENV: clock})
         if inject:
             env[INJECT_ENV] = repr(inject)
         self.tree = tree

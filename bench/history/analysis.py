@@ -75,7 +75,8 @@ def shared_commit(history: History) -> SharedCommit | None:
     """The same code on several machines: the newest commit measured on at least two."""
     by_commit: dict[str, dict[str, Run]] = {}
     for run in sorted(history.store.runs, key=lambda r: (r.created_utc, r.run_id)):
-        by_commit.setdefault(run.commit, {})[run.machine] = run  # newest run per machine wins
+        if not run.failure:
+            by_commit.setdefault(run.commit, {})[run.machine] = run  # newest run per machine wins
     for commit in reversed(history.commits):
         runs = by_commit.get(commit, {})
         if len(runs) >= 2:

@@ -2,9 +2,12 @@
 
     linreg-bench history add DIR results.json [results.json ...] [--machine NAME]
     linreg-bench history DIR [--out SITE] [--regressions] [--export FORMAT [-o FILE|-]]
+    linreg-bench history backfill DIR --commits A..B [--every K | --max N] [bench options]
+    linreg-bench history find DIR --commits A..B --measurement KEY [--fail-on median:N%]
 
 Exit codes: 0 fine; 1 with --regressions when the newest run of a machine carries a flagged
-slowdown; 2 bad input (one `error: ...` line). A corrupt file inside the store is reported on
+slowdown, and for find when no commit is named (no step, or an inconclusive one); 2 bad input
+(one `error: ...` line). backfill and find: bench/history/workflow_cli.py. A corrupt file inside the store is reported on
 stderr and skipped; it never stops the others.
 """
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 from bench.compare.counts import DEFAULT_INSTRUCTION_FAIL_ON, InstructionGate
 from bench.compare.gate import DEFAULT_ALPHA, MedianGate
+from bench.history import workflow_cli
 from bench.history.analysis import analyze
 from bench.history.exports import export
 from bench.history.site import build_site, check_site_target, page_weight
@@ -42,8 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      "store: flagged steps (compare's rule: beyond --fail-on AND p < --alpha), "
                      "a static dashboard (--out), exports (--export). Exit 1 with --regressions "
                      "when a machine's newest run carries a flagged slowdown; 2 on bad input."))
-    p.add_argument("args", nargs="+", metavar="DIR | add DIR FILE",
-                   help="the store to read, or `add DIR results.json ...` to file runs into it")
+    p.add_argument("args", nargs="+", metavar="DIR | add DIR FILE | backfill DIR | find DIR",
+                   help="the store to read, `add DIR results.json ...` to file runs into it, "
+                        "`backfill DIR` to run a range of commits into it, `find DIR` to bisect")
     p.add_argument("--machine", metavar="NAME",
                    help="add: file under this machine id (for results without one); "
                         "--export: only this machine")
@@ -62,7 +67,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="step threshold of the instruction counts' own trends (default "
                         f"{DEFAULT_INSTRUCTION_FAIL_ON.replace('%', '%%')}; no test: counts are deterministic)")
     p.add_argument("--repo", type=Path, metavar="GIT_DIR",
-                   help="order commits by this git repository's history (default: first seen)")
+                   help="order commits by this git repository's history (default: the ancestry "
+                        "that backfilled runs record, then first seen); backfill/find: the "
+                        "repository whose commits run (default: this checkout)")
+    workflow_cli.register(p)
     p.set_defaults(func=cmd_history)
 
 
@@ -81,6 +89,11 @@ def file_bench_run(store_dir: Path | None, out: Path, results: dict[str, Any]) -
 
 
 def cmd_history(args: argparse.Namespace) -> int:
+    if args.args[0] == "backfill":
+        return workflow_cli.cmd_backfill(args)
+    if args.args[0] == "find":
+        return workflow_cli.cmd_find(args)
+    workflow_cli.check_workflow_options(args, "")
     if args.args[0] == "add":
         if len(args.args) < 3:
             raise LinregError("history add needs a store folder and at least one results.json")

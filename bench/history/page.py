@@ -1,7 +1,8 @@
 """SITE/index.html: one self-contained page (inline style, no network), built from the history alone.
 
 Sections: the machines; each machine's latest run against its previous one; the flagged steps,
-newest first; one trend figure per measurement, grouped by phase and runtime.
+newest first; the commit axis with its failure records; one trend figure per measurement,
+grouped by phase and runtime.
 """
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ class Page:
     regressions: tuple[Step, ...]
     figures: tuple[Figure, ...]
     problems: tuple[str, ...]
+    commits: tuple[str, ...] = ()   # the x axis of every figure, oldest first (ancestry where known)
 
 
 def esc(x: Any) -> str:
@@ -151,6 +153,27 @@ def _steps(page: Page) -> str:
                    "verdict", "note"], rows, "steps")
 
 
+def _commits(page: Page) -> str:
+    """The figures' x axis, one row per commit: its runs, or the failure records that stand
+    for it (asv: a failure is a result, not a gap)."""
+    by_commit: dict[str, list[Run]] = {}
+    for run in page.runs:
+        by_commit.setdefault(run.commit, []).append(run)
+    rows = []
+    for i, commit in enumerate(page.commits):
+        runs = by_commit.get(commit, [])
+        failed = [r for r in runs if r.failure]
+        subject = next((r.subject for r in runs if r.subject), "")
+        state = "; ".join(f"{r.machine}: {r.failure}" for r in failed)
+        rows.append([td(i, "num"), td(commit[:10] or "no commit"), td(subject[:90]),
+                     td(len(runs) - len(failed), "num"),
+                     td(f"FAILED {state}" if failed else "", "slower" if failed else "")])
+    failures = sum(1 for r in page.runs if r.failure)
+    table = _table(["#", "commit", "subject", "runs", "failure records"], rows, "commits")
+    return (f"<p>{len(page.commits)} commits, oldest first; {failures} failure record(s).</p>"
+            f"<details{' open' if failures else ''}><summary>the commit axis</summary>{table}</details>")
+
+
 def _figures(page: Page) -> str:
     parts: list[str] = []
     phase = runtime = None
@@ -193,6 +216,8 @@ hollow points changed fingerprint, crosses are interrupted runs.</p>
 {_latest(page)}
 <h2 id="steps">Flagged steps ({len(page.steps)})</h2>
 {_steps(page)}
+<h2 id="commits">Commits</h2>
+{_commits(page)}
 <h2 id="shared">Machines on the same commit</h2>
 {_shared(page)}
 <h2 id="trends">Trends ({len(page.figures)} measurements)</h2>

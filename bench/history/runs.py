@@ -56,6 +56,9 @@ class Run:
     labels: dict[str, str]          # measurement key -> phase/runtime/device/size
     # the second metric (bench --metric instructions): instructions per call, a line of its own
     counts: dict[str, Point] = field(default_factory=dict)
+    failure: str = ""               # a failure record (history backfill): why its commit could not run
+    generation: int | None = None   # ancestors of its commit (history backfill): ancestry order
+    subject: str = ""               # its commit's subject, when the run recorded it
 
     @property
     def short_commit(self) -> str:
@@ -149,8 +152,24 @@ def run_of(data: dict[str, Any], path: Path, machine: str, run_id: str) -> Run:
     commit, dirty = commit_of(data)
     counts = {key: p for key, e in bench_file.entries.items() if key in points
               and (p := count_point(e)) is not None}
+    failure, generation, subject = commit_record(data)
     return Run(machine, path, run_id, str(data.get("created_utc", "")), commit, dirty,
-               bool(data.get("partial")), bench_file, points, labels, counts)
+               bool(data.get("partial")), bench_file, points, labels, counts, failure,
+               generation, subject)
+
+
+def commit_record(data: dict[str, Any]) -> tuple[str, int | None, str]:
+    """(failure reason or "", generation, subject) from a backfilled run's blocks (untrusted)."""
+    failure = data.get("failure")
+    reason = ""
+    if isinstance(failure, dict):
+        reason = f"{failure.get('stage', '?')}: {failure.get('reason', '?')}"[:300]
+    block = data.get("backfill") if isinstance(data.get("backfill"), dict) else {}
+    generation = block.get("generation")
+    if not isinstance(generation, int) or isinstance(generation, bool) or not 0 < generation <= MAX_SIZE:
+        generation = None
+    subject = block.get("subject") if isinstance(block.get("subject"), str) else ""
+    return reason, generation, subject[:200]
 
 
 def count_point(entry: Entry) -> Point | None:

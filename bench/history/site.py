@@ -64,7 +64,7 @@ def build_site(history: History, out: Path) -> Path:
                       for m in sorted({r.machine for r in history.store.runs})},
             latest=tuple(latest_tables(history)), shared=shared_commit(history), steps=tuple(history.steps),
             regressions=tuple(history.regressions + history.count_regressions), figures=tuple(_figures(history, tmp)),
-            problems=history.store.problems)
+            problems=history.store.problems, commits=tuple(history.commits))
         (tmp / INDEX).write_text(render_page(page), encoding="utf-8")
         (tmp / SITE_MARKER).write_text("built by linreg-bench history --out\n", encoding="utf-8")
         publish_folder(tmp, out)

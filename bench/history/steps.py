@@ -118,10 +118,11 @@ def detect_steps(trends: list[Trend], gate: Any) -> list[Step]:
 
 
 def newest_runs(runs: tuple[Run, ...] | list[Run]) -> dict[str, Run]:
-    """{machine: its newest run by time}."""
+    """{machine: its newest run by time} (failure records measured nothing: never the newest)."""
     out: dict[str, Run] = {}
     for run in sorted(runs, key=lambda r: (r.created_utc, r.run_id)):
-        out[run.machine] = run
+        if not run.failure:
+            out[run.machine] = run
     return out
 
 

@@ -42,12 +42,18 @@ def git_commit_order(repo: Path) -> list[str]:
 
 
 def commit_order(runs: tuple[Run, ...] | list[Run], git_order: list[str] | None = None) -> list[str]:
-    """The store's commits in order: git's where known, then the rest by first appearance."""
+    """The store's commits in order: git's where known, then the rest by first appearance.
+
+    Without a repository, the ancestry that backfilled runs record orders their commits (a
+    commit's generation, its count of ancestors, exceeds every ancestor's): a backfill run
+    newest first, or resumed out of order, still plots oldest first."""
     first_seen: dict[str, str] = {}
     for run in sorted(runs, key=lambda r: r.created_utc):
         first_seen.setdefault(run.commit, run.created_utc)
     if not git_order:
-        return sorted(first_seen, key=lambda c: first_seen[c])
+        generation = {r.commit: r.generation for r in runs if r.generation is not None}
+        known = sorted(generation, key=lambda c: (generation[c], first_seen[c]))
+        return known + sorted((c for c in first_seen if c not in generation), key=lambda c: first_seen[c])
     rank = {c: i for i, c in enumerate(git_order)}
     known = sorted((c for c in first_seen if c in rank), key=rank.__getitem__)
     return known + sorted((c for c in first_seen if c not in rank), key=lambda c: first_seen[c])
@@ -58,7 +64,8 @@ def machine_runs(runs: tuple[Run, ...] | list[Run], order: list[str]) -> dict[st
     index = {c: i for i, c in enumerate(order)}
     out: dict[str, list[Run]] = {}
     for run in sorted(runs, key=lambda r: (index[r.commit], r.created_utc, r.run_id)):
-        out.setdefault(run.machine, []).append(run)
+        if not run.failure:  # a failure record measured nothing: no point, no baseline
+            out.setdefault(run.machine, []).append(run)
     return out
 
 

@@ -1,0 +1,147 @@
+"""`history find DIR --commits A..B --measurement KEY`: bisect for the commit that made KEY slower.
+
+asv's `find` bisects over stored runs; here every step is measured afresh, the two commits
+interleaved in one job exactly as `compare --rev` measures (alternating blocks, fresh worker
+pairs), because two separate runs on this kind of machine differ by more than the steps looked for.
+
+The walk: first A against B. Not slower beyond the threshold: exit 1, nothing to find. Slower:
+keep (good, bad) = (A, B) and test the middle commit against the good end; slower moves the bad
+end to it, not slower (its interval under the threshold) moves the good end. That is 1 +
+ceil(log2(n)) steps for n commits. A step that is neither (beyond the threshold but not
+significant, or an interval that straddles it) is inconclusive: it is measured once more with
+twice the rounds, and if it stays so the walk says so and stops with the range it has, instead of
+narrowing on noise. So does a commit that cannot run.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from bench.compare.comparison import compare_files
+from bench.compare.files import match_key, results_bench_file
+from bench.compare.gate import MedianGate, Verdict
+from bench.compare.interleave import InterleaveConfig, measure_interleaved
+from bench.compare.interleave_driver import WORKLOADS
+from bench.compare.interleave_workers import base_worktree
+from bench.compare.significance import RatioStats
+from bench.history.commits import Commit
+from linreg.errors import LinregError
+
+SLOWER, NOT_SLOWER, INCONCLUSIVE, FAILED = "slower", "not slower", "inconclusive", "failed"
+NOT_RUN = (Verdict.FAILED_IN_NEW, Verdict.LOST, Verdict.PARITY_FAILED, Verdict.SKIPPED,
+           Verdict.ONLY_IN_BASE, Verdict.ONLY_IN_NEW)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    outcome: str                   # SLOWER | NOT_SLOWER | INCONCLUSIVE | FAILED
+    stats: RatioStats | None       # new/base: the ratio of medians, its interval, p
+    note: str = ""                 # compare's note (a crash's first line, ...)
+
+    def describe(self) -> str:
+        if self.stats is None:
+            return f"{self.outcome}" + (f" ({self.note})" if self.note else "")
+        s = self.stats
+        p = f" p={s.p_value:.2g}" if math.isfinite(s.p_value) else ""
+        return f"{s.ratio:.3f}x [{s.ci_low:.3f}, {s.ci_high:.3f}]{p}: {self.outcome}"
+
+
+StepRunner = Callable[[Commit, Commit], StepResult]
+
+
+def workload_of(key: str) -> str:
+    """The interleave workload a --measurement names: its own name, or its history key."""
+    keys = {match_key(*spec): name for name, spec in WORKLOADS.items()}
+    if key in WORKLOADS:
+        return key
+    if key in keys:
+        return keys[key]
+    choices = ", ".join(f"{k} ({n})" for k, n in keys.items())
+    raise LinregError(f"--measurement {key!r} is not one `find` can measure interleaved "
+                      f"(choose from {choices})")
+
+
+def classify(verdict: str, stats: RatioStats | None, gate: MedianGate) -> str:
+    """A step's outcome: slower is compare's own verdict; "not slower" needs the whole interval
+    under the threshold, so a step that might be one is never stepped over."""
+    if verdict == Verdict.SLOWER:
+        return SLOWER
+    if verdict in NOT_RUN:
+        return FAILED
+    if stats is not None and verdict in (Verdict.UNCHANGED, Verdict.FASTER) \
+            and stats.ci_high <= 1.0 + gate.threshold:
+        return NOT_SLOWER
+    return INCONCLUSIVE
+
+
+def interleaved_steps(repo: Path, workload: str, config: InterleaveConfig,
+                      gate: MedianGate) -> StepRunner:
+    """A step runner: both commits checked out into temporary worktrees, timed interleaved."""
+    key = match_key(*WORKLOADS[workload])
+
+    def step(base: Commit, new: Commit) -> StepResult:
+        with base_worktree(base.sha, prefix="linreg-find-", repo=repo, name="base") as (work, base_tree):
+            with base_worktree(new.sha, prefix="linreg-find-", repo=repo, name="new") as (_, new_tree):
+                base_doc, new_doc = measure_interleaved(base_tree, new_tree, config, work)
+        comparison = compare_files(results_bench_file(base_doc, f"{base.short}, interleaved"),
+                                   results_bench_file(new_doc, f"{new.short}, interleaved"), gate)
+        row = next((r for r in comparison.rows if r.key == key), None)
+        if row is None:
+            return StepResult(FAILED, None, "neither commit measured it")
+        return StepResult(classify(row.verdict, row.stats, gate), row.stats, row.note)
+    return step
+
+
+def max_steps(n: int) -> int:
+    """Steps a bisection over n commits after A takes: A against B, then halving."""
+    return 1 + (math.ceil(math.log2(n)) if n > 1 else 0)
+
+
+def bisect(base: Commit, commits: list[Commit], step: StepRunner,
+           said: Callable[[str], None] = print, again: StepRunner | None = None) -> int:
+    """0 and the commit when one is named; 1 when none is (no step, or inconclusive).
+
+    `again`: how an inconclusive step is measured a second time (more rounds) before the walk
+    gives up on it; a failed commit is not measured again."""
+    line = [base, *commits]
+    said(f"find: {len(commits)} commits after {base.short} up to {commits[-1].short}; at most "
+         f"{max_steps(len(commits))} interleaved steps")
+    good, bad, steps = 0, len(line) - 1, 0
+    last_slower: tuple[int, int, StepResult] | None = None
+    while True:
+        probe = bad if last_slower is None else (good + bad) // 2
+        steps += 1
+        result = step(line[good], line[probe])
+        said(_step_line(steps, result, line[good], line[probe], probe - good))
+        if result.outcome == INCONCLUSIVE and again is not None:
+            steps += 1
+            result = again(line[good], line[probe])
+            said(_step_line(steps, result, line[good], line[probe], probe - good) + " (measured again)")
+        if result.outcome == SLOWER:
+            bad, last_slower = probe, (good, probe, result)
+        elif result.outcome == NOT_SLOWER and last_slower is not None:
+            good = probe
+        elif last_slower is None:
+            said("find: no step beyond the threshold in the range" if result.outcome == NOT_SLOWER
+                 else f"find: {result.outcome} from {base.short} to {commits[-1].short}; no "
+                      "commit named (more --rounds, or a quieter machine, may decide it)")
+            return 1
+        else:
+            said(f"find: not narrowing past an undecided step ({result.outcome}); the slowdown "
+                 f"lies after {line[good].short} up to {line[bad].short} ({bad - good} commits)")
+            return 1
+        if bad - good == 1:
+            break
+    found = line[bad]
+    s = last_slower[2]
+    said(f"found: {found.sha} {found.subject}")
+    said(f"  the step: {s.describe()}, measured {line[last_slower[0]].short} -> "
+         f"{line[last_slower[1]].short}; {steps} interleaved steps")
+    return 0
+
+
+def _step_line(n: int, result: StepResult, good: Commit, probe: Commit, apart: int) -> str:
+    return (f"step {n}: {result.describe()} - {probe.short} {probe.subject[:70]!r} against "
+            f"{good.short} ({apart} commits later)")
