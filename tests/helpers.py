@@ -35,3 +35,18 @@ def one_error_line(capsys: pytest.CaptureFixture[str], *words: str) -> str:
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
     assert all(w in lines[0] for w in words), lines[0]
     return lines[0]
+
+
+def pip_install_target(sources: "list[Path]", target: Path) -> Path:
+    """Install plug-in source folders into `target` (pip --target, no index, no deps): the one way
+    the tests put a plug-in on a path without touching the venv."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+         "--no-build-isolation", "--disable-pip-version-check", "--target", str(target),
+         *map(str, sources)],
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return target

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import pip_install_target
 
 from bench.cli import main
 
@@ -22,14 +22,7 @@ def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("plugins")
     sources = [shutil.copytree(PLUGINS / name, work / "src" / name)  # builds leave nothing in tests/
                for name in ("numpy_runtime", "broken_runtime")]
-    target = work / "site"
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-         "--no-build-isolation", "--disable-pip-version-check", "--target", str(target),
-         *map(str, sources)],
-        capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return target
+    return pip_install_target(list(sources), work / "site")
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ import threading
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import pip_install_target
 import torch
 
 PLUGINS = Path(__file__).parent / "plugins"
@@ -44,14 +46,7 @@ def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (broken / "linreg_broken_variant").mkdir(parents=True)
     (broken / "linreg_broken_variant" / "__init__.py").write_text('"""Declares a loop it does not define."""\n')
     (broken / "pyproject.toml").write_text(BROKEN_VARIANT_TOML)
-    target = work / "site"
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-         "--no-build-isolation", "--disable-pip-version-check", "--target", str(target),
-         str(regress), str(broken)],
-        capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return target
+    return pip_install_target([regress, broken], work / "site")
 
 
 @pytest.fixture
