@@ -27,6 +27,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from bench.engine.measurement import percentile
+
 TRACKING_GAIN = 0.8          # ratios spread <= 80% of the raw medians' spread: it cancels a phase
 ADDED_NOISE = 1.5            # ratios spread > 1.5x the raw medians': refused (two independent
                              # timings of equal noise give sqrt(2) = 1.41x)
@@ -132,12 +134,8 @@ def outlier_processes(medians: Sequence[float], factor: float = OUTLIER_FACTOR) 
 
 
 def quantile(values: Sequence[float], p: float) -> float:
-    """The p-quantile of `values`, interpolated between order statistics (numpy's default)."""
-    xs = sorted(values)
-    pos = p * (len(xs) - 1)
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (pos - lo) * (xs[hi] - xs[lo])
+    """The p-quantile of `values` (p in [0, 1]), interpolated as numpy does: measurement.percentile."""
+    return percentile(sorted(values), 100 * p)
 
 
 def quantile_interval(values: Sequence[float], p: float, level: float = 0.95) -> tuple[float, float]:
