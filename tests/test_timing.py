@@ -49,6 +49,21 @@ def test_calibration_grows_calls_until_a_sample_reaches_min_sample_s() -> None:
     assert "minor_faults_per_call" in m.extra
 
 
+def test_a_later_round_keeps_the_first_rounds_calls_and_skips_calibration() -> None:
+    clock = FakeClock(1e-6)
+    config = TimingConfig(warmup_calls=0, warmup_s=0.0, min_sample_s=1e-3, min_total_s=0.01,
+                          min_samples=3, max_total_s=1.0)
+    blocks: list[int] = []
+
+    def block(n: int) -> float:
+        blocks.append(n)
+        return n * 1e-6
+
+    m = measure(clock.fn, SPEC, config, clock=clock, block=block, resolution_s=1e-9, calls=77)
+    assert m.calls_per_sample == 77 and set(blocks) == {77}  # no growing blocks: no calibration
+    assert len(m.times_s) == len(blocks) >= 3
+
+
 def test_calibrate_returns_first_block_count_reaching_target() -> None:
     n, elapsed = calibrate(lambda n: n * 1e-5, min_sample_s=1e-3)
     assert n * 1e-5 >= 1e-3 and elapsed == n * 1e-5

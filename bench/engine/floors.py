@@ -65,10 +65,10 @@ def measure_floors(threads: int, config: TimingConfig = TimingConfig(),
     import torch
 
     torch.set_num_threads(threads)
-    # floors are stable: 0.2 s, 5 samples and 2 warmup calls each (a ~40 ms copy has a ~1% IQR,
-    # and 10 warmup calls of it cost 0.4 s); the whole floors task went from 14 s to a few
-    config = replace(config, min_total_s=min(config.min_total_s, 0.2),
-                     min_samples=min(config.min_samples, 5), warmup_calls=min(config.warmup_calls, 2))
+    # floors are stable: 0.1 s, 3 samples and 2 warmup calls each (a ~40 ms copy has a ~1% IQR,
+    # and 10 warmup calls of it cost 0.4 s); the whole floors task went from 14 s to ~3 s
+    config = replace(config, min_total_s=min(config.min_total_s, 0.1),
+                     min_samples=min(config.min_samples, 3), warmup_calls=min(config.warmup_calls, 2))
     spec = Spec("inference", "floor", "cpu", 1)
     empty = measure(_noop, spec, config)
     timer = measure(time.perf_counter, spec, config)
@@ -79,7 +79,7 @@ def measure_floors(threads: int, config: TimingConfig = TimingConfig(),
     copy = measure(lambda: dst.copy_(src), Spec("inference", "copy", "cpu", n), config)
     moved = 2 * n * 4  # read src + write dst
     del src, dst
-    roofline = measure_roofline(threads, config, copy_bytes * 3 // 2)
+    roofline = measure_roofline(threads, config, copy_bytes // 2)  # 3 arrays, each 2x a 32 MiB L3
     # the host's floor is the roofline (best of read/copy/triad), never below the copy itself
     per_device: dict[str, float] = {"cpu": max(moved / copy.median_s, roofline["roofline_bytes_per_s"])}
     for device in dict.fromkeys(devices):

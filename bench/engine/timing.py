@@ -48,17 +48,15 @@ GC_POLICY = "off inside timed blocks"  # the one policy of every timing loop (se
 class TimingConfig:
     warmup_calls: int = 10        # optimum-benchmark's 10 warmups
     warmup_s: float = 0.05        # ...and at least this long, so big sizes warm their pages too
-    min_sample_s: float = 0.010   # one block lasts >= 10 ms, twice CPython's 5 ms GIL switch
-                                  # interval (BLOCK_RULE below); perf_counter's ~50 ns is 0.0005%
+    min_sample_s: float = 0.010   # a block lasts >= 10 ms, 2x CPython's 5 ms GIL switch (BLOCK_RULE)
     min_total_s: float = 0.5      # timed work per measurement, TUB's blocked_autorange default
     min_samples: int = 3          # ...and at least this many blocks per draw (a median of 3)
     max_total_s: float = 10.0     # cap for very slow calls; fewer samples then, with a warning
     gc: str = GC_POLICY           # recorded, not a choice: every loop here keeps this one policy
     latency_calls: int = 20_000   # inference: single calls timed one by one (p99.9 needs 10,000)
-    latency_max_s: float = 1.0    # ...but at most this long (big batches get fewer, and say so)
+    latency_max_s: float = 0.5    # ...but at most this long (big batches get fewer, and say so)
     reference: bool = False       # CPU: a same-kind reference block after each block (reference.py)
-    rounds: int = 6               # sizes < ROUNDS_BELOW: this many fresh instances, each timed apart
-                                  # (x 3 processes = 18 draws: the gate's U test needs them)
+    rounds: int = 6               # sizes < ROUNDS_BELOW: fresh instances timed apart (x 3 processes = 18 draws)
     latency: bool = True          # time single calls too (the suite: in the first of K processes)
 
     def __post_init__(self) -> None:
@@ -195,6 +193,7 @@ def measure(
     resolution_s: float | None = None,
     extra: dict[str, Any] | None = None,
     reference: Any = None,
+    calls: int | None = None,
 ) -> Measurement:
     """Warm up, calibrate, sample; a Measurement with raw per-call samples and its warnings.
 
@@ -202,10 +201,11 @@ def measure(
     between two `clock` readings with `sync` before the clock stops. Minor page faults per call
     are recorded in extra["minor_faults_per_call"]. `reference` (an InterleavedReference) times
     one reference block right after every workload block; its record is extra["reference"].
+    `calls` per block, when given, skips calibration (a later round of the same call: same cost).
     """
     block = block or loop_timer(fn, clock, sync)
     warm_up(fn, config, clock, sync)
-    n, _ = calibrate(block, config.min_sample_s)
+    n = calls if calls else calibrate(block, config.min_sample_s)[0]
 
     faults_before = minor_faults()
     samples: list[float] = []

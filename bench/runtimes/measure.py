@@ -96,7 +96,7 @@ def _measure_one(runtime: Any, entry: RuntimeEntry, spec: Spec, artifacts: Artif
             bound = runtime.bind(make_input(spec.batch_size))
         with bound.context(), device_context(spec.device):
             timed.append(measure(bound.call, spec, per_round, sync=bound.sync, block=bound.block,
-                                 parity=parity, extra=extra,
+                                 parity=parity, extra=extra, calls=timed[0].calls_per_sample if r else None,
                                  reference=interleaved_reference(spec, per_round, entry.reference)))
     with bound.context(), device_context(spec.device):
         m = merge_rounds(timed)

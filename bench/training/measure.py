@@ -57,8 +57,10 @@ def measure_training(
     for spec in specs:
         parity = _parity(variant, spec.batch_size, device, parity_epochs)
         rounds = timing.rounds_for(spec.batch_size, variant_entry(variant).compiled)
-        timed = [_timed_round(variant, spec, threads, timing.per_round(rounds), sync, parity)
-                 for _ in range(rounds)]
+        timed: list[Measurement] = []
+        for r in range(rounds):  # later rounds keep the first one's calls per block (same cost)
+            timed.append(_timed_round(variant, spec, threads, timing.per_round(rounds), sync, parity,
+                                      timed[0].calls_per_sample if r else None))
         m = with_efficiency(merge_rounds(timed), (floors_bytes_per_s or {}).get(str(spec.batch_size)))
         results.append(m)
         if on_done:
@@ -67,14 +69,14 @@ def measure_training(
 
 
 def _timed_round(variant: str, spec: Spec, threads: int, timing: TimingConfig,
-                 sync: Callable[[], None] | None, parity: Any) -> Measurement:
+                 sync: Callable[[], None] | None, parity: Any, calls: int | None = None) -> Measurement:
     """One round: fresh data and a fresh loop (model, optimizer), then its timed blocks."""
     X, y = make_train_data(spec.batch_size, spec.device)
     loop, extra = _first_step(variant, X, y, spec.device, sync)
     extra = {"timed": "train_epoch (one full-batch step)", **extra}
     with device_context(spec.device):
         return measure(loop.step, spec, timing, sync=sync,
-                       block=torch_timer(loop.step, threads, sync), parity=parity, extra=extra,
+                       block=torch_timer(loop.step, threads, sync), parity=parity, extra=extra, calls=calls,
                        reference=interleaved_reference(spec, timing, "autograd"))
 
 
@@ -87,7 +89,8 @@ def _first_step(variant: str, X: Any, y: Any, device: str,
     entry = variant_entry(variant)
     if entry.inductor:
         torch._dynamo.reset()  # this size compiles its own static-shape graph, timed below
-    cache_before = compile_cache_state()
+    # only inductor reads the cache counters: importing torch._dynamo costs an eager worker ~2 s
+    cache_before = compile_cache_state() if entry.inductor else {}
     start = time.perf_counter()
     with warnings.catch_warnings(), device_context(device):  # inductor touches torch.jit
         warnings.filterwarnings("ignore", category=DeprecationWarning)
