@@ -31,10 +31,15 @@ import time
 from pathlib import Path
 from typing import IO, Any, Iterator, Sequence
 
+from bench.engine.affinity import pin_with
 from bench.engine.measurement import Spec
 from bench.engine.reference import reference_kind
 from bench.engine.timing import TimingConfig
 
+# A reference block lasts half a workload block: the host's slow phases last seconds, so 5 ms
+# right after each block sees the same state, and the reference (a clean process with no other
+# threads) has no GIL switch interval to span; it halves the reference's share of a run's time.
+REFERENCE_BLOCK_SHARE = 0.5
 START_TIMEOUT_S = 120.0   # importing torch (and onnxruntime) in a fresh interpreter, on a busy host
 BLOCK_TIMEOUT_S = 60.0
 
@@ -144,6 +149,7 @@ class CompanionReference:
 
         self.kind, self.threads = kind, threads
         self.companion = shared_companion()
+        pin_with(self.companion.proc.pid)  # a single-threaded worker: both on one CPU from now on
         self.calls = self.companion.use(kind, threads, asdict(timing))
         self.times_s: list[float] = []
 
@@ -156,7 +162,8 @@ class CompanionReference:
         return {"kind": self.kind, "threads": self.threads, "where": "companion process",
                 "median_s": statistics.median(self.times_s),
                 "ratio": statistics.median(pairs) if pairs else None,
-                "calls_per_sample": self.calls, "times_s": list(self.times_s)}
+                "calls_per_sample": self.calls, "times_s": list(self.times_s),
+                "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None}
 
 
 STOP_WAIT_S = 0.05  # a stopped process shows state T within microseconds; never wait longer
@@ -215,7 +222,7 @@ def _serve(channel: IO[str], requests: IO[str]) -> None:
                 fn = reference_workload(str(ask["use"]))
                 block = loop_timer(fn)
                 warm_up(fn, timing)
-                calls, _ = calibrate(block, timing.min_sample_s)
+                calls, _ = calibrate(block, timing.min_sample_s * REFERENCE_BLOCK_SHARE)
                 reply = {"calls": calls}
         except Exception as exc:  # noqa: BLE001 - the worker decides; one line back
             reply = {"error": f"{type(exc).__name__}: {exc}"[:300]}
