@@ -69,18 +69,31 @@ def plan_jobs(measurements: list[Measurement],
     return jobs, skips
 
 
+def shared_jobs(jobs: list[dict[str, Any]], processes: int) -> list[dict[str, Any]]:
+    """--quick: the jobs dealt round-robin into `processes` workers, each counting its parts in
+    turn, so torch's import under valgrind (60-90 s) is paid once per worker, not per runtime.
+    A count then also depends on the parts counted before it in that worker (caches, the
+    dispatcher's state): `shared_with` records them, and the method differs from a full run's."""
+    groups = [jobs[i::max(1, processes)] for i in range(min(max(1, processes), len(jobs)))]
+    return [{"task": "instructions", "parts": group} for group in groups]
+
+
+def _names(job: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """(phase, name, size) of every count a (possibly shared) job makes."""
+    return [("train_epoch" if p.get("variant") else "inference", p.get("variant") or p.get("runtime"), s)
+            for p in job.get("parts") or [job] for s in p["sizes"]]
+
+
 def _run_one(job: dict[str, Any], valgrind: str, timeout_s: float,
              memory_gib: float | None = None) -> dict[tuple, Any]:
     """{(phase, name, size): instruction record or a failure reason} of one valgrind worker."""
-    name = job.get("variant") or job.get("runtime")
-    phase = "train_epoch" if job.get("variant") else "inference"
     with tempfile.TemporaryDirectory(prefix="linreg-callgrind-") as out_dir:
         try:
             final = run_worker({**job, "out_dir": out_dir}, lambda m: None, timeout_s=timeout_s,
                                prefix=tuple(callgrind_prefix(valgrind, out_dir)), env_extra=COUNT_ENV,
                                memory_gib=memory_gib)
         except RuntimeError as exc:  # a crash is a record, not a lost run
-            return {(phase, name, s): f"instruction count failed: {exc}" for s in job["sizes"]}
+            return {key: f"instruction count failed: {exc}" for key in _names(job)}
     return {(r["phase"], r["runtime"], r["batch_size"]): r["instructions"]
             for r in final.get("instructions", [])}
 
@@ -88,22 +101,31 @@ def _run_one(job: dict[str, Any], valgrind: str, timeout_s: float,
 def count_instructions(measurements: list[Measurement], artifacts: Artifacts | None,
                        processes: int = 1, timeout_s: float = 900.0,
                        progress: Callable[[str], None] | None = None,
-                       memory_gib: float | None = None) -> list[Measurement]:
-    """`measurements` with their instruction counts (or why not) in extra["instructions"]."""
+                       memory_gib: float | None = None, shared: bool = False) -> list[Measurement]:
+    """`measurements` with their instruction counts (or why not) in extra["instructions"].
+    `shared` (--quick): `processes` valgrind workers in all, each counting several runtimes."""
     say = progress or (lambda text: None)
-    jobs, skips = plan_jobs(measurements, artifacts)
+    planned, skips = plan_jobs(measurements, artifacts)
+    jobs = shared_jobs(list(planned.values()), processes) if shared else list(planned.values())
     valgrind = valgrind_path()
     counted: dict[tuple, Any] = {}
     method: dict[str, Any] = {"tool": "callgrind", "threads": 1,
-                              "python_hash_seed": COUNT_ENV["PYTHONHASHSEED"]}
+                              "python_hash_seed": COUNT_ENV["PYTHONHASHSEED"],
+                              "workers": "shared by runtimes (--quick)" if shared else "one per runtime or variant"}
     if valgrind is None:
-        counted = {(p, n, s): VALGRIND_MISSING for (p, n), job in jobs.items() for s in job["sizes"]}
+        counted = {key: VALGRIND_MISSING for job in jobs for key in _names(job)}
     else:
         method["valgrind"] = valgrind_version(valgrind)
         say(f"instructions: {len(jobs)} valgrind worker(s), {processes} at a time")
         with ThreadPoolExecutor(max_workers=max(1, processes)) as pool:
-            for part in pool.map(lambda job: _run_one(job, valgrind, timeout_s, memory_gib), jobs.values()):
+            for part in pool.map(lambda job: _run_one(job, valgrind, timeout_s, memory_gib), jobs):
                 counted.update(part)
+    if shared:  # which counts shared a process, in order: part of what a shared count means
+        for job in jobs:
+            order = [f"{p}/{n}" for p, n, _ in dict.fromkeys((p, n, 0) for p, n, _ in _names(job))]
+            for key in _names(job):
+                if isinstance(counted.get(key), dict):
+                    counted[key] = {**counted[key], "shared_with": order}
     return [_attach(m, skips.get(i) or counted.get((m.spec.phase, m.spec.runtime, m.spec.batch_size)),
                     method) if _countable(m) else m
             for i, m in enumerate(measurements)]

@@ -268,7 +268,8 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
     if config.metric == "instructions" and not partial:
         try:  # after the timing: valgrind's workers must not share the cores with a timed one
             measurements = count_instructions(measurements, artifacts, config.instruction_processes,
-                                              config.worker_timeout_s, emit_progress, config.child_memory_gib)
+                                              config.worker_timeout_s, emit_progress, config.child_memory_gib,
+                                              shared=config.compile_skip_reason == QUICK_COMPILE_SKIP)
         except KeyboardInterrupt as exc:  # the timed measurements stand; the counts are partial
             partial = f"interrupted by {interruption_reason(exc)} while counting instructions"
     if partial:

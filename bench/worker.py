@@ -106,20 +106,23 @@ def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = No
 
 
 def _count_instructions(job: dict[str, Any]) -> dict[str, Any]:
-    """Instructions per call of one runtime or variant at every size, on the CPU, one thread."""
+    """Instructions per call of one runtime or variant at every size, on the CPU, one thread;
+    a job with `parts` counts each part in turn in this one process (--quick's shared workers)."""
     from bench.engine.callgrind import Collector
 
     collector = Collector(job["out_dir"])
-    if job.get("variant"):
-        from bench.training.measure import count_training
+    records: list[dict[str, Any]] = []
+    for part in job.get("parts") or [job]:
+        if part.get("variant"):
+            from bench.training.measure import count_training
 
-        records = count_training(job["variant"], job["sizes"], collector)
-    else:
-        from bench.runtimes.base import Artifacts
-        from bench.runtimes.measure import count_inference
+            records += count_training(part["variant"], part["sizes"], collector)
+        else:
+            from bench.runtimes.base import Artifacts
+            from bench.runtimes.measure import count_inference
 
-        records = count_inference(job["runtime"], job["sizes"], Artifacts.from_json(job["artifacts"]),
-                                  collector)
+            records += count_inference(part["runtime"], part["sizes"], Artifacts.from_json(part["artifacts"]),
+                                       collector)
     return {"instructions": records, "process": {"pid": os.getpid()}}
 
 

@@ -32,7 +32,8 @@ def _with_draws(doc: dict, host_slow: float, own_slow: float, usable: bool = Tru
         median = sorted(m["times_s"])[len(m["times_s"]) // 2]
         jitter = rng.lognormal(0.0, 0.01, 12)
         draws = [median * host_slow * own_slow * j for j in jitter]
-        ratios = [100.0 * own_slow * j for j in jitter]
+        noise = rng.lognormal(0.0, 0.2, 12) if not usable else np.ones(12)  # a refused one is noisy
+        ratios = [100.0 * own_slow * j * n for j, n in zip(jitter, noise)]
         m["times_s"] = [t * host_slow * own_slow for t in m["times_s"]]
         m["processes"] = [{"median_s": draws[0], "n_samples": 1,
                            "draws": [{"median_s": d, "n_samples": 1} for d in draws]}]
@@ -58,7 +59,7 @@ def test_the_gate_reads_host_ratios_within_one_environment_and_times_across(tmp_
     code, out, err = run(capsys, base, write(tmp_path, "d.json", doc))
     assert code == 1 and "ENVIRONMENTS DIFFER" in err and "REGRESSION:" in err, out + err
     assert "draw medians" in out
-    # a reference the run refused (it added noise) is not gated on: the draws' times are
+    # a reference the run refused (it added 20% noise) is not gated on: the draws' times are
     code, out, err = run(capsys, base, write(tmp_path, "e.json",
                                              _with_draws(results_doc(0), 1.3, 1.0, usable=False)))
     assert code == 1 and "draw medians" in out, out + err
@@ -114,3 +115,14 @@ def test_both_witnesses_beyond_the_threshold_and_one_significant_is_enough(tmp_p
     code, out, err = run(capsys, write(tmp_path, "a.json", base), write(tmp_path, "b.json", new),
                          "--fail-on", "median:5%")
     assert code == 1 and "confirmed by the draws' times 1.400x" in out, out + err
+
+
+def test_a_file_that_refused_a_reference_with_small_spread_is_gated_on_its_ratios(tmp_path, capsys) -> None:
+    # written before the small-spread rule: `usable: false` although the ratios spread 1%; the
+    # whole NEW run sat in a 30% host slow phase, which the ratios cancel (results/spread)
+    base = write(tmp_path, "a.json", _with_draws(results_doc(0), 1.0, 1.0))
+    doc = _with_draws(results_doc(0), 1.3, 1.0)
+    for m in doc["measurements"]:
+        m["estimate"]["host"]["usable"] = False
+    code, out, err = run(capsys, base, write(tmp_path, "b.json", doc))
+    assert code == 0 and "host-normalised ratios" in out, out + err

@@ -131,6 +131,29 @@ def test_cuda_compiled_and_skipped_measurements_are_not_counted() -> None:
     assert skips[0] == instructions.NOT_CPU_SKIP and skips[1] == instructions.COMPILED_SKIP
 
 
+def test_quick_shares_workers_between_runtimes_and_records_who_shared(monkeypatch) -> None:
+    ms = [_timed("eager", 1), _timed("eager", 1000), _timed("onnxruntime", 1), _timed("torchscript", 1),
+          _timed("fused", 40, phase="train_epoch")]
+    seen: list[dict] = []
+
+    def fake_run(job: dict, valgrind: str, timeout_s: float, memory_gib: float | None = None) -> dict:
+        seen.append(job)
+        return {key: {"repeats_per_call": [100.0, 100.0], "calls": 200} for key in instructions._names(job)}
+
+    monkeypatch.setattr(instructions, "valgrind_path", lambda: "/usr/bin/valgrind")
+    monkeypatch.setattr(instructions, "valgrind_version", lambda path: "valgrind-3.19.0")
+    monkeypatch.setattr(instructions, "_run_one", fake_run)
+    out = instructions.count_instructions(ms, None, processes=2, shared=True)
+    assert len(seen) == 2 and [len(job["parts"]) for job in seen] == [2, 2]  # 4 runtimes in 2 workers
+    assert all(m.extra["instructions_per_call"] == 100.0 for m in out)
+    first = out[0].extra["instructions"]
+    assert first["workers"] == "shared by runtimes (--quick)"
+    assert first["shared_with"] == ["inference/eager", "inference/torchscript"]
+    seen.clear()
+    out = instructions.count_instructions(ms, None, processes=2)  # a full run: one worker each
+    assert len(seen) == 4 and "shared_with" not in out[0].extra["instructions"]
+
+
 def test_a_record_is_attached_beside_the_wall_time_with_its_method(monkeypatch) -> None:
     record = {"repeats_per_call": [1000.0, 1030.0], "spread": 0.03, "calls": 200, "warmup_calls": 100,
               "repeats": 2, "baseline_subtracted": True, "baseline_per_call": 440.0}

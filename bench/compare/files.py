@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.engine.estimate import small_spread
 from bench.store.results import measurements_of, validate_results
 from bench.store.counts import Counts, counts_of, positive as _positive
 from bench.store.schema import FINGERPRINT_KEYS, SUPPORTED_SCHEMA_VERSIONS
@@ -207,8 +208,10 @@ def _host_of(est: Any) -> dict[str, Any]:
     kind = host.get("reference")
     if not ratios or None in ratios or not isinstance(kind, str) or len(kind) > 40:
         return {}
+    # usable as the run judged it, or by the small-spread rule (bench/engine/estimate.py), which
+    # older files predate: it reads only the ratios the file stores
     return {"host_ratios": tuple(ratios), "host_reference": kind,
-            "host_usable": host.get("usable") is True}
+            "host_usable": host.get("usable") is True or small_spread(ratios)}
 
 
 def _load_results(data: dict[str, Any], path: str) -> BenchFile:

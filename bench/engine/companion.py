@@ -185,17 +185,28 @@ def worker_stopped(pid: int) -> Iterator[None]:
         return
     try:
         deadline = time.monotonic() + STOP_WAIT_S
-        while _state(pid) not in ("T", "t", "") and time.monotonic() < deadline:
+        while not _all_stopped(pid) and time.monotonic() < deadline:
             pass
         yield
     finally:
         os.kill(pid, signal.SIGCONT)
 
 
-def _state(pid: int) -> str:
-    """The process state letter from /proc/PID/stat ("" when it cannot be read)."""
+def _all_stopped(pid: int) -> bool:
+    """Whether every thread of `pid` shows state T (a group stop reaches each thread on its own
+    schedule: a spinning thread can still run for a moment after the main thread stopped).
+    True when /proc cannot tell (not Linux, or gone): nothing to wait for then."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return True
+    return all(_state(f"/proc/{pid}/task/{tid}/stat") in ("T", "t", "") for tid in tasks)
+
+
+def _state(path: str) -> str:
+    """The state letter of a /proc stat file ("" when it cannot be read)."""
+    try:
+        with open(path, "rb") as f:
             return f.read().rsplit(b")", 1)[1].split()[0].decode()
     except (OSError, IndexError):
         return ""

@@ -8,8 +8,8 @@
   the raw samples in `data`, datetime, version), one machine per file, its statistics computed
   by pytest-benchmark's own Stats class.
 
-Values are the points of the trends: the time each run measured (the median of its draws'
-medians; the raw median for runs without draws). The samples are the raw measured samples.
+Values are the points of the trends: the time each run measured (its fast state: the first quartile
+of its draws' medians; the raw median for runs without draws). The samples are the raw measured samples.
 """
 from __future__ import annotations
 

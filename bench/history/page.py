@@ -206,8 +206,8 @@ def render_page(page: Page) -> str:
 <h1>linreg-bench history</h1>
 <p>Store <code>{esc(page.store)}</code>: {len(page.runs)} runs on {len(page.machines)} machine(s),
 built {esc(page.generated_utc)}. Steps are flagged by <code>compare</code>'s rule: {esc(page.gate)}.
-Points show the time each run measured (the median of its draws' medians; the raw median
-for runs without draws), with its interval;
+Points show the time each run measured (its fast state: the first quartile of its draws'
+medians; the raw median for runs without draws), with its interval;
 hollow points changed fingerprint, crosses are interrupted runs.</p>
 {problems}
 <h2 id="machines">Machines</h2>

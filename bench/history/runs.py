@@ -1,8 +1,9 @@
 """Reading a history store back: its runs, each reduced to one point per timed measurement.
 
-A point's value is a time the run measured: its estimate_s (results schema v3: the median of its
-draws' medians), else the median of its draws' medians (a v2 estimate_s was rescaled by a stored
-scale, so it is not used), else the median of its raw samples (v1). Its interval is the
+A point's value is a time the run measured: its estimate_s (results schema v3: the fast state,
+the first quartile of its draws' medians), else the same fast state of its draws' medians (a v2
+estimate_s was rescaled by a stored scale, so it is not used), else the median of its raw
+samples (v1). Its interval is the
 estimate's, else the draws', else the samples' interquartile range. Its samples are the raw
 measured samples; step detection gates on what `compare` gates on (Entry.gated). Every file is read as untrusted (linreg.untrusted: regular files
 only, size and depth bounded); a corrupt or foreign one is reported and skipped, never fatal.

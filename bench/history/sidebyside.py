@@ -1,7 +1,7 @@
 """`linreg-bench report A.json B.json ...`: runs of several machines side by side.
 
 One Markdown table: a row per measurement (phase/runtime/device/size), a column per run, each
-cell the run's measured time (the median of its draws' medians, else the raw median) with its interval and, from 10^5 elements on,
+cell the run's measured time (the first quartile of its draws' medians, else the raw median) with its interval and, from 10^5 elements on,
 its bandwidth efficiency against ITS OWN machine's floor. Above it, each machine's floors. This is
 the table a CPU run and a GPU run want next to each other; absolute numbers of different machines
 are compared here on purpose, and the fingerprints say how the machines differ.
@@ -91,8 +91,8 @@ def render_side_by_side(columns: list[Column]) -> str:
     keys = sorted({k for c in columns for k in c.run.points}, key=key_order)
     labels = {k: c.run.labels[k] for c in columns for k in c.run.points}
     lines = ["# linreg-bench: runs side by side", "",
-             "Each cell: the time the run measured (the median of its draws' medians, else the raw "
-             "median) [interval] · "
+             "Each cell: the time the run measured (the first quartile of its draws' medians, else "
+             "the raw median) [interval] · "
              "bandwidth efficiency against that machine's own floor (from batch 10^5).", "",
              "## Machines and their floors", ""]
     for c in columns:

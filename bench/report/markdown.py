@@ -41,9 +41,9 @@ HOW_TO_READ = """\
   {BYTES} bytes per sample: read x, write y. It only means something at large sizes. Above 100%
   the roofline is wrong (an error of the floor, flagged under *The answer*).
 - **The answer** comes first: each measurement ran in several worker processes interleaved
-  round-robin, each timing fresh instances (draws); its time is the median of the draws' medians
-  with a 95% interval across draws. A runtime is named fastest only where its interval separates
-  from the runner-up's; otherwise the runtimes tie. The host-normalised ratio in results.json
+  round-robin, each timing fresh instances (draws); its time is the first quartile of the draws'
+  medians (the run's fast state) with a 95% interval across draws. A runtime is named fastest
+  only where its interval separates from the runner-up's; otherwise the runtimes tie. The host-normalised ratio in results.json
   (`estimate.host`) is for comparing runs, never shown as a time.
 - **Parity**: before timing, each runtime's outputs (or each training variant's final parameters)
   were compared with the reference; the verdict, max abs error and ULP distance are recorded.

@@ -5,7 +5,7 @@ A generated block sits between two markers, and its text is whatever the marker'
 Sources:
   - `reference-cpu inference` / `reference-cpu training`: the time each runtime or training
     variant measured at the smallest and largest size of results/reference-cpu/results.json
-    (estimate_s: the median of its draws' medians), with the efficiency at the largest size;
+    (estimate_s: the first quartile of its draws' medians), with the efficiency at the largest size;
   - `loadgen DIR`: one row per LoadGen test under DIR (each folder's loadgen.json);
   - `loadgen-vs-bench FILE`: one row per round of tests/benchmarks/loadgen_vs_bench.py's JSON;
   - `PATH#K`: the K-th Markdown table of the file PATH (a series' raw output, or its README.md).

@@ -1,8 +1,8 @@
 """The thread-scaling table of a run measured at several thread counts (`--threads 1 2`).
 
 Each measurement carries its `threads`; this puts the counts side by side per phase, runtime,
-device and size: the time at each count (the median of its draws' medians, else the raw
-median) and the speedup over one thread (over the fewest threads when 1 was not measured).
+device and size: the time at each count (the first quartile of its draws' medians, else the
+raw median) and the speedup over one thread (over the fewest threads when 1 was not measured).
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def thread_scaling_lines(entries: list[Entry]) -> list[str]:
               *(f"speedup {t} vs {base}" for t in counts if t != base)]
     return ["## Thread scaling", "",
             f"Each measurement at {', '.join(map(str, counts))} intra-op threads (torch and ONNX Runtime "
-            f"alike); the time is the median of the draws' medians (the raw median where there are none) and the "
+            f"alike); the time is the first quartile of the draws' medians (the raw median where there are none) and the "
             f"speedup is the time at {base} thread{'s' * (base > 1)} divided by the time at the count "
             "(>1× is faster). On a machine with fewer free cores than threads, more threads can be slower.",
             "", *table(header, _rows(entries, counts, base)), ""]

@@ -5,7 +5,7 @@ Each run is a fresh `linreg-bench bench` process with the issue-9 configuration:
     --devices cpu --runtimes eager onnxruntime --variants eager --batch-sizes 1 1000000
     --train-sizes 40   (default --processes and timing)
 For each target measurement it reports the max/min over the runs of: the raw median, estimate_s
-(the time each run measured: the median of its draws' medians) and the host-normalised ratio
+(the time each run measured: the first quartile of its draws' medians) and the host-normalised ratio
 (workload / the companion's reference, what `compare` gates on within one environment). Null
 pairs are consecutive runs (i vs i+1), gated by `compare --fail-on median:5%` as a user would,
 and with --raw for contrast. Real slowdowns are measured by measure_regressions.py, not by
