@@ -47,14 +47,19 @@ def test_the_worker_is_stopped_whole_while_the_reference_runs() -> None:
     import os
     import subprocess
     import sys
+    import time
 
-    from bench.engine.companion import _state, worker_stopped
+    from bench.engine.companion import _all_stopped, worker_stopped
 
-    child = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(0.001)"])
+    spin = ("import threading, time\ndef spin():\n    while True:\n        pass\n"
+            "threading.Thread(target=spin, daemon=True).start()\n")
+    child = subprocess.Popen([sys.executable, "-c", spin + "while True: time.sleep(0.001)"])
     try:
+        time.sleep(0.5)  # its spinning thread is up
+        assert len(os.listdir(f"/proc/{child.pid}/task")) >= 2
         with worker_stopped(child.pid):
-            assert _state(child.pid) in ("T", "t")
-        assert _state(child.pid) not in ("T", "t")  # and continued after it
+            assert _all_stopped(child.pid)  # every thread, the spinning one too
+        assert not _all_stopped(child.pid)  # and continued after it
     finally:
         child.kill()
         child.wait()
