@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -125,17 +126,28 @@ def analyze(out: Path, neighbour: str) -> list[str]:
     return lines
 
 
-def record(folder: Path, lines: list[str], argv: list[str]) -> None:
-    """README.md beside the data: the command, commit, date, machine and the tables."""
+def record(folder: Path, lines: list[str], argv: list[str], out: Path) -> None:
+    """README.md beside the data (the command, the commit that gated and the one that measured,
+    date, machine, the tables) and the raw runs: each runNN/results.json and wall.json."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=ROOT).stdout.strip()
     folder.mkdir(parents=True, exist_ok=True)
+    measured, created = set(), []
+    for f in sorted(out.glob("run*/results.json")):
+        doc = json.loads(f.read_text())
+        measured.add(str((doc.get("environment", {}).get("git") or {}).get("commit", "?"))[:7])
+        created.append(str(doc.get("created_utc", "?"))[:16])
+        (folder / f.parent.name).mkdir(exist_ok=True)
+        for name in ("results.json", "wall.json"):
+            shutil.copyfile(f.parent / name, folder / f.parent.name / name)
     head = [f"# Spread of separate `bench` runs: {folder.name}", "",
             "Written by `tests/benchmarks/measure_spread.py`; do not edit by hand.", "",
             f"- command: `python tests/benchmarks/measure_spread.py {' '.join(argv)}`",
-            f"- commit: `{commit}`; date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+            f"- gated and written at commit `{commit}`, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+            f"- measured at commit `{', '.join(sorted(measured))}`, runs created {min(created, default='?')}"
+            f" to {max(created, default='?')} UTC",
             f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
-            f"- bench flags: `{' '.join(BENCH_ARGS)}`", ""]
+            f"- bench flags: `{' '.join(BENCH_ARGS)}`; raw: `runNN/results.json`, `runNN/wall.json`", ""]
     tmp = folder / "README.md.tmp"
     tmp.write_text("\n".join(head + lines) + "\n")
     tmp.replace(folder / "README.md")
@@ -164,7 +176,7 @@ def main() -> int:
     lines = analyze(args.out, args.neighbour)
     print("\n".join(lines))
     if args.record:
-        record(args.record, lines, sys.argv[1:])
+        record(args.record, lines, sys.argv[1:], args.out)
     return 0
 
 
