@@ -39,29 +39,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from regressions_report import fmt_ratio, read_jsonl, rel, say, write_readme  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # bench (its allocator settings) from this checkout
 PLUGIN_SRC = ROOT / "tests" / "plugins" / "regress_runtime"
 TRUTH_SCRIPT = Path(__file__).resolve().parent / "true_slowdown.py"
 KINDS = ("python", "memory", "gil", "threads", "allocator", "speedup")  # as linreg_regress_runtime.KINDS
 NULL = "null"                      # pairs with LINREG_REGRESS unset on both sides
-TARGETS = (("inference", 1), ("inference", 1_000_000), ("train_epoch", 40))
 GATE = "median:5%"
-TOLERANCE = 0.25                   # the reported excess must lie within +/-25% of the true excess
-MIN_EXCESS = 0.05                  # below a 5% true change "within +/-25%" is not judged
 BENCH_ARGS = ["--devices", "cpu", "--runtimes", "regress", "--variants", "regress",
               "--batch-sizes", "1", "1000000", "--train-sizes", "40"]
-
-
-def rel(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
-
-
-def say(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None, ok: tuple[int, ...] = (0,),
@@ -134,10 +123,6 @@ def environment(site: Path | None, kind: str | None, worker: bool = False) -> di
 
 # --- the measurements ---------------------------------------------------------------------------
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-
-
 def measure_truth(out: Path, kind: str, site: Path | None, pairs: int) -> None:
     truth = out / "truth.jsonl"
     if any(r["kind"] == kind for r in read_jsonl(truth)):
@@ -193,14 +178,25 @@ def target_of(label: str) -> str | None:
 
 def measure_pair(out: Path, kind: str, i: int, site: Path | None) -> dict[str, Any]:
     """Pair i of KIND: BASE (unset) and NEW (KIND; unset too for null pairs), order flipped by i."""
-    pair_dir = out / "runs" / kind
-    base_dir, new_dir = pair_dir / f"{i:02d}-base", pair_dir / f"{i:02d}-new"
+    base_dir, new_dir = pair_dirs(out, kind, i)
     new_kind = None if kind == NULL else kind
     order = ("base", "new") if i % 2 == 0 else ("new", "base")
     walls: dict[str, float | None] = {}
     for side in order:
         walls[side] = bench_run(out, base_dir if side == "base" else new_dir, new_kind if side == "new" else None, site)
-    doc = gate(base_dir, new_dir, pair_dir / f"{i:02d}-compare.json")
+    return {"kind": kind, "pair": i, "order": "-".join(order), "base_wall_s": walls["base"],
+            "new_wall_s": walls["new"], **gate_pair(out, kind, i)}
+
+
+def pair_dirs(out: Path, kind: str, i: int) -> tuple[Path, Path]:
+    pair_dir = out / "runs" / kind
+    return pair_dir / f"{i:02d}-base", pair_dir / f"{i:02d}-new"
+
+
+def gate_pair(out: Path, kind: str, i: int) -> dict[str, Any]:
+    """{exit_code, rows}: pair i of KIND gated by this checkout's `compare` (cached in its JSON)."""
+    base_dir, new_dir = pair_dirs(out, kind, i)
+    doc = gate(base_dir, new_dir, out / "runs" / kind / f"{i:02d}-compare.json")
     flagged = set(doc.get("regressions", []))
     rows = {}
     for m in doc["measurements"]:
@@ -212,147 +208,32 @@ def measure_pair(out: Path, kind: str, i: int, site: Path | None) -> dict[str, A
                         "p_value": m.get("p_value"), "figure": m.get("figure"),
                         "base_median_s": (m.get("base") or {}).get("median_s"),
                         "new_median_s": (m.get("new") or {}).get("median_s")}
-    return {"kind": kind, "pair": i, "order": "-".join(order), "base_wall_s": walls["base"],
-            "new_wall_s": walls["new"], "exit_code": doc.get("exit_code"), "rows": rows}
+    return {"exit_code": doc.get("exit_code"), "rows": rows}
 
 
-# --- the summary --------------------------------------------------------------------------------
-
-def _fmt_ratio(x: float | None) -> str:
-    return "-" if x is None else f"{x:.3f}x"
-
-
-def summarize(out: Path) -> tuple[list[dict[str, Any]], list[float]]:
-    truth = {(r["kind"], f"{r['phase']}/{r['size']}"): r for r in read_jsonl(out / "truth.jsonl")}
+def regate(out: Path) -> str:
+    """Gate every stored pair again with this checkout's `compare` (the runs are not touched):
+    pairs.jsonl gets the new verdicts, pairs.measured.jsonl keeps the ones made when measured."""
     records = read_jsonl(out / "pairs.jsonl")
-    table = []
-    for kind in (*KINDS, NULL):
-        mine = [r for r in records if r["kind"] == kind]
-        for phase, size in TARGETS:
-            target = f"{phase}/{size}"
-            t = truth.get((kind, target))
-            rows = [r["rows"][target] for r in mine if target in r["rows"]]
-            if not rows and t is None:
-                continue
-            ratios = [r["ratio"] for r in rows if r["ratio"] is not None]
-            true = t["ratio"] if t else 1.0 if kind == NULL else None
-            median = statistics.median(ratios) if ratios else None
-            judged = true is not None and abs(true - 1) >= MIN_EXCESS
-            within = [abs((x - 1) - (true - 1)) <= TOLERANCE * abs(true - 1) for x in ratios] if judged else []
-            table.append({
-                "kind": kind, "target": target, "true": true,
-                "true_iqr": [t["ratio_q1"], t["ratio_q3"]] if t else None,
-                "pairs": len(rows), "flagged": sum(r["flagged"] for r in rows),
-                "faster": sum(r["verdict"] == "faster" for r in rows),
-                "verdicts": {v: sum(r["verdict"] == v for r in rows) for v in sorted({r["verdict"] for r in rows})},
-                "reported_median": median, "reported_min": min(ratios) if ratios else None,
-                "reported_max": max(ratios) if ratios else None,
-                "median_within": (abs((median - 1) - (true - 1)) <= TOLERANCE * abs(true - 1))
-                if judged and median is not None else None,
-                "pairs_within": sum(within) if judged else None,
-                "band": [1 + (true - 1) * (1 - TOLERANCE), 1 + (true - 1) * (1 + TOLERANCE)] if judged else None,
-            })
-    walls = [r[k] for r in records for k in ("base_wall_s", "new_wall_s") if r[k] is not None]
-    return table, walls
+    kept = out / "pairs.measured.jsonl"
+    if not kept.exists():
+        shutil.copyfile(out / "pairs.jsonl", kept)
+    for r in records:
+        (out / "runs" / r["kind"] / f"{r['pair']:02d}-compare.json").unlink(missing_ok=True)
+        r.update(gate_pair(out, r["kind"], r["pair"]))
+    (out / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return git_commit()
 
 
-def _compact(table: list[dict[str, Any]]) -> list[str]:
-    """The summary the main README quotes (its first table): per kind and target, the true
-    change, how many pairs the gate flagged slower (or faster for the speed-up), and the median
-    reported ratio."""
-    head = [f"{phase}/{size}" for phase, size in TARGETS]
-    lines = ["In each cell: true change; pairs flagged (slower, or faster for `speedup`); median"
-             " reported ratio.", "", "| kind | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
-    for kind in (*KINDS, NULL):
-        cells = []
-        for target in head:
-            r = next((x for x in table if x["kind"] == kind and x["target"] == target), None)
-            if r is None:
-                cells.append("-")
-                continue
-            hits = r["faster"] if kind == "speedup" else r["flagged"]
-            cells.append(f"{_fmt_ratio(r['true'])}; {hits}/{r['pairs']}; {_fmt_ratio(r['reported_median'])}")
-        if any(c != "-" for c in cells):
-            lines.append(f"| {kind} | " + " | ".join(cells) + " |")
-    return lines + [""]
-
-
-def _conditions(out: Path) -> list[str]:
-    """OUT/conditions.md, the campaign's conditions as its runner wrote them, under a heading (a
-    README written by this script would otherwise lose them at the next --analyze)."""
-    path = out / "conditions.md"
-    if not path.exists():
-        return []
-    return ["## Conditions of this series (read first)", "", *path.read_text().strip().splitlines(), ""]
-
-
-def write_readme(out: Path, started: dict[str, Any]) -> None:
-    table, walls = summarize(out)
-    truth_rows = read_jsonl(out / "truth.jsonl")
-    lines = [
-        "# Real regressions against the gate (issue 20, point 6)", "",
-        "Generated by `tests/benchmarks/measure_regressions.py`. What each kind changes: "
-        "`tests/plugins/regress_runtime/linreg_regress_runtime/effects.py`.", "",
-        f"- command: `{started['command']}`",
-        f"- commit: `{started['commit']}`",
-        f"- date: {started['date']} (README written {datetime.now(timezone.utc).isoformat(timespec='seconds')})",
-        f"- machine: `{started['uname']}`, nproc {started['nproc']}, python {platform.python_version()}",
-        f"- load averages: at the start {started['load']}, at the end {[round(x, 2) for x in os.getloadavg()]}",
-        f"- bench: `python -m bench bench --export-dir {rel(out / 'export')} --out RUN {' '.join(BENCH_ARGS)}`, "
-        f"BASE with LINREG_REGRESS unset, NEW with LINREG_REGRESS=KIND, order flipped every pair",
-        f"- gate: `python -m bench compare BASE/results.json NEW/results.json --fail-on {GATE} --json`; "
-        "flagged = the row is among the gate's regressions",
-        "- true: new/old, the median of alternating ~30 ms block pairs in one process (how many: the last table), the effect "
-        "switched on and off in place (`tests/benchmarks/true_slowdown.py`), measured right before the kind's pairs; "
-        "for `speedup` old is the unset state and new is faster",
-        f"- within: the reported excess (ratio - 1) within +/-{TOLERANCE:.0%} of the true excess; not judged "
-        f"where the true change is under {MIN_EXCESS:.0%}", "",
-        *_compact(table),
-        *_conditions(out),
-        "| kind | measurement | true | flagged | faster | reported median [min, max] | band (+/-25%) | median within | pairs within | verdicts |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in table:
-        n = r["pairs"]
-        band = f"{r['band'][0]:.3f}-{r['band'][1]:.3f}x" if r["band"] else "-"
-        within = "-" if r["median_within"] is None else ("yes" if r["median_within"] else "**no**")
-        pw = "-" if r["pairs_within"] is None else f"{r['pairs_within']}/{n}"
-        rng = (f"{_fmt_ratio(r['reported_median'])} [{_fmt_ratio(r['reported_min'])}, {_fmt_ratio(r['reported_max'])}]"
-               if r["reported_median"] is not None else "-")
-        verdicts = ", ".join(f"{v} {c}" for v, c in r["verdicts"].items()) or "-"
-        true = _fmt_ratio(r["true"]) + (f" [{r['true_iqr'][0]:.3f}, {r['true_iqr'][1]:.3f}]" if r["true_iqr"] else "")
-        lines.append(f"| {r['kind']} | {r['target']} | {true} | {r['flagged']}/{n} | {r['faster']}/{n} | {rng} "
-                     f"| {band} | {within} | {pw} | {verdicts} |")
-    nulls = [r for r in table if r["kind"] == NULL]
-    if nulls:
-        lines += ["", "Null pairs (both sides unset), false alarms: " + ", ".join(
-            f"{r['target']} {r['flagged']}/{r['pairs']}" for r in nulls) + "."]
-    if walls:
-        lines += ["", f"bench wall time per run: median {statistics.median(walls):.1f} s, "
-                      f"min {min(walls):.1f} s, max {max(walls):.1f} s over {len(walls)} runs."]
-    if truth_rows:
-        lines += ["", "True sizes (one process, old and new blocks alternating):", "",
-                  "| kind | measurement | true | IQR of the pair ratios | old per call | new per call | pairs | load after |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for t in truth_rows:
-            lines.append(f"| {t['kind']} | {t['phase']}/{t['size']} | {t['ratio']:.3f}x | "
-                         f"[{t['ratio_q1']:.3f}, {t['ratio_q3']:.3f}] | {t['old_median_s'] * 1e6:.2f} us | "
-                         f"{t['new_median_s'] * 1e6:.2f} us | {t['pairs']} | {t.get('load_after')} |")
-    lines += ["", "Raw: `truth.jsonl` (one line per kind and size), `pairs.jsonl` (one line per pair: each "
-                  "regress row's verdict, ratio, interval, p-value, medians), `runs/KIND/NN-{base,new}/` "
-                  "(each bench run), `runs/KIND/NN-compare.json` (each gate).", ""]
-    (out / "README.md").write_text("\n".join(lines))
-    (out / "summary.json").write_text(json.dumps({"table": table, "walls_s": walls}, indent=1))
-    say(f"wrote {rel(out / 'README.md')}")
-    print(json.dumps({"rows": [{k: r[k] for k in ("kind", "target", "true", "flagged", "pairs", "reported_median")}
-                               for r in table]}), flush=True)
+def git_commit() -> str:
+    return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
+                          text=True).stdout.strip() or "unknown"
 
 
 def started_info(argv: list[str]) -> dict[str, Any]:
     return {
         "command": " ".join(["python", rel(Path(__file__)), *argv]),
-        "commit": subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
-                                 text=True).stdout.strip() or "unknown",
+        "commit": git_commit(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "uname": " ".join(platform.uname()),
         "nproc": os.cpu_count(),
@@ -371,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--truth-pairs", type=int, default=60, help="block pairs of each true size (default 60)")
     p.add_argument("--truth-only", action="store_true", help="measure the true sizes only")
     p.add_argument("--analyze", action="store_true", help="write README.md from what is there, run nothing")
+    p.add_argument("--regate", action="store_true",
+                   help="with --analyze: gate the stored pairs again with this checkout's compare")
     args = p.parse_args(argv)
     out = args.out if args.out.is_absolute() else (Path.cwd() / args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -381,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     if started.get("plugin") != _source_hash():
         say(f"warning: tests/plugins/regress_runtime changed since {rel(out)} was started: its truths "
             "and runs measured the older plug-in (start a fresh --out to measure this one)")
+    if args.analyze and args.regate:
+        started["gated_with"] = regate(out)
+        info.write_text(json.dumps(started))
     if not args.analyze:
         prepare(out)
         site = plugin_site(out)
@@ -396,10 +282,10 @@ def main(argv: list[str] | None = None) -> int:
                     record = measure_pair(out, kind, i, site)
                     with (out / "pairs.jsonl").open("a") as f:
                         f.write(json.dumps(record) + "\n")
-                    say("  " + "; ".join(f"{t} {r['verdict']} {_fmt_ratio(r['ratio'])}"
+                    say("  " + "; ".join(f"{t} {r['verdict']} {fmt_ratio(r['ratio'])}"
                                          f"{' FLAGGED' if r['flagged'] else ''}" for t, r in record["rows"].items())
                         + f"  (bench {record['base_wall_s']} s + {record['new_wall_s']} s)")
-    write_readme(out, started)
+    write_readme(out, started, KINDS, NULL, BENCH_ARGS, GATE)
     return 0
 
 
