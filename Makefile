@@ -22,7 +22,7 @@ quick: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/lint-imports --no-cache  # the layer contracts in pyproject.toml
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" --durations=10  # the 10 slowest, so the suite's time stays visible
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest
