@@ -88,7 +88,7 @@ def _child(job: dict[str, Any], conn: Connection, errors: str, memory_gib: float
     def send(obj: dict[str, Any]) -> None:
         conn.send_bytes(json.dumps(obj).encode())
     try:
-        result = run_job(job, lambda m: send({"measurement": m.to_dict()}), pin=True)
+        result = run_job(job, lambda m: send({"measurement": m.to_dict()}))
         send({"done": True, **result})
     except Exception as exc:  # reported to the parent as one line; it decides what to show
         import traceback

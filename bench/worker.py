@@ -49,14 +49,8 @@ def worker_environment(cache_dir: str | None = None) -> dict[str, str]:
     return env
 
 
-def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = None,
-            pin: bool = False) -> dict[str, Any]:
-    """Run one job in this process; every finished Measurement is passed to `emit`. `pin`: a
-    worker process of its own, pinned with its companion to one CPU when single-threaded."""
-    if pin:
-        from bench.engine.affinity import pin_at_first_measurement
-
-        pin_at_first_measurement(int(job.get("threads", 1)))
+def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = None) -> dict[str, Any]:
+    """Run one job in this process; every finished Measurement is passed to `emit`."""
     if (job.get("task") in ("inference", "training") and (job.get("timing") or {}).get("reference")
             and "cpu" in job.get("devices", ()) and not job.get("skip_reason")):
         from bench.engine.companion import shared_companion
@@ -219,7 +213,7 @@ def main(stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
     apply_from_environment()  # before torch: the bound covers everything the worker maps
     try:
         job = json.loads(stdin.read())
-        result = run_job(job, lambda m: send({"measurement": m.to_dict()}), pin=True)
+        result = run_job(job, lambda m: send({"measurement": m.to_dict()}))
         send({"done": True, **result})
         return 0
     except Exception as exc:  # reported to the parent as one line; it decides what to show

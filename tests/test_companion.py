@@ -68,29 +68,22 @@ def test_the_worker_is_stopped_whole_while_the_reference_runs() -> None:
     assert os.getpid() > 0
 
 
-def test_a_single_threaded_worker_and_its_companion_share_one_cpu() -> None:
-    import json
-    import os
-    import subprocess
-    import sys
-
-    if len(os.sched_getaffinity(0)) < 2:
-        pytest.skip("needs 2 or more CPUs to pin one")
-    code = ("import os, json\nfrom bench.engine import affinity\nfrom bench.engine.companion import Companion\n"
-            "c = Companion()\nprint(json.dumps(affinity.pin_with(c.proc.pid)))\n"
-            "affinity.pin_at_first_measurement(2)\nprint(json.dumps(affinity.pin_with(c.proc.pid)))\n"
-            "affinity.pin_at_first_measurement(1)\nprint(json.dumps(affinity.pin_with(c.proc.pid)))\n"
-            "print(json.dumps([sorted(os.sched_getaffinity(p)) for p in (0, c.proc.pid)]))\nc.close()\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    lines = [json.loads(line) for line in done.stdout.splitlines()]
-    top = max(os.sched_getaffinity(0))
-    assert lines[:3] == [None, None, [top]]  # not asked; a pool of 2 is left alone; 1 thread: one CPU
-    assert lines[3] == [[top], [top]]          # the worker and its companion both
-
-
-def test_the_reference_record_names_the_cpus_it_ran_on() -> None:
+def test_each_reference_block_runs_on_the_cpu_the_workload_last_ran_on() -> None:
     import os
 
+    from bench.engine.affinity import last_cpu
+
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        pytest.skip("needs 2 or more CPUs to follow one")
+    assert last_cpu(os.getpid()) in allowed and last_cpu(2**22 + 12345) is None
     ref = CompanionReference("dispatch", 1, QUICK_TIMING)
-    ref.sample()
-    assert ref.record([1e-6])["cpus"] == sorted(os.sched_getaffinity(0))
+    try:
+        for cpu in (allowed[-1], allowed[0]):
+            os.sched_setaffinity(0, {cpu})  # the "workload" (this thread) runs on `cpu` only
+            ref.sample()
+            assert ref.cpus == {allowed[-1]} | ({cpu} if cpu != allowed[-1] else set())
+            assert os.sched_getaffinity(ref.companion.proc.pid) == {cpu}  # the companion followed
+    finally:
+        os.sched_setaffinity(0, set(allowed))
+    assert ref.record([1e-6, 1e-6])["cpus"] == [allowed[0], allowed[-1]]

@@ -1,42 +1,44 @@
-"""One CPU for a single-threaded worker and its companion while they measure: the reference must
-see the vCPU the workload runs on.
+"""The companion follows the workload's CPU: the reference must see the vCPU the workload ran on.
 
 The companion's reference block runs while the worker is stopped (bench/engine/companion.py), so
 the two never need two CPUs at once. Left to the scheduler, they land on different vCPUs, and on
 a VM two vCPUs are two host threads with different neighbours: the reference then tracks the
-wrong CPU's slow phases. Measured here on an idle 2-vCPU VM (train_epoch at N=40 and eager at
-batch 1, 18 draws each): the max/min of the draws' workload/reference ratios was 1.14-1.36
-pinned against 1.84-2.72 unpinned, while the draws' own times moved alike (1.7-1.9x) both ways.
+wrong CPU's slow phases. Measured on an idle 2-vCPU VM (train_epoch at N=40 and eager at batch
+1, 18 draws each): the max/min of the draws' workload/reference ratios was 1.14-1.36 with both
+on one CPU against 1.84-2.72 apart, while the draws' own times moved alike (1.7-1.9x) both ways.
 
-The pin is applied at the first measurement, not at the worker's start: the worker and the
-companion import torch at the same time on two CPUs (pinned from the start, one run of the
-issue-9 configuration took 67 s instead of 50 s). Only workers with one intra-op thread are
-pinned (a pool of T threads needs T CPUs); each process record names its CPUs.
+Pinning the worker to that CPU (commit 8f5fb7f) changed what was measured: the kernel then
+kept the process's other threads off the measured thread's CPU, and a regression made of
+competing threads read 1.07x for a true 1.15x (results/regressions). So the worker is left
+alone, and before each reference block the companion moves to the CPU the worker's main thread
+last ran on (/proc/PID/stat, field 39). Each block's CPU is recorded with the reference.
 """
 from __future__ import annotations
 
 import os
 
-_wanted: dict[str, int] = {}
+PROCESSOR_FIELD = 39  # /proc/PID/stat: the CPU the task last ran on (proc(5))
 
 
-def pin_at_first_measurement(threads: int) -> None:
-    """This worker process pins itself and its companion once they start measuring (one thread)."""
-    _wanted["threads"] = threads
-
-
-def pin_with(pid: int) -> list[int] | None:
-    """If this process asked for it and runs one thread: this process and `pid` on the allowed
-    CPU with the highest number (CPU 0 takes most interrupts). The pinned set, or None."""
-    if _wanted.get("threads") != 1 or not hasattr(os, "sched_setaffinity"):
-        return None
-    allowed = sorted(os.sched_getaffinity(0))
-    if len(allowed) < 2:
-        return allowed
+def last_cpu(pid: int) -> int | None:
+    """The CPU `pid`'s main thread last ran on, or None where /proc cannot tell."""
     try:
-        os.sched_setaffinity(pid, {allowed[-1]})
-        os.sched_setaffinity(0, {allowed[-1]})
-    except OSError:  # not permitted here (a restricted container): unpinned, as before
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            rest = f.read().rsplit(b")", 1)[1].split()
+        return int(rest[PROCESSOR_FIELD - 3])  # the fields after "(comm)" start at field 3
+    except (OSError, IndexError, ValueError):
         return None
-    _wanted.clear()  # once: every later measurement of this worker stays on it
-    return [allowed[-1]]
+
+
+def follow(pid: int) -> int | None:
+    """Move this process to the CPU `pid` last ran on (when allowed); the CPU it runs on now,
+    or None where that cannot be known or set (not Linux, a restricted container)."""
+    cpu = last_cpu(pid)
+    if cpu is None or not hasattr(os, "sched_setaffinity"):
+        return None
+    try:
+        if os.sched_getaffinity(0) != {cpu}:
+            os.sched_setaffinity(0, {cpu})
+    except OSError:  # outside the allowed set, or not permitted: where the scheduler put it
+        return None
+    return cpu

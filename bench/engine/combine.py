@@ -96,8 +96,8 @@ def _reference(timed: Sequence[Measurement]) -> dict[str, Any]:
 
 
 def _process_record(m: Measurement, draws: Sequence[Draw]) -> dict[str, Any]:
-    """What results.json keeps of one process: its median, the CPUs it and its companion could
-    use (one when pinned, bench/engine/affinity.py) and each draw's reference reading."""
+    """What results.json keeps of one process: its median, the CPUs its reference blocks ran on
+    (each where the workload had just run, bench/engine/affinity.py) and each draw's reading."""
     rounds = _round_records(m)
     return {"median_s": m.median_s, "n_samples": len(m.times_s),
             "cpus": (rounds[0].get("reference") or {}).get("cpus") if rounds else None,

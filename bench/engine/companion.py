@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import IO, Any, Iterator, Sequence
 
-from bench.engine.affinity import pin_with
+from bench.engine.affinity import follow
 from bench.engine.measurement import Spec
 from bench.engine.reference import reference_kind
 from bench.engine.timing import TimingConfig
@@ -80,9 +80,11 @@ class Companion:
             self.kind, self.calls = (kind, threads), int(reply["calls"])
         return self.calls
 
-    def block(self) -> float:
-        """Seconds per call of one reference block, timed in the companion, now."""
-        return float(self._ask("block", BLOCK_TIMEOUT_S)["s"])
+    def block(self) -> tuple[float, int | None]:
+        """(seconds per call of one reference block, timed in the companion now; the CPU it ran on)."""
+        reply = self._ask("block", BLOCK_TIMEOUT_S)
+        cpu = reply.get("cpu")
+        return float(reply["s"]), cpu if isinstance(cpu, int) else None
 
     def _ask(self, line: str, timeout_s: float) -> dict[str, Any]:
         stdin, stdout = self.proc.stdin, self.proc.stdout
@@ -149,12 +151,14 @@ class CompanionReference:
 
         self.kind, self.threads = kind, threads
         self.companion = shared_companion()
-        pin_with(self.companion.proc.pid)  # a single-threaded worker: both on one CPU from now on
         self.calls = self.companion.use(kind, threads, asdict(timing))
         self.times_s: list[float] = []
+        self.cpus: set[int | None] = set()  # where its blocks ran (each on the workload's last CPU)
 
     def sample(self) -> None:
-        self.times_s.append(self.companion.block())
+        seconds, cpu = self.companion.block()
+        self.times_s.append(seconds)
+        self.cpus.add(cpu)
 
     def record(self, workload_s: Sequence[float]) -> dict[str, Any]:
         """extra["reference"]: the companion's blocks and the median of workload/reference pairs."""
@@ -163,7 +167,7 @@ class CompanionReference:
                 "median_s": statistics.median(self.times_s),
                 "ratio": statistics.median(pairs) if pairs else None,
                 "calls_per_sample": self.calls, "times_s": list(self.times_s),
-                "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None}
+                "cpus": sorted(c for c in self.cpus if c is not None) or None}
 
 
 STOP_WAIT_S = 0.05  # a stopped process shows state T within microseconds; never wait longer
@@ -224,8 +228,9 @@ def _serve(channel: IO[str], requests: IO[str]) -> None:
             if line.strip() == "block":
                 if block is None:
                     raise ValueError("block before use")
+                cpu = follow(os.getppid())  # where the workload just ran: the same vCPU's state
                 with worker_stopped(os.getppid()):
-                    reply: dict[str, Any] = {"s": block(calls) / calls}
+                    reply: dict[str, Any] = {"s": block(calls) / calls, "cpu": cpu}
             else:
                 ask = json.loads(line)
                 torch.set_num_threads(int(ask["threads"]))
