@@ -122,7 +122,7 @@ def count_instructions(measurements: list[Measurement], artifacts: Artifacts | N
                 counted.update(part)
     if shared:  # which counts shared a process, in order: part of what a shared count means
         for job in jobs:
-            order = [f"{p}/{n}" for p, n, _ in dict.fromkeys((p, n, 0) for p, n, _ in _names(job))]
+            order = list(dict.fromkeys(f"{p}/{n}" for p, n, _ in _names(job)))
             for key in _names(job):
                 if isinstance(counted.get(key), dict):
                     counted[key] = {**counted[key], "shared_with": order}
