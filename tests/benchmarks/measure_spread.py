@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -93,6 +94,46 @@ def _spread(values: list[float]) -> str:
     return f"{max(values) / min(values):.3f}" if values else "-"
 
 
+def _log_ratios(m: dict) -> list[list[float]]:
+    """Per worker process, the log host ratio of each of its draws."""
+    return [[math.log(d["ratio"]) for d in p.get("draws", []) if d.get("ratio")] for p in m["processes"]]
+
+
+def components(docs: list[dict[str, dict]]) -> list[str]:
+    """Where the run-to-run spread of the host ratio comes from (one-way ANOVA of log ratios per
+    run, pooled over the runs): the draws' own noise within a process (s_w), and an effect of
+    each worker process (s_p: its buffers' and its companion's layout, and host states the
+    reference does not track), and an effect of the whole run (s_r: what the run's processes
+    share). A run's ratio moves by about sqrt(s_r^2 + s_p^2/K + s_w^2/(K R)) with K processes
+    of R draws: what more processes (bench --processes) would buy, and what they cannot."""
+    lines = ["", "| measurement | draws per process | s_w (within a process) | s_p (per process) | "
+             "s_r (per run) | run sd observed | expected, 3 processes | expected, 6 processes |",
+             "|---|---|---|---|---|---|---|---|"]
+    for key in TARGETS:
+        within, between, runs, rounds = [], [], [], []
+        for d in docs:
+            procs = [p for p in _log_ratios(d[key]) if len(p) > 1]
+            if len(procs) < 2:
+                continue
+            within += [statistics.variance(p) for p in procs]
+            means = [statistics.fmean(p) for p in procs]
+            between.append(statistics.variance(means))
+            runs.append(statistics.fmean(means))
+            rounds.append(statistics.median(len(p) for p in procs))
+        if len(runs) < 2:
+            continue
+        r = statistics.median(rounds)
+        s_w2 = statistics.fmean(within)
+        s_p2 = max(statistics.fmean(between) - s_w2 / r, 0.0)
+        k_now = statistics.median(len(_log_ratios(d[key])) for d in docs)
+        s_r2 = max(statistics.variance(runs) - statistics.fmean(between) / k_now, 0.0)
+        expect = [math.sqrt(s_r2 + s_p2 / k + s_w2 / (k * r)) for k in (3, 6)]
+        lines.append(f"| {key} | {r:g} | {math.sqrt(s_w2):.1%} | {math.sqrt(s_p2):.1%} | {math.sqrt(s_r2):.1%} | "
+                     f"{statistics.stdev(runs):.1%} | {expect[0]:.1%} | {expect[1]:.1%} |")
+    return lines + ["", "(sd of log host ratios; a run's ratio is the median of its draws; 6 processes"
+                    " keep the draws per process)"]
+
+
 def analyze(out: Path, neighbour: str) -> list[str]:
     files = sorted(out.glob("run*/results.json"))
     walls = [json.loads((f.parent / "wall.json").read_text()) for f in files]
@@ -109,6 +150,7 @@ def analyze(out: Path, neighbour: str) -> list[str]:
         ratios = [h["ratio"] for h in hosts if h.get("ratio")]
         usable = sum(h.get("usable") is True for h in hosts)
         lines.append(f"| {key} | {_spread(raw)} | {_spread(est)} | {_spread(ratios)} | {usable}/{len(docs)} |")
+    lines += components(docs)
     pairs = list(zip(files, files[1:]))
     lines += ["", "| null pairs at median:5% | false alarms | figure gated (per pair x measurement) |",
               "|---|---|---|"]
@@ -139,7 +181,8 @@ def record(folder: Path, lines: list[str], argv: list[str], out: Path) -> None:
         created.append(str(doc.get("created_utc", "?"))[:16])
         (folder / f.parent.name).mkdir(exist_ok=True)
         for name in ("results.json", "wall.json"):
-            shutil.copyfile(f.parent / name, folder / f.parent.name / name)
+            if (folder / f.parent.name / name).resolve() != (f.parent / name).resolve():
+                shutil.copyfile(f.parent / name, folder / f.parent.name / name)
     head = [f"# Spread of separate `bench` runs: {folder.name}", "",
             "Written by `tests/benchmarks/measure_spread.py`; do not edit by hand.", "",
             f"- command: `python tests/benchmarks/measure_spread.py {' '.join(argv)}`",
