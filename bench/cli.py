@@ -18,7 +18,7 @@ from linreg.errors import LinregError, did_you_mean
 from linreg.untrusted import printable
 
 # Their --export-dir is admitted before torch loads. Not bench: its usage and --config errors come first.
-EXPORT_DIR_COMMANDS = ("verify", "predict")
+EXPORT_DIR_COMMANDS = ("verify", "predict", "bench", "loadgen")  # every command that reads a stranger's folder
 _modules: dict[str, Any] = {}
 
 
@@ -58,7 +58,7 @@ def _commands() -> Any:
 
 
 def _export_dir_request(argv: list[str]) -> tuple[str, bool] | None:
-    """(DIR, whether programs are checked) of `verify|predict --export-dir DIR`, read from argv
+    """(DIR, whether programs are checked) of `verify|predict|bench|loadgen --export-dir DIR`, read from argv
     as argparse will read it; None when argv is anything else (argparse then decides alone)."""
     if not argv or argv[0] not in EXPORT_DIR_COMMANDS or {"-h", "--help"} & set(argv):
         return None

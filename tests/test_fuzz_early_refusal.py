@@ -23,14 +23,19 @@ NOISE = st.tuples(st.sampled_from(["verify", "predict", "bench", "compare"]), st
 
 @st.composite
 def well_formed(draw: st.DrawFn) -> tuple[str, list[str]]:
-    """verify/predict with their real options in any order (and sometimes a stray token)."""
-    command = draw(st.sampled_from(["verify", "predict"]))
+    """verify/predict/bench/loadgen with their real options in any order (and sometimes a stray token)."""
+    command = draw(st.sampled_from(["verify", "predict", "bench", "loadgen"]))
     folder = draw(st.sampled_from(["d1", "d2", "-d", "a b", "d=1"]))
     groups = [draw(st.sampled_from([["--export-dir", folder], [f"--export-dir={folder}"]]))]
     groups += draw(st.lists(st.sampled_from([["--export-dir", "d2"], ["--checkpoint", "c.pth"],
                                              ["--run-unchecked-onnx"], ["--unchecked-time-s", "5"]]), max_size=3))
     if command == "verify" and draw(st.booleans()):
         groups.append(["--trust-only", *draw(st.lists(st.sampled_from(FORMATS), min_size=1, max_size=4))])
+    if command == "bench":
+        groups += draw(st.lists(st.sampled_from([["--quick"], ["--runtimes", "eager", "onnxruntime"],
+                                                 ["--out", "o"], ["--batch-sizes", "1", "10"]]), max_size=3))
+    if command == "loadgen":
+        groups += [["--runtime", "onnxruntime"], ["--scenario", "offline"], ["--out", "o"]]
     if command == "predict":
         groups += [["1", "-2.5"], *draw(st.lists(st.sampled_from([["--runtime", "onnxruntime"], ["--device", "cpu"]]),
                                                  max_size=2))]

@@ -193,3 +193,25 @@ def test_a_model_that_fails_at_run_time_is_one_error_line(exported: Path, tmp_pa
     rehash(export_dir)
     assert main(["predict", "--export-dir", str(export_dir), "1", "2"]) == 2
     one_error_line(capsys, "model.onnx", "failed on the input")
+
+
+@pytest.mark.parametrize("command", [["bench", "--quick", "--out", "o"],
+                                     ["loadgen", "--runtime", "onnxruntime", "--scenario", "offline", "--out", "o"]])
+def test_bench_and_loadgen_refuse_a_hostile_folder_before_importing_torch(command: list[str], exported: Path,
+                                                                          tmp_path: Path) -> None:
+    """The refusal costs the light checks only (results/fuzz/refusals.txt): torch made unimportable
+    in the child proves that nothing heavy ran before it."""
+    import subprocess
+    import sys
+
+    export_dir = copy_export(exported, tmp_path / "h")
+    (export_dir / "model.onnx").write_bytes(hostile_graphs()["loop"][0].SerializeToString())
+    rehash(export_dir)
+    code = ("import sys; sys.modules['torch'] = sys.modules['onnxruntime'] = None\n"
+            "from bench.cli import main; sys.exit(main(sys.argv[1:]))")
+    done = subprocess.run([sys.executable, "-c", code, command[0], "--export-dir", str(export_dir), *command[1:]],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                          env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().count("\n") == 0 and done.stderr.startswith("error: ")
+    assert "Loop" in done.stderr

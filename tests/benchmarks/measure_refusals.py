@@ -2,7 +2,7 @@
 
 Each case is a real export with one thing changed and manifest.json re-hashed (the attacker hands
 over both), built with the test suite's own helpers. Each refusal runs as its own
-`python -m bench verify|predict --export-dir DIR` process, as a user would run it; os.wait4 gives
+`python -m bench verify|predict|bench --export-dir DIR` process, as a user would run it; os.wait4 gives
 that process's own peak RSS and CPU time. Wall time depends on the machine's load (printed), CPU
 time much less. Every refusal must be exit 2 with exactly one `error:` line.
 
@@ -24,7 +24,8 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-COMMANDS = {"verify": ["verify"], "verify-onnx": ["verify", "--trust-only", "onnx"], "predict": ["predict", "1"]}
+COMMANDS = {"verify": ["verify"], "verify-onnx": ["verify", "--trust-only", "onnx"], "predict": ["predict", "1"],
+            "bench": ["bench", "--quick"]}
 PROGRAM_CASES = ("torchscript while True", "pt2 pickled weights")  # --trust-only onnx loads neither: exit 0
 
 
