@@ -85,6 +85,8 @@ def _refuse_early(argv: list[str]) -> None:
     request = _export_dir_request(argv)
     if request is None:
         return
+    if argv[0] in ("bench", "loadgen") and not os.path.isfile(os.path.join(request[0], "manifest.json")):
+        return  # not an export at all: a usage error, in the order the command's own checks give it
     from export.admission import admit_export_folder
 
     try:

@@ -163,3 +163,16 @@ def test_points_are_measured_times_and_a_rescaled_estimate_makes_no_step(tmp_pat
     newest = [t for t in analyze(store, MedianGate()).trends
               if t.key == "inference/eager/cpu/1"][0].by_machine["box"][-1].point
     assert (newest.source, newest.value_s, newest.low_s, newest.high_s) == (MEASURED, 5.05e-6, 4.9e-6, 5.2e-6)
+
+
+def test_one_run_off_is_an_outlier_and_a_step_must_persist(tmp_path: Path) -> None:
+    """A, B at 1.3x, C back at A: neither a slowdown nor a speed-up (results/history-self-default
+    had this pair from one run whose reference was refused and whose times sat in a slow phase)."""
+    gate = MedianGate.parse("median:10%")
+    outlier = analyze(make_series(tmp_path / "o", [1.0] * 5 + [1.3] + [1.0] * 5), gate)
+    assert outlier.steps == []
+    lasting = analyze(make_series(tmp_path / "l", [1.0] * 5 + [1.3] * 6), gate)
+    assert [(s.base.commit, s.new.commit, s.judgement.verdict) for s in lasting.steps] == [
+        (commit(4), commit(5), "slower")]
+    newest = analyze(make_series(tmp_path / "n", [1.0] * 5 + [1.3]), gate)  # nothing after it to confirm
+    assert [s.new.commit for s in newest.regressions] == [commit(5)]

@@ -90,18 +90,39 @@ def _representatives(points: tuple[TrendPoint, ...]) -> list[TrendPoint]:
 
 
 def series_steps(trend: Trend, machine: str, gate: Any) -> list[Step]:
-    """Flagged steps of one measurement on one machine, oldest first."""
+    """Flagged steps of one measurement on one machine, oldest first.
+
+    A step must persist: when a later point exists, the baseline against it must give the same
+    verdict. One run off in a host slow phase (its reference refused, its times slow: A, B at
+    1.22x, C back at A) is then an outlier, not a slowdown and a speed-up: neither is flagged,
+    and the next point is judged against A (a slowdown the next commit reverts is not flagged
+    either; the trend shows both). The newest point has nothing after it and is judged alone,
+    as `--regressions` needs."""
     steps: list[Step] = []
+    reps = _representatives(trend.by_machine[machine])
     baseline: TrendPoint | None = None
-    for tp in _representatives(trend.by_machine[machine]):
+    for i, tp in enumerate(reps):
         if baseline is not None:
             env = _env_between(trend.by_machine[machine], baseline, tp)
             j = judge(baseline.point, tp.point, gate, same_environment=not env)
+            if j.verdict in FLAGGED and not _persists(trend, machine, gate, baseline, reps[i + 1:], j):
+                continue  # an outlier: keep the baseline
             if j.verdict in FLAGGED:
                 steps.append(Step(machine, trend.key, trend.label, baseline.run, tp.run, j, env))
         if not tp.run.partial:
             baseline = tp
     return steps
+
+
+def _persists(trend: Trend, machine: str, gate: Any, baseline: TrendPoint,
+              later: list[TrendPoint], step: Judgement) -> bool:
+    """Whether the first complete point after the step gives the step's verdict against its
+    baseline too (True when there is none: the newest point stands alone)."""
+    after = next((tp for tp in later if not tp.run.partial), None)
+    if after is None:
+        return True
+    env = _env_between(trend.by_machine[machine], baseline, after)
+    return judge(baseline.point, after.point, gate, same_environment=not env).verdict == step.verdict
 
 
 def _env_between(points: tuple[TrendPoint, ...], base: TrendPoint, new: TrendPoint) -> str:

@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--command", required=True, help="the backfill command, as it was run")
     p.add_argument("--explanations", type=Path)
     p.add_argument("--notes", type=Path, help="Markdown quoted after the steps: what the trends show")
+    p.add_argument("--machine-note", default="shared with other jobs", help="what else ran on the machine")
     args = p.parse_args(argv)
     history = analyze(args.store, MedianGate(), ROOT)
     explanations = json.loads(args.explanations.read_text()) if args.explanations else {}
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
              "```bash", args.command, "```", "",
              f"- harness commit: `{_git('rev-parse', 'HEAD')[:10]}`; written {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
              f"- machine: {machine.get('cpu_model') or envs[0].get('cpu_model')}, {os.cpu_count()} vCPUs "
-             f"(the runs record {machine.get('cpu_count') or envs[0].get('cpu_count')} usable), shared with other jobs",
+             f"(the runs record {machine.get('cpu_count') or envs[0].get('cpu_count')} usable), {args.machine_note}",
              f"- load (1-minute average at the runs' starts and ends, where the commit's bench records it: "
              f"{sum(1 for e in envs if e.get('loadavg_1m'))} of {len(envs)} runs): {min(loads):.1f} to {max(loads):.1f}"
              if loads else "- load: not recorded",
