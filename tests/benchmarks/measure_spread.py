@@ -34,6 +34,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records import short_commit  # noqa: E402
+
 TARGETS = ("train_epoch/eager/cpu/40", "inference/eager/cpu/1000000", "inference/onnxruntime/cpu/1")
 CLI = [sys.executable, "-m", "bench"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,8 +174,7 @@ def analyze(out: Path, neighbour: str) -> list[str]:
 def record(folder: Path, lines: list[str], argv: list[str], out: Path) -> None:
     """README.md beside the data (the command, the commit that gated and the one that measured,
     date, machine, the tables) and the raw runs: each runNN/results.json and wall.json."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=ROOT).stdout.strip()
+    commit = short_commit()
     folder.mkdir(parents=True, exist_ok=True)
     measured, created = set(), []
     for f in sorted(out.glob("run*/results.json")):
