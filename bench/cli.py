@@ -17,8 +17,9 @@ from linreg.argtypes import DefaultsHelpFormatter
 from linreg.errors import LinregError, did_you_mean
 from linreg.untrusted import printable
 
-# Their --export-dir is admitted before torch loads. Not bench: its usage and --config errors come first.
-EXPORT_DIR_COMMANDS = ("verify", "predict", "bench", "loadgen")  # every command that reads a stranger's folder
+# Every command that reads a stranger's export folder admits it before torch loads (bench and loadgen
+# only when it holds a manifest: a plain wrong folder keeps their usage and --config errors' order).
+EXPORT_DIR_COMMANDS = ("verify", "predict", "bench", "loadgen")
 _modules: dict[str, Any] = {}
 
 
@@ -58,8 +59,8 @@ def _commands() -> Any:
 
 
 def _export_dir_request(argv: list[str]) -> tuple[str, bool] | None:
-    """(DIR, whether programs are checked) of `verify|predict|bench|loadgen --export-dir DIR`, read from argv
-    as argparse will read it; None when argv is anything else (argparse then decides alone)."""
+    """(DIR, whether programs are checked) of `verify|predict|bench|loadgen --export-dir DIR`, read
+    from argv as argparse will read it; None when argv is anything else (argparse then decides alone)."""
     if not argv or argv[0] not in EXPORT_DIR_COMMANDS or {"-h", "--help"} & set(argv):
         return None
     folder, trust = None, None
