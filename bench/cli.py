@@ -17,9 +17,10 @@ from linreg.argtypes import DefaultsHelpFormatter
 from linreg.errors import LinregError, did_you_mean
 from linreg.untrusted import printable
 
-# Every command that reads a stranger's export folder admits it before torch loads (bench and loadgen
-# only when it holds a manifest: a plain wrong folder keeps their usage and --config errors' order).
+# Every command that reads a stranger's export folder admits it before torch loads; these only when
+# it holds a manifest (a plain wrong folder keeps their usage and --config errors' order).
 EXPORT_DIR_COMMANDS = ("verify", "predict", "bench", "loadgen")
+EARLY_ONLY_WITH_MANIFEST = ("bench", "loadgen")
 _modules: dict[str, Any] = {}
 
 
@@ -86,7 +87,7 @@ def _refuse_early(argv: list[str]) -> None:
     request = _export_dir_request(argv)
     if request is None:
         return
-    if argv[0] in ("bench", "loadgen") and not os.path.isfile(os.path.join(request[0], "manifest.json")):
+    if argv[0] in EARLY_ONLY_WITH_MANIFEST and not os.path.isfile(os.path.join(request[0], "manifest.json")):
         return  # not an export at all: a usage error, in the order the command's own checks give it
     from export.admission import admit_export_folder
 

@@ -6,7 +6,10 @@ passes: what stops it is the structural check (export/onnx_structure.py) or the 
 from __future__ import annotations
 
 import json
+import os
 import struct
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -201,9 +204,6 @@ def test_bench_and_loadgen_refuse_a_hostile_folder_before_importing_torch(comman
                                                                           tmp_path: Path) -> None:
     """The refusal costs the light checks only (results/fuzz/refusals.txt): torch made unimportable
     in the child proves that nothing heavy ran before it."""
-    import subprocess
-    import sys
-
     export_dir = copy_export(exported, tmp_path / "h")
     (export_dir / "model.onnx").write_bytes(hostile_graphs()["loop"][0].SerializeToString())
     rehash(export_dir)
@@ -211,7 +211,7 @@ def test_bench_and_loadgen_refuse_a_hostile_folder_before_importing_torch(comman
             "from bench.cli import main; sys.exit(main(sys.argv[1:]))")
     done = subprocess.run([sys.executable, "-c", code, command[0], "--export-dir", str(export_dir), *command[1:]],
                           capture_output=True, text=True, cwd=tmp_path, timeout=60,
-                          env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().count("\n") == 0 and done.stderr.startswith("error: ")
     assert "Loop" in done.stderr

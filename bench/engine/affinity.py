@@ -20,13 +20,22 @@ import os
 PROCESSOR_FIELD = 39  # /proc/PID/stat: the CPU the task last ran on (proc(5))
 
 
+def stat_fields(path: str) -> list[bytes]:
+    """The fields of a /proc stat file from field 3 (the state) on: what follows "(comm)", which
+    may itself hold spaces and parentheses. [] when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
 def last_cpu(pid: int) -> int | None:
     """The CPU `pid`'s main thread last ran on, or None where /proc cannot tell."""
+    fields = stat_fields(f"/proc/{pid}/stat")
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            rest = f.read().rsplit(b")", 1)[1].split()
-        return int(rest[PROCESSOR_FIELD - 3])  # the fields after "(comm)" start at field 3
-    except (OSError, IndexError, ValueError):
+        return int(fields[PROCESSOR_FIELD - 3])
+    except (IndexError, ValueError):
         return None
 
 

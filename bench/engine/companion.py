@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import IO, Any, Iterator, Sequence
 
-from bench.engine.affinity import follow
+from bench.engine.affinity import follow, stat_fields
 from bench.engine.measurement import Spec
 from bench.engine.reference import reference_kind
 from bench.engine.timing import TimingConfig
@@ -153,12 +153,13 @@ class CompanionReference:
         self.companion = shared_companion()
         self.calls = self.companion.use(kind, threads, asdict(timing))
         self.times_s: list[float] = []
-        self.cpus: set[int | None] = set()  # where its blocks ran (each on the workload's last CPU)
+        self.cpus: set[int] = set()  # where its blocks ran (each on the workload's last CPU)
 
     def sample(self) -> None:
         seconds, cpu = self.companion.block()
         self.times_s.append(seconds)
-        self.cpus.add(cpu)
+        if cpu is not None:
+            self.cpus.add(cpu)
 
     def record(self, workload_s: Sequence[float]) -> dict[str, Any]:
         """extra["reference"]: the companion's blocks and the median of workload/reference pairs."""
@@ -167,7 +168,7 @@ class CompanionReference:
                 "median_s": statistics.median(self.times_s),
                 "ratio": statistics.median(pairs) if pairs else None,
                 "calls_per_sample": self.calls, "times_s": list(self.times_s),
-                "cpus": sorted(c for c in self.cpus if c is not None) or None}
+                "cpus": sorted(self.cpus) or None}
 
 
 STOP_WAIT_S = 0.05  # a stopped process shows state T within microseconds; never wait longer
@@ -209,11 +210,8 @@ def _all_stopped(pid: int) -> bool:
 
 def _state(path: str) -> str:
     """The state letter of a /proc stat file ("" when it cannot be read)."""
-    try:
-        with open(path, "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0].decode()
-    except (OSError, IndexError):
-        return ""
+    fields = stat_fields(path)
+    return fields[0].decode() if fields else ""
 
 
 def _serve(channel: IO[str], requests: IO[str]) -> None:
@@ -228,8 +226,9 @@ def _serve(channel: IO[str], requests: IO[str]) -> None:
             if line.strip() == "block":
                 if block is None:
                     raise ValueError("block before use")
-                cpu = follow(os.getppid())  # where the workload just ran: the same vCPU's state
-                with worker_stopped(os.getppid()):
+                worker = os.getppid()
+                cpu = follow(worker)  # where the workload just ran: the same vCPU's state
+                with worker_stopped(worker):
                     reply: dict[str, Any] = {"s": block(calls) / calls, "cpu": cpu}
             else:
                 ask = json.loads(line)

@@ -98,31 +98,28 @@ def series_steps(trend: Trend, machine: str, gate: Any) -> list[Step]:
     and the next point is judged against A (a slowdown the next commit reverts is not flagged
     either; the trend shows both). The newest point has nothing after it and is judged alone,
     as `--regressions` needs."""
+    points = trend.by_machine[machine]
+    reps = _representatives(points)
     steps: list[Step] = []
-    reps = _representatives(trend.by_machine[machine])
     baseline: TrendPoint | None = None
     for i, tp in enumerate(reps):
         if baseline is not None:
-            env = _env_between(trend.by_machine[machine], baseline, tp)
-            j = judge(baseline.point, tp.point, gate, same_environment=not env)
-            if j.verdict in FLAGGED and not _persists(trend, machine, gate, baseline, reps[i + 1:], j):
-                continue  # an outlier: keep the baseline
+            j, env = _judged(points, baseline, tp, gate)
             if j.verdict in FLAGGED:
+                after = next((later for later in reps[i + 1:] if not later.run.partial), None)
+                if after is not None and _judged(points, baseline, after, gate)[0].verdict != j.verdict:
+                    continue  # one run off: an outlier, and the baseline stays
                 steps.append(Step(machine, trend.key, trend.label, baseline.run, tp.run, j, env))
         if not tp.run.partial:
             baseline = tp
     return steps
 
 
-def _persists(trend: Trend, machine: str, gate: Any, baseline: TrendPoint,
-              later: list[TrendPoint], step: Judgement) -> bool:
-    """Whether the first complete point after the step gives the step's verdict against its
-    baseline too (True when there is none: the newest point stands alone)."""
-    after = next((tp for tp in later if not tp.run.partial), None)
-    if after is None:
-        return True
-    env = _env_between(trend.by_machine[machine], baseline, after)
-    return judge(baseline.point, after.point, gate, same_environment=not env).verdict == step.verdict
+def _judged(points: tuple[TrendPoint, ...], base: TrendPoint, new: TrendPoint,
+            gate: Any) -> tuple[Judgement, str]:
+    """(the gate's judgement of `new` against `base`, the fingerprint changes between them)."""
+    env = _env_between(points, base, new)
+    return judge(base.point, new.point, gate, same_environment=not env), env
 
 
 def _env_between(points: tuple[TrendPoint, ...], base: TrendPoint, new: TrendPoint) -> str:

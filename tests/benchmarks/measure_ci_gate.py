@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from records import machine, short_commit  # noqa: E402
+from records import machine, short_commit, timed  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 FORWARD = "        return self.weights * x + self.bias\n"
@@ -30,13 +28,10 @@ SLOWER = "        for _ in range(4):  # the change under test: a few % more work
 
 
 def gate(clone: Path, case: str, out: Path) -> dict[str, object]:
-    load = os.getloadavg()[0]
-    start = time.perf_counter()
-    done = subprocess.run([".ci/instructions-gate", "HEAD", str(out / f"{case}.md")], cwd=clone,
-                          capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    return {"case": case, "exit": done.returncode, "wall_s": round(wall, 1), "load_before": round(load, 2),
-            "load_after": round(os.getloadavg()[0], 2), "stderr_tail": done.stderr.strip().splitlines()[-3:]}
+    log = clone.parent / f"{case}.log"
+    done = timed([".ci/instructions-gate", "HEAD", str(out / f"{case}.md")], clone, log)
+    return {"case": case, "exit": done["rc"], "wall_s": done["wall_s"], "load_before": done["load_1m"][0],
+            "load_after": done["load_1m"][1], "tail": log.read_text(errors="replace").strip().splitlines()[-3:]}
 
 
 def main() -> int:
@@ -68,7 +63,7 @@ def main() -> int:
     lines += [f"| {r['case']} | {r['exit']} | {r['wall_s']} s | {r['load_before']} / {r['load_after']} |" for r in rows]
     for r in rows:
         lines += ["", f"## {r['case']}", "", (out / f"{r['case']}.md").read_text().strip()
-                  if (out / f"{r['case']}.md").exists() else "(no table: " + " / ".join(r["stderr_tail"]) + ")"]
+                  if (out / f"{r['case']}.md").exists() else "(no table: " + " / ".join(r["tail"]) + ")"]
     (out / "README.md.tmp").write_text("\n".join(lines) + "\n")
     (out / "README.md.tmp").replace(out / "README.md")
     print("\n".join(lines))

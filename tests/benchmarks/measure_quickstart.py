@@ -9,30 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from records import machine, short_commit  # noqa: E402
+from records import machine, short_commit, timed  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def timed(cmd: list[str], cwd: Path, log: Path) -> dict[str, object]:
-    """Run `cmd` in `cwd` with its output in `log`: wall seconds, exit code, load before and after."""
-    load = os.getloadavg()[0]
-    t0 = time.monotonic()
-    with log.open("w") as f:
-        rc = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT).returncode
-    return {"command": " ".join(cmd), "wall_s": round(time.monotonic() - t0, 1), "rc": rc,
-            "load_1m": [round(load, 2), round(os.getloadavg()[0], 2)]}
 
 
 def pytest_line(log: Path) -> str:

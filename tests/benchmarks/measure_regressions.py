@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records import train_and_export  # noqa: E402
 from regressions_report import fmt_ratio, read_jsonl, rel, say, write_readme  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,13 +68,9 @@ def run(cmd: list[str], env: dict[str, str] | None = None, ok: tuple[int, ...] =
 
 def prepare(out: Path) -> None:
     """Train and export once (kept when there)."""
-    if not (out / "train" / "model.pth").exists():
-        say("training the tutorial model")
-        run([sys.executable, "-m", "bench", "train", "--out", rel(out / "train")])
     if not (out / "export" / "manifest.json").exists():
-        say("exporting it")
-        run([sys.executable, "-m", "bench", "export", "--checkpoint", rel(out / "train" / "model.pth"),
-             "--out", rel(out / "export")])
+        say("training and exporting the tutorial model")
+    train_and_export(out)
 
 
 def _source_hash() -> str:

@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from records import short_commit  # noqa: E402
+from records import short_commit, train_and_export  # noqa: E402
 
 TARGETS = ("train_epoch/eager/cpu/40", "inference/eager/cpu/1000000", "inference/onnxruntime/cpu/1")
 CLI = [sys.executable, "-m", "bench"]
@@ -50,17 +50,8 @@ BENCH_ARGS = ["--devices", "cpu", "--runtimes", "eager", "onnxruntime", "--varia
               "--batch-sizes", "1", "1000000", "--train-sizes", "40"]
 
 
-def prepare(out: Path) -> Path:
-    export = out / "export"
-    if not (export / "manifest.json").exists():
-        subprocess.run([*CLI, "train", "--out", str(out / "train")], check=True, capture_output=True)
-        subprocess.run([*CLI, "export", "--checkpoint", str(out / "train" / "model.pth"),
-                        "--out", str(export)], check=True, capture_output=True)
-    return export
-
-
 def run(out: Path, runs: int, extra: list[str]) -> None:
-    export = prepare(out)
+    export = train_and_export(out)
     for i in range(runs):
         run_dir = out / f"run{i:02d}"
         if (run_dir / "results.json").exists():

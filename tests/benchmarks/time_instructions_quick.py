@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from records import machine, short_commit  # noqa: E402
+from records import machine, short_commit, train_and_export  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "bench"]
@@ -32,10 +32,7 @@ def main() -> int:
     commit = short_commit()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        subprocess.run([*CLI, "train", "--out", str(work / "train")], check=True, capture_output=True, cwd=ROOT)
-        subprocess.run([*CLI, "export", "--checkpoint", str(work / "train" / "model.pth"), "--out",
-                        str(work / "export")], check=True, capture_output=True, cwd=ROOT)
-        cmd = [*CLI, "bench", "--export-dir", str(work / "export"), "--out", str(work / "run"), "--quick",
+        cmd = [*CLI, "bench", "--export-dir", str(train_and_export(work)), "--out", str(work / "run"), "--quick",
                "--devices", "cpu", "--metric", "instructions"]
         load, started, t0 = os.getloadavg()[0], datetime.now(timezone.utc), time.monotonic()
         proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
