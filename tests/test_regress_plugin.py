@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -150,7 +151,7 @@ def test_the_runtime_is_bit_exact_whatever_the_kind(installed: Path, checkpoint:
             try:
                 got = bound.output()
             finally:
-                eff.off()
+                eff.close()
             diff = (got - expected).abs().max().item()
             assert torch.equal(got, expected), f"kind {kind}, batch {size}: max_abs_error {diff}"
 
@@ -217,8 +218,18 @@ def _regress_threads(kind: str) -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith(f"linreg-regress-{kind}")]
 
 
+def _wait_for(condition, seconds: float = 30.0) -> bool:  # noqa: ANN001
+    """Progress, not speed: poll until condition() holds (a generous bound for a busy CI host)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
+
+
 @pytest.mark.parametrize("kind", ["gil", "threads"])
-def test_the_thread_kinds_start_and_stop_their_threads(installed: Path, kind: str) -> None:
+def test_the_thread_kinds_park_and_resume_the_same_threads(installed: Path, kind: str) -> None:
     from linreg_regress_runtime import effect
 
     eff = effect(kind)
@@ -228,12 +239,21 @@ def test_the_thread_kinds_start_and_stop_their_threads(installed: Path, kind: st
         running = _regress_threads(kind)
         assert running and all(t.is_alive() and t.daemon for t in running)
         assert len(running) == (1 if kind == "gil" else len(os.sched_getaffinity(0)))
+        assert _wait_for(lambda: eff.cycles >= 2 * len(running)), "the threads never worked"
+        eff.off()  # parked: alive, and no cycle runs until on() again
+        parked = eff.cycles
+        assert eff._working == 0 and all(t.is_alive() for t in running)
+        time.sleep(0.02)
+        assert eff.cycles == parked
+        eff.on()   # a truth measurement switches it 120 times: the same threads resume
+        assert _regress_threads(kind) == running
+        assert _wait_for(lambda: eff.cycles > parked), "the threads did not resume"
+        if kind == "threads":  # one pinned to each usable CPU
+            pinned = [os.sched_getaffinity(t.native_id) for t in running]
+            assert pinned == [{cpu} for cpu in sorted(os.sched_getaffinity(0))]
     finally:
-        eff.off()
+        eff.close()
     assert not _regress_threads(kind) and not any(t.is_alive() for t in running)
-    eff.on()  # and again: a truth measurement switches it 120 times
-    eff.off()
-    assert not _regress_threads(kind)
 
 
 def test_the_allocator_kind_switches_glibc_and_back(installed: Path) -> None:

@@ -5,8 +5,8 @@ two flipped every pair, and the answer is the median of the per-pair new/old blo
 slow phase lasts seconds, so it slows both blocks of a pair and cancels (METHOD.md, "Proving a
 measurement method"). Old and new are the SAME objects that `bench` runs (the regress plug-in's
 runtime and loop); only `effect(kind).on()` / `.off()` switches between them, in place: per-call
-kinds flip the flags the call reads, process-wide kinds start and stop their threads or switch
-glibc's mallopt. Run it under the bench workers' allocator settings (bench.engine.allocator), one
+kinds flip the flags the call reads, process-wide kinds resume and park their threads (started
+once, before the pairs, as a bench process starts them once at load) or switch glibc's mallopt. Run it under the bench workers' allocator settings (bench.engine.allocator), one
 intra-op thread: measure_regressions.py starts one process per kind that way.
 
     python tests/benchmarks/true_slowdown.py --checkpoint DIR/train/model.pth --kinds gil --json out.jsonl
@@ -70,6 +70,10 @@ def true_slowdown(kind: str, phase: str, size: int, checkpoint: Path, pairs: int
 
     eff = effect(kind)
     fn = make_call(phase, size, checkpoint, eff)
+    eff.on()  # threads started (and warm) before any timed block: their start-up is not the change
+    for _ in range(WARM_CALLS):
+        fn()
+    eff.off()
     for _ in range(WARM_CALLS):
         fn()
     n = _calls_per_block(fn, block_s)
@@ -94,7 +98,7 @@ def true_slowdown(kind: str, phase: str, size: int, checkpoint: Path, pairs: int
             new_s.append(new)
             ratios.append(new / old)
     finally:
-        eff.off()
+        eff.close()
     q = statistics.quantiles(ratios, n=4)
     return {"kind": kind, "phase": phase, "size": size, "pairs": pairs, "calls_per_block": n,
             "old_median_s": statistics.median(old_s), "new_median_s": statistics.median(new_s),

@@ -13,8 +13,8 @@ Per-call kinds change what one call does; the calls read these flags on every ca
 Process-wide kinds change the process around the call, as a dependency might:
 - gil:       a daemon thread that holds the GIL ~1 ms in every 5 ms (a busy loop, then a sleep),
              like a telemetry or polling thread;
-- threads:   background threads (one per core) doing torch matmuls that release the GIL, duty-cycled:
-             the measured call loses its core part of the time;
+- threads:   background threads, one pinned to each core, doing torch matmuls that release the
+             GIL, duty-cycled: the measured call loses its core part of the time;
 - allocator: glibc's mallopt(M_PERTURB): every block malloc hands out or takes back is filled,
              so each call's large temporary costs two more passes (the normal call's snapshot
              copy: HEAD_COPY_PCT % of the output; the training step's SNAPSHOT_FLOATS snapshot).
@@ -40,7 +40,7 @@ SNAPSHOT_FLOATS = 1 << 19  # the training step's snapshot copy: 2 MiB
 GIL_HOLD_S = 0.001   # gil: the busy loop holds the GIL this long...
 GIL_SLEEP_S = 0.004  # ...then sleeps (releases it) this long: 1 ms in every 5 ms
 
-CORE_BUSY_S = 0.001  # threads: each thread works this long (GIL released inside torch.mm)...
+CORE_BUSY_S = 0.0005  # threads: each thread works this long (GIL released inside torch.mm; true 1.20-1.25x)
 CORE_IDLE_S = 0.004  # ...then waits this long
 CORE_MATRIX = 256    # a 256 x 256 float32 matmul: ~0.3 ms, 768 KiB (cache-resident arithmetic)
 
@@ -82,6 +82,10 @@ class Effect:
         self.spin = self.extra_pass = False
         self.redundant = True
 
+    def close(self) -> None:
+        """Off for good (a thread kind also joins its threads)."""
+        self.off()
+
     def python_work(self, iterations: int) -> None:
         """Interpreter work: an empty loop (~25 ns an iteration), and a counter the tests read."""
         self.spins += 1
@@ -90,7 +94,12 @@ class Effect:
 
 
 class _Threads(Effect):
-    """A process-wide effect run by daemon threads: started by on(), stopped and joined by off()."""
+    """A process-wide effect run by daemon threads that live as long as the process: on() starts
+    them once and resumes them, off() parks them (blocked on a condition: no CPU, no GIL) and
+    returns when none is inside a work cycle. Kept alive because starting threads for every
+    "new" block of a truth measurement cost that block their start-up: the unpinned threads kind
+    read 1.14-1.19x that way, against 1.03-1.05x with the threads kept (a bench process starts
+    them once)."""
 
     process_wide = True
     count = 1
@@ -98,64 +107,116 @@ class _Threads(Effect):
     def __init__(self, kind: str) -> None:
         super().__init__(kind)
         self.threads: list[threading.Thread] = []
-        self._stop = threading.Event()
+        self.cycles = 0        # work cycles run, all threads (tests count work, not time)
+        self._state = "off"    # off | on | closed
+        self._working = 0      # threads inside a cycle now
+        self._cond = threading.Condition()
+        self._halt = threading.Event()  # cuts an idle wait short when parking
 
     def on(self) -> None:
-        if self.threads:
-            return
         self.active = True
-        self._stop = threading.Event()
-        self.threads = [threading.Thread(target=self._run, args=(self._stop,), daemon=True,
-                                         name=f"linreg-regress-{self.kind}-{i}")
-                        for i in range(self.count)]
-        for t in self.threads:
-            t.start()
+        with self._cond:
+            if not self.threads:
+                self.threads = [threading.Thread(target=self._serve, args=(i,), daemon=True,
+                                                 name=f"linreg-regress-{self.kind}-{i}")
+                                for i in range(self.count)]
+                for t in self.threads:
+                    t.start()
+            self._state = "on"
+            self._cond.notify_all()
 
     def off(self) -> None:
         self.active = False
-        self._stop.set()
+        self._park("off")
+
+    def close(self) -> None:
+        """Stop and join the threads (off() only parks them)."""
+        self.active = False
+        self._park("closed")
         for t in self.threads:
             t.join()
         self.threads = []
+        self._state = "off"
 
-    def _run(self, stop: threading.Event) -> None:
+    def _park(self, state: str) -> None:
+        with self._cond:
+            self._state = state
+            self._halt.set()
+            self._cond.notify_all()
+            while self._working:
+                self._cond.wait()
+            self._halt.clear()
+
+    def _serve(self, index: int) -> None:
+        self._setup(index)
+        while True:
+            with self._cond:
+                while self._state == "off":
+                    self._cond.wait()
+                if self._state == "closed":
+                    return
+                self._working += 1
+            try:
+                self._cycle(index)
+            finally:
+                with self._cond:
+                    self._working -= 1
+                    self.cycles += 1
+                    self._cond.notify_all()
+
+    def _setup(self, index: int) -> None:
+        """Per thread, once, before its first cycle."""
+
+    def _cycle(self, index: int) -> None:
+        """One busy period, then an idle wait that _halt cuts short."""
         raise NotImplementedError
 
 
 class GilHog(_Threads):
     """A daemon thread holding the GIL ~1 ms in every 5 ms: a pure-Python busy loop, then a sleep."""
 
-    def _run(self, stop: threading.Event) -> None:
+    def _cycle(self, index: int) -> None:
         clock = time.perf_counter
-        while not stop.is_set():
-            end = clock() + GIL_HOLD_S
-            while clock() < end:  # bytecode only: the GIL is released just at the switch interval
-                pass
-            stop.wait(GIL_SLEEP_S)  # sleeps with the GIL released, and wakes early to stop
+        end = clock() + GIL_HOLD_S
+        while clock() < end:  # bytecode only: the GIL is released just at the switch interval
+            pass
+        self._halt.wait(GIL_SLEEP_S)  # sleeps with the GIL released
 
 
 class CoreHogs(_Threads):
-    """One thread per core, each multiplying matrices (GIL released) CORE_BUSY_S of every BUSY+IDLE.
+    """One thread per usable CPU, each pinned to its CPU (as OpenMP's OMP_PROC_BIND binds a pool),
+    multiplying matrices (GIL released) CORE_BUSY_S of every CORE_BUSY_S + CORE_IDLE_S.
 
+    Pinned, so that wherever the measured thread runs it shares its core part of the time.
+    Unpinned, the scheduler decided: the measured thread kept a core to itself or shared one,
+    1.0x or 1.5x from one block to the next (two always-busy threads), and at this duty ~1.03x.
     One matmul is ~0.3 ms of cache-resident arithmetic: the threads take cores, and take the GIL
     only between matmuls (numpy's short ufunc calls took it every few us, a GIL effect instead).
     """
 
     def __init__(self, kind: str) -> None:
         super().__init__(kind)
-        self.count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        self.cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        self.count = len(self.cpus) or os.cpu_count() or 1
+        self._matrices: dict[int, tuple[object, object]] = {}
 
-    def _run(self, stop: threading.Event) -> None:
+    def _setup(self, index: int) -> None:
         import torch
 
+        if self.cpus:
+            os.sched_setaffinity(threading.get_native_id(), {self.cpus[index]})
         a = torch.rand(CORE_MATRIX, CORE_MATRIX)
-        out = torch.empty_like(a)
+        self._matrices[index] = (a, torch.empty_like(a))
+
+    def _cycle(self, index: int) -> None:
+        import torch
+
+        a, out = self._matrices[index]
         clock = time.perf_counter
-        while not stop.is_set():
-            end = clock() + CORE_BUSY_S
-            while clock() < end:
-                torch.mm(a, a, out=out)  # intra-op threads as the process set them (1 in workers)
-            stop.wait(CORE_IDLE_S)
+        end = clock() + CORE_BUSY_S
+        while clock() < end:
+            torch.mm(a, a, out=out)  # intra-op threads as the process set them (1 in workers)
+        self._halt.wait(CORE_IDLE_S)
 
 
 class Allocator(Effect):
