@@ -101,6 +101,19 @@ def test_a_host_ratio_verdict_needs_the_draws_times_to_agree(tmp_path, capsys) -
     assert code == 1 and "confirmed by the draws' times 1.120x" in out, out + err
 
 
+def test_the_times_confirm_the_direction_not_the_size(tmp_path, capsys) -> None:
+    # a real 12% slowdown measured while NEW's host ran 8% faster: the times moved +3%, the
+    # ratios +12%. The times agree on the direction: slower (a host phase must not veto it)
+    base = write(tmp_path, "a.json", _with_draws(results_doc(0), 1.0, 1.0))
+    code, out, err = run(capsys, base, write(tmp_path, "b.json", _with_draws(results_doc(0), 0.92, 1.12)),
+                         "--fail-on", "median:5%")
+    assert code == 1 and "confirmed by the draws' times 1.030x" in out, out + err
+    # the same ratios while the times went the other way (host 15% faster): not confirmed
+    code, out, err = run(capsys, base, write(tmp_path, "c.json", _with_draws(results_doc(0), 0.85, 1.12)),
+                         "--fail-on", "median:5%")
+    assert code == 0 and "but the draws' times 0.952x" in out and "not confirmed" in out, out + err
+
+
 def test_the_host_ratios_decide_and_the_times_confirm_the_direction(tmp_path, capsys) -> None:
     # a thread in the measured process: the times +40%, the ratios +12%. Significant on the
     # ratios and both beyond 5%: slower. With the ratios too noisy to be significant on their
