@@ -29,6 +29,28 @@ def test_one_reference_block_per_workload_block_in_lockstep() -> None:
     assert record["where"] == "companion process" and record["calls_per_sample"] >= 1
 
 
+def test_every_draw_rebuilds_the_reference_at_a_new_layout() -> None:
+    # one companion serves a worker's draws; each draw's reference is built again after a spacer
+    # of random size, so a run averages layouts instead of keeping its processes' few
+    records, companions = [], set()
+    for _ in range(4):
+        ref = CompanionReference("stream", 1, QUICK_TIMING)
+        ref.sample()
+        records.append(ref.record(ref.times_s))
+        companions.add(ref.companion.proc.pid)
+    assert len(companions) == 1  # the same process: the layout is redrawn, not the companion
+    spacers = [r["layout_spacer_bytes"] for r in records]
+    assert all(isinstance(b, int) and 0 <= b < 4 << 20 for b in spacers)
+    assert len(set(spacers)) > 1, spacers  # 4 draws from 2^20 sizes: equal only by a 1e-6 chance
+
+
+def test_the_layout_spacer_is_a_random_untouched_allocation() -> None:
+    from bench.engine.layout import SPACER_MAX_FLOATS, layout_spacer
+
+    sizes = [layout_spacer().numel() for _ in range(4)]
+    assert all(0 <= n < SPACER_MAX_FLOATS for n in sizes) and len(set(sizes)) > 1, sizes
+
+
 def test_a_bad_request_or_a_dead_companion_is_an_error_not_a_hang() -> None:
     companion = Companion()
     with pytest.raises(CompanionError, match="unknown reference kind .no-such-kind."):

@@ -71,13 +71,15 @@ class Companion:
             text=True, bufsize=1)
         self.kind: tuple[str, int] | None = None
         self.calls = 0
+        self.spacer_bytes: int | None = None  # the reference's layout draw (bench/engine/layout.py)
 
     def use(self, kind: str, threads: int, timing: dict[str, Any]) -> int:
-        """Switch to reference `kind` at `threads` (built, warmed and calibrated once)."""
-        if self.kind != (kind, threads):
-            reply = self._ask(json.dumps({"use": kind, "threads": threads, "timing": timing}),
-                              START_TIMEOUT_S)
-            self.kind, self.calls = (kind, threads), int(reply["calls"])
+        """Reference `kind` at `threads`, built again for every timed instance (a draw): new
+        buffers at a new offset (bench/engine/layout.py), warmed and calibrated."""
+        reply = self._ask(json.dumps({"use": kind, "threads": threads, "timing": timing}),
+                          START_TIMEOUT_S)
+        self.kind, self.calls = (kind, threads), int(reply["calls"])
+        self.spacer_bytes = reply.get("spacer_bytes")
         return self.calls
 
     def block(self) -> tuple[float, int | None]:
@@ -152,6 +154,7 @@ class CompanionReference:
         self.kind, self.threads = kind, threads
         self.companion = shared_companion()
         self.calls = self.companion.use(kind, threads, asdict(timing))
+        self.spacer_bytes = self.companion.spacer_bytes
         self.times_s: list[float] = []
         self.cpus: set[int] = set()  # where its blocks ran (each on the workload's last CPU)
 
@@ -168,6 +171,7 @@ class CompanionReference:
                 "median_s": statistics.median(self.times_s),
                 "ratio": statistics.median(pairs) if pairs else None,
                 "calls_per_sample": self.calls, "times_s": list(self.times_s),
+                "layout_spacer_bytes": self.spacer_bytes,
                 "cpus": sorted(self.cpus) or None}
 
 
@@ -217,6 +221,7 @@ def _state(path: str) -> str:
 def _serve(channel: IO[str], requests: IO[str]) -> None:
     import torch
 
+    from bench.engine.layout import layout_spacer
     from bench.engine.reference import reference_workload
     from bench.engine.timing import TimingConfig, calibrate, loop_timer, warm_up
 
@@ -234,11 +239,13 @@ def _serve(channel: IO[str], requests: IO[str]) -> None:
                 ask = json.loads(line)
                 torch.set_num_threads(int(ask["threads"]))
                 timing = TimingConfig(**ask["timing"])
+                block = fn = spacer = None  # the old buffers freed first, then a new layout
+                spacer = layout_spacer()
                 fn = reference_workload(str(ask["use"]))
                 block = loop_timer(fn)
                 warm_up(fn, timing)
                 calls, _ = calibrate(block, timing.min_sample_s * REFERENCE_BLOCK_SHARE)
-                reply = {"calls": calls}
+                reply = {"calls": calls, "spacer_bytes": spacer.numel() * spacer.element_size()}
         except Exception as exc:  # noqa: BLE001 - the worker decides; one line back
             reply = {"error": f"{type(exc).__name__}: {exc}"[:300]}
         channel.write(json.dumps(reply) + "\n")

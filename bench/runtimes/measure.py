@@ -12,6 +12,7 @@ from bench.engine.measurement import Measurement, Spec
 from bench.engine.memory import MemoryTracker
 from bench.engine.parity import check_parity
 from bench.engine.companion import interleaved_reference
+from bench.engine.layout import layout_spacer
 from bench.engine.timing import TimingConfig, measure, skipped
 from bench.runtimes import RuntimeEntry, runtime_entry
 from bench.runtimes.base import Artifacts, make_input
@@ -92,7 +93,9 @@ def _measure_one(runtime: Any, entry: RuntimeEntry, spec: Spec, artifacts: Artif
     per_round = timing.per_round(rounds)
     timed = []
     for r in range(rounds):
-        if r:  # a fresh binding per round: new buffers at new addresses, another draw of layout
+        if r:  # a fresh binding per round after a spacer: new buffers, another draw of layout
+            bound = spacer = None
+            spacer = layout_spacer()  # noqa: F841 - alive while the round's buffers are made and used
             bound = runtime.bind(make_input(spec.batch_size))
         with bound.context(), device_context(spec.device):
             timed.append(measure(bound.call, spec, per_round, sync=bound.sync, block=bound.block,

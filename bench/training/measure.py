@@ -12,6 +12,7 @@ from bench.engine.floors import with_efficiency
 from bench.engine.measurement import Measurement, Spec
 from bench.engine.parity import check_parity
 from bench.engine.companion import interleaved_reference
+from bench.engine.layout import layout_spacer
 from bench.engine.timing import TimingConfig, measure, skipped
 from bench.engine.tub_timer import torch_timer
 from bench.training import PARITY_EPOCHS, make_loop, variant_entry, variant_skip_reason
@@ -70,7 +71,9 @@ def measure_training(
 
 def _timed_round(variant: str, spec: Spec, threads: int, timing: TimingConfig,
                  sync: Callable[[], None] | None, parity: Any, calls: int | None = None) -> Measurement:
-    """One round: fresh data and a fresh loop (model, optimizer), then its timed blocks."""
+    """One round: fresh data and a fresh loop (model, optimizer) after a spacer (another draw of
+    layout, bench/engine/layout.py), then its timed blocks."""
+    spacer = layout_spacer()  # noqa: F841 - alive while the round's buffers are made and used
     X, y = make_train_data(spec.batch_size, spec.device)
     loop, extra = _first_step(variant, X, y, spec.device, sync)
     extra = {"timed": "train_epoch (one full-batch step)", **extra}
