@@ -20,7 +20,8 @@ def test_a_load_a_core_apart_is_a_warning(tmp_path, capsys) -> None:
     assert code == 0 and "LOAD DIFFERS" not in err
 
 
-def _with_draws(doc: dict, host_slow: float, own_slow: float, usable: bool = True) -> dict:
+def _with_draws(doc: dict, host_slow: float, own_slow: float, usable: bool = True,
+                reference: str = "dispatch") -> dict:
     """A v3 document: 12 draws per measurement, each with its median and its host-normalised
     ratio. `host_slow` slows the workload and the companion's reference alike (the host's
     state); `own_slow` slows the workload alone (the measured process's own state)."""
@@ -39,7 +40,7 @@ def _with_draws(doc: dict, host_slow: float, own_slow: float, usable: bool = Tru
                            "draws": [{"median_s": d, "n_samples": 1} for d in draws]}]
         m["estimate_s"] = sorted(draws)[6]
         m["estimate"] = {"method": "median of draw medians", "draw_medians_s": draws,
-                         "host": {"reference": "dispatch", "ratio": sorted(ratios)[6],
+                         "host": {"reference": reference, "ratio": sorted(ratios)[6],
                                   "draw_ratios": ratios, "usable": usable, "tracking": "tracks"}}
     return doc
 
@@ -86,10 +87,10 @@ def test_the_p_value_is_computed_on_the_measured_draws_never_on_rescaled_samples
     assert row.verdict == "slower" and 1.05 < row.stats.ratio < 1.09
 
 
-def test_a_host_ratio_verdict_needs_the_draws_times_to_agree(tmp_path, capsys) -> None:
-    base = _with_draws(results_doc(0), 1.0, 1.0)
-    # the ratios moved 12% (the companion's reference drifted), the draws' times did not
-    new = _with_draws(results_doc(0), 1.0, 1.0)
+def test_a_memory_bound_reference_needs_the_draws_times_to_agree(tmp_path, capsys) -> None:
+    base = _with_draws(results_doc(0), 1.0, 1.0, reference="stream")
+    # the ratios moved 12% (the companion's memory-bound reference drifted), the times did not
+    new = _with_draws(results_doc(0), 1.0, 1.0, reference="stream")
     for m in new["measurements"]:
         m["estimate"]["host"]["draw_ratios"] = [r / 1.12 for r in m["estimate"]["host"]["draw_ratios"]]
     code, out, err = run(capsys, write(tmp_path, "a.json", base), write(tmp_path, "b.json", new),
@@ -97,32 +98,42 @@ def test_a_host_ratio_verdict_needs_the_draws_times_to_agree(tmp_path, capsys) -
     assert code == 0 and "not confirmed" in out, out + err
     # a real regression moves both: confirmed
     code, out, err = run(capsys, write(tmp_path, "a.json", base),
-                         write(tmp_path, "c.json", _with_draws(results_doc(0), 1.0, 1.12)), "--fail-on", "median:5%")
+                         write(tmp_path, "c.json", _with_draws(results_doc(0), 1.0, 1.12, reference="stream")),
+                         "--fail-on", "median:5%")
     assert code == 1 and "confirmed by the draws' times 1.120x" in out, out + err
 
 
-def test_the_times_confirm_the_direction_not_the_size(tmp_path, capsys) -> None:
-    # a real 12% slowdown measured while NEW's host ran 8% faster: the times moved +3%, the
-    # ratios +12%. The times agree on the direction: slower (a host phase must not veto it)
+def test_a_small_call_reference_decides_alone_whatever_the_host_did_to_the_times(tmp_path, capsys) -> None:
+    # a real 12% slowdown measured while NEW's host ran 15% faster: the times went down, the
+    # ratios up 12%. The small-call references track the host: the ratios decide
     base = write(tmp_path, "a.json", _with_draws(results_doc(0), 1.0, 1.0))
-    code, out, err = run(capsys, base, write(tmp_path, "b.json", _with_draws(results_doc(0), 0.92, 1.12)),
+    code, out, err = run(capsys, base, write(tmp_path, "b.json", _with_draws(results_doc(0), 0.85, 1.12)),
+                         "--fail-on", "median:5%")
+    assert code == 1 and "host ratios; the draws' times 0.952x" in out, out + err
+
+
+def test_the_times_confirm_the_direction_not_the_size(tmp_path, capsys) -> None:
+    # a memory-bound reference: a real 12% slowdown measured while NEW's host ran 8% faster: the times moved +3%, the
+    # ratios +12%. The times agree on the direction: slower (a host phase must not veto it)
+    base = write(tmp_path, "a.json", _with_draws(results_doc(0), 1.0, 1.0, reference="stream"))
+    code, out, err = run(capsys, base, write(tmp_path, "b.json", _with_draws(results_doc(0), 0.92, 1.12, reference="stream")),
                          "--fail-on", "median:5%")
     assert code == 1 and "confirmed by the draws' times 1.030x" in out, out + err
     # the same ratios while the times went the other way (host 15% faster): not confirmed
-    code, out, err = run(capsys, base, write(tmp_path, "c.json", _with_draws(results_doc(0), 0.85, 1.12)),
+    code, out, err = run(capsys, base, write(tmp_path, "c.json", _with_draws(results_doc(0), 0.85, 1.12, reference="stream")),
                          "--fail-on", "median:5%")
     assert code == 0 and "but the draws' times 0.952x" in out and "not confirmed" in out, out + err
 
 
-def test_the_host_ratios_decide_and_the_times_confirm_the_direction(tmp_path, capsys) -> None:
+def test_with_a_memory_bound_reference_the_ratios_decide_and_the_times_confirm(tmp_path, capsys) -> None:
     # a thread in the measured process: the times +40%, the ratios +12%. Significant on the
     # ratios and both beyond 5%: slower. With the ratios too noisy to be significant on their
     # own, the times' significance does not carry the verdict (host phases move the times)
     import numpy as np
 
-    base = _with_draws(results_doc(0), 1.0, 1.0)
+    base = _with_draws(results_doc(0), 1.0, 1.0, reference="stream")
     for spread, expect in ((0.0, 1), (0.6, 0)):
-        new = _with_draws(results_doc(0), 1.0, 1.4)
+        new = _with_draws(results_doc(0), 1.0, 1.4, reference="stream")
         rng = np.random.default_rng(3)
         for mb, mn in zip(base["measurements"], new["measurements"]):
             mn["estimate"]["host"]["draw_ratios"] = [r * 1.12 * f for r, f in zip(
