@@ -69,18 +69,14 @@ class Companion:
             [sys.executable, "-m", "bench.engine.companion"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=companion_environment(),
             text=True, bufsize=1)
-        self.kind: tuple[str, int] | None = None
-        self.calls = 0
-        self.spacer_bytes: int | None = None  # the reference's layout draw (bench/engine/layout.py)
 
-    def use(self, kind: str, threads: int, timing: dict[str, Any]) -> int:
+    def use(self, kind: str, threads: int, timing: dict[str, Any]) -> tuple[int, int | None]:
         """Reference `kind` at `threads`, built again for every timed instance (a draw): new
-        buffers at a new offset (bench/engine/layout.py), warmed and calibrated."""
+        buffers at a new offset (bench/engine/layout.py), warmed and calibrated. (calls per
+        block, the spacer's bytes: the layout drawn)."""
         reply = self._ask(json.dumps({"use": kind, "threads": threads, "timing": timing}),
                           START_TIMEOUT_S)
-        self.kind, self.calls = (kind, threads), int(reply["calls"])
-        self.spacer_bytes = reply.get("spacer_bytes")
-        return self.calls
+        return int(reply["calls"]), reply.get("spacer_bytes")
 
     def block(self) -> tuple[float, int | None]:
         """(seconds per call of one reference block, timed in the companion now; the CPU it ran on)."""
@@ -153,8 +149,7 @@ class CompanionReference:
 
         self.kind, self.threads = kind, threads
         self.companion = shared_companion()
-        self.calls = self.companion.use(kind, threads, asdict(timing))
-        self.spacer_bytes = self.companion.spacer_bytes
+        self.calls, self.spacer_bytes = self.companion.use(kind, threads, asdict(timing))
         self.times_s: list[float] = []
         self.cpus: set[int] = set()  # where its blocks ran (each on the workload's last CPU)
 
