@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from bench.compare import (DEFAULT_ALPHA, DEFAULT_FAIL_ON, Comparison, MedianGate, Verdict, compare_files,
+from bench.compare import (DEFAULT_ALPHA, DEFAULT_FAIL_ON, STABLE_HOST_ALPHA, Comparison, MedianGate, Verdict, compare_files,
                            load_bench_file, render_json, render_markdown, render_text)
 from bench.compare.counts import DEFAULT_INSTRUCTION_FAIL_ON, METRICS, InstructionGate, choose_metric
 from bench.compare.render import to_json
@@ -52,8 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="what the gate compares: time, or instructions (Callgrind counts, from "
                         "bench --metric instructions); default: instructions when both files have "
                         "them, else time. Wall time is reported either way; never mixed in one verdict")
-    p.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
-                   help=f"significance level of the Mann-Whitney U test (default {DEFAULT_ALPHA}, as asv)")
+    p.add_argument("--alpha", type=float, default=None,
+                   help=f"significance level of the Mann-Whitney U test, one for every figure (default "
+                        f"{DEFAULT_ALPHA}, as asv; {STABLE_HOST_ALPHA} on host ratios against a stable reference)")
     p.add_argument("--fail-on-memory", metavar="N%", default=None,
                    help="also exit 1 when a peak memory figure grew beyond N%% (and 1 MiB); "
                         "memory changes are listed either way")

@@ -114,6 +114,7 @@ def _compare_entry(b: Entry, n: Entry, gate: Any, resamples: int, raw: bool = Fa
     base_values, figure = b.gated(n, raw, host=same_environment)
     new_values, _ = n.gated(b, raw, host=same_environment)
     stats = compare_samples(base_values, new_values, resamples=resamples)
+    gate = gate_for(gate, figure, b)
     verdict, note = confirmed(gate.verdict(stats), stats, figure, b, n, gate)
     if verdict == Verdict.INCONCLUSIVE:
         note = f"{stats.n_base}/{stats.n_new} {figure} can never reach p<{gate.alpha:g}" + (
@@ -131,6 +132,13 @@ def _compare_entry(b: Entry, n: Entry, gate: Any, resamples: int, raw: bool = Fa
 # 162 at 10^6 rows, 1 of 162 at batch 1, 6 of 126 at training N=40 (all 6 with the worker
 # pinned, 8f5fb7f; 0 of 91 since). With the times' direction too, 13 of 162 at 10^6.
 DRIFTING_REFERENCES = ("stream", "ort-stream")
+
+
+def gate_for(gate: Any, figure: str, base: Entry) -> Any:
+    """The gate at the level for this figure: its host level on the host ratios against a stable
+    reference (MedianGate.host_alpha; gate.py says why), its own level on everything else."""
+    stable = figure == HOST_RATIOS and base.host_reference not in DRIFTING_REFERENCES
+    return gate.at_host_level() if stable and isinstance(gate, MedianGate) else gate
 
 
 def confirmed(verdict: Verdict, stats: RatioStats, figure: str, b: Entry, n: Entry,

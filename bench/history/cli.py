@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.compare.counts import DEFAULT_INSTRUCTION_FAIL_ON, InstructionGate
-from bench.compare.gate import DEFAULT_ALPHA, MedianGate
+from bench.compare.gate import DEFAULT_ALPHA, STABLE_HOST_ALPHA, MedianGate
 from bench.history import workflow_cli
 from bench.history.analysis import analyze
 from bench.history.exports import export
@@ -61,8 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="the export's file; - (or none) is stdout, and the summary lines go to stderr")
     p.add_argument("--fail-on", default=DEFAULT_STEP, metavar="median:N%",
                    help="step threshold, compare's spelling (default median:10%%)")
-    p.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
-                   help=f"significance level of the Mann-Whitney U test (default {DEFAULT_ALPHA})")
+    p.add_argument("--alpha", type=float, default=None,
+                   help=f"significance level of the Mann-Whitney U test, one for every figure (default "
+                        f"{DEFAULT_ALPHA}; {STABLE_HOST_ALPHA} on host ratios against a stable reference)")
     p.add_argument("--fail-on-instructions", default=DEFAULT_INSTRUCTION_FAIL_ON, metavar="median:N%",
                    help="step threshold of the instruction counts' own trends (default "
                         f"{DEFAULT_INSTRUCTION_FAIL_ON.replace('%', '%%')}; no test: counts are deterministic)")

@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from bench.compare.comparison import confirmed
+from bench.compare.comparison import confirmed, gate_for
 from bench.compare.gate import Verdict
 from bench.history.runs import Point, Run
 from bench.history.trends import Trend, TrendPoint
@@ -72,9 +72,11 @@ def judge(base: Point, new: Point, gate: Any, resamples: int = 2000,
     if 1.0 / (1.0 + gate.threshold) <= ratio <= 1.0 + gate.threshold:
         return Judgement(Verdict.UNCHANGED, None, ratio)
     stats = compare_samples(base_values, new_values, resamples=resamples)
-    verdict = gate.verdict(stats)
-    if base.entry is not None and new.entry is not None:  # compare's two-witness rule
-        verdict, _ = confirmed(verdict, stats, figure, base.entry, new.entry, gate)
+    if base.entry is not None and new.entry is not None:  # compare's levels and two-witness rule
+        gate = gate_for(gate, figure, base.entry)
+        verdict, _ = confirmed(gate.verdict(stats), stats, figure, base.entry, new.entry, gate)
+    else:
+        verdict = gate.verdict(stats)
     return Judgement(verdict, stats, stats.ratio)
 
 

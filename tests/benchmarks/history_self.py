@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--notes", type=Path, help="Markdown quoted after the steps: what the trends show")
     p.add_argument("--machine-note", default="shared with other jobs", help="what else ran on the machine")
     args = p.parse_args(argv)
-    history = analyze(args.store, MedianGate(), ROOT)
+    history = analyze(args.store, MedianGate.parse("median:10%"), ROOT)  # `history DIR`'s default gate
     explanations = json.loads(args.explanations.read_text()) if args.explanations else {}
     order = {c: i for i, c in enumerate(history.commits)}
     runs = sorted(history.store.runs, key=lambda r: (order[r.commit], r.created_utc))
