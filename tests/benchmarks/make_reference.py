@@ -9,6 +9,7 @@ are generated from DIR/results.json (`make readme`), so they always quote this r
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -20,6 +21,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
+
+
+def _cpu_model(run: Path) -> str:
+    """The CPU model the run recorded (results.json environment.cpu_model)."""
+    try:
+        return str(json.loads((run / "results.json").read_text())["environment"]["cpu_model"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "?"
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -42,7 +51,7 @@ def main() -> int:
         f"- command: `linreg-bench run --out {args.out}` (by `make reference`)",
         f"- commit: `{commit}`",
         f"- date: {start:%Y-%m-%d %H:%M} UTC; wall time {wall:.0f} s",
-        f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
+        f"- machine: {_cpu_model(staging)}, {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
         f"- 1-minute load average: {load:.2f} at the start, {end_load:.2f} at the end",
         "", "The times are in [report.md](report.md) and [results.json](results.json). The tables below",
         "are generated from results.json by `make readme` (`make reference` runs it):", "",
