@@ -63,6 +63,9 @@ def results_doc(machine: str, commit: str, when: str, medians: dict[tuple[str, s
            "threads": {"torch": 1, "onnxruntime": 1}, "allocator": {}}
     doc = build_results(env, {"threads": 1, "quick": False}, {}, measurements)
     doc["created_utc"] = when
+    for m in doc["measurements"]:  # each sample an independent draw, as bench's draws are
+        m["processes"] = [{"median_s": m["median_s"], "n_samples": len(m["times_s"]),
+                           "draws": [{"median_s": t, "n_samples": 1} for t in m["times_s"]]}]
     return doc
 
 

@@ -150,7 +150,8 @@ def test_points_are_measured_times_and_a_rescaled_estimate_makes_no_step(tmp_pat
     history = analyze(store, MedianGate())
     (trend,) = [t for t in history.trends if t.key == "inference/eager/cpu/1"]
     newest = trend.by_machine["box"][-1].point
-    assert newest.source == "median" and newest.value_s == pytest.approx(5e-6, rel=0.02)
+    # the draws' fast state, recomputed (each synthetic sample is a draw): never the 7.5 us
+    assert newest.source.startswith("fast state") and newest.value_s == pytest.approx(5e-6, rel=0.05)
     assert newest.samples_s == tuple(entry["times_s"])  # the measured samples, untouched
     assert not [s for s in history.steps if s.label == "inference/eager/cpu/1"]
     # a v3 run: its estimate_s (the fast state of its draws' medians) is the point, with its interval

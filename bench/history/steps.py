@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.compare.comparison import confirmed, gate_for
+from bench.compare.files import RAW_SAMPLES
 from bench.compare.gate import Verdict
 from bench.history.runs import Point, Run
 from bench.history.trends import Trend, TrendPoint
@@ -71,6 +72,11 @@ def judge(base: Point, new: Point, gate: Any, resamples: int = 2000,
     ratio = n / b if b > 0 else math.inf
     if 1.0 / (1.0 + gate.threshold) <= ratio <= 1.0 + gate.threshold:
         return Judgement(Verdict.UNCHANGED, None, ratio)
+    if figure == RAW_SAMPLES:
+        # a run kept no draws (v1/v2, fewer than 3): its samples come from one instance or a
+        # few, not independent; a U test on them flagged one process's layout as a 1.2x step
+        # (results/history-self/quick), so no step is called on them
+        return Judgement(Verdict.INCONCLUSIVE, None, ratio)
     stats = compare_samples(base_values, new_values, resamples=resamples)
     if base.entry is not None and new.entry is not None:  # compare's levels and two-witness rule
         gate = gate_for(gate, figure, base.entry)
