@@ -225,6 +225,15 @@ def test_the_published_samples_are_blocks_run_back_to_back_not_those_after_the_c
     assert draw["median_s"] == 1e-4 and draw["paired_times_s"] == [1e-4, 1.2e-4, 1.2e-4]
 
 
+def test_every_draw_warms_up_at_least_20_ms_of_the_budget():
+    # a draw starts on a core others just used (results/gap/decay: ~1% off the loop after 20 ms)
+    from bench.engine.timing import DRAW_WARMUP_S, NO_WARMUP, QUICK_TIMING
+
+    assert TimingConfig().per_round(6).warmup_s == DRAW_WARMUP_S == 0.020
+    assert TimingConfig().per_round(1).warmup_s == 0.05
+    assert NO_WARMUP.per_round(6).warmup_s == 0.0 and QUICK_TIMING.per_round(3).warmup_s == 0.005
+
+
 def test_tracking_sees_one_slow_draw_among_three_and_one_among_twelve():
     # eager at 10^6 under load: one process 2.5x slow, its reference slowed alike (measured)
     three = [_proc(m * 1e-6, m * 1e-6 / r) for m, r in ((1729, 1.507), (680, 1.461), (686, 1.415))]

@@ -37,6 +37,7 @@ RESOLUTION_FACTOR = 1000       # a block shorter than 1000x the clock's resoluti
 MAX_CALLS_PER_SAMPLE = 1 << 24
 ROUNDS_BELOW = 10_000_000      # from here on a call takes ~10 ms: one instance (rounds cost seconds)
 GC_POLICY = "off inside timed blocks"  # the one policy of every timing loop (see the docstring)
+DRAW_WARMUP_S = 0.020  # a draw's core was just others': 1.03-1.05x after 5 ms, ~1% after 20 ms (results/gap)
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,12 @@ class TimingConfig:
     def per_round(self, rounds: int) -> "TimingConfig":
         """The budget of one of `rounds` rounds: the timed work and the warmup time are shared
         (the runtime is loaded and warm; a fresh instance needs only its own first calls),
-        min_samples and warmup_calls each."""
-        return replace(self, min_total_s=self.min_total_s / rounds, warmup_s=self.warmup_s / rounds)
-
+        min_samples and warmup_calls each; at least DRAW_WARMUP_S of warmup."""
+        warmup_s = max(self.warmup_s / rounds, min(self.warmup_s, DRAW_WARMUP_S))
+        return replace(self, min_total_s=self.min_total_s / rounds, warmup_s=warmup_s)
 
 # BLOCK_RULE: a GIL-holding thread waits up to the 5 ms switch interval for a running caller,
-# but takes the GIL at once when the caller blocks between blocks: with 2 ms blocks its true
-# 1.25x read as 1.03x, with 10 ms blocks 1.22-1.25x (results/regressions).
+# so with 2 ms blocks its true 1.25x read as 1.03x, with 10 ms 1.22-1.25x (results/regressions)
 NO_WARMUP = TimingConfig(warmup_calls=0, warmup_s=0.0)  # the caller has just warmed the call up
 QUICK_TIMING = TimingConfig(warmup_calls=3, warmup_s=0.005, min_sample_s=0.005,
                             min_total_s=0.05, min_samples=2, max_total_s=1.0,

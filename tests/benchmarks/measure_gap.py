@@ -6,7 +6,8 @@ process, each preceded by one of, in a random order every round:
   C:  nothing (back to back: a loop that runs on and on, what a user's own loop sees);
   A:  one companion reference block, as bench does;
   B:  an idle gap as long as that block (the worker asleep);
-  R1, R2, R5: the reference block, then untimed calls for 1, 2 or 5 ms before the timed block.
+  R1, R2, R5 (--rewarm-ms): the reference block, then untimed calls for that many ms before
+  the timed block.
 The ratio of each mode's median per-call time to C's is what that preceding step adds.
 
     .venv/bin/python tests/benchmarks/measure_gap.py --out results/gap --rounds 150
@@ -33,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.engine.allocator import ALLOCATOR_ENV  # noqa: E402
 
-MODES = ("C", "A", "B", "R1", "R2", "R5")
+MODES = ["C", "A", "B", "R1", "R2", "R5"]  # --rewarm-ms replaces the R modes
 CASES = (("train_epoch", 40), ("inference", 1), ("inference", 1_000_000))
 
 
@@ -118,7 +119,9 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--rounds", type=int, default=150)
+    p.add_argument("--rewarm-ms", type=int, nargs="+", default=[1, 2, 5])
     args = p.parse_args()
+    MODES[3:] = [f"R{ms}" for ms in args.rewarm_ms]
     if any(os.environ.get(k) != v for k, v in ALLOCATOR_ENV.items()):  # glibc reads them at start
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **ALLOCATOR_ENV})
     started = dt.datetime.now(dt.timezone.utc)
@@ -133,7 +136,8 @@ def main() -> int:
     (args.out / "gap.json").write_text(json.dumps({"cases": cases}) + "\n")
     lines = ["# What the step before a timed block adds to it", "",
              "Written by `tests/benchmarks/measure_gap.py` (its docstring says what each mode is).", "",
-             f"- command: `python tests/benchmarks/measure_gap.py --out {args.out} --rounds {args.rounds}`",
+             f"- command: `python tests/benchmarks/measure_gap.py --out {args.out} --rounds {args.rounds} "
+             f"--rewarm-ms {' '.join(map(str, args.rewarm_ms))}`",
              f"- commit `{commit}`, {started:%Y-%m-%d %H:%M} UTC; machine: {cpu}, {os.cpu_count()} vCPUs; "
              f"1-minute load {load[0]:.2f} -> {load[1]:.2f}",
              f"- {args.rounds} rounds, each mode once per round in a random order; ~10 ms blocks; "
