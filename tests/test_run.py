@@ -160,7 +160,7 @@ def test_processes_interleave_and_every_measurement_gets_an_estimate(
         assert len(m["processes"]) == 3
         assert m["n_samples"] == sum(p["n_samples"] for p in m["processes"])
         est = m["estimate"]
-        assert est["processes"] == 3 and est["method"] == "first quartile of draw medians, blocks back to back"
+        assert est["processes"] == 3 and est["method"] == "first quartile of draw medians"
         low, high = est["interval_s"]
         assert low <= m["estimate_s"] <= high
         draws = [d for p in m["processes"] for d in p["draws"]]

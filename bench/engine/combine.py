@@ -35,9 +35,7 @@ def _draw(times_s: Sequence[float], ref: Any) -> Draw:
     median = statistics.median(times)
     if not isinstance(ref, dict) or not ref.get("median_s") or not ref.get("ratio"):
         return Draw(median, times_s=times)
-    # the blocks that took turns with the reference (FREE_RULE: not the published ones)
-    paired = ref.get("workload_s") or times
-    pairs = tuple(w / r for w, r in zip(paired, ref.get("times_s") or ()) if r > 0)
+    pairs = tuple(w / r for w, r in zip(times, ref.get("times_s") or ()) if r > 0)
     return Draw(median, float(ref["median_s"]), float(ref["ratio"]), pairs, times)
 
 
@@ -105,8 +103,7 @@ def _process_record(m: Measurement, draws: Sequence[Draw]) -> dict[str, Any]:
             "cpus": (rounds[0].get("reference") or {}).get("cpus") if rounds else None,
             "draws": [{"median_s": d.median_s, "n_samples": len(d.times_s),
                        "reference_s": d.reference_s, "ratio": d.ratio,
-                       "reference_times_s": (r.get("reference") or {}).get("times_s"),
-                       "paired_times_s": (r.get("reference") or {}).get("workload_s")}
+                       "reference_times_s": (r.get("reference") or {}).get("times_s")}
                       for d, r in zip(draws, _round_records(m))]}
 
 

@@ -2,8 +2,7 @@
 
 1. estimate_s, the published time: the FAST STATE of what this run measured. Each draw (a fresh
    instance in a worker process; the draws of all runtimes interleave, bench/engine/schedule.py)
-   gives the median of its blocks run back to back (not of those that took turns with the
-   companion, right after which the core is cold: bench/engine/timing.py FREE_RULE); estimate_s is the first quartile of those draw medians. Nothing rescaled. A
+   gives its median; estimate_s is the first quartile of those draw medians. Nothing rescaled. A
    2-vCPU host has slow phases that last seconds: when one covers part of a run, the draw medians
    split in two groups, and their median falls in whichever group is larger (ONNX Runtime at
    batch 1, 18 draws: 9 at 3.7 us and 9 at 5.7-8.6 us gave a median of 4.8 us). The first
@@ -37,11 +36,9 @@ SMALL_SPREAD = 0.05          # ratios spread <= 5% (sd or MAD over draws): usabl
                              # spread (small_spread below)
 OUTLIER_FACTOR = 1.5         # a process 1.5x off the others' median is an outlier
 FAST_QUANTILE = 0.25         # estimate_s: the first quartile of the draw medians (the fast state)
-# A draw's median is of its blocks run back to back (bench/engine/timing.py FREE_RULE); older v3
-# files took it from the blocks that took turns with the companion, which a cold core slowed
-METHOD = "first quartile of draw medians, blocks back to back"
-# every method whose estimate_s is a time the run measured (older v3 files: the other two)
-MEASURED_METHODS = (METHOD, "first quartile of draw medians", "median of draw medians")
+METHOD = "first quartile of draw medians"
+# every method whose estimate_s is a time the run measured (older v3 files: the median)
+MEASURED_METHODS = (METHOD, "median of draw medians")
 # Student's t, 0.975 quantile, by degrees of freedom (1..10); beyond that 1.96 is within 5%
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
 

@@ -9,10 +9,15 @@ minimums and warnings):
   3. samples: blocks of calls_per_sample calls, until BOTH `min_total_s` of timed work AND
      `min_samples` samples (or the `max_total_s` cap, which then warns).
 The garbage collector is off inside every timed block and on between them (GC_POLICY, recorded
-in results.json config.timing.gc), as timeit and torch.utils.benchmark do. Calls timed one by
-one (time_each_call) follow the same warmup rule and GC policy. Samples are seconds per call
-(block time / calls_per_sample), kept raw (bench.engine.measurement.Measurement).
-The clock and `sync` are pluggable: a fake clock in tests; on a GPU `sync` ends each block.
+in results.json config.timing.gc), as timeit and torch.utils.benchmark do: a collection that
+happens to fall into one block is the collector's cost, not the callable's. Calls that must be
+timed one by one (time_each_call, the one per-call timer) follow the same warmup rule and GC policy.
+Each sample is stored as seconds per call (block time / calls_per_sample): the raw samples are
+kept, statistics are derived from them (bench.engine.measurement.Measurement).
+
+The clock and the `sync` hook are pluggable: tests drive calibration with a fake clock, and on a
+GPU `sync` is torch.cuda.synchronize (or an ORT io_binding's synchronize_outputs), called once at
+the end of each block, before the clock stops (note: a CPU-GPU sync point, outside the calls).
 """
 from __future__ import annotations
 
@@ -37,7 +42,6 @@ RESOLUTION_FACTOR = 1000       # a block shorter than 1000x the clock's resoluti
 MAX_CALLS_PER_SAMPLE = 1 << 24
 ROUNDS_BELOW = 10_000_000      # from here on a call takes ~10 ms: one instance (rounds cost seconds)
 GC_POLICY = "off inside timed blocks"  # the one policy of every timing loop (see the docstring)
-DRAW_WARMUP_S = 0.020  # a draw's core was just others': 1.03-1.05x after 5 ms, ~1% after 20 ms (results/gap)
 
 
 @dataclass(frozen=True)
@@ -85,12 +89,13 @@ class TimingConfig:
     def per_round(self, rounds: int) -> "TimingConfig":
         """The budget of one of `rounds` rounds: the timed work and the warmup time are shared
         (the runtime is loaded and warm; a fresh instance needs only its own first calls),
-        min_samples and warmup_calls each; at least DRAW_WARMUP_S of warmup."""
-        warmup_s = max(self.warmup_s / rounds, min(self.warmup_s, DRAW_WARMUP_S))
-        return replace(self, min_total_s=self.min_total_s / rounds, warmup_s=warmup_s)
+        min_samples and warmup_calls each."""
+        return replace(self, min_total_s=self.min_total_s / rounds, warmup_s=self.warmup_s / rounds)
+
 
 # BLOCK_RULE: a GIL-holding thread waits up to the 5 ms switch interval for a running caller,
-# so with 2 ms blocks its true 1.25x read as 1.03x, with 10 ms 1.22-1.25x (results/regressions)
+# but takes the GIL at once when the caller blocks between blocks: with 2 ms blocks its true
+# 1.25x read as 1.03x, with 10 ms blocks 1.22-1.25x (results/regressions).
 NO_WARMUP = TimingConfig(warmup_calls=0, warmup_s=0.0)  # the caller has just warmed the call up
 QUICK_TIMING = TimingConfig(warmup_calls=3, warmup_s=0.005, min_sample_s=0.005,
                             min_total_s=0.05, min_samples=2, max_total_s=1.0,
@@ -194,9 +199,8 @@ def measure(
 
     `block` overrides how a block of calls is timed (e.g. torch_timer); by default n calls run
     between two `clock` readings with `sync` before the clock stops. Minor page faults per call
-    are recorded in extra["minor_faults_per_call"]. With a `reference` (the companion), the
-    samples are min_samples blocks run back to back (FREE_RULE); then blocks that each hand over
-    to one reference block, paired for the ratio (extra["reference"], with their "workload_s").
+    are recorded in extra["minor_faults_per_call"]. `reference` (an InterleavedReference) times
+    one reference block right after every workload block; its record is extra["reference"].
     `calls` per block, when given, skips calibration (a later round of the same call: same cost).
     """
     block = block or loop_timer(fn, clock, sync)
@@ -204,9 +208,6 @@ def measure(
     n = calls if calls else calibrate(block, config.min_sample_s)[0]
 
     faults_before = minor_faults()
-    # FREE_RULE: with a reference the samples are blocks back to back, as a loop runs; those that
-    # take turns with the companion are for the ratio (a cold core after it: +18%, results/gap)
-    free = [block(n) / n for _ in range(config.min_samples)] if reference is not None else []
     samples: list[float] = []
     total = 0.0
     while True:
@@ -222,13 +223,12 @@ def measure(
 
     if resolution_s is None:
         resolution_s = clock_resolution_s(clock, tries=50) if clock is time.perf_counter else 0.0
-    published = free or samples
-    warnings = stability_warnings(published, n, config.min_samples, resolution_s)
-    info: dict[str, Any] = {"minor_faults_per_call": faults / (n * (len(samples) + len(free)))}
+    warnings = stability_warnings(samples, n, config.min_samples, resolution_s)
+    info: dict[str, Any] = {"minor_faults_per_call": faults / (n * len(samples))}
     info.update(extra or {})
     if reference is not None:
-        info["reference"] = {**reference.record(samples), "workload_s": list(samples)}
-    return Measurement(spec=spec, times_s=tuple(published), calls_per_sample=n, parity=parity,
+        info["reference"] = reference.record(samples)
+    return Measurement(spec=spec, times_s=tuple(samples), calls_per_sample=n, parity=parity,
                        warnings=tuple(warnings), extra=info)
 
 

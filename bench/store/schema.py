@@ -79,9 +79,6 @@ Format history:
       lockstep in a companion process (bench/engine/companion.py). Dimensionless; `compare`
       gates on draw_ratios when both files have usable ones of the same kind. Each draw's
       reference record gains `where: "companion process"`.
-    - with a companion, a draw's samples (and so its median and estimate_s) are min_samples
-      blocks run back to back; the blocks that took turns with the reference are each draw's
-      `paired_times_s` (method "..., blocks back to back"; earlier v3 files: their samples).
     - bytes_per_s and bandwidth_efficiency are of estimate_s (v2: of process 1's median); the
       "unstable" warning is of all the measurement's samples (v2: of its worst instance).
     Instruction counts (`bench --metric instructions`, issue 21; optional, v3 readers without
