@@ -126,7 +126,7 @@ def to_json(c: Comparison) -> dict[str, Any]:
         "new": {"path": c.new.path, "format": c.new.format, "revision": c.new.revision},
         "gate": {"metric": c.gate.metric, "field": "median", "threshold": c.gate.threshold,
                  "alpha": _num(c.gate.alpha),
-                 "host_alpha": _num(getattr(c.gate, "host_alpha", None) or getattr(c.gate, "alpha", None))},
+                 "host_alpha": _num(getattr(c.gate, "host_alpha", None) or c.gate.alpha)},
         "environment_differs": bool(c.env_diffs),
         "environment_diffs": [{"key": k, "base": b, "new": n} for k, b, n in c.env_diffs],
         "warnings": list(c.warnings),

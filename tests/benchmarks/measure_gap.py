@@ -20,7 +20,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -33,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.engine.allocator import ALLOCATOR_ENV  # noqa: E402
+from linreg.environment import cpu_model  # noqa: E402
 
 MODES = ["C", "A", "B", "R1", "R2", "R5"]  # --rewarm-ms replaces the R modes
 CASES = (("train_epoch", 40), ("inference", 1), ("inference", 1_000_000))
@@ -130,8 +130,7 @@ def main() -> int:
     load.append(os.getloadavg()[0])
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = cpu_model()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "gap.json").write_text(json.dumps({"cases": cases}) + "\n")
     lines = ["# What the step before a timed block adds to it", "",
