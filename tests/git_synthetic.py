@@ -4,7 +4,9 @@
   commit before it existed, and a commit whose bench cannot even import;
 - `linreg_repo`: this checkout's `linreg` package in 16 commits, one of which makes the model's
   forward do real extra work per call (a pure-Python loop, as the regress plug-in's `python`
-  effect does), so an interleaved comparison of two of its commits measures a real slowdown.
+  effect does), so an interleaved comparison of two of its commits measures a real slowdown;
+- `measuring_repo`: the same, with this checkout's whole measuring code (bench, export, linreg),
+  so each commit's own `bench` runs (history find --own-bench).
 """
 from __future__ import annotations
 
@@ -98,19 +100,26 @@ SLOW_FORWARD = '''
 '''
 
 
-def linreg_repo(path: Path, culprit: int, spin: int, commits: int = 16) -> tuple[Path, list[str]]:
-    """`commits` commits of this checkout's linreg; commit `culprit` (1..commits-1) slows the
-    model's forward by `spin` loop iterations per call; the others change a comment only."""
+def linreg_repo(path: Path, culprit: int, spin: int, commits: int = 16,
+                packages: tuple[str, ...] = ("linreg",)) -> tuple[Path, list[str]]:
+    """`commits` commits of this checkout's `packages`; commit `culprit` (1..commits-1) slows the
+    model's forward by `spin` loop iterations per call; the others change a note only."""
     repo = new_repo(path)
-    shutil.copytree(ROOT / "linreg", repo / "linreg",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for package in packages:
+        shutil.copytree(ROOT / package, repo / package,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     models = (repo / "linreg" / "models.py").read_text()
     plain = "\n    def forward(self, x: torch.Tensor) -> torch.Tensor:\n        return self.weights * x + self.bias\n"
     assert models.count(plain) == 1, "linreg/models.py changed: update SLOW_FORWARD"
-    hashes = [commit(repo, {}, "linreg, as this checkout has it")]
+    hashes = [commit(repo, {}, f"{', '.join(packages)}, as this checkout has it")]
     for i in range(1, commits):
         files = {"NOTES": f"commit {i}\n"}
         if i == culprit:
             files["linreg/models.py"] = models.replace(plain, SLOW_FORWARD.format(spin=spin))
         hashes.append(commit(repo, files, f"commit {i}" + (": the slowdown" if i == culprit else "")))
     return repo, hashes
+
+
+def measuring_repo(path: Path, culprit: int, spin: int, commits: int = 8) -> tuple[Path, list[str]]:
+    """linreg_repo with bench and export too: every commit can run its own `bench`."""
+    return linreg_repo(path, culprit, spin, commits, packages=("linreg", "export", "bench"))

@@ -4,6 +4,7 @@
     linreg-bench history DIR [--out SITE] [--regressions] [--export FORMAT [-o FILE|-]]
     linreg-bench history backfill DIR --commits A..B [--every K | --max N] [bench options]
     linreg-bench history find DIR --commits A..B --measurement KEY [--fail-on median:N%]
+    linreg-bench history find DIR --commits A..B --measurement KEY --own-bench [bench options]
 
 Exit codes: 0 fine; 1 with --regressions when the newest run of a machine carries a flagged
 slowdown, and for find when no commit is named (no step, or an inconclusive one); 2 bad input

@@ -11,6 +11,14 @@ ceil(log2(n)) steps for n commits. A step that is neither (beyond the threshold 
 significant, or an interval that straddles it) is inconclusive: it is measured once more with
 twice the rounds, and if it stays so the walk says so and stops with the range it has, instead of
 narrowing on noise. So does a commit that cannot run.
+
+That times both commits' linreg code under THIS tree's harness: a step the measuring code itself
+made (a new reference, a different published figure) is invisible to it, by design. `--own-bench`
+measures what the history stores instead: each commit's own `bench` run from its worktree, as
+backfill runs it, base then new in separate runs (again: new then base), judged by compare's gate
+on the two runs as the history's step detection judges them (asv's `find` runs each commit's own
+benchmarks too). Separate runs are noisier than interleaved blocks: it suits steps the size of
+the history's flagged ones, not 5% code changes.
 """
 from __future__ import annotations
 
@@ -26,7 +34,8 @@ from bench.compare.interleave import InterleaveConfig, measure_interleaved
 from bench.compare.interleave_driver import WORKLOADS
 from bench.compare.interleave_workers import base_worktree
 from bench.compare.significance import RatioStats
-from bench.history.commits import Commit
+from bench.history.backfill import MEASURED_CODE, CommitFailure, run_commit
+from bench.history.commits import Commit, has_file
 from linreg.errors import LinregError
 
 SLOWER, NOT_SLOWER, INCONCLUSIVE, FAILED = "slower", "not slower", "inconclusive", "failed"
@@ -90,6 +99,41 @@ def interleaved_steps(repo: Path, workload: str, config: InterleaveConfig,
         row = next((r for r in comparison.rows if r.key == key), None)
         if row is None:
             return StepResult(FAILED, None, "neither commit measured it")
+        return StepResult(classify(row.verdict, row.stats, gate), row.stats, row.note)
+    return step
+
+
+def history_key(key: str) -> str:
+    """A --measurement for --own-bench: any measurement's history key, phase/runtime/device/size."""
+    parts = key.split("/")
+    if len(parts) != 4 or not all(parts) or not parts[3].isdigit():
+        raise LinregError(f"--measurement {key!r}: --own-bench takes a history key, "
+                          "phase/runtime/device/size (train_epoch/eager/cpu/40)")
+    return match_key(*parts)
+
+
+def own_bench_steps(repo: Path, key: str, options: tuple[str, ...], checkpoint: Callable[[], Path],
+                    gate: MedianGate, order: tuple[int, int] = (0, 1),
+                    said: Callable[[str], None] = print) -> StepRunner:
+    """A step runner: each commit's own `bench OPTIONS` (backfill's run_commit) in `order`
+    (0 base, 1 new), the two runs judged by compare's gate; `checkpoint()` the model all time."""
+    def step(base: Commit, new: Commit) -> StepResult:
+        pair = (base, new)
+        docs: dict[int, dict] = {}
+        for i in order:
+            commit = pair[i]
+            if not has_file(repo, commit.sha, MEASURED_CODE):
+                return StepResult(FAILED, None, f"{commit.short} predates the measured code")
+            try:
+                docs[i], timing = run_commit(repo, commit, options, checkpoint())
+            except CommitFailure as failure:
+                return StepResult(FAILED, None, f"{commit.short}: {failure}")
+            said(f"  ran {commit.short}'s own bench in {timing['bench_s']:.0f} s")
+        comparison = compare_files(results_bench_file(docs[0], f"{base.short}, own bench"),
+                                   results_bench_file(docs[1], f"{new.short}, own bench"), gate)
+        row = next((r for r in comparison.rows if r.key == key), None)
+        if row is None:
+            return StepResult(FAILED, None, "neither commit's bench measured it")
         return StepResult(classify(row.verdict, row.stats, gate), row.stats, row.note)
     return step
 

@@ -2,6 +2,7 @@
 
     linreg-bench history backfill DIR --commits A..B [--every K | --max N] [bench options]
     linreg-bench history find DIR --commits A..B --measurement KEY [--fail-on median:N%]
+    linreg-bench history find DIR --commits A..B --measurement KEY --own-bench [bench options]
 
 Bench options (--quick, --runtimes ...) go to each commit's own `bench` as they are written: an
 old commit that no longer understands one fails with that as its reason (a failure record).
@@ -25,7 +26,8 @@ BENCH_OPTIONS: tuple[tuple[str, str | None], ...] = (
     ("--train-sizes", "+"), ("--threads", "+"), ("--processes", "?"), ("--devices", "+"),
     ("--isolation", "?"))
 WORKFLOW_OPTIONS = ("commits", "every", "max", "checkpoint", "measurement", "rounds", "block_s",
-                    "restart_every", "clock", "block_stat")
+                    "restart_every", "clock", "block_stat", "own_bench")
+INTERLEAVE_OPTIONS = ("--rounds", "--block-s", "--restart-every", "--clock", "--block-stat")
 FIND_ROUNDS, FIND_BLOCK_S = 10, 0.5  # compare --rev's defaults: each step as robust as its gate
 
 
@@ -50,7 +52,11 @@ def register(p: argparse.ArgumentParser) -> None:
                         "(p10: time lost to other jobs only adds, so it is left out)")
     g.add_argument("--restart-every", type=int, metavar="K",
                    help="find: a fresh worker pair every K rounds (default 2, as compare --rev)")
-    b = p.add_argument_group("backfill: options passed to each commit's `bench`")
+    g.add_argument("--own-bench", action="store_true",
+                   help="find: run each commit's own `bench` (the bench options below, as backfill "
+                        "does; base then new, separate runs) instead of both commits' linreg code "
+                        "interleaved under this tree's harness: finds steps the measuring code made")
+    b = p.add_argument_group("backfill and find --own-bench: options passed to each commit's `bench`")
     for option, nargs in BENCH_OPTIONS:
         dest = "bench_" + option[2:].replace("-", "_")
         if nargs is None:
@@ -82,13 +88,16 @@ def check_workflow_options(args: argparse.Namespace, command: str) -> None:
     """Each command takes only its own options: one `error:` line names a stray one."""
     own = {"backfill": {"--commits", "--every", "--max", "--checkpoint",
                         *(o for o, _ in BENCH_OPTIONS)},
-           "find": {"--commits", "--measurement", "--rounds", "--block-s", "--restart-every",
-                    "--clock", "--block-stat"}}.get(command, set())
+           "find": {"--commits", "--measurement", *INTERLEAVE_OPTIONS, "--own-bench"}
+           }.get(command, set())
+    if command == "find" and args.own_bench:  # its steps are bench runs, not interleaved blocks
+        own = {"--commits", "--measurement", "--own-bench", "--checkpoint", *(o for o, _ in BENCH_OPTIONS)}
     stray = [o for o in given_options(args) if o not in own]
     if command:
         stray += [f"--{n}" for n in ("out", "regressions", "export") if getattr(args, n)]
     if stray:
-        raise LinregError(f"{stray[0]} is not an option of history {command}" if command
+        mode = " find --own-bench" if command == "find" and args.own_bench else f" {command}"
+        raise LinregError(f"{stray[0]} is not an option of history{mode}" if command
                           else f"{stray[0]} goes with history backfill or history find")
 
 
@@ -116,6 +125,8 @@ def cmd_find(args: argparse.Namespace) -> int:
 
     if not args.measurement:
         raise LinregError("history find needs --measurement KEY")
+    if args.own_bench:
+        return _find_own_bench(args)
     workload = workload_of(args.measurement)
     gate = MedianGate.parse(args.fail_on, alpha=args.alpha)
     rounds = FIND_ROUNDS if args.rounds is None else args.rounds
@@ -131,6 +142,34 @@ def cmd_find(args: argparse.Namespace) -> int:
           f"(an inconclusive one again with {2 * rounds})")
     again = interleaved_steps(repo, workload, replace(config, rounds=2 * rounds), gate)
     return bisect(base, commits, interleaved_steps(repo, workload, config, gate), again=again)
+
+
+def _find_own_bench(args: argparse.Namespace) -> int:
+    """find --own-bench: every step two runs of the commits' own `bench`, judged by the gate."""
+    import tempfile
+
+    from bench.history.backfill import train_checkpoint
+    from bench.history.find import bisect, history_key, own_bench_steps
+
+    key = history_key(args.measurement)
+    gate = MedianGate.parse(args.fail_on, alpha=args.alpha)
+    if args.checkpoint is not None and not args.checkpoint.is_file():
+        raise LinregError(f"--checkpoint {args.checkpoint}: no such file")
+    _, repo, (base, listed) = _common(args, "find")
+    commits = [commit_info(repo, sha) for sha in listed]
+    options = bench_options(args)
+    print(f"find: {key}, {gate.label}; each step runs both commits' own `bench "
+          f"{' '.join(options)}`, base then new (an inconclusive one again, new then base)")
+    with tempfile.TemporaryDirectory(prefix="linreg-find-ckpt-") as scratch:
+        model: list[Path] = [args.checkpoint.resolve()] if args.checkpoint else []
+
+        def checkpoint() -> Path:  # trained by this tree once, on first use
+            if not model:
+                model.append(train_checkpoint(Path(scratch) / "train"))
+            return model[0]
+        step = own_bench_steps(repo, key, options, checkpoint, gate)
+        again = own_bench_steps(repo, key, options, checkpoint, gate, order=(1, 0))
+        return bisect(base, commits, step, again=again)
 
 
 def _common(args: argparse.Namespace, command: str) -> tuple[Path, Path, tuple]:
