@@ -61,15 +61,31 @@ def test_no_step_in_the_range_exits_1() -> None:
     assert lines[-1] == "find: no step beyond the threshold in the range"
 
 
-@pytest.mark.parametrize("outcome", [INCONCLUSIVE, FAILED])
-def test_an_undecided_step_stops_the_narrowing(outcome: str) -> None:
+def test_a_commit_that_cannot_run_stops_the_narrowing() -> None:
     line = _commits(16)
     log: list[tuple[int, int]] = []
     lines: list[str] = []
-    assert bisect(line[0], line[1:], _runner(11, log, {7: outcome}), lines.append) == 1
+    assert bisect(line[0], line[1:], _runner(11, log, {7: FAILED}), lines.append) == 1
     assert log == [(0, 15), (0, 7)]                            # nothing measured after it
-    assert f"not narrowing past an undecided step ({outcome})" in lines[-1]
+    assert "not narrowing past an undecided step (failed)" in lines[-1]
     assert "15 commits" in lines[-1]
+
+
+def test_an_undecided_middle_is_measured_from_the_other_side() -> None:
+    line = _commits(16)
+    log: list[tuple[int, int]] = []
+    lines: list[str] = []
+    # commit 7 stays inconclusive against 0; 15 against 7 is slower: the walk goes on above 7
+    assert bisect(line[0], line[1:], _runner(11, log, {7: INCONCLUSIVE}), lines.append) == 0
+    assert log[:3] == [(0, 15), (0, 7), (7, 15)]
+    assert lines[-3] == f"found: {line[11].sha} commit 11"
+    assert lines[-1] == (f"  undecided below it: {line[0].short}..{line[7].short} "
+                         "(a smaller step there is not ruled out)")
+    # the culprit below the undecided commit: 15 against 7 is not slower, and the walk stops
+    log = []
+    assert bisect(line[0], line[1:], _runner(5, log, {7: INCONCLUSIVE}), lines.append) == 1
+    assert log == [(0, 15), (0, 7), (7, 15)]
+    assert "not narrowing past an undecided step (inconclusive)" in lines[-1]
 
 
 def test_an_inconclusive_first_step_names_nothing() -> None:

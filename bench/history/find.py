@@ -144,25 +144,43 @@ def max_steps(n: int) -> int:
 
 
 def bisect(base: Commit, commits: list[Commit], step: StepRunner,
-           said: Callable[[str], None] = print, again: StepRunner | None = None) -> int:
+           said: Callable[[str], None] = print, again: StepRunner | None = None,
+           kind: str = "interleaved") -> int:
     """0 and the commit when one is named; 1 when none is (no step, or inconclusive).
 
     `again`: how an inconclusive step is measured a second time (more rounds) before the walk
-    gives up on it; a failed commit is not measured again."""
+    gives up on it; a failed commit is not measured again. A middle commit that stays
+    inconclusive against the good end is then measured from the other side: the bad end against
+    it. Slower there, the slowdown lies after it (at least in part) and the walk goes on above
+    it, saying that the part below stays undecided; otherwise it stops. `kind` names the steps
+    in what it prints ("interleaved", or "own-bench" for two runs of the commits' own bench)."""
     line = [base, *commits]
     said(f"find: {len(commits)} commits after {base.short} up to {commits[-1].short}; at most "
-         f"{max_steps(len(commits))} interleaved steps")
-    good, bad, steps = 0, len(line) - 1, 0
+         f"{max_steps(len(commits))} {kind} steps, if none is inconclusive")
+    good, bad, steps = 0, len(line) - 1, [0]
     last_slower: tuple[int, int, StepResult] | None = None
+    undecided: list[str] = []
+
+    def measured(lo: int, hi: int) -> StepResult:
+        steps[0] += 1
+        result = step(line[lo], line[hi])
+        said(_step_line(steps[0], result, line[lo], line[hi], hi - lo))
+        if result.outcome == INCONCLUSIVE and again is not None:
+            steps[0] += 1
+            result = again(line[lo], line[hi])
+            said(_step_line(steps[0], result, line[lo], line[hi], hi - lo) + " (measured again)")
+        return result
     while True:
         probe = bad if last_slower is None else (good + bad) // 2
-        steps += 1
-        result = step(line[good], line[probe])
-        said(_step_line(steps, result, line[good], line[probe], probe - good))
-        if result.outcome == INCONCLUSIVE and again is not None:
-            steps += 1
-            result = again(line[good], line[probe])
-            said(_step_line(steps, result, line[good], line[probe], probe - good) + " (measured again)")
+        result = measured(good, probe)
+        if result.outcome == INCONCLUSIVE and last_slower is not None:
+            above = measured(probe, bad)  # the other side of the undecided commit
+            if above.outcome == SLOWER:
+                undecided.append(f"{line[good].short}..{line[probe].short}")
+                good, last_slower = probe, (probe, bad, above)
+                if bad - good == 1:
+                    break
+                continue
         if result.outcome == SLOWER:
             bad, last_slower = probe, (good, probe, result)
         elif result.outcome == NOT_SLOWER and last_slower is not None:
@@ -178,11 +196,17 @@ def bisect(base: Commit, commits: list[Commit], step: StepRunner,
             return 1
         if bad - good == 1:
             break
-    found = line[bad]
-    s = last_slower[2]
+    return _found(line, bad, last_slower, undecided, steps[0], kind, said)
+
+
+def _found(line: list[Commit], bad: int, last_slower: tuple[int, int, StepResult], undecided: list[str],
+           steps: int, kind: str, said: Callable[[str], None]) -> int:
+    found, s = line[bad], last_slower[2]
     said(f"found: {found.sha} {found.subject}")
     said(f"  the step: {s.describe()}, measured {line[last_slower[0]].short} -> "
-         f"{line[last_slower[1]].short}; {steps} interleaved steps")
+         f"{line[last_slower[1]].short}; {steps} {kind} steps")
+    if undecided:
+        said(f"  undecided below it: {', '.join(undecided)} (a smaller step there is not ruled out)")
     return 0
 
 

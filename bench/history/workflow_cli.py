@@ -169,7 +169,7 @@ def _find_own_bench(args: argparse.Namespace) -> int:
             return model[0]
         step = own_bench_steps(repo, key, options, checkpoint, gate)
         again = own_bench_steps(repo, key, options, checkpoint, gate, order=(1, 0))
-        return bisect(base, commits, step, again=again)
+        return bisect(base, commits, step, again=again, kind="own-bench")
 
 
 def _common(args: argparse.Namespace, command: str) -> tuple[Path, Path, tuple]:
