@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from bench.engine.parity import failed_parity
+from bench.engine.ladder import LADDER_KEY
 from bench.engine.timing import TimingConfig
 from bench.runtimes.base import Artifacts
 from bench.engine.interrupt import interruption_reason, sigterm_interrupts
@@ -104,7 +105,9 @@ def bench(out: Path, config: SuiteConfig, artifacts: Artifacts,
             extra, partial = _run_sections(sections)
     _note(log, "writing results.json, results.csv, plots and report.md")
     with heartbeat(log):  # the plots take seconds on a busy machine: the log still hears
-        path = write_results(out, environment, run_config, floors, result.measurements, sections=extra)
+        ladder = {LADDER_KEY: result.ladder} if result.ladder else {}  # bench/engine/ladder.py
+        path = write_results(out, environment, run_config, floors, result.measurements,
+                             sections={**ladder, **(extra or {})})
         results = load_results(path)
         write_outputs(results, out)
     for line in interference_lines(result.interference):

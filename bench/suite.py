@@ -1,11 +1,10 @@
 """Orchestration: which measurements run, in what order, in which process.
 
-Order: floors first (their bandwidth judges every large-batch result), then the training
-variants, then the inference runtimes. Isolation "runtime" (the default) gives every runtime and
-training variant its own fresh worker process (bench.worker) with the allocator settings; "fork"
-forks it from a preloaded server (bench.forked); "none" runs all in this process (tests). Skips
-known up front (absent device, CUDA graphs on a CPU, torch.compile in --quick) are recorded here.
-"""
+Order: floors (their bandwidth judges every large-batch result) and the reference ladder, then
+the training variants, then the inference runtimes. Isolation "runtime" (default): a fresh worker
+process (bench.worker) per runtime and variant, with the allocator settings; "fork": forked from
+a preloaded server (bench.forked); "none": all in this process (tests). Known skips (absent
+device, CUDA graphs on a CPU, torch.compile in --quick) are recorded here."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
@@ -15,6 +14,7 @@ from typing import Any, Callable
 from bench.engine.combine import combine
 from bench.engine.devices import device_skip_reason, is_cuda
 from bench.engine.floors import COPY_BYTES, floors_by_size
+from bench.engine.ladder import ladder_rounds
 from bench.engine.interrupt import interruption_reason
 from bench.engine.measurement import Measurement, Spec
 from bench.engine.schedule import round_robin
@@ -151,6 +151,7 @@ class SuiteResult:
     interference: dict[str, Any] | None
     allocator: dict[str, str]          # the MALLOC_* settings the measuring processes ran with
     partial: str | None = None         # why the run stopped early (SIGINT/SIGTERM), if it did
+    ladder: dict[str, Any] | None = None  # the references on one scale (bench/engine/ladder.py)
 
 
 def _split_devices(
@@ -272,9 +273,7 @@ def run_suite(config: SuiteConfig, artifacts: Artifacts | None,
                                               shared=config.compile_skip_reason == QUICK_COMPILE_SKIP)
         except KeyboardInterrupt as exc:  # the timed measurements stand; the counts are partial
             partial = f"interrupted by {interruption_reason(exc)} while counting instructions"
-    if partial:
-        return SuiteResult(floors, measurements, interference, allocator, partial)
-    return SuiteResult(floors, measurements, interference, allocator)
+    return SuiteResult(floors, measurements, interference, allocator, partial, floor_run.get("ladder"))
 
 
 def _floors_and_probe(config: SuiteConfig, artifacts: Artifacts | None,
@@ -287,6 +286,7 @@ def _floors_and_probe(config: SuiteConfig, artifacts: Artifacts | None,
                  "copy_bytes": config.copy_bytes, "devices": list(config.devices),
                  "sizes": sorted({*config.batch_sizes, *config.train_sizes})}
     quick = config.compile_skip_reason == QUICK_COMPILE_SKIP
+    floor_job["ladder"] = ladder_rounds(quick) if config.reference and "cpu" in config.devices else 0
     record = partial_record(interference_record, config.interference or probe_off_reason(quick),
                             config.runtimes, config.threads[0], config.isolation, probe)
     try:

@@ -8,7 +8,7 @@ its MALLOC_* settings only at process start. pyperf does the same (its _worker.p
 Protocol (all JSON, one object per stdout line):
   job   (stdin):  {"task": "inference" | "training" | "floors" | "interference", ...}
   lines (stdout): {"measurement": Measurement.to_dict()} ... then
-                  {"done": true, "floors": {...}, "interference": {...}, "process": {...}}
+                  {"done": true, "floors": {...}, "ladder": {...}, "interference": {...}, "process": {...}}
                   or {"done": false, "error": "one line"}
 Anything else a library prints goes to stderr: stdout is reserved for the protocol.
 """
@@ -75,6 +75,10 @@ def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = No
 
         out["floors"] = measure_floors(threads, timing, job.get("copy_bytes", 400_000_000),
                                        job.get("devices", ()), job.get("sizes", ()))
+        if job.get("ladder"):  # the references on one scale (bench/engine/ladder.py)
+            from bench.engine.ladder import measure_ladder
+
+            out["ladder"] = measure_ladder(threads, timing, int(job["ladder"]))
         probe = job.get("interference")  # the ORT probe rides along: one worker start fewer
         if probe:
             out["interference"] = [probe_ort_interference(

@@ -14,6 +14,8 @@ Protocol, one text line each way (stdout is the companion's protocol channel; an
 library prints goes to stderr):
   worker -> companion: {"use": KIND, "threads": T, "timing": {...}}  <- {"calls": n}
                        "block"                                        <- {"s": seconds per call}
+                       {"ladder": [KIND, ...], "threads", "timing", "rounds"}
+                                                        <- {"times_s": {KIND: [s per call]}}
   EOF ends the companion.
 """
 from __future__ import annotations
@@ -77,6 +79,13 @@ class Companion:
         reply = self._ask(json.dumps({"use": kind, "threads": threads, "timing": timing}),
                           START_TIMEOUT_S)
         return int(reply["calls"]), reply.get("spacer_bytes")
+
+    def ladder(self, kinds: Sequence[str], threads: int, timing: dict[str, Any],
+               rounds: int) -> dict[str, list[float]]:
+        """Every kind built once, then `rounds` rounds of a block of each in turn (the companion's
+        _ladder; bench/engine/ladder.py): {kind: [seconds per call of each round's block]}."""
+        ask = {"ladder": list(kinds), "threads": threads, "timing": timing, "rounds": rounds}
+        return self._ask(json.dumps(ask), START_TIMEOUT_S)["times_s"]
 
     def block(self) -> tuple[float, int | None]:
         """(seconds per call of one reference block, timed in the companion now; the CPU it ran on)."""
@@ -230,8 +239,11 @@ def _serve(channel: IO[str], requests: IO[str]) -> None:
                 cpu = follow(worker)  # where the workload just ran: the same vCPU's state
                 with worker_stopped(worker):
                     reply: dict[str, Any] = {"s": block(calls) / calls, "cpu": cpu}
+            elif "ladder" in (ask := json.loads(line)):  # bench/engine/ladder.py
+                block = None  # its threads are the ladder's now: a "use" must come first
+                reply = {"times_s": _ladder([str(k) for k in ask["ladder"]], int(ask["threads"]),
+                                            TimingConfig(**ask["timing"]), int(ask["rounds"]))}
             else:
-                ask = json.loads(line)
                 torch.set_num_threads(int(ask["threads"]))
                 timing = TimingConfig(**ask["timing"])
                 block = fn = spacer = None  # the old buffers freed first, then a new layout
@@ -245,6 +257,31 @@ def _serve(channel: IO[str], requests: IO[str]) -> None:
             reply = {"error": f"{type(exc).__name__}: {exc}"[:300]}
         channel.write(json.dumps(reply) + "\n")
         channel.flush()
+
+
+def _ladder(kinds: list[str], threads: int, timing: Any, rounds: int) -> dict[str, list[float]]:
+    """Each kind built, warmed and calibrated once, then `rounds` rounds of one block of each
+    kind back to back (the order rotated each round): adjacent blocks, milliseconds apart, see
+    the same host state, so each round's ratio of two kinds is the kinds' own."""
+    import torch
+
+    from bench.engine.reference import reference_workload
+    from bench.engine.timing import calibrate, loop_timer, warm_up
+
+    built = {}
+    for kind in kinds:
+        torch.set_num_threads(1 if kind in SINGLE_THREADED else threads)
+        fn = reference_workload(kind)
+        timer = loop_timer(fn)
+        warm_up(fn, timing)
+        built[kind] = (timer, calibrate(timer, timing.min_sample_s * REFERENCE_BLOCK_SHARE)[0])
+    times: dict[str, list[float]] = {kind: [] for kind in kinds}
+    for r in range(rounds):
+        for kind in kinds[r % len(kinds):] + kinds[:r % len(kinds)]:
+            torch.set_num_threads(1 if kind in SINGLE_THREADED else threads)
+            timer, calls = built[kind]
+            times[kind].append(timer(calls) / calls)
+    return times
 
 
 def main() -> None:

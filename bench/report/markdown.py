@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.engine.ladder import LADDER_KEY
 from bench.engine.measurement import entry_runtime
 from bench.engine.units import format_duration, format_size
 from bench.report.answer import answer_lines
@@ -136,16 +137,16 @@ def _skipped_lines(entries: Entries, absent: list[str]) -> list[str]:
     return out + [""]
 
 
-def _answer_and_timing(raw: Entries, entries: Entries, floors: dict[str, Any]) -> list[str]:
+def _answer_and_timing(raw: Entries, entries: Entries, floors: dict[str, Any], ladder: Any = None) -> list[str]:
     """The answer first, then the timing tables; a run of several thread counts gets them once per
     count (speedups against eager at the same count), then the thread-scaling table."""
     groups = by_thread_count(raw)
     if len(groups) < 2:
-        return answer_lines(entries, floors) + _timing_lines(entries, floors)
+        return answer_lines(entries, floors, ladder) + _timing_lines(entries, floors)
     out: list[str] = []
     for threads, group in groups.items():
         out += [f"# At {threads} thread{'s' * (threads > 1)}", ""]
-        out += answer_lines(group, floors) + _timing_lines(group, floors)
+        out += answer_lines(group, floors, ladder) + _timing_lines(group, floors)
     return out + thread_scaling_lines(raw)
 
 
@@ -186,7 +187,8 @@ def render_report(results: dict[str, Any], plots: list[str] | None = None) -> st
     if results.get("partial"):
         out += [f"> **PARTIAL RUN** ({results.get('partial_reason', 'interrupted')}): only what"
                 " finished is here; not a baseline.", ""]
-    out += _answer_and_timing(results.get("measurements", []), entries, floors)
+    out += _answer_and_timing(results.get("measurements", []), entries, floors,
+                              results.get(LADDER_KEY))
     out += ["## How to read this", "", HOW_TO_READ]
     if parity_failed_entries(entries):  # otherwise the summary's one line says it
         out += _parity_lines(entries)

@@ -92,6 +92,11 @@ Format history:
       "instruction count failed: ..."). A repeats' spread over 0.5% adds a warning.
     config gains `metric` ("time" | "instructions") and `instruction_processes`. compare and
     history read the counts through bench/store/counts.py (untrusted: all or nothing).
+    The reference ladder (optional; readers without it ignore it): top-level
+    `reference_ladder` {threads, anchor ("dispatch"), rounds, times_s: {kind: [each round's
+    median block, s per call]}} (bench/engine/ladder.py): every reference kind timed in turn in
+    the floors' worker's companion. The report's answer ranks runtimes on host ratios put on one
+    scale by it; a missing or malformed ladder ranks them on estimate_s.
 """
 from __future__ import annotations
 

@@ -29,7 +29,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.report.answer import outcome  # noqa: E402  (after the path: this checkout's bench)
+from bench.engine.ladder import LADDER_KEY  # noqa: E402  (after the path: this checkout's bench)
+from bench.report.answer import outcome  # noqa: E402
 
 PUBLISHED_WITHIN = 0.10   # point 3: estimate_s within 10% of the run's raw median
 RAW_APART = 1.15          # point 4: judged where the runner-up's raw median is > 1.15x the fastest's
@@ -59,6 +60,7 @@ def groups(doc: dict[str, Any]) -> dict[tuple[str, str, int], list[dict[str, Any
 
 def winner_rows(docs: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
     per_run = [(name, groups(doc)) for name, doc in docs]
+    ladders = {name: doc.get(LADDER_KEY) for name, doc in docs}  # as the report ranks them
     keys = sorted(set.intersection(*(set(g) for _, g in per_run)))
     rows = []
     for key in keys:
@@ -66,7 +68,7 @@ def winner_rows(docs: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
         for name, g in per_run:
             ranked = sorted(g[key], key=lambda m: statistics.median(m["times_s"]))
             raws = [statistics.median(m["times_s"]) for m in ranked]
-            who, how = outcome(g[key])
+            who, how = outcome(g[key], ladders[name])
             row["runs"].append({"run": name, "named": list(who), "how": how,
                                 "lowest_raw": ranked[0]["runtime"], "raw_apart": raws[1] / raws[0]})
         judged = all(r["raw_apart"] > RAW_APART for r in row["runs"])
