@@ -8,7 +8,7 @@
    answers name one winner, the same one, and it is the runtime with the lower raw median.
 
     .venv/bin/python tests/benchmarks/check_truth.py RUN1/results.json RUN2/results.json \\
-        --record results/winners
+        --record results/winners [--notes NOTES.md]
 
 Writes RECORD/README.md (the command, commit, date, machine, load, the tables) and
 RECORD/check.json (every row). Exit 1 when a target is missed.
@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.engine.ladder import LADDER_KEY  # noqa: E402  (after the path: this checkout's bench)
-from bench.report.answer import outcome  # noqa: E402
+from bench.report.answer import HOST_NORMALISED, outcome  # noqa: E402
+from linreg.environment import cpu_model  # noqa: E402
 
 PUBLISHED_WITHIN = 0.10   # point 3: estimate_s within 10% of the run's raw median
 RAW_APART = 1.15          # point 4: judged where the runner-up's raw median is > 1.15x the fastest's
@@ -90,9 +91,9 @@ def render(args: argparse.Namespace, docs: list[tuple[str, dict[str, Any]]],
     lines = ["# Are the published numbers true? (issue 20, points 3 and 4)", "",
              "Written by `tests/benchmarks/check_truth.py`; do not edit by hand.", "",
              f"- command: `python tests/benchmarks/check_truth.py {' '.join(map(str, args.results))}"
-             f" --record {args.record}`",
+             f" --record {args.record}" + (f" --notes {args.notes}" if args.notes else "") + "`",
              f"- checker commit: `{git_commit()}`; written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
-             f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}"]
+             f"- machine: {cpu_model()}, {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}"]
     for name, doc in docs:
         env = doc.get("environment") or {}
         lines.append(f"- `{name}`: created {doc.get('created_utc')}, commit "
@@ -110,14 +111,18 @@ def render(args: argparse.Namespace, docs: list[tuple[str, dict[str, Any]]],
     lines += ["## The winner, twice", "",
               f"Judged where every run's runner-up has a raw median > {RAW_APART}x the fastest's: "
               f"{sum(r['ok'] for r in judged)} of {len(judged)} sizes name the same one winner, the "
-              "runtime with the lower raw median. All sizes:", "",
+              "runtime with the lower raw median. All sizes (hn: the winner was named on "
+              "host-normalised times, bench/report/answer.py):", "",
               "| phase/device/size | " + " | ".join(f"{n}: named (lowest raw, runner-up raw / fastest raw)"
                                                      for n, _ in docs) + " | judged | ok |",
               "|---|" + "---|" * len(docs) + "---|---|"]
     for r in win:
-        cells = [f"{', '.join(x['named'])} ({x['lowest_raw']}, {x['raw_apart']:.2f}x)" for x in r["runs"]]
+        cells = [f"{', '.join(x['named'])} ({x['lowest_raw']}, {x['raw_apart']:.2f}x)"
+                 + (" hn" if HOST_NORMALISED in x["how"] else "") for x in r["runs"]]
         lines.append(f"| {r['at']} | " + " | ".join(cells) + f" | {'yes' if r['judged'] else 'no'} | "
                      + ("yes" if r["ok"] else "**no**") + " |")
+    if args.notes:
+        lines += ["", args.notes.read_text().rstrip()]
     return lines + [""]
 
 
@@ -125,6 +130,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("results", type=Path, nargs="+", help="results.json of runs made back to back")
     p.add_argument("--record", type=Path, help="write README.md and check.json into this folder")
+    p.add_argument("--notes", type=Path, help="a Markdown file appended to the record as it is")
     args = p.parse_args()
     docs = [(str(path.parent.name), json.loads(path.read_text())) for path in args.results]
     pub = [r for name, doc in docs for r in published_rows(name, doc)]
