@@ -87,3 +87,23 @@ def test_the_answer_says_which_figure_ranked_the_runtimes() -> None:
     assert "**onnxruntime** is fastest" in text and "host-normalised" in text
     assert "`inference/onnxruntime/cpu/1`: 8.60 µs" in text  # the times shown stay measured times
     assert not math.isnan(float(text.split("fastest, ")[1].split("x")[0]))
+
+
+def test_a_strangers_ladder_never_crashes_the_answer() -> None:
+    """ladder_scales and the ranking read results files from anyone: any JSON value in the
+    ladder (or in an entry's host block) ranks or falls back, never raises."""
+    from hypothesis import given, strategies as st
+
+    from tests.test_fuzz import json_values
+
+    @given(ladder=st.one_of(json_values, st.fixed_dictionaries(
+               {"anchor": json_values, "threads": json_values,
+                "times_s": st.dictionaries(st.sampled_from(["dispatch", "ort", "x"]), json_values)})),
+           host=json_values)
+    def check(ladder, host) -> None:
+        scales = ladder_scales(ladder)
+        assert all(isinstance(v, tuple) and len(v) == 3 for v in scales.values())
+        odd = {**ORT, "estimate": {**ORT["estimate"], "host": host}}
+        who, _ = outcome([EAGER, odd, MODE], ladder)
+        assert who and set(who) <= {"eager", "onnxruntime", "inference_mode"}
+    check()

@@ -51,7 +51,8 @@ def ladder_scales(ladder: Any) -> dict[str, tuple[float, float, float]]:
     missing or malformed ladder (an older file, a stranger's: the answer then compares times)."""
     if not isinstance(ladder, dict) or not isinstance(ladder.get("times_s"), dict):
         return {}
-    anchor = ladder["times_s"].get(ladder.get("anchor", ANCHOR))
+    name = ladder.get("anchor", ANCHOR)
+    anchor = ladder["times_s"].get(name) if isinstance(name, str) else None
     if not _times(anchor):
         return {}
     scales = {}

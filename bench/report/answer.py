@@ -52,9 +52,12 @@ def host_value(e: Entry, scales: Scales, ladder_threads: Any) -> tuple[str, floa
     reference the ladder put on its scale at the entry's threads; else None."""
     from bench.engine.companion import SINGLE_THREADED
 
-    host = (e.get("estimate") or {}).get("host") or {}
+    est = e.get("estimate")
+    host = est.get("host") if isinstance(est, dict) else None
+    if not isinstance(host, dict):
+        return None
     kind, ratio, interval = host.get("reference"), host.get("ratio"), host.get("interval")
-    if host.get("usable") is not True or kind not in scales or not _positive(ratio) \
+    if host.get("usable") is not True or not isinstance(kind, str) or kind not in scales or not _positive(ratio) \
             or not (isinstance(interval, list) and len(interval) == 2 and all(map(_positive, interval))):
         return None
     if kind not in SINGLE_THREADED and e.get("threads") != ladder_threads:
