@@ -2,7 +2,8 @@
 
 Fast: on the fake-bench repository (tests/git_synthetic.py), the plumbing: a commit before the
 measured code and a commit whose bench cannot import stop the walk with their reason, two
-commits whose runs are the same are "not slower", and the options each mode takes. Slow: a
+commits whose runs are the same are "not slower" in both orders, two pairs that disagree make
+an inconclusive step, and the options each mode takes. Slow: a
 repository carrying this checkout's whole measuring code, one commit of which makes the model's
 forward really slower; find --own-bench names it from real runs of each commit's bench."""
 from __future__ import annotations
@@ -34,8 +35,8 @@ def test_runs_that_measured_the_same_are_not_a_step(tmp_path: Path,
     assert _find(tmp_path, repo, f"{hashes[2]}..{hashes[4]}", "--quick") == 1
     out = capsys.readouterr().out
     assert "own `bench --quick`" in out
-    assert out.count("s own bench in") == 2          # one run of each end, nothing more
-    assert "1.000x" in out and "not slower" in out
+    assert out.count("s own bench in") == 4          # each end twice: both orders, nothing more
+    assert "base first 1.000x" in out and "new first 1.000x" in out and "not slower" in out
     assert "find: no step beyond the threshold in the range" in out
 
 
@@ -49,6 +50,23 @@ def test_a_commit_that_cannot_run_names_why_and_names_no_commit(
     assert _find(tmp_path, repo, f"{hashes[ends[0]]}..{hashes[ends[1]]}") == 1
     out = capsys.readouterr().out
     assert "failed (" in out and reason in out and "found:" not in out
+
+
+def test_two_pairs_that_disagree_are_inconclusive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.history.find as find
+    from bench.compare.gate import MedianGate
+    from bench.history.commits import commit_info
+
+    repo, hashes = fake_bench_repo(tmp_path / "repo")
+    base, new = commit_info(repo, hashes[2]), commit_info(repo, hashes[4])
+    verdicts = iter([find.SLOWER, find.NOT_SLOWER])  # the gate's verdict on each pair, in turn
+    monkeypatch.setattr(find, "classify", lambda *args: next(verdicts))
+    step = find.own_bench_steps(repo, KEY, (), lambda: tmp_path / "model.pth", MedianGate(0.10),
+                                said=lambda line: None)
+    result = step(base, new)
+    assert result.outcome == find.INCONCLUSIVE
+    assert "base first 1.000x" in result.note and ": slower" in result.note
+    assert "new first 1.000x" in result.note and ": not slower" in result.note
 
 
 def test_each_mode_takes_its_own_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -67,20 +85,20 @@ def test_each_mode_takes_its_own_options(tmp_path: Path, capsys: pytest.CaptureF
 @pytest.mark.slow
 def test_own_bench_names_the_commit_that_made_the_model_slower(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """8 commits of this checkout's measuring code; commit 5 adds ~20 us of interpreter work to
-    every ~7 us forward call (about 3x, as the interleaved test's); each step is two real `bench`
-    runs of one runtime at batch 1, and find names commit 5 in at most four steps."""
+    """5 commits of this checkout's measuring code; commit 3 adds ~20 us of interpreter work to
+    every ~7 us forward call (about 3x, as the interleaved test's). Each step is two pairs of
+    real `bench` runs (one runtime at batch 1, 18 draws each), and find names commit 3 in at
+    most three steps (12 runs: ten minutes here)."""
     from bench.history.store import open_store
     from tests.git_synthetic import measuring_repo
 
-    repo, hashes = measuring_repo(tmp_path / "repo", culprit=5, spin=800)
+    repo, hashes = measuring_repo(tmp_path / "repo", culprit=3, spin=800, commits=5)
     store = open_store(tmp_path / "store", create=True)
     code = main(["history", "find", str(store), "--commits", f"{hashes[0]}..{hashes[-1]}",
-                 "--repo", str(repo), "--measurement", KEY, "--own-bench", "--quick",
-                 "--runtimes", "eager", "--variants", "eager", "--batch-sizes", "1",
-                 "--train-sizes", "40"])
+                 "--repo", str(repo), "--measurement", KEY, "--own-bench", "--runtimes", "eager",
+                 "--variants", "eager", "--batch-sizes", "1", "--train-sizes", "40"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert f"found: {hashes[5]} commit 5: the slowdown" in out
+    assert f"found: {hashes[3]} commit 3: the slowdown" in out
     steps = [line for line in out.splitlines() if line.startswith("step ")]
-    assert len(steps) <= 4 and out.count("s own bench in") == 2 * len(steps)
+    assert len(steps) <= 3 and out.count("s own bench in") == 4 * len(steps)

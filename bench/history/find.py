@@ -15,10 +15,10 @@ narrowing on noise. So does a commit that cannot run.
 That times both commits' linreg code under THIS tree's harness: a step the measuring code itself
 made (a new reference, a different published figure) is invisible to it, by design. `--own-bench`
 measures what the history stores instead: each commit's own `bench` run from its worktree, as
-backfill runs it, base then new in separate runs (again: new then base), judged by compare's gate
-on the two runs as the history's step detection judges them (asv's `find` runs each commit's own
-benchmarks too). Separate runs are noisier than interleaved blocks: it suits steps the size of
-the history's flagged ones, not 5% code changes.
+backfill runs it, in two pairs of separate runs (base then new, new then base), each judged by
+compare's gate as the history's step detection judges two runs, the step decided only where
+both agree (asv's `find` runs each commit's own benchmarks too). Separate runs are noisier than
+interleaved blocks: it suits steps the size of the history's flagged ones, not 5% code changes.
 """
 from __future__ import annotations
 
@@ -113,15 +113,20 @@ def history_key(key: str) -> str:
 
 
 def own_bench_steps(repo: Path, key: str, options: tuple[str, ...], checkpoint: Callable[[], Path],
-                    gate: MedianGate, order: tuple[int, int] = (0, 1),
-                    said: Callable[[str], None] = print) -> StepRunner:
-    """A step runner: each commit's own `bench OPTIONS` (backfill's run_commit) in `order`
-    (0 base, 1 new), the two runs judged by compare's gate; `checkpoint()` the model all time."""
-    def step(base: Commit, new: Commit) -> StepResult:
-        pair = (base, new)
+                    gate: MedianGate, said: Callable[[str], None] = print) -> StepRunner:
+    """A step runner: each commit's own `bench OPTIONS` (backfill's run_commit), run in both
+    orders, base then new and new then base; each pair judged by compare's gate, and the step
+    decided only where the two pairs agree. `checkpoint()`: the model all of them time.
+
+    One pair is not enough: compare's interval treats a run's draws as independent, and on a
+    host whose slow phases last tens of seconds they share the run's phase. Across the
+    companion's commit (where compare falls back to the draws' medians) one pair read a 1.45x
+    step as 0.814x [0.700, 1.045], "not slower", and a walk narrowed to a range without it."""
+    def pair(base: Commit, new: Commit, order: tuple[int, int]) -> StepResult:
+        ends = (base, new)
         docs: dict[int, dict] = {}
         for i in order:
-            commit = pair[i]
+            commit = ends[i]
             if not has_file(repo, commit.sha, MEASURED_CODE):
                 return StepResult(FAILED, None, f"{commit.short} predates the measured code")
             try:
@@ -134,7 +139,16 @@ def own_bench_steps(repo: Path, key: str, options: tuple[str, ...], checkpoint: 
         row = next((r for r in comparison.rows if r.key == key), None)
         if row is None:
             return StepResult(FAILED, None, "neither commit's bench measured it")
-        return StepResult(classify(row.verdict, row.stats, gate), row.stats, row.note)
+        return StepResult(classify(row.verdict, row.stats, gate), row.stats)
+
+    def step(base: Commit, new: Commit) -> StepResult:
+        first = pair(base, new, (0, 1))
+        if first.outcome == FAILED:
+            return first
+        second = pair(base, new, (1, 0))
+        both = f"base first {first.describe()}; new first {second.describe()}"
+        agreed = first.outcome if first.outcome == second.outcome else INCONCLUSIVE
+        return StepResult(agreed, None, both)
     return step
 
 
@@ -153,7 +167,7 @@ def bisect(base: Commit, commits: list[Commit], step: StepRunner,
     inconclusive against the good end is then measured from the other side: the bad end against
     it. Slower there, the slowdown lies after it (at least in part) and the walk goes on above
     it, saying that the part below stays undecided; otherwise it stops. `kind` names the steps
-    in what it prints ("interleaved", or "own-bench" for two runs of the commits' own bench)."""
+    in what it prints ("interleaved", or "own-bench": runs of the commits' own bench)."""
     line = [base, *commits]
     said(f"find: {len(commits)} commits after {base.short} up to {commits[-1].short}; at most "
          f"{max_steps(len(commits))} {kind} steps, if none is inconclusive")

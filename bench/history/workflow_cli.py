@@ -159,7 +159,7 @@ def _find_own_bench(args: argparse.Namespace) -> int:
     commits = [commit_info(repo, sha) for sha in listed]
     options = bench_options(args)
     print(f"find: {key}, {gate.label}; each step runs both commits' own `bench "
-          f"{' '.join(options)}`, base then new (an inconclusive one again, new then base)")
+          f"{' '.join(options)}` in both orders and is decided where the two pairs agree")
     with tempfile.TemporaryDirectory(prefix="linreg-find-ckpt-") as scratch:
         model: list[Path] = [args.checkpoint.resolve()] if args.checkpoint else []
 
@@ -167,9 +167,8 @@ def _find_own_bench(args: argparse.Namespace) -> int:
             if not model:
                 model.append(train_checkpoint(Path(scratch) / "train"))
             return model[0]
-        step = own_bench_steps(repo, key, options, checkpoint, gate)
-        again = own_bench_steps(repo, key, options, checkpoint, gate, order=(1, 0))
-        return bisect(base, commits, step, again=again, kind="own-bench")
+        return bisect(base, commits, own_bench_steps(repo, key, options, checkpoint, gate),
+                      kind="own-bench")
 
 
 def _common(args: argparse.Namespace, command: str) -> tuple[Path, Path, tuple]:
