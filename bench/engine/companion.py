@@ -226,8 +226,7 @@ def _serve(channel: IO[str], requests: IO[str]) -> None:
     import torch
 
     from bench.engine.layout import layout_spacer
-    from bench.engine.reference import reference_workload
-    from bench.engine.timing import TimingConfig, calibrate, loop_timer, warm_up
+    from bench.engine.timing import TimingConfig
 
     block, calls = None, 0
     for line in requests:
@@ -246,17 +245,25 @@ def _serve(channel: IO[str], requests: IO[str]) -> None:
             else:
                 torch.set_num_threads(int(ask["threads"]))
                 timing = TimingConfig(**ask["timing"])
-                block = fn = spacer = None  # the old buffers freed first, then a new layout
+                block = spacer = None  # the old buffers freed first, then a new layout
                 spacer = layout_spacer()
-                fn = reference_workload(str(ask["use"]))
-                block = loop_timer(fn)
-                warm_up(fn, timing)
-                calls, _ = calibrate(block, timing.min_sample_s * REFERENCE_BLOCK_SHARE)
+                block, calls = _built(str(ask["use"]), timing)
                 reply = {"calls": calls, "spacer_bytes": spacer.numel() * spacer.element_size()}
         except Exception as exc:  # noqa: BLE001 - the worker decides; one line back
             reply = {"error": f"{type(exc).__name__}: {exc}"[:300]}
         channel.write(json.dumps(reply) + "\n")
         channel.flush()
+
+
+def _built(kind: str, timing: Any) -> tuple[Any, int]:
+    """Reference `kind` built, warmed and calibrated: (its block timer, calls per block)."""
+    from bench.engine.reference import reference_workload
+    from bench.engine.timing import calibrate, loop_timer, warm_up
+
+    fn = reference_workload(kind)
+    timer = loop_timer(fn)
+    warm_up(fn, timing)
+    return timer, calibrate(timer, timing.min_sample_s * REFERENCE_BLOCK_SHARE)[0]
 
 
 def _ladder(kinds: list[str], threads: int, timing: Any, rounds: int) -> dict[str, list[float]]:
@@ -265,16 +272,10 @@ def _ladder(kinds: list[str], threads: int, timing: Any, rounds: int) -> dict[st
     the same host state, so each round's ratio of two kinds is the kinds' own."""
     import torch
 
-    from bench.engine.reference import reference_workload
-    from bench.engine.timing import calibrate, loop_timer, warm_up
-
     built = {}
     for kind in kinds:
         torch.set_num_threads(1 if kind in SINGLE_THREADED else threads)
-        fn = reference_workload(kind)
-        timer = loop_timer(fn)
-        warm_up(fn, timing)
-        built[kind] = (timer, calibrate(timer, timing.min_sample_s * REFERENCE_BLOCK_SHARE)[0])
+        built[kind] = _built(kind, timing)
     times: dict[str, list[float]] = {kind: [] for kind in kinds}
     for r in range(rounds):
         for kind in kinds[r % len(kinds):] + kinds[:r % len(kinds)]:
