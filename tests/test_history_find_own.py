@@ -2,8 +2,9 @@
 
 Fast: on the fake-bench repository (tests/git_synthetic.py), the plumbing: a commit before the
 measured code and a commit whose bench cannot import stop the walk with their reason, two
-commits whose runs are the same are "not slower" in both orders, two pairs that disagree make
-an inconclusive step, and the options each mode takes. Slow: a
+commits whose runs are the same are "not slower" after two pairs, and the options each mode
+takes; the step's sequence of runs (alternating pairs, stopping when decided, at most --pairs)
+on scripted figures. Slow: a
 repository carrying this checkout's whole measuring code, one commit of which makes the model's
 forward really slower; find --own-bench names it from real runs of each commit's bench."""
 from __future__ import annotations
@@ -35,8 +36,8 @@ def test_runs_that_measured_the_same_are_not_a_step(tmp_path: Path,
     assert _find(tmp_path, repo, f"{hashes[2]}..{hashes[4]}", "--quick") == 1
     out = capsys.readouterr().out
     assert "own `bench --quick`" in out
-    assert out.count("s own bench in") == 4          # each end twice: both orders, nothing more
-    assert "base first 1.000x" in out and "new first 1.000x" in out and "not slower" in out
+    assert out.count("s own bench in") == 4          # two pairs decide it: nothing more
+    assert "1.000x [1.000, 1.000] p=1 (2 pairs of runs, Welch's t): not slower" in out
     assert "find: no step beyond the threshold in the range" in out
 
 
@@ -52,21 +53,50 @@ def test_a_commit_that_cannot_run_names_why_and_names_no_commit(
     assert "failed (" in out and reason in out and "found:" not in out
 
 
-def test_two_pairs_that_disagree_are_inconclusive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _scripted(figures: dict[str, list[float]], ran: list[str]):
+    """measure(commit) for paired_runs: the next scripted figure of that commit, logged."""
+    def measure(commit):
+        ran.append(commit.short)
+        return figures[commit.short].pop(0), ""
+    return measure
+
+
+def _ends() -> tuple:
+    from bench.history.commits import Commit
+    return (Commit("a" * 40, "2026-12-07T00:00:00+00:00", (), "base", 1),
+            Commit("b" * 40, "2026-12-07T00:00:01+00:00", ("a" * 40,), "new", 2))
+
+
+@pytest.mark.parametrize("base_us, new_us, runs, outcome", [
+    ([100, 102, 99, 101], [150, 149, 152, 151], 4, "slower"),          # decided after 2 pairs
+    ([100, 102, 99, 101], [101, 100, 102, 99], 4, "not slower"),
+    ([100, 130, 90, 120, 95, 125, 100, 110], [115, 100, 140, 105, 120, 98, 111, 130], 8,
+     "inconclusive"),                                                   # still open after 4 pairs
+])
+def test_a_step_runs_alternating_pairs_until_decided(base_us: list[float], new_us: list[float],
+                                                     runs: int, outcome: str) -> None:
     import bench.history.find as find
     from bench.compare.gate import MedianGate
-    from bench.history.commits import commit_info
 
-    repo, hashes = fake_bench_repo(tmp_path / "repo")
-    base, new = commit_info(repo, hashes[2]), commit_info(repo, hashes[4])
-    verdicts = iter([find.SLOWER, find.NOT_SLOWER])  # the gate's verdict on each pair, in turn
-    monkeypatch.setattr(find, "classify", lambda *args: next(verdicts))
-    step = find.own_bench_steps(repo, KEY, (), lambda: tmp_path / "model.pth", MedianGate(0.10),
-                                said=lambda line: None)
-    result = step(base, new)
-    assert result.outcome == find.INCONCLUSIVE
-    assert "base first 1.000x" in result.note and ": slower" in result.note
-    assert "new first 1.000x" in result.note and ": not slower" in result.note
+    base, new = _ends()
+    ran: list[str] = []
+    figures = {"aaaaaaaaaa": [v * 1e-6 for v in base_us], "bbbbbbbbbb": [v * 1e-6 for v in new_us]}
+    result = find.paired_runs(_scripted(figures, ran), MedianGate(0.10))(base, new)
+    assert result.outcome == outcome
+    assert ran == ["aaaaaaaaaa", "bbbbbbbbbb", "bbbbbbbbbb", "aaaaaaaaaa",
+                   "aaaaaaaaaa", "bbbbbbbbbb", "bbbbbbbbbb", "aaaaaaaaaa"][:runs]
+    assert result.stats is not None and result.stats.n_base == result.stats.n_new == runs // 2
+    assert f"{runs // 2} pairs of runs, Welch's t" in result.describe()
+
+
+def test_a_run_without_a_figure_fails_the_step_with_its_reason() -> None:
+    import bench.history.find as find
+    from bench.compare.gate import MedianGate
+
+    base, new = _ends()
+    answers = iter([(1e-4, ""), (None, "bbbbbbbbbb: no results.json written")])
+    result = find.paired_runs(lambda c: next(answers), MedianGate(0.10))(base, new)
+    assert result.outcome == find.FAILED and result.note == "bbbbbbbbbb: no results.json written"
 
 
 def test_each_mode_takes_its_own_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -80,6 +110,8 @@ def test_each_mode_takes_its_own_options(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["history", "find", str(tmp_path / "store"), "--commits", spec, "--repo", str(repo),
                  "--measurement", "infer_eager_1", "--own-bench"]) == 2
     one_error_line(capsys, "--own-bench takes a history key")
+    assert _find(tmp_path, repo, spec, "--pairs", "1") == 2
+    one_error_line(capsys, "--pairs 1: a step needs at least 2 pairs of runs")
 
 
 @pytest.mark.slow

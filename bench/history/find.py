@@ -15,10 +15,11 @@ narrowing on noise. So does a commit that cannot run.
 That times both commits' linreg code under THIS tree's harness: a step the measuring code itself
 made (a new reference, a different published figure) is invisible to it, by design. `--own-bench`
 measures what the history stores instead: each commit's own `bench` run from its worktree, as
-backfill runs it, in two pairs of separate runs (base then new, new then base), each judged by
-compare's gate as the history's step detection judges two runs, the step decided only where
-both agree (asv's `find` runs each commit's own benchmarks too). Separate runs are noisier than
-interleaved blocks: it suits steps the size of the history's flagged ones, not 5% code changes.
+backfill runs it (asv's `find` runs each commit's own benchmarks too). Its unit is the run: one
+figure per run (its median of draw medians), runs of the two commits in alternating pairs (base
+new, new base, ...), and Welch's t on their logs after 2, 3 and 4 pairs, stopping when decided.
+Separate runs are noisier than interleaved blocks: it suits steps the size of the history's
+flagged ones, not 5% code changes.
 """
 from __future__ import annotations
 
@@ -27,18 +28,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from bench.compare.comparison import compare_files
 from bench.compare.files import match_key, results_bench_file
 from bench.compare.gate import MedianGate, Verdict
 from bench.compare.interleave import InterleaveConfig, measure_interleaved
 from bench.compare.interleave_driver import WORKLOADS
 from bench.compare.interleave_workers import base_worktree
+from bench.compare.runs import welch_log_ratio
 from bench.compare.significance import RatioStats
 from bench.history.backfill import MEASURED_CODE, CommitFailure, run_commit
 from bench.history.commits import Commit, has_file
 from linreg.errors import LinregError
 
 SLOWER, NOT_SLOWER, INCONCLUSIVE, FAILED = "slower", "not slower", "inconclusive", "failed"
+RUNS_ALPHA, MAX_PAIRS = 0.05, 4  # own-bench: runs are few, so pyperf's level; 2 to 4 pairs a step
 NOT_RUN = (Verdict.FAILED_IN_NEW, Verdict.LOST, Verdict.PARITY_FAILED, Verdict.SKIPPED,
            Verdict.ONLY_IN_BASE, Verdict.ONLY_IN_NEW)
 
@@ -54,7 +59,8 @@ class StepResult:
             return f"{self.outcome}" + (f" ({self.note})" if self.note else "")
         s = self.stats
         p = f" p={s.p_value:.2g}" if math.isfinite(s.p_value) else ""
-        return f"{s.ratio:.3f}x [{s.ci_low:.3f}, {s.ci_high:.3f}]{p}: {self.outcome}"
+        how = f" ({self.note})" if self.note else ""
+        return f"{s.ratio:.3f}x [{s.ci_low:.3f}, {s.ci_high:.3f}]{p}{how}: {self.outcome}"
 
 
 StepRunner = Callable[[Commit, Commit], StepResult]
@@ -112,44 +118,79 @@ def history_key(key: str) -> str:
     return match_key(*parts)
 
 
-def own_bench_steps(repo: Path, key: str, options: tuple[str, ...], checkpoint: Callable[[], Path],
-                    gate: MedianGate, said: Callable[[str], None] = print) -> StepRunner:
-    """A step runner: each commit's own `bench OPTIONS` (backfill's run_commit), run in both
-    orders, base then new and new then base; each pair judged by compare's gate, and the step
-    decided only where the two pairs agree. `checkpoint()`: the model all of them time.
+def run_figure(doc: dict, key: str, name: str) -> tuple[float | None, str]:
+    """(figure, "") or (None, why): one run's figure for KEY, its median of draw medians (what
+    the run measured; its samples' median in a file that keeps no draws)."""
+    entry = results_bench_file(doc, name).entries.get(key)
+    if entry is None:
+        return None, f"{name} did not measure it"
+    if entry.skip_reason or entry.parity_passed is False:
+        return None, f"{name}: {entry.skip_reason or 'parity failed'}"
+    figure = float(np.median(entry.draws_s)) if entry.draws_s else entry.median_s
+    return (figure, "") if math.isfinite(figure) and figure > 0 else (None, f"{name}: no time")
 
-    One pair is not enough: compare's interval treats a run's draws as independent, and on a
-    host whose slow phases last tens of seconds they share the run's phase. Across the
-    companion's commit (where compare falls back to the draws' medians) one pair read a 1.45x
-    step as 0.814x [0.700, 1.045], "not slower", and a walk narrowed to a range without it."""
-    def pair(base: Commit, new: Commit, order: tuple[int, int]) -> StepResult:
-        ends = (base, new)
-        docs: dict[int, dict] = {}
-        for i in order:
-            commit = ends[i]
-            if not has_file(repo, commit.sha, MEASURED_CODE):
-                return StepResult(FAILED, None, f"{commit.short} predates the measured code")
-            try:
-                docs[i], timing = run_commit(repo, commit, options, checkpoint())
-            except CommitFailure as failure:
-                return StepResult(FAILED, None, f"{commit.short}: {failure}")
-            said(f"  ran {commit.short}'s own bench in {timing['bench_s']:.0f} s")
-        comparison = compare_files(results_bench_file(docs[0], f"{base.short}, own bench"),
-                                   results_bench_file(docs[1], f"{new.short}, own bench"), gate)
-        row = next((r for r in comparison.rows if r.key == key), None)
-        if row is None:
-            return StepResult(FAILED, None, "neither commit's bench measured it")
-        return StepResult(classify(row.verdict, row.stats, gate), row.stats)
 
+def runs_outcome(stats: RatioStats, gate: MedianGate, alpha: float) -> str:
+    """Slower: beyond the threshold and significant over runs; not slower: the whole interval
+    under the threshold; else inconclusive."""
+    if stats.ratio > 1.0 + gate.threshold and stats.p_value < alpha:
+        return SLOWER
+    return NOT_SLOWER if stats.ci_high <= 1.0 + gate.threshold else INCONCLUSIVE
+
+
+def paired_runs(measure: Callable[[Commit], tuple[float | None, str]], gate: MedianGate,
+                alpha: float = RUNS_ALPHA, pairs: int = MAX_PAIRS) -> StepRunner:
+    """A step runner over separate runs: pairs of runs in alternating order (base new, new base,
+    ...), and after the second pair and each one after it, Welch's t on the runs' log figures
+    (bench/compare/runs.py); it stops at the first decided outcome or after `pairs` pairs.
+    `measure(commit)`: one run's figure, or None and why it has none."""
     def step(base: Commit, new: Commit) -> StepResult:
-        first = pair(base, new, (0, 1))
-        if first.outcome == FAILED:
-            return first
-        second = pair(base, new, (1, 0))
-        both = f"base first {first.describe()}; new first {second.describe()}"
-        agreed = first.outcome if first.outcome == second.outcome else INCONCLUSIVE
-        return StepResult(agreed, None, both)
+        figures: tuple[list[float], list[float]] = ([], [])
+        result = StepResult(INCONCLUSIVE, None, "")
+        for k in range(pairs):
+            for i in ((0, 1) if k % 2 == 0 else (1, 0)):
+                figure, why = measure((base, new)[i])
+                if figure is None:
+                    return StepResult(FAILED, None, why)
+                figures[i].append(figure)
+            if k >= 1:
+                stats = welch_log_ratio(figures[0], figures[1], 1.0 - alpha)
+                result = StepResult(runs_outcome(stats, gate, alpha), stats,
+                                    f"{k + 1} pairs of runs, Welch's t")
+                if result.outcome != INCONCLUSIVE:
+                    break
+        return result
     return step
+
+
+def own_bench_steps(repo: Path, key: str, options: tuple[str, ...], checkpoint: Callable[[], Path],
+                    gate: MedianGate, said: Callable[[str], None] = print, alpha: float = RUNS_ALPHA,
+                    pairs: int = MAX_PAIRS) -> StepRunner:
+    """A step runner: each commit's own `bench OPTIONS` (backfill's run_commit), separate runs
+    in alternating pairs, the runs the unit (paired_runs). `checkpoint()`: the model all of
+    them time.
+
+    Not compare's gate on a pair of runs: its interval treats a run's draws as independent, and
+    on a host whose slow phases last tens of seconds they share the run's phase. Across the
+    companion's commit one pair read a 1.45x step as 0.814x [0.700, 1.045], "not slower", and a
+    walk narrowed to a range without it (results/history-self)."""
+    runnable: dict[str, str] = {}
+
+    def measure(commit: Commit) -> tuple[float | None, str]:
+        if commit.sha not in runnable:
+            runnable[commit.sha] = ("" if has_file(repo, commit.sha, MEASURED_CODE)
+                                    else f"{commit.short} predates the measured code")
+        if runnable[commit.sha]:
+            return None, runnable[commit.sha]
+        try:
+            doc, timing = run_commit(repo, commit, options, checkpoint())
+        except CommitFailure as failure:
+            return None, f"{commit.short}: {failure}"
+        figure, why = run_figure(doc, key, f"{commit.short}'s own bench")
+        shown = f": {figure * 1e6:.2f} us" if figure is not None else f" ({why})"
+        said(f"  ran {commit.short}'s own bench in {timing['bench_s']:.0f} s{shown}")
+        return figure, why
+    return paired_runs(measure, gate, alpha, pairs)
 
 
 def max_steps(n: int) -> int:

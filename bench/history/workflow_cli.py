@@ -26,7 +26,7 @@ BENCH_OPTIONS: tuple[tuple[str, str | None], ...] = (
     ("--train-sizes", "+"), ("--threads", "+"), ("--processes", "?"), ("--devices", "+"),
     ("--isolation", "?"))
 WORKFLOW_OPTIONS = ("commits", "every", "max", "checkpoint", "measurement", "rounds", "block_s",
-                    "restart_every", "clock", "block_stat", "own_bench")
+                    "restart_every", "clock", "block_stat", "own_bench", "pairs")
 INTERLEAVE_OPTIONS = ("--rounds", "--block-s", "--restart-every", "--clock", "--block-stat")
 FIND_ROUNDS, FIND_BLOCK_S = 10, 0.5  # compare --rev's defaults: each step as robust as its gate
 
@@ -56,6 +56,8 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="find: run each commit's own `bench` (the bench options below, as backfill "
                         "does; base then new, separate runs) instead of both commits' linreg code "
                         "interleaved under this tree's harness: finds steps the measuring code made")
+    g.add_argument("--pairs", type=int, metavar="N",
+                   help="find --own-bench: at most N pairs of runs a step (default 4; decided from 2)")
     b = p.add_argument_group("backfill and find --own-bench: options passed to each commit's `bench`")
     for option, nargs in BENCH_OPTIONS:
         dest = "bench_" + option[2:].replace("-", "_")
@@ -91,7 +93,8 @@ def check_workflow_options(args: argparse.Namespace, command: str) -> None:
            "find": {"--commits", "--measurement", *INTERLEAVE_OPTIONS, "--own-bench"}
            }.get(command, set())
     if command == "find" and args.own_bench:  # its steps are bench runs, not interleaved blocks
-        own = {"--commits", "--measurement", "--own-bench", "--checkpoint", *(o for o, _ in BENCH_OPTIONS)}
+        own = {"--commits", "--measurement", "--own-bench", "--checkpoint", "--pairs",
+               *(o for o, _ in BENCH_OPTIONS)}
     stray = [o for o in given_options(args) if o not in own]
     if command:
         stray += [f"--{n}" for n in ("out", "regressions", "export") if getattr(args, n)]
@@ -145,21 +148,26 @@ def cmd_find(args: argparse.Namespace) -> int:
 
 
 def _find_own_bench(args: argparse.Namespace) -> int:
-    """find --own-bench: every step two runs of the commits' own `bench`, judged by the gate."""
+    """find --own-bench: every step pairs of runs of the commits' own `bench`, the runs the unit."""
     import tempfile
 
     from bench.history.backfill import train_checkpoint
-    from bench.history.find import bisect, history_key, own_bench_steps
+    from bench.history.find import MAX_PAIRS, RUNS_ALPHA, bisect, history_key, own_bench_steps
 
     key = history_key(args.measurement)
     gate = MedianGate.parse(args.fail_on, alpha=args.alpha)
+    alpha = RUNS_ALPHA if args.alpha is None else gate.alpha
+    pairs = MAX_PAIRS if args.pairs is None else args.pairs
+    if pairs < 2:
+        raise LinregError(f"--pairs {pairs}: a step needs at least 2 pairs of runs (a run-to-run spread)")
     if args.checkpoint is not None and not args.checkpoint.is_file():
         raise LinregError(f"--checkpoint {args.checkpoint}: no such file")
     _, repo, (base, listed) = _common(args, "find")
     commits = [commit_info(repo, sha) for sha in listed]
     options = bench_options(args)
-    print(f"find: {key}, {gate.label}; each step runs both commits' own `bench "
-          f"{' '.join(options)}` in both orders and is decided where the two pairs agree")
+    print(f"find: {key}, median:{gate.threshold * 100:g}% at p<{alpha:g} over runs (Welch's t on "
+          f"each run's median of draw medians); each step runs both commits' own `bench "
+          f"{' '.join(options)}` in alternating pairs, 2 to {pairs} pairs until decided")
     with tempfile.TemporaryDirectory(prefix="linreg-find-ckpt-") as scratch:
         model: list[Path] = [args.checkpoint.resolve()] if args.checkpoint else []
 
@@ -167,8 +175,8 @@ def _find_own_bench(args: argparse.Namespace) -> int:
             if not model:
                 model.append(train_checkpoint(Path(scratch) / "train"))
             return model[0]
-        return bisect(base, commits, own_bench_steps(repo, key, options, checkpoint, gate),
-                      kind="own-bench")
+        return bisect(base, commits, own_bench_steps(repo, key, options, checkpoint, gate,
+                                                     alpha=alpha, pairs=pairs), kind="own-bench")
 
 
 def _common(args: argparse.Namespace, command: str) -> tuple[Path, Path, tuple]:
