@@ -87,6 +87,20 @@ def test_a_step_runs_alternating_pairs_until_decided(base_us: list[float], new_u
                    "aaaaaaaaaa", "bbbbbbbbbb", "bbbbbbbbbb", "aaaaaaaaaa"][:runs]
     assert result.stats is not None and result.stats.n_base == result.stats.n_new == runs // 2
     assert f"{runs // 2} pairs of runs, Welch's t" in result.describe()
+    assert ("pairs would decide it" in result.note) == (outcome == "inconclusive")
+
+
+def test_an_undecided_step_says_how_many_pairs_would_decide_it() -> None:
+    """The interval's half-width shrinks as 1/sqrt(pairs): 4 pairs at ratio 1.0 [0.833, 1.2]
+    need 4 * (log 1.2 / log 1.1)^2 = 14.6, so 15 pairs, to fit under a 10% threshold."""
+    import bench.history.find as find
+    from bench.compare.gate import MedianGate
+    from bench.compare.significance import RatioStats
+
+    wide = RatioStats(1.0, 1 / 1.2, 1.2, 0.9, 4, 4, 0.0)
+    assert find.pairs_to_decide(wide, MedianGate(0.10), 4).endswith("about 15 pairs would decide it")
+    on_it = RatioStats(1.1, 1.0, 1.21, 0.04, 4, 4, 0.0)
+    assert "no number of pairs" in find.pairs_to_decide(on_it, MedianGate(0.10), 4)
 
 
 def test_a_run_without_a_figure_fails_the_step_with_its_reason() -> None:
@@ -118,9 +132,10 @@ def test_each_mode_takes_its_own_options(tmp_path: Path, capsys: pytest.CaptureF
 def test_own_bench_names_the_commit_that_made_the_model_slower(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """5 commits of this checkout's measuring code; commit 3 adds ~20 us of interpreter work to
-    every ~7 us forward call (about 3x, as the interleaved test's). Each step is two pairs of
-    real `bench` runs (one runtime at batch 1, 18 draws each), and find names commit 3 in at
-    most three steps (12 runs: ten minutes here)."""
+    every ~7 us forward call (about 3x, as the interleaved test's). Each step is pairs of real
+    `bench` runs (one runtime at batch 1, 18 draws each), decided on the runs after two pairs
+    at a step this size, and find names commit 3 in at most three steps (12 runs: ten minutes
+    here)."""
     from bench.history.store import open_store
     from tests.git_synthetic import measuring_repo
 

@@ -35,7 +35,7 @@ from typing import IO, Any, Iterator, Sequence
 
 from bench.engine.affinity import follow, stat_fields
 from bench.engine.measurement import Spec
-from bench.engine.reference import reference_kind
+from bench.engine.reference import SINGLE_THREADED, reference_kind
 from bench.engine.timing import TimingConfig
 
 # A reference block lasts half a workload block: the host's slow phases last seconds, so 5 ms
@@ -120,9 +120,6 @@ class Companion:
             except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait()
-
-
-SINGLE_THREADED = ("dispatch", "autograd", "ort")  # tiny calls: one thread, whatever the run's
 
 
 def interleaved_reference(spec: Spec, timing: TimingConfig, family: str = "dispatch") -> Any:

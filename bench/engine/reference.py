@@ -27,6 +27,7 @@ from typing import Any, Callable
 from bench.engine.measurement import Spec
 
 STREAM_FROM = 100_000      # batches / training sizes from here on are memory-bound here
+SINGLE_THREADED = ("dispatch", "autograd", "ort")  # tiny calls: one thread, whatever the run's
 
 
 LARGE_TWIN = {"ort": "ort-stream"}  # a family whose large calls run in its own kernels, not torch's

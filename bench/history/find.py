@@ -159,8 +159,23 @@ def paired_runs(measure: Callable[[Commit], tuple[float | None, str]], gate: Med
                                     f"{k + 1} pairs of runs, Welch's t")
                 if result.outcome != INCONCLUSIVE:
                     break
+        if result.stats is not None and result.outcome == INCONCLUSIVE:
+            result = StepResult(INCONCLUSIVE, result.stats,
+                                f"{result.note}; {pairs_to_decide(result.stats, gate, pairs)}")
         return result
     return step
+
+
+def pairs_to_decide(stats: RatioStats, gate: MedianGate, pairs: int) -> str:
+    """How many pairs would decide an inconclusive step at the runs' spread: the interval's
+    half-width (in logs) shrinks as 1/sqrt(pairs) (taking t's fall with more runs as none),
+    and it must fit between the ratio and the threshold."""
+    half = math.log(stats.ci_high / stats.ratio)
+    gap = abs(math.log(stats.ratio) - math.log(1.0 + gate.threshold))
+    if gap < 1e-3 * half:
+        return "the ratio sits on the threshold: no number of pairs decides it"
+    needed = math.ceil(pairs * (half / gap) ** 2)
+    return f"at this run-to-run spread about {needed} pairs would decide it"
 
 
 def own_bench_steps(repo: Path, key: str, options: tuple[str, ...], checkpoint: Callable[[], Path],
@@ -243,7 +258,8 @@ def bisect(base: Commit, commits: list[Commit], step: StepRunner,
         elif last_slower is None:
             said("find: no step beyond the threshold in the range" if result.outcome == NOT_SLOWER
                  else f"find: {result.outcome} from {base.short} to {commits[-1].short}; no "
-                      "commit named (more --rounds, or a quieter machine, may decide it)")
+                      f"commit named (more {'--pairs' if kind == 'own-bench' else '--rounds'}, or a "
+                      "quieter machine, may decide it)")
             return 1
         else:
             said(f"find: not narrowing past an undecided step ({result.outcome}); the slowdown "

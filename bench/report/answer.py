@@ -18,6 +18,7 @@ from typing import Any
 
 from bench.engine.estimate import MEASURED_METHODS, fast_state
 from bench.engine.ladder import ladder_scales
+from bench.engine.reference import SINGLE_THREADED
 from bench.engine.roofline import over_roofline
 from bench.engine.units import format_duration, format_size
 
@@ -50,8 +51,6 @@ HOST_NORMALISED = "host-normalised"
 def host_value(e: Entry, scales: Scales, ladder_threads: Any) -> tuple[str, float, float, float] | None:
     """(reference kind, host ratio, its 95% interval) of an entry whose ratio tracks and whose
     reference the ladder put on its scale at the entry's threads; else None."""
-    from bench.engine.companion import SINGLE_THREADED
-
     est = e.get("estimate")
     host = est.get("host") if isinstance(est, dict) else None
     if not isinstance(host, dict):

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -31,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.engine.ladder import LADDER_KEY  # noqa: E402  (after the path: this checkout's bench)
 from bench.report.answer import HOST_NORMALISED, outcome  # noqa: E402
-from linreg.environment import cpu_model  # noqa: E402
+from records import machine  # noqa: E402  (tests/benchmarks: the one machine line)
 
 PUBLISHED_WITHIN = 0.10   # point 3: estimate_s within 10% of the run's raw median
 RAW_APART = 1.15          # point 4: judged where the runner-up's raw median is > 1.15x the fastest's
@@ -93,7 +91,7 @@ def render(args: argparse.Namespace, docs: list[tuple[str, dict[str, Any]]],
              f"- command: `python tests/benchmarks/check_truth.py {' '.join(map(str, args.results))}"
              f" --record {args.record}" + (f" --notes {args.notes}" if args.notes else "") + "`",
              f"- checker commit: `{git_commit()}`; written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
-             f"- machine: {cpu_model()}, {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}"]
+             f"- machine: {machine()}"]
     for name, doc in docs:
         env = doc.get("environment") or {}
         lines.append(f"- `{name}`: created {doc.get('created_utc')}, commit "

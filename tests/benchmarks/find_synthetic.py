@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.benchmarks.records import machine  # noqa: E402
 from tests.git_synthetic import linreg_repo  # noqa: E402
 
 KEY = "inference/eager/cpu/1"
@@ -103,7 +104,6 @@ def write_readme(out: Path, command: str, load: str) -> Path:
     """OUT/README.md from OUT/find-synthetic.json: the command, commit, date, machine, load, tries."""
     data = json.loads((out / "find-synthetic.json").read_text())
     s, tries = data["summary"], data["tries"]
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
     commit = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parent).stdout.strip()
     rows = [f"| {t['try']} | {t['culprit']} | {'yes' if t['right'] else 'no'} | {t['steps']} | {t['exit']} | "
@@ -116,7 +116,7 @@ def write_readme(out: Path, command: str, load: str) -> Path:
         "measured in one process (60 alternating block pairs).", "",
         "```bash", command, "```", "",
         f"- commit `{commit}`, written {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC",
-        f"- machine: {cpu}, {os.cpu_count()} vCPUs, shared; load: {load}",
+        f"- machine: {machine()}, shared; load: {load}",
         f"- the change: {s['spin']} loop iterations per call, true slowdown {s['true_slowdown']:.3f}x "
         f"({s.get('clock', 'wall')} clock)",
         f"- find: {s['rounds']} rounds of {s['block_s']} s blocks per step, a fresh worker pair every "

@@ -18,7 +18,9 @@ def short_commit() -> str:
 
 
 def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}"
+    """The one machine line of every record: CPU model, architecture, CPUs, platform."""
+    from linreg.environment import cpu_model
+    return f"{cpu_model()}, {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}"
 
 
 def train_and_export(folder: Path) -> Path:
