@@ -135,7 +135,8 @@ def test_own_bench_names_the_commit_that_made_the_model_slower(
     every ~7 us forward call (about 3x, as the interleaved test's). Each step is pairs of real
     `bench` runs (one runtime at batch 1, 18 draws each), and find names commit 3. On the AMD
     VM a middle commit's "not slower" was undecided after 4 pairs (runs of one commit moved
-    more than 10%), so the walk measured it from the other side: 4 steps, 20 runs, 21 minutes."""
+    more than 10%), so the walk measured it from the other side: 4 steps, 20 runs, 21 minutes
+    (25 minutes in a second run)."""
     from bench.history.store import open_store
     from tests.git_synthetic import measuring_repo
 
