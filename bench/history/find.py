@@ -24,11 +24,11 @@ flagged ones, not 5% code changes.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
-
-import numpy as np
 
 from bench.compare.comparison import compare_files
 from bench.compare.files import match_key, results_bench_file
@@ -126,7 +126,7 @@ def run_figure(doc: dict, key: str, name: str) -> tuple[float | None, str]:
         return None, f"{name} did not measure it"
     if entry.skip_reason or entry.parity_passed is False:
         return None, f"{name}: {entry.skip_reason or 'parity failed'}"
-    figure = float(np.median(entry.draws_s)) if entry.draws_s else entry.median_s
+    figure = statistics.median(entry.draws_s) if entry.draws_s else entry.median_s
     return (figure, "") if math.isfinite(figure) and figure > 0 else (None, f"{name}: no time")
 
 
@@ -189,14 +189,13 @@ def own_bench_steps(repo: Path, key: str, options: tuple[str, ...], checkpoint: 
     on a host whose slow phases last tens of seconds they share the run's phase. Across the
     companion's commit one pair read a 1.45x step as 0.814x [0.700, 1.045], "not slower", and a
     walk narrowed to a range without it (results/history-self)."""
-    runnable: dict[str, str] = {}
+    @lru_cache(maxsize=None)  # a commit's tree does not change: asked once per commit
+    def predates(sha: str) -> bool:
+        return not has_file(repo, sha, MEASURED_CODE)
 
     def measure(commit: Commit) -> tuple[float | None, str]:
-        if commit.sha not in runnable:
-            runnable[commit.sha] = ("" if has_file(repo, commit.sha, MEASURED_CODE)
-                                    else f"{commit.short} predates the measured code")
-        if runnable[commit.sha]:
-            return None, runnable[commit.sha]
+        if predates(commit.sha):
+            return None, f"{commit.short} predates the measured code"
         try:
             doc, timing = run_commit(repo, commit, options, checkpoint())
         except CommitFailure as failure:
