@@ -4,7 +4,9 @@ Fast: on the fake-bench repository (tests/git_synthetic.py), the plumbing: a com
 measured code and a commit whose bench cannot import stop the walk with their reason, two
 commits whose runs are the same are "not slower" after two pairs, and the options each mode
 takes; the step's sequence of runs (alternating pairs, stopping when decided, at most --pairs)
-on scripted figures. Slow: a
+on scripted figures; a middle commit placed between runs of both ends (rounds of three, the
+contrast's sign, nothing placed while the ends do not differ); the walk over every culprit
+position with scripted runners. Slow: a
 repository carrying this checkout's whole measuring code, one commit of which makes the model's
 forward really slower; find --own-bench names it from real runs of each commit's bench."""
 from __future__ import annotations
@@ -75,7 +77,7 @@ def _ends() -> tuple:
 ])
 def test_a_step_runs_alternating_pairs_until_decided(base_us: list[float], new_us: list[float],
                                                      runs: int, outcome: str) -> None:
-    import bench.history.find as find
+    import bench.history.own_bench as find
     from bench.compare.gate import MedianGate
 
     base, new = _ends()
@@ -93,7 +95,7 @@ def test_a_step_runs_alternating_pairs_until_decided(base_us: list[float], new_u
 def test_an_undecided_step_says_how_many_pairs_would_decide_it() -> None:
     """The interval's half-width shrinks as 1/sqrt(pairs): 4 pairs at ratio 1.0 [0.833, 1.2]
     need 4 * (log 1.2 / log 1.1)^2 = 14.6, so 15 pairs, to fit under a 10% threshold."""
-    import bench.history.find as find
+    import bench.history.own_bench as find
     from bench.compare.gate import MedianGate
     from bench.compare.significance import RatioStats
 
@@ -104,13 +106,108 @@ def test_an_undecided_step_says_how_many_pairs_would_decide_it() -> None:
 
 
 def test_a_run_without_a_figure_fails_the_step_with_its_reason() -> None:
-    import bench.history.find as find
+    import bench.history.own_bench as find
     from bench.compare.gate import MedianGate
 
     base, new = _ends()
     answers = iter([(1e-4, ""), (None, "bbbbbbbbbb: no results.json written")])
     result = find.paired_runs(lambda c: next(answers), MedianGate(0.10))(base, new)
     assert result.outcome == find.FAILED and result.note == "bbbbbbbbbb: no results.json written"
+
+
+def _three() -> tuple:
+    from bench.history.commits import Commit
+    return tuple(Commit(c * 40, f"2026-12-07T00:00:0{i}+00:00", (), name, i + 1)
+                 for i, (c, name) in enumerate((("a", "good"), ("c", "middle"), ("b", "bad"))))
+
+
+@pytest.mark.parametrize("middle_us, rounds, outcome", [
+    ([101, 99, 100, 102], 2, "like the good end"),     # placed after 2 rounds
+    ([149, 151, 150, 152], 2, "like the bad end"),
+    ([120, 125, 118, 128, 119, 126, 122, 124], 4, "inconclusive"),   # halfway: never placed
+])
+def test_a_middle_commit_is_placed_between_runs_of_both_ends(middle_us: list[float], rounds: int,
+                                                              outcome: str) -> None:
+    import bench.history.own_bench as own
+
+    good, middle, bad = _three()
+    ran: list[str] = []
+    figures = {"aaaaaaaaaa": [v * 1e-6 for v in (100, 102, 99, 101, 100, 101, 99, 102)],
+               "cccccccccc": [v * 1e-6 for v in middle_us],
+               "bbbbbbbbbb": [v * 1e-6 for v in (150, 149, 152, 151, 150, 148, 151, 150)]}
+    result = own.placed_runs(_scripted(figures, ran))(good, middle, bad)
+    assert result.outcome == outcome
+    order = ["aaaaaaaaaa", "cccccccccc", "bbbbbbbbbb", "bbbbbbbbbb", "cccccccccc", "aaaaaaaaaa"]
+    assert ran == (order * 2)[:3 * rounds]
+    assert f"{rounds} rounds of runs, Welch's t" in result.describe()
+    assert result.ends is not None and result.ends.ratio == pytest.approx(1.5, rel=0.02)
+    assert ("rounds would place it" in result.note or "midpoint" in result.note) == (outcome == "inconclusive")
+
+
+def test_nothing_is_placed_while_the_ends_do_not_differ() -> None:
+    import bench.history.own_bench as own
+
+    good, middle, bad = _three()
+    figures = {"aaaaaaaaaa": [1e-4, 1.02e-4, 0.99e-4, 1.01e-4], "cccccccccc": [0.8e-4, 0.81e-4, 0.79e-4, 0.8e-4],
+               "bbbbbbbbbb": [1.01e-4, 1e-4, 1.02e-4, 0.99e-4]}
+    result = own.placed_runs(_scripted(figures, []), rounds=2)(good, middle, bad)
+    assert result.outcome == "inconclusive" and "the ends did not differ here" in result.note
+
+
+def _walk_runners(culprit: int, log: list[str]):
+    """Scripted ends and middle runners over commits named by their index: the step lies at `culprit`."""
+    import bench.history.own_bench as own
+    from bench.compare.runs import welch_log_ratio
+
+    slow = lambda c: int(c.sha, 16) >= culprit  # noqa: E731
+    stats = welch_log_ratio([1.0, 1.02], [1.3, 1.31], 0.95)
+
+    def ends(base, new):
+        log.append(f"ends {int(base.sha, 16)} {int(new.sha, 16)}")
+        if slow(new) and not slow(base):
+            return find_result(own.SLOWER, stats)
+        return find_result(own.NOT_SLOWER, welch_log_ratio([1.0, 1.02], [1.0, 1.01], 0.95))
+
+    def place(good, middle, bad):
+        log.append(f"place {int(middle.sha, 16)}")
+        figures = ([1.0, 1.01], [1.3, 1.31] if slow(middle) else [1.0, 1.02], [1.3, 1.29])
+        return own.placement(*figures, 0.05, "2 rounds of runs, Welch's t")
+    return ends, place
+
+
+def find_result(outcome: str, stats):
+    from bench.history.find import StepResult
+    return StepResult(outcome, stats, "2 pairs of runs, Welch's t")
+
+
+@pytest.mark.parametrize("culprit", range(1, 16))
+def test_the_walk_names_every_culprit_in_log2_steps(culprit: int) -> None:
+    import bench.history.own_bench as own
+    from tests.test_history_find import _commits
+
+    line, log, said = _commits(16), [], []
+    ends, place = _walk_runners(culprit, log)
+    assert own.bisect_runs(line[0], line[1:], ends, place, said.append) == 0
+    assert said[-2] == f"found: {line[culprit].sha} commit {culprit}"
+    assert log[0] == "ends 0 15" and len(log) <= own.max_steps(15) == 5
+    placed = [s for s in said if s.startswith("step") and s.endswith("between") is False and " between " in s]
+    assert len(placed) == len(log) - 1 and all(own.LIKE_GOOD in s or own.LIKE_BAD in s for s in placed)
+
+
+def test_the_walk_stops_at_an_undecided_middle_and_when_there_is_no_step() -> None:
+    import bench.history.own_bench as own
+    from tests.test_history_find import _commits
+
+    line, said = _commits(8), []
+    ends, _ = _walk_runners(3, [])
+    undecided = lambda g, m, b: own.placement([1.0, 1.01], [1.14, 1.15], [1.3, 1.29], 0.05, "halfway")  # noqa: E731
+    assert own.bisect_runs(line[0], line[1:], ends, undecided, said.append) == 1
+    assert said[-1].startswith("find: not narrowing past an undecided middle (inconclusive)")
+    assert said[-1].endswith("(7 commits)")
+    said.clear()
+    ends, place = _walk_runners(99, [])
+    assert own.bisect_runs(line[0], line[1:], ends, place, said.append) == 1
+    assert said[-1] == "find: no step beyond the threshold in the range"
 
 
 def test_each_mode_takes_its_own_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bench.compare.significance import RatioStats
 
@@ -79,18 +80,40 @@ def _mean_var(logs: Sequence[float]) -> tuple[float, float]:
     return mean, math.fsum((v - mean) ** 2 for v in logs) / (len(logs) - 1)
 
 
+@dataclass(frozen=True)
+class Contrast:
+    """sum(w_i * mean(log x_i)) over groups of runs, its interval and two-sided p (Welch)."""
+
+    value: float
+    low: float
+    high: float
+    p_value: float
+    df: float
+
+
+def welch_contrast(groups: Sequence[Sequence[float]], weights: Sequence[float],
+                   confidence: float) -> Contrast:
+    """A linear contrast of the groups' mean logs, with Welch-Satterthwaite degrees of freedom
+    (each group its own variance). Needs two positive figures in every weighted group."""
+    used = [(w, g) for w, g in zip(weights, groups, strict=True) if w != 0.0]
+    if any(len(g) < 2 or min(g) <= 0.0 for _, g in used):
+        raise ValueError("welch_contrast needs at least two positive figures in each group")
+    parts = [(w, *_mean_var([math.log(v) for v in g]), len(g)) for w, g in used]
+    value = math.fsum(w * mean for w, mean, _, _ in parts)
+    terms = [w * w * var / n for w, _, var, n in parts]
+    se2 = math.fsum(terms)
+    if se2 == 0.0:  # every run of each group the same figure: the contrast is exact
+        return Contrast(value, value, value, 1.0 if value == 0.0 else 0.0, math.inf)
+    df = se2 ** 2 / math.fsum(t * t / (n - 1) for t, (_, _, _, n) in zip(terms, parts))
+    half = t_quantile(confidence, df) * math.sqrt(se2)
+    return Contrast(value, value - half, value + half, t_two_sided_p(value / math.sqrt(se2), df), df)
+
+
 def welch_log_ratio(base: Sequence[float], new: Sequence[float], confidence: float) -> RatioStats:
     """new/base as the ratio of the runs' geometric means, its `confidence` interval and the
     two-sided p of Welch's t-test on the logs. Needs two positive figures a side."""
     if len(base) < 2 or len(new) < 2 or min(*base, *new) <= 0.0:
         raise ValueError("welch_log_ratio needs at least two positive figures a side")
-    (mb, vb), (mn, vn) = _mean_var([math.log(v) for v in base]), _mean_var([math.log(v) for v in new])
-    diff = mn - mb
-    se2 = vb / len(base) + vn / len(new)
-    if se2 == 0.0:  # every run of each side the same figure: the difference is exact
-        p = 1.0 if diff == 0.0 else 0.0
-        return RatioStats(math.exp(diff), math.exp(diff), math.exp(diff), p, len(base), len(new), 0.0)
-    df = se2 ** 2 / ((vb / len(base)) ** 2 / (len(base) - 1) + (vn / len(new)) ** 2 / (len(new) - 1))
-    half = t_quantile(confidence, df) * math.sqrt(se2)
-    return RatioStats(math.exp(diff), math.exp(diff - half), math.exp(diff + half),
-                      t_two_sided_p(diff / math.sqrt(se2), df), len(base), len(new), 0.0)
+    c = welch_contrast((base, new), (-1.0, 1.0), confidence)
+    return RatioStats(math.exp(c.value), math.exp(c.low), math.exp(c.high), c.p_value,
+                      len(base), len(new), 0.0)

@@ -14,19 +14,13 @@ narrowing on noise. So does a commit that cannot run.
 
 That times both commits' linreg code under THIS tree's harness: a step the measuring code itself
 made (a new reference, a different published figure) is invisible to it, by design. `--own-bench`
-measures what the history stores instead: each commit's own `bench` run from its worktree, as
-backfill runs it (asv's `find` runs each commit's own benchmarks too). Its unit is the run: one
-figure per run (its median of draw medians), runs of the two commits in alternating pairs (base
-new, new base, ...), and Welch's t on their logs after 2, 3 and 4 pairs, stopping when decided.
-Separate runs are noisier than interleaved blocks: it suits steps the size of the history's
-flagged ones, not 5% code changes.
+(bench/history/own_bench.py) measures what the history stores instead: each commit's own `bench`
+run from its worktree, separate runs as the unit.
 """
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -36,14 +30,11 @@ from bench.compare.gate import MedianGate, Verdict
 from bench.compare.interleave import InterleaveConfig, measure_interleaved
 from bench.compare.interleave_driver import WORKLOADS
 from bench.compare.interleave_workers import base_worktree
-from bench.compare.runs import welch_log_ratio
 from bench.compare.significance import RatioStats
-from bench.history.backfill import MEASURED_CODE, CommitFailure, run_commit
-from bench.history.commits import Commit, has_file
+from bench.history.commits import Commit
 from linreg.errors import LinregError
 
 SLOWER, NOT_SLOWER, INCONCLUSIVE, FAILED = "slower", "not slower", "inconclusive", "failed"
-RUNS_ALPHA, MAX_PAIRS = 0.05, 4  # own-bench: runs are few, so pyperf's level; 2 to 4 pairs a step
 NOT_RUN = (Verdict.FAILED_IN_NEW, Verdict.LOST, Verdict.PARITY_FAILED, Verdict.SKIPPED,
            Verdict.ONLY_IN_BASE, Verdict.ONLY_IN_NEW)
 
@@ -107,104 +98,6 @@ def interleaved_steps(repo: Path, workload: str, config: InterleaveConfig,
             return StepResult(FAILED, None, "neither commit measured it")
         return StepResult(classify(row.verdict, row.stats, gate), row.stats, row.note)
     return step
-
-
-def history_key(key: str) -> str:
-    """A --measurement for --own-bench: any measurement's history key, phase/runtime/device/size."""
-    parts = key.split("/")
-    if len(parts) != 4 or not all(parts) or not parts[3].isdigit():
-        raise LinregError(f"--measurement {key!r}: --own-bench takes a history key, "
-                          "phase/runtime/device/size (train_epoch/eager/cpu/40)")
-    return match_key(*parts)
-
-
-def run_figure(doc: dict, key: str, name: str) -> tuple[float | None, str]:
-    """(figure, "") or (None, why): one run's figure for KEY, its median of draw medians (what
-    the run measured; its samples' median in a file that keeps no draws)."""
-    entry = results_bench_file(doc, name).entries.get(key)
-    if entry is None:
-        return None, f"{name} did not measure it"
-    if entry.skip_reason or entry.parity_passed is False:
-        return None, f"{name}: {entry.skip_reason or 'parity failed'}"
-    figure = statistics.median(entry.draws_s) if entry.draws_s else entry.median_s
-    return (figure, "") if math.isfinite(figure) and figure > 0 else (None, f"{name}: no time")
-
-
-def runs_outcome(stats: RatioStats, gate: MedianGate, alpha: float) -> str:
-    """Slower: beyond the threshold and significant over runs; not slower: the whole interval
-    under the threshold; else inconclusive."""
-    if stats.ratio > 1.0 + gate.threshold and stats.p_value < alpha:
-        return SLOWER
-    return NOT_SLOWER if stats.ci_high <= 1.0 + gate.threshold else INCONCLUSIVE
-
-
-def paired_runs(measure: Callable[[Commit], tuple[float | None, str]], gate: MedianGate,
-                alpha: float = RUNS_ALPHA, pairs: int = MAX_PAIRS) -> StepRunner:
-    """A step runner over separate runs: pairs of runs in alternating order (base new, new base,
-    ...), and after the second pair and each one after it, Welch's t on the runs' log figures
-    (bench/compare/runs.py); it stops at the first decided outcome or after `pairs` pairs.
-    `measure(commit)`: one run's figure, or None and why it has none."""
-    def step(base: Commit, new: Commit) -> StepResult:
-        figures: tuple[list[float], list[float]] = ([], [])
-        result = StepResult(INCONCLUSIVE, None, "")
-        for k in range(pairs):
-            for i in ((0, 1) if k % 2 == 0 else (1, 0)):
-                figure, why = measure((base, new)[i])
-                if figure is None:
-                    return StepResult(FAILED, None, why)
-                figures[i].append(figure)
-            if k >= 1:
-                stats = welch_log_ratio(figures[0], figures[1], 1.0 - alpha)
-                result = StepResult(runs_outcome(stats, gate, alpha), stats,
-                                    f"{k + 1} pairs of runs, Welch's t")
-                if result.outcome != INCONCLUSIVE:
-                    break
-        if result.stats is not None and result.outcome == INCONCLUSIVE:
-            result = StepResult(INCONCLUSIVE, result.stats,
-                                f"{result.note}; {pairs_to_decide(result.stats, gate, pairs)}")
-        return result
-    return step
-
-
-def pairs_to_decide(stats: RatioStats, gate: MedianGate, pairs: int) -> str:
-    """How many pairs would decide an inconclusive step at the runs' spread: the interval's
-    half-width (in logs) shrinks as 1/sqrt(pairs) (taking t's fall with more runs as none),
-    and it must fit between the ratio and the threshold."""
-    half = math.log(stats.ci_high / stats.ratio)
-    gap = abs(math.log(stats.ratio) - math.log(1.0 + gate.threshold))
-    if gap < 1e-3 * half:
-        return "the ratio sits on the threshold: no number of pairs decides it"
-    needed = math.ceil(pairs * (half / gap) ** 2)
-    return f"at this run-to-run spread about {needed} pairs would decide it"
-
-
-def own_bench_steps(repo: Path, key: str, options: tuple[str, ...], checkpoint: Callable[[], Path],
-                    gate: MedianGate, said: Callable[[str], None] = print, alpha: float = RUNS_ALPHA,
-                    pairs: int = MAX_PAIRS) -> StepRunner:
-    """A step runner: each commit's own `bench OPTIONS` (backfill's run_commit), separate runs
-    in alternating pairs, the runs the unit (paired_runs). `checkpoint()`: the model all of
-    them time.
-
-    Not compare's gate on a pair of runs: its interval treats a run's draws as independent, and
-    on a host whose slow phases last tens of seconds they share the run's phase. Across the
-    companion's commit one pair read a 1.45x step as 0.814x [0.700, 1.045], "not slower", and a
-    walk narrowed to a range without it (results/history-self)."""
-    @lru_cache(maxsize=None)  # a commit's tree does not change: asked once per commit
-    def predates(sha: str) -> bool:
-        return not has_file(repo, sha, MEASURED_CODE)
-
-    def measure(commit: Commit) -> tuple[float | None, str]:
-        if predates(commit.sha):
-            return None, f"{commit.short} predates the measured code"
-        try:
-            doc, timing = run_commit(repo, commit, options, checkpoint())
-        except CommitFailure as failure:
-            return None, f"{commit.short}: {failure}"
-        figure, why = run_figure(doc, key, f"{commit.short}'s own bench")
-        shown = f": {figure * 1e6:.2f} us" if figure is not None else f" ({why})"
-        said(f"  ran {commit.short}'s own bench in {timing['bench_s']:.0f} s{shown}")
-        return figure, why
-    return paired_runs(measure, gate, alpha, pairs)
 
 
 def max_steps(n: int) -> int:

@@ -57,7 +57,8 @@ def register(p: argparse.ArgumentParser) -> None:
                         "does; base then new, separate runs) instead of both commits' linreg code "
                         "interleaved under this tree's harness: finds steps the measuring code made")
     g.add_argument("--pairs", type=int, metavar="N",
-                   help="find --own-bench: at most N pairs of runs a step (default 4; decided from 2)")
+                   help="find --own-bench: at most N pairs of runs a step, N rounds of three for a "
+                        "middle commit (default 4; decided from 2)")
     b = p.add_argument_group("backfill and find --own-bench: options passed to each commit's `bench`")
     for option, nargs in BENCH_OPTIONS:
         dest = "bench_" + option[2:].replace("-", "_")
@@ -152,7 +153,8 @@ def _find_own_bench(args: argparse.Namespace) -> int:
     import tempfile
 
     from bench.history.backfill import train_checkpoint
-    from bench.history.find import MAX_PAIRS, RUNS_ALPHA, bisect, history_key, own_bench_steps
+    from bench.history.own_bench import (MAX_PAIRS, RUNS_ALPHA, bisect_runs, history_key, own_bench_measure,
+                                         paired_runs, placed_runs)
 
     key = history_key(args.measurement)
     gate = MedianGate.parse(args.fail_on, alpha=args.alpha)
@@ -166,8 +168,9 @@ def _find_own_bench(args: argparse.Namespace) -> int:
     commits = [commit_info(repo, sha) for sha in listed]
     options = bench_options(args)
     print(f"find: {key}, median:{gate.threshold * 100:g}% at p<{alpha:g} over runs (Welch's t on "
-          f"each run's median of draw medians); each step runs both commits' own `bench "
-          f"{' '.join(options)}` in alternating pairs, 2 to {pairs} pairs until decided")
+          f"each run's median of draw medians); each step runs the commits' own `bench "
+          f"{' '.join(options)}`: the ends in alternating pairs, each middle commit in rounds "
+          f"between both ends, 2 to {pairs} until decided")
     with tempfile.TemporaryDirectory(prefix="linreg-find-ckpt-") as scratch:
         model: list[Path] = [args.checkpoint.resolve()] if args.checkpoint else []
 
@@ -175,8 +178,9 @@ def _find_own_bench(args: argparse.Namespace) -> int:
             if not model:
                 model.append(train_checkpoint(Path(scratch) / "train"))
             return model[0]
-        return bisect(base, commits, own_bench_steps(repo, key, options, checkpoint, gate,
-                                                     alpha=alpha, pairs=pairs), kind="own-bench")
+        measure = own_bench_measure(repo, key, options, checkpoint)
+        return bisect_runs(base, commits, paired_runs(measure, gate, alpha, pairs),
+                           placed_runs(measure, alpha, pairs))
 
 
 def _common(args: argparse.Namespace, command: str) -> tuple[Path, Path, tuple]:
