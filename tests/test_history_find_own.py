@@ -39,7 +39,8 @@ def test_runs_that_measured_the_same_are_not_a_step(tmp_path: Path,
     out = capsys.readouterr().out
     assert "own `bench --quick`" in out
     assert out.count("s own bench in") == 4          # two pairs decide it: nothing more
-    assert "1.000x [1.000, 1.000] p=1 (2 pairs of runs, Welch's t): not slower" in out
+    assert ("1.000x [1.000, 1.000] p=1 (2 pairs of runs, Welch's t on each run's median of draw "
+            "medians): not slower") in out
     assert "find: no step beyond the threshold in the range" in out
 
 
@@ -56,10 +57,12 @@ def test_a_commit_that_cannot_run_names_why_and_names_no_commit(
 
 
 def _scripted(figures: dict[str, list[float]], ran: list[str]):
-    """measure(commit) for paired_runs: the next scripted figure of that commit, logged."""
+    """measure(commit) for paired_runs: the next scripted time of that commit, logged."""
+    from bench.history.own_bench import RunFigure
+
     def measure(commit):
         ran.append(commit.short)
-        return figures[commit.short].pop(0), ""
+        return RunFigure(figures[commit.short].pop(0)), ""
     return measure
 
 
@@ -110,9 +113,38 @@ def test_a_run_without_a_figure_fails_the_step_with_its_reason() -> None:
     from bench.compare.gate import MedianGate
 
     base, new = _ends()
-    answers = iter([(1e-4, ""), (None, "bbbbbbbbbb: no results.json written")])
+    answers = iter([(find.RunFigure(1e-4), ""), (None, "bbbbbbbbbb: no results.json written")])
     result = find.paired_runs(lambda c: next(answers), MedianGate(0.10))(base, new)
     assert result.outcome == find.FAILED and result.note == "bbbbbbbbbb: no results.json written"
+
+
+def test_a_step_reads_host_ratios_where_every_run_has_one_of_one_kind() -> None:
+    """compare's figure within one environment: the runs' host ratios where all have one against
+    one reference kind; a run without one, or two kinds, and the whole step reads times."""
+    from bench.history.own_bench import RATIOS, TIMES, RunFigure, step_values
+
+    a, b = RunFigure(1e-4, 1.5, "autograd"), RunFigure(2e-4, 1.6, "autograd")
+    assert step_values(([a, a], [b, b])) == ([[1.5, 1.5], [1.6, 1.6]], RATIOS)
+    assert step_values(([a, RunFigure(1e-4)], [b, b])) == ([[1e-4, 1e-4], [2e-4, 2e-4]], TIMES)
+    other = RunFigure(2e-4, 1.6, "dispatch")
+    assert step_values(([a, a], [b, other])) == ([[1e-4, 1e-4], [2e-4, 2e-4]], TIMES)
+
+
+@pytest.mark.parametrize("usable", [True, False])
+def test_a_runs_figure_is_its_time_and_its_usable_host_ratio(usable: bool) -> None:
+    import statistics
+
+    from bench.history.own_bench import run_figure
+    from tests.test_compare import results_doc
+    from tests.test_compare_load import _with_draws
+
+    doc = _with_draws(results_doc(0), 1.0, 1.0, usable=usable)
+    m = doc["measurements"][0]
+    key = f"{m['phase']}/{m['runtime']}/{m['device']}/{m['batch_size']}"
+    figure, why = run_figure(doc, key, "a run")
+    assert why == "" and figure is not None
+    assert figure.time_s == statistics.median(m["estimate"]["draw_medians_s"])
+    assert figure.ratio == (statistics.median(m["estimate"]["host"]["draw_ratios"]) if usable else None)
 
 
 def _three() -> tuple:

@@ -1,6 +1,12 @@
 """`history find --own-bench`: each commit's own `bench` run from its worktree, as backfill runs
-it, with separate runs as the unit: one figure per run (its median of draw medians) and Welch's t
-over runs (bench/compare/runs.py), never a run's draws taken as independent.
+it, with separate runs as the unit: one figure per run and Welch's t over runs
+(bench/compare/runs.py), never a run's draws taken as independent. The figure is what compare
+gates on within one environment: each run's host-normalised ratio (the median of its draws') where
+every run of the step has a usable one against one reference kind, else each run's median of draw
+medians. Over 50 runs of one commit on the AMD VM (results/regressions-layout) the ratio moved
+2.5% (sd of the logs) at training N=40, 1.1% at batch 1 and 4.1% at 10^6, the time 13.4%, 21%
+and 8.7%: host phases cancel in the ratio, and a step that needs 8 pairs in times needs 2 in
+ratios. Commits before the companion (2544c5e) keep no ratio, so a step across it is in times.
 
 The walk, asv's `find` with a test where asv compares two numbers:
 1. The ends, A against B, in alternating pairs of runs (A B, B A, ...), Welch's t after 2 to
@@ -48,7 +54,28 @@ from linreg.errors import LinregError
 
 RUNS_ALPHA, MAX_PAIRS = 0.05, 4  # runs are few, so pyperf's level; 2 to 4 pairs (or rounds) a step
 LIKE_GOOD, LIKE_BAD = "like the good end", "like the bad end"
-Measure = Callable[[Commit], "tuple[float | None, str]"]  # one run's figure, or None and why
+TIMES, RATIOS = "each run's median of draw medians", "each run's host-normalised ratio"
+
+
+@dataclass(frozen=True)
+class RunFigure:
+    """What one run measured of KEY: its time, and its host ratio where the run has a usable one."""
+
+    time_s: float                 # its median of draw medians (its samples' median without draws)
+    ratio: float | None = None    # the median of its draws' host-normalised ratios
+    reference: str | None = None  # ...against this companion reference kind
+
+
+Measure = Callable[[Commit], "tuple[RunFigure | None, str]"]  # one run's figure, or None and why
+
+
+def step_values(groups: tuple[list[RunFigure], ...]) -> tuple[list[list[float]], str]:
+    """(the values Welch's t compares, what they are): ratios where every run of the step has one
+    of one reference kind, else times; one figure for both sides, never a mix."""
+    runs = [r for g in groups for r in g]
+    if all(r.ratio is not None for r in runs) and len({r.reference for r in runs}) == 1:
+        return [[r.ratio for r in g if r.ratio is not None] for g in groups], RATIOS
+    return [[r.time_s for r in g] for g in groups], TIMES
 
 
 def history_key(key: str) -> str:
@@ -60,16 +87,20 @@ def history_key(key: str) -> str:
     return match_key(*parts)
 
 
-def run_figure(doc: dict, key: str, name: str) -> tuple[float | None, str]:
-    """(figure, "") or (None, why): one run's figure for KEY, its median of draw medians (what
-    the run measured; its samples' median in a file that keeps no draws)."""
+def run_figure(doc: dict, key: str, name: str) -> tuple[RunFigure | None, str]:
+    """(figure, "") or (None, why): one run's figure for KEY: its median of draw medians (its
+    samples' median in a file that keeps no draws), and its host ratio where usable."""
     entry = results_bench_file(doc, name).entries.get(key)
     if entry is None:
         return None, f"{name} did not measure it"
     if entry.skip_reason or entry.parity_passed is False:
         return None, f"{name}: {entry.skip_reason or 'parity failed'}"
-    figure = statistics.median(entry.draws_s) if entry.draws_s else entry.median_s
-    return (figure, "") if math.isfinite(figure) and figure > 0 else (None, f"{name}: no time")
+    time_s = statistics.median(entry.draws_s) if entry.draws_s else entry.median_s
+    if not (math.isfinite(time_s) and time_s > 0):
+        return None, f"{name}: no time"
+    if entry.host_usable and entry.host_ratios:
+        return RunFigure(time_s, statistics.median(entry.host_ratios), entry.host_reference), ""
+    return RunFigure(time_s), ""
 
 
 def runs_outcome(stats: RatioStats, gate: MedianGate, alpha: float) -> str:
@@ -84,10 +115,10 @@ def paired_runs(measure: Measure, gate: MedianGate,
                 alpha: float = RUNS_ALPHA, pairs: int = MAX_PAIRS) -> StepRunner:
     """A step runner over separate runs: pairs of runs in alternating order (base new, new base,
     ...), and after the second pair and each one after it, Welch's t on the runs' log figures
-    (bench/compare/runs.py); it stops at the first decided outcome or after `pairs` pairs.
+    (step_values); it stops at the first decided outcome or after `pairs` pairs.
     `measure(commit)`: one run's figure, or None and why it has none."""
     def step(base: Commit, new: Commit) -> StepResult:
-        figures: tuple[list[float], list[float]] = ([], [])
+        figures: tuple[list[RunFigure], ...] = ([], [])
         result = StepResult(INCONCLUSIVE, None, "")
         for k in range(pairs):
             for i in ((0, 1) if k % 2 == 0 else (1, 0)):
@@ -96,9 +127,10 @@ def paired_runs(measure: Measure, gate: MedianGate,
                     return StepResult(FAILED, None, why)
                 figures[i].append(figure)
             if k >= 1:
-                stats = welch_log_ratio(figures[0], figures[1], 1.0 - alpha)
+                (base_v, new_v), what = step_values(figures)
+                stats = welch_log_ratio(base_v, new_v, 1.0 - alpha)
                 result = StepResult(runs_outcome(stats, gate, alpha), stats,
-                                    f"{k + 1} pairs of runs, Welch's t")
+                                    f"{k + 1} pairs of runs, Welch's t on {what}")
                 if result.outcome != INCONCLUSIVE:
                     break
         if result.stats is not None and result.outcome == INCONCLUSIVE:
@@ -128,7 +160,7 @@ def own_bench_measure(repo: Path, key: str, options: tuple[str, ...], checkpoint
     def predates(sha: str) -> bool:
         return not has_file(repo, sha, MEASURED_CODE)
 
-    def measure(commit: Commit) -> tuple[float | None, str]:
+    def measure(commit: Commit) -> tuple[RunFigure | None, str]:
         if predates(commit.sha):
             return None, f"{commit.short} predates the measured code"
         try:
@@ -136,7 +168,8 @@ def own_bench_measure(repo: Path, key: str, options: tuple[str, ...], checkpoint
         except CommitFailure as failure:
             return None, f"{commit.short}: {failure}"
         figure, why = run_figure(doc, key, f"{commit.short}'s own bench")
-        shown = f": {figure * 1e6:.2f} us" if figure is not None else f" ({why})"
+        shown = f" ({why})" if figure is None else f": {figure.time_s * 1e6:.2f} us" + (
+            f", host ratio {figure.ratio:.4g} ({figure.reference})" if figure.ratio is not None else "")
         said(f"  ran {commit.short}'s own bench in {timing['bench_s']:.0f} s{shown}")
         return figure, why
     return measure
@@ -183,7 +216,7 @@ def placed_runs(measure: Measure, alpha: float = RUNS_ALPHA, rounds: int = MAX_P
     """A middle step over separate runs: rounds of (good M bad), (bad M good), ...; after the
     second round and each one after it, `placement`; it stops when placed or after `rounds`."""
     def place(good: Commit, middle: Commit, bad: Commit) -> Placement:
-        figures: tuple[list[float], ...] = ([], [], [])
+        figures: tuple[list[RunFigure], ...] = ([], [], [])
         result = Placement(INCONCLUSIVE, None, None)
         for k in range(rounds):
             for i in ((0, 1, 2) if k % 2 == 0 else (2, 1, 0)):
@@ -192,7 +225,8 @@ def placed_runs(measure: Measure, alpha: float = RUNS_ALPHA, rounds: int = MAX_P
                     return Placement(FAILED, None, None, note=why)
                 figures[i].append(figure)
             if k >= 1:
-                result = placement(*figures, alpha, f"{k + 1} rounds of runs, Welch's t")
+                values, what = step_values(figures)
+                result = placement(*values, alpha, f"{k + 1} rounds of runs, Welch's t on {what}")
                 if result.outcome != INCONCLUSIVE:
                     break
         if result.contrast is not None and result.outcome == INCONCLUSIVE:

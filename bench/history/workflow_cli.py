@@ -168,7 +168,8 @@ def _find_own_bench(args: argparse.Namespace) -> int:
     commits = [commit_info(repo, sha) for sha in listed]
     options = bench_options(args)
     print(f"find: {key}, median:{gate.threshold * 100:g}% at p<{alpha:g} over runs (Welch's t on "
-          f"each run's median of draw medians); each step runs the commits' own `bench "
+          f"each run's host-normalised ratio where every run of the step has one, else its median "
+          f"of draw medians); each step runs the commits' own `bench "
           f"{' '.join(options)}`: the ends in alternating pairs, each middle commit in rounds "
           f"between both ends, 2 to {pairs} until decided")
     with tempfile.TemporaryDirectory(prefix="linreg-find-ckpt-") as scratch:
