@@ -86,7 +86,7 @@ def test_a_step_runs_alternating_pairs_until_decided(base_us: list[float], new_u
     base, new = _ends()
     ran: list[str] = []
     figures = {"aaaaaaaaaa": [v * 1e-6 for v in base_us], "bbbbbbbbbb": [v * 1e-6 for v in new_us]}
-    result = find.paired_runs(_scripted(figures, ran), MedianGate(0.10))(base, new)
+    result = find.paired_runs(_scripted(figures, ran), MedianGate(0.10), pairs=4)(base, new)
     assert result.outcome == outcome
     assert ran == ["aaaaaaaaaa", "bbbbbbbbbb", "bbbbbbbbbb", "aaaaaaaaaa",
                    "aaaaaaaaaa", "bbbbbbbbbb", "bbbbbbbbbb", "aaaaaaaaaa"][:runs]
@@ -167,7 +167,7 @@ def test_a_middle_commit_is_placed_between_runs_of_both_ends(middle_us: list[flo
     figures = {"aaaaaaaaaa": [v * 1e-6 for v in (100, 102, 99, 101, 100, 101, 99, 102)],
                "cccccccccc": [v * 1e-6 for v in middle_us],
                "bbbbbbbbbb": [v * 1e-6 for v in (150, 149, 152, 151, 150, 148, 151, 150)]}
-    result = own.placed_runs(_scripted(figures, ran))(good, middle, bad)
+    result = own.placed_runs(_scripted(figures, ran), rounds=4)(good, middle, bad)
     assert result.outcome == outcome
     order = ["aaaaaaaaaa", "cccccccccc", "bbbbbbbbbb", "bbbbbbbbbb", "cccccccccc", "aaaaaaaaaa"]
     assert ran == (order * 2)[:3 * rounds]
@@ -184,6 +184,18 @@ def test_nothing_is_placed_while_the_ends_do_not_differ() -> None:
                "bbbbbbbbbb": [1.01e-4, 1e-4, 1.02e-4, 0.99e-4]}
     result = own.placed_runs(_scripted(figures, []), rounds=2)(good, middle, bad)
     assert result.outcome == "inconclusive" and "the ends did not differ here" in result.note
+    assert "tell the ends apart" in result.note or "the ends measured alike" in result.note
+
+
+def test_undecided_ends_say_how_many_rounds_would_tell_them_apart() -> None:
+    """The real walk's middle step (results/history-self/find-walk.txt): after 8 rounds the ends
+    read 1.110x [0.923, 1.334]; 8 * (log(1.334 / 1.110) / log 1.110)^2 = 24.8, so 25 rounds."""
+    import bench.history.own_bench as own
+    from bench.compare.significance import RatioStats
+
+    walk = RatioStats(1.110, 0.923, 1.334, 0.25, 8, 8, 0.0)
+    assert own.rounds_to_separate(walk, 8).endswith("about 25 rounds would tell the ends apart")
+    assert "measured alike" in own.rounds_to_separate(RatioStats(0.98, 0.9, 1.07, 0.6, 8, 8, 0.0), 8)
 
 
 def _walk_runners(culprit: int, log: list[str]):
@@ -261,11 +273,13 @@ def test_each_mode_takes_its_own_options(tmp_path: Path, capsys: pytest.CaptureF
 def test_own_bench_names_the_commit_that_made_the_model_slower(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """5 commits of this checkout's measuring code; commit 3 adds ~20 us of interpreter work to
-    every ~7 us forward call (about 3x, as the interleaved test's). Each step is pairs of real
-    `bench` runs (one runtime at batch 1, 18 draws each), and find names commit 3. On the AMD
-    VM a middle commit's "not slower" was undecided after 4 pairs (runs of one commit moved
-    more than 10%), so the walk measured it from the other side: 4 steps, 20 runs, 21 minutes
-    (25 minutes in a second run)."""
+    every ~7 us forward call (about 3x, as the interleaved test's). The ends are pairs of real
+    `bench` runs (one runtime at batch 1, 18 draws each), each middle commit rounds of three runs
+    between them, and find names commit 3 in 1 + ceil(log2 4) = 3 steps. On the AMD VM every
+    step read host ratios (0.24-0.26 against 0.58-0.62, where the runs' times moved 8.4-14.8 us
+    against 19-36 us) and was decided at its minimum, 2 pairs and 2 rounds twice: 16 runs, 14
+    minutes (twice), where the walk that asked "not slower" of each middle commit took 4 steps,
+    20 runs and 21-25 minutes. The transcript is printed (pytest -s shows it)."""
     from bench.history.store import open_store
     from tests.git_synthetic import measuring_repo
 
@@ -275,10 +289,10 @@ def test_own_bench_names_the_commit_that_made_the_model_slower(
                  "--repo", str(repo), "--measurement", KEY, "--own-bench", "--runtimes", "eager",
                  "--variants", "eager", "--batch-sizes", "1", "--train-sizes", "40"])
     out = capsys.readouterr().out
+    print(out)
     assert code == 0, out
     assert f"found: {hashes[3]} commit 3: the slowdown" in out
     steps = [line for line in out.splitlines() if line.startswith("step ")]
-    # 1 + ceil(log2 4) steps, and an other-side probe for each middle commit left undecided;
-    # each step 2 to 4 pairs of runs
-    assert len(steps) <= 1 + 2 * 2
-    assert 4 * len(steps) <= out.count("s own bench in") <= 8 * len(steps)
+    # the ends in 2 to 6 pairs of runs, each middle commit in 2 to 6 rounds of three
+    assert len(steps) == 3
+    assert 4 + 6 * 2 <= out.count("s own bench in") <= 12 + 18 * 2

@@ -52,8 +52,12 @@ from bench.history.find import (FAILED, INCONCLUSIVE, NOT_SLOWER, SLOWER, StepRe
                                 max_steps)
 from linreg.errors import LinregError
 
-RUNS_ALPHA, MAX_PAIRS = 0.05, 4  # runs are few, so pyperf's level; 2 to 4 pairs (or rounds) a step
+# runs are few, so pyperf's level; 2 to 6 pairs (or rounds) a step: at the host ratio's 2.5% spread
+# a 1.10x step's middle commit is placed within 4 rounds in 73% of trials, within 6 in about 93%
+# (tests/benchmarks/find_power.py)
+RUNS_ALPHA, MAX_PAIRS = 0.05, 6
 LIKE_GOOD, LIKE_BAD = "like the good end", "like the bad end"
+ENDS_EQUAL = "the ends did not differ here"
 TIMES, RATIOS = "each run's median of draw medians", "each run's host-normalised ratio"
 
 
@@ -206,7 +210,7 @@ def placement(good: list[float], middle: list[float], bad: list[float], alpha: f
     ends = welch_log_ratio(good, bad, 1.0 - alpha)
     m = welch_log_ratio(good, middle, 1.0 - alpha).ratio
     if not (ends.ratio > 1.0 and ends.p_value < alpha):
-        return Placement(INCONCLUSIVE, contrast, ends, m, f"{note}; the ends did not differ here")
+        return Placement(INCONCLUSIVE, contrast, ends, m, f"{note}; {ENDS_EQUAL}")
     if contrast.p_value >= alpha:
         return Placement(INCONCLUSIVE, contrast, ends, m, note)
     return Placement(LIKE_BAD if contrast.value > 0 else LIKE_GOOD, contrast, ends, m, note)
@@ -229,11 +233,21 @@ def placed_runs(measure: Measure, alpha: float = RUNS_ALPHA, rounds: int = MAX_P
                 result = placement(*values, alpha, f"{k + 1} rounds of runs, Welch's t on {what}")
                 if result.outcome != INCONCLUSIVE:
                     break
-        if result.contrast is not None and result.outcome == INCONCLUSIVE:
+        if result.contrast is not None and result.ends is not None and result.outcome == INCONCLUSIVE:
+            hint = (rounds_to_separate(result.ends, rounds) if result.note.endswith(ENDS_EQUAL)
+                    else rounds_to_place(result.contrast, rounds))
             result = Placement(INCONCLUSIVE, result.contrast, result.ends, result.middle,
-                               f"{result.note}; {rounds_to_place(result.contrast, rounds)}")
+                               f"{result.note}; {hint}")
         return result
     return place
+
+
+def rounds_to_separate(ends: RatioStats, rounds: int) -> str:
+    """How many rounds would tell the ends apart at the runs' spread, where they did not differ."""
+    half, gap = math.log(ends.ci_high / ends.ratio), math.log(ends.ratio)
+    if gap <= 1e-3 * half:
+        return "the ends measured alike: the step is not in these runs"
+    return f"at this run-to-run spread about {math.ceil(rounds * (half / gap) ** 2)} rounds would tell the ends apart"
 
 
 def rounds_to_place(c: Contrast, rounds: int) -> str:

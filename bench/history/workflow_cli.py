@@ -58,7 +58,7 @@ def register(p: argparse.ArgumentParser) -> None:
                         "interleaved under this tree's harness: finds steps the measuring code made")
     g.add_argument("--pairs", type=int, metavar="N",
                    help="find --own-bench: at most N pairs of runs a step, N rounds of three for a "
-                        "middle commit (default 4; decided from 2)")
+                        "middle commit (default 6; decided from 2)")
     b = p.add_argument_group("backfill and find --own-bench: options passed to each commit's `bench`")
     for option, nargs in BENCH_OPTIONS:
         dest = "bench_" + option[2:].replace("-", "_")
