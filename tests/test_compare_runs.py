@@ -1,5 +1,6 @@
-"""Runs as the unit (bench/compare/runs.py): the t distribution against its closed forms and
-printed tables, and Welch's interval against its promise, coverage of a known ratio.
+"""Runs as the unit (bench/compare/runs.py): the t distribution (bench/engine/tdist.py) against
+its closed forms and printed tables, and Welch's interval against its promise, coverage of a
+known ratio.
 
 The closed forms are independent of the continued fraction the module computes: df = 1 is the
 Cauchy distribution, df = 2 has P(|T| >= t) = 1 - t / sqrt(2 + t^2)."""
@@ -11,8 +12,8 @@ import numpy as np
 import pytest
 from hypothesis import example, given, strategies as st
 
-from bench.compare.runs import (incomplete_beta, t_quantile, t_two_sided_p, welch_contrast,
-                               welch_log_ratio)
+from bench.compare.runs import welch_contrast, welch_log_ratio
+from bench.engine.tdist import incomplete_beta, t_quantile, t_two_sided_p
 
 
 @given(st.floats(0.0, 1e4))
