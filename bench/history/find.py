@@ -106,19 +106,18 @@ def max_steps(n: int) -> int:
 
 
 def bisect(base: Commit, commits: list[Commit], step: StepRunner,
-           said: Callable[[str], None] = print, again: StepRunner | None = None,
-           kind: str = "interleaved") -> int:
+           said: Callable[[str], None] = print, again: StepRunner | None = None) -> int:
     """0 and the commit when one is named; 1 when none is (no step, or inconclusive).
 
     `again`: how an inconclusive step is measured a second time (more rounds) before the walk
     gives up on it; a failed commit is not measured again. A middle commit that stays
     inconclusive against the good end is then measured from the other side: the bad end against
     it. Slower there, the slowdown lies after it (at least in part) and the walk goes on above
-    it, saying that the part below stays undecided; otherwise it stops. `kind` names the steps
-    in what it prints ("interleaved", or "own-bench": runs of the commits' own bench)."""
+    it, saying that the part below stays undecided; otherwise it stops. (--own-bench walks with
+    bench/history/own_bench.py's bisect_runs.)"""
     line = [base, *commits]
     said(f"find: {len(commits)} commits after {base.short} up to {commits[-1].short}; at most "
-         f"{max_steps(len(commits))} {kind} steps, if none is inconclusive")
+         f"{max_steps(len(commits))} interleaved steps, if none is inconclusive")
     good, bad, steps = 0, len(line) - 1, [0]
     last_slower: tuple[int, int, StepResult] | None = None
     undecided: list[str] = []
@@ -148,10 +147,7 @@ def bisect(base: Commit, commits: list[Commit], step: StepRunner,
         elif result.outcome == NOT_SLOWER and last_slower is not None:
             good = probe
         elif last_slower is None:
-            said("find: no step beyond the threshold in the range" if result.outcome == NOT_SLOWER
-                 else f"find: {result.outcome} from {base.short} to {commits[-1].short}; no "
-                      f"commit named (more {'--pairs' if kind == 'own-bench' else '--rounds'}, or a "
-                      "quieter machine, may decide it)")
+            said(nothing_named(result.outcome, base, commits[-1], "--rounds"))
             return 1
         else:
             said(f"find: not narrowing past an undecided step ({result.outcome}); the slowdown "
@@ -159,15 +155,24 @@ def bisect(base: Commit, commits: list[Commit], step: StepRunner,
             return 1
         if bad - good == 1:
             break
-    return _found(line, bad, last_slower, undecided, steps[0], kind, said)
+    return _found(line, bad, last_slower, undecided, steps[0], said)
+
+
+def nothing_named(outcome: str, base: Commit, last: Commit, more: str) -> str:
+    """What a walk says when its first step, A against B, names no step: `more` is the option
+    that measures a step longer."""
+    if outcome == NOT_SLOWER:
+        return "find: no step beyond the threshold in the range"
+    return (f"find: {outcome} from {base.short} to {last.short}; no commit named (more {more}, or "
+            "a quieter machine, may decide it)")
 
 
 def _found(line: list[Commit], bad: int, last_slower: tuple[int, int, StepResult], undecided: list[str],
-           steps: int, kind: str, said: Callable[[str], None]) -> int:
+           steps: int, said: Callable[[str], None]) -> int:
     found, s = line[bad], last_slower[2]
     said(f"found: {found.sha} {found.subject}")
     said(f"  the step: {s.describe()}, measured {line[last_slower[0]].short} -> "
-         f"{line[last_slower[1]].short}; {steps} {kind} steps")
+         f"{line[last_slower[1]].short}; {steps} interleaved steps")
     if undecided:
         said(f"  undecided below it: {', '.join(undecided)} (a smaller step there is not ruled out)")
     return 0

@@ -27,11 +27,8 @@ has to tell which end it is nearer, half the step's size away from the midpoint.
 are measured afresh in every step, interleaved with M's: runs from an earlier step would carry an
 earlier host phase into one side of the contrast.
 
-Not compare's gate on a pair of runs: its interval treats a run's draws as independent, and on a
-host whose slow phases last tens of seconds they share the run's phase. Across the companion's
-commit one pair read a 1.45x step as 0.814x [0.700, 1.045], "not slower", and a walk narrowed to
-a range without it (results/history-self). Separate runs are noisier than interleaved blocks: this
-suits steps the size of the history's flagged ones, not 5% code changes.
+Not compare's gate on a pair of runs: it takes a run's draws as independent, and they share its
+host phase (one pair read a 1.45x step as 0.814x [0.700, 1.045]: results/history-self).
 """
 from __future__ import annotations
 
@@ -49,7 +46,7 @@ from bench.compare.significance import RatioStats
 from bench.history.backfill import MEASURED_CODE, CommitFailure, run_commit
 from bench.history.commits import Commit, has_file
 from bench.history.find import (FAILED, INCONCLUSIVE, NOT_SLOWER, SLOWER, StepResult, StepRunner,
-                                max_steps)
+                                max_steps, nothing_named)
 from linreg.errors import LinregError
 
 # runs are few, so pyperf's level; 2 to 6 pairs (or rounds) a step: at the host ratio's 2.5% spread
@@ -64,7 +61,6 @@ TIMES, RATIOS = "each run's median of draw medians", "each run's host-normalised
 @dataclass(frozen=True)
 class RunFigure:
     """What one run measured of KEY: its time, and its host ratio where the run has a usable one."""
-
     time_s: float                 # its median of draw medians (its samples' median without draws)
     ratio: float | None = None    # the median of its draws' host-normalised ratios
     reference: str | None = None  # ...against this companion reference kind
@@ -74,8 +70,7 @@ Measure = Callable[[Commit], "tuple[RunFigure | None, str]"]  # one run's figure
 
 
 def step_values(groups: tuple[list[RunFigure], ...]) -> tuple[list[list[float]], str]:
-    """(the values Welch's t compares, what they are): ratios where every run of the step has one
-    of one reference kind, else times; one figure for both sides, never a mix."""
+    """(values, what they are): ratios where every run has one of one reference kind, else times."""
     runs = [r for g in groups for r in g]
     if all(r.ratio is not None for r in runs) and len({r.reference for r in runs}) == 1:
         return [[r.ratio for r in g if r.ratio is not None] for g in groups], RATIOS
@@ -121,22 +116,16 @@ def paired_runs(measure: Measure, gate: MedianGate,
     ...), and after the second pair and each one after it, Welch's t on the runs' log figures
     (step_values); it stops at the first decided outcome or after `pairs` pairs.
     `measure(commit)`: one run's figure, or None and why it has none."""
+    def judge(figures: tuple[list[RunFigure], ...], n: int) -> StepResult:
+        (base_v, new_v), what = step_values(figures)
+        stats = welch_log_ratio(base_v, new_v, 1.0 - alpha)
+        return StepResult(runs_outcome(stats, gate, alpha), stats, f"{n} pairs of runs, Welch's t on {what}")
+
     def step(base: Commit, new: Commit) -> StepResult:
-        figures: tuple[list[RunFigure], ...] = ([], [])
-        result = StepResult(INCONCLUSIVE, None, "")
-        for k in range(pairs):
-            for i in ((0, 1) if k % 2 == 0 else (1, 0)):
-                figure, why = measure((base, new)[i])
-                if figure is None:
-                    return StepResult(FAILED, None, why)
-                figures[i].append(figure)
-            if k >= 1:
-                (base_v, new_v), what = step_values(figures)
-                stats = welch_log_ratio(base_v, new_v, 1.0 - alpha)
-                result = StepResult(runs_outcome(stats, gate, alpha), stats,
-                                    f"{k + 1} pairs of runs, Welch's t on {what}")
-                if result.outcome != INCONCLUSIVE:
-                    break
+        judged, why = alternating_rounds((base, new), measure, pairs, judge)
+        if judged is None:
+            return StepResult(FAILED, None, why)
+        result: StepResult = judged
         if result.stats is not None and result.outcome == INCONCLUSIVE:
             result = StepResult(INCONCLUSIVE, result.stats,
                                 f"{result.note}; {pairs_to_decide(result.stats, gate, pairs)}")
@@ -144,16 +133,42 @@ def paired_runs(measure: Measure, gate: MedianGate,
     return step
 
 
+def alternating_rounds(commits: tuple[Commit, ...], measure: Measure, cap: int,
+                       judge: Callable[[tuple[list[RunFigure], ...], int], StepResult | Placement]
+                       ) -> tuple[StepResult | Placement | None, str]:
+    """Runs of `commits` in rounds, in their order then reversed (A B, B A, ... or good M bad,
+    bad M good, ...); after the second round and each one after it, judge(figures, rounds); it
+    stops at the first decided outcome or after `cap` rounds. (the last judgement, "") or
+    (None, why a run had no figure)."""
+    figures: tuple[list[RunFigure], ...] = tuple([] for _ in commits)
+    result = None
+    for k in range(cap):
+        order = range(len(commits)) if k % 2 == 0 else reversed(range(len(commits)))
+        for i in order:
+            figure, why = measure(commits[i])
+            if figure is None:
+                return None, why
+            figures[i].append(figure)
+        if k >= 1:
+            result = judge(figures, k + 1)
+            if result.outcome != INCONCLUSIVE:
+                break
+    return result, ""
+
+
+def _needed(n: int, half: float, gap: float) -> int:
+    """Rounds for a half-width `half` after n to shrink under `gap`, as 1/sqrt(n) (t's fall aside)."""
+    return math.ceil(n * (half / gap) ** 2)
+
+
 def pairs_to_decide(stats: RatioStats, gate: MedianGate, pairs: int) -> str:
     """How many pairs would decide an inconclusive step at the runs' spread: the interval's
-    half-width (in logs) shrinks as 1/sqrt(pairs) (taking t's fall with more runs as none),
-    and it must fit between the ratio and the threshold."""
+    half-width (in logs) must fit between the ratio and the threshold."""
     half = math.log(stats.ci_high / stats.ratio)
     gap = abs(math.log(stats.ratio) - math.log(1.0 + gate.threshold))
     if gap < 1e-3 * half:
         return "the ratio sits on the threshold: no number of pairs decides it"
-    needed = math.ceil(pairs * (half / gap) ** 2)
-    return f"at this run-to-run spread about {needed} pairs would decide it"
+    return f"at this run-to-run spread about {_needed(pairs, half, gap)} pairs would decide it"
 
 
 def own_bench_measure(repo: Path, key: str, options: tuple[str, ...], checkpoint: Callable[[], Path],
@@ -208,7 +223,7 @@ def placement(good: list[float], middle: list[float], bad: list[float], alpha: f
     (bad slower than good at p < alpha) in these runs; else inconclusive."""
     contrast = welch_contrast((good, middle, bad), (-0.5, 1.0, -0.5), 1.0 - alpha)
     ends = welch_log_ratio(good, bad, 1.0 - alpha)
-    m = welch_log_ratio(good, middle, 1.0 - alpha).ratio
+    m = statistics.geometric_mean(middle) / statistics.geometric_mean(good)
     if not (ends.ratio > 1.0 and ends.p_value < alpha):
         return Placement(INCONCLUSIVE, contrast, ends, m, f"{note}; {ENDS_EQUAL}")
     if contrast.p_value >= alpha:
@@ -219,20 +234,15 @@ def placement(good: list[float], middle: list[float], bad: list[float], alpha: f
 def placed_runs(measure: Measure, alpha: float = RUNS_ALPHA, rounds: int = MAX_PAIRS) -> MiddleRunner:
     """A middle step over separate runs: rounds of (good M bad), (bad M good), ...; after the
     second round and each one after it, `placement`; it stops when placed or after `rounds`."""
+    def judge(figures: tuple[list[RunFigure], ...], n: int) -> Placement:
+        values, what = step_values(figures)
+        return placement(*values, alpha, f"{n} rounds of runs, Welch's t on {what}")
+
     def place(good: Commit, middle: Commit, bad: Commit) -> Placement:
-        figures: tuple[list[RunFigure], ...] = ([], [], [])
-        result = Placement(INCONCLUSIVE, None, None)
-        for k in range(rounds):
-            for i in ((0, 1, 2) if k % 2 == 0 else (2, 1, 0)):
-                figure, why = measure((good, middle, bad)[i])
-                if figure is None:
-                    return Placement(FAILED, None, None, note=why)
-                figures[i].append(figure)
-            if k >= 1:
-                values, what = step_values(figures)
-                result = placement(*values, alpha, f"{k + 1} rounds of runs, Welch's t on {what}")
-                if result.outcome != INCONCLUSIVE:
-                    break
+        judged, why = alternating_rounds((good, middle, bad), measure, rounds, judge)
+        if judged is None:
+            return Placement(FAILED, None, None, note=why)
+        result: Placement = judged
         if result.contrast is not None and result.ends is not None and result.outcome == INCONCLUSIVE:
             hint = (rounds_to_separate(result.ends, rounds) if result.note.endswith(ENDS_EQUAL)
                     else rounds_to_place(result.contrast, rounds))
@@ -247,16 +257,15 @@ def rounds_to_separate(ends: RatioStats, rounds: int) -> str:
     half, gap = math.log(ends.ci_high / ends.ratio), math.log(ends.ratio)
     if gap <= 1e-3 * half:
         return "the ends measured alike: the step is not in these runs"
-    return f"at this run-to-run spread about {math.ceil(rounds * (half / gap) ** 2)} rounds would tell the ends apart"
+    return f"at this run-to-run spread about {_needed(rounds, half, gap)} rounds would tell the ends apart"
 
 
 def rounds_to_place(c: Contrast, rounds: int) -> str:
-    """How many rounds would place M at the runs' spread: the interval's half-width shrinks as
-    1/sqrt(rounds) (taking t's fall with more runs as none) and must fit inside |contrast|."""
+    """How many rounds would place M at the runs' spread: the half-width must fit inside |contrast|."""
     half = (c.high - c.low) / 2.0
     if abs(c.value) < 1e-3 * half:
         return "M sits at the ends' midpoint: no number of rounds places it"
-    return f"at this run-to-run spread about {math.ceil(rounds * (half / c.value) ** 2)} rounds would place it"
+    return f"at this run-to-run spread about {_needed(rounds, half, abs(c.value))} rounds would place it"
 
 
 def bisect_runs(base: Commit, commits: list[Commit], ends: StepRunner, place: MiddleRunner,
@@ -269,9 +278,7 @@ def bisect_runs(base: Commit, commits: list[Commit], ends: StepRunner, place: Mi
     said(f"step 1: {first.describe()} - {commits[-1].short} {commits[-1].subject[:70]!r} against "
          f"{base.short} ({n} commits later)")
     if first.outcome != SLOWER:
-        said("find: no step beyond the threshold in the range" if first.outcome == NOT_SLOWER
-             else f"find: {first.outcome} from {base.short} to {commits[-1].short}; no commit "
-                  "named (more --pairs, or a quieter machine, may decide it)")
+        said(nothing_named(first.outcome, base, commits[-1], "--pairs"))
         return 1
     good, bad, steps = 0, n, 1
     while bad - good > 1:

@@ -27,7 +27,7 @@ CASES = [(1.10, 0.025, "host ratio"), (1.10, 0.041, "host ratio at 10^6"),
 CAPS, TRIALS, ALPHA = (2, 3, 4, 8), 2000, 0.05
 
 
-def rounds_to_place(rng: np.random.Generator, step: float, sd: float, cap: int) -> tuple[str, int]:
+def one_trial(rng: np.random.Generator, step: float, sd: float, cap: int) -> tuple[str, int]:
     """(outcome, rounds) for one trial whose middle commit is like the good end."""
     groups: tuple[list[float], ...] = ([], [], [])
     for k in range(cap):
@@ -48,7 +48,7 @@ def main() -> None:
     print("|---|---|---|" + "---|" * (len(CAPS) + 1))
     for step, sd, what in CASES:
         rng = np.random.default_rng(20261207)
-        runs = [rounds_to_place(rng, step, sd, max(CAPS)) for _ in range(TRIALS)]
+        runs = [one_trial(rng, step, sd, max(CAPS)) for _ in range(TRIALS)]
         cells = []
         for cap in CAPS:
             right = sum(o == LIKE_GOOD and r <= cap for o, r in runs) / TRIALS

@@ -9,7 +9,6 @@ Pairs (0, 1), (2, 3), ... of a kind are pooled; prints each 10^6 verdict with it
 """
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 import sys
@@ -54,8 +53,8 @@ def main() -> None:
                 files = []
                 for side in ("base", "new"):
                     f = Path(tmp) / f"{k}-{side}.json"
-                    f.write_text(json.dumps(copy.deepcopy(pooled(
-                        RUNS / kind / f"{k:02d}-{side}/results.json", RUNS / kind / f"{k + 1:02d}-{side}/results.json"))))
+                    f.write_text(json.dumps(pooled(RUNS / kind / f"{k:02d}-{side}/results.json",
+                                                   RUNS / kind / f"{k + 1:02d}-{side}/results.json")))
                     files.append(f)
                 print(f"pooled {k:02d}+{k + 1:02d}: " + gate(*files))
 
