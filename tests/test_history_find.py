@@ -99,8 +99,9 @@ def test_an_inconclusive_first_step_names_nothing() -> None:
     (Verdict.SLOWER, _stats(1.2, 1.15, 1.25), SLOWER),
     (Verdict.UNCHANGED, _stats(1.01, 0.99, 1.03), NOT_SLOWER),
     (Verdict.FASTER, _stats(0.8, 0.78, 0.82), NOT_SLOWER),
-    (Verdict.UNCHANGED, _stats(1.12, 0.95, 1.3, 0.01), INCONCLUSIVE),   # beyond, not significant
-    (Verdict.UNCHANGED, _stats(1.05, 1.0, 1.12), INCONCLUSIVE),         # interval straddles 1.10
+    (Verdict.UNRESOLVED, _stats(0.95, 0.88, 1.04), NOT_SLOWER),         # maybe faster: not slower
+    (Verdict.UNRESOLVED, _stats(1.12, 0.95, 1.3, 0.01), INCONCLUSIVE),  # beyond, not significant
+    (Verdict.UNRESOLVED, _stats(1.05, 1.0, 1.12), INCONCLUSIVE),        # interval straddles 1.10
     (Verdict.INCONCLUSIVE, _stats(1.3, 1.1, 1.5, 0.1), INCONCLUSIVE),
     (Verdict.FAILED_IN_NEW, None, FAILED),
 ])

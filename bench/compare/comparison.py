@@ -31,7 +31,7 @@ class Row:
     base: Entry | None
     new: Entry | None
     stats: RatioStats | None
-    # faster | slower | unchanged | inconclusive | only in BASE | only in NEW | skipped |
+    # faster | slower | unchanged | unresolved | inconclusive | only in BASE | only in NEW | skipped |
     # parity failed | failed in NEW (crashed) | lost (BASE measured it, NEW does not)
     verdict: Verdict
     note: str = ""
@@ -120,10 +120,30 @@ def _compare_entry(b: Entry, n: Entry, gate: Any, resamples: int, raw: bool = Fa
         note = f"{stats.n_base}/{stats.n_new} {figure} can never reach p<{gate.alpha:g}" + (
             ": slower beyond the threshold, more samples needed to tell (fails the gate)"
             if gate.is_blocking(verdict, stats) else "")
+    elif verdict == Verdict.UNRESOLVED and not note:
+        note = resolving_hint(stats, gate.threshold, figure)
     elif not note and b.parity_passed is False:
         note = "BASE failed parity; NEW passes"
     return Row(b.key, b.label, b, n, stats, verdict, note, figure,
                (_median(base_values), _median(new_values)))
+
+
+def resolving_hint(stats: RatioStats, threshold: float, figure: str) -> str:
+    """What would resolve an unresolved row: the interval narrows as 1/sqrt(n), so about
+    n (half-width / room)^2 values a side, where room is the ratio's distance to the threshold
+    (inside: to show unchanged; outside: to show the change). A floor, not a promise: draws of
+    one process are not independent of each other."""
+    low, high, ratio = stats.ci_low, stats.ci_high, stats.ratio
+    if not (low > 0 and high > 0 and ratio > 0):
+        return ""
+    half = (math.log(high) - math.log(low)) / 2.0
+    room = abs(abs(math.log(ratio)) - math.log1p(threshold))
+    n = min(stats.n_base, stats.n_new)
+    if room < 1e-3 or n < 1:
+        return f"the interval reaches past {threshold:.0%} and the ratio sits at it"
+    needed = math.ceil(n * (half / room) ** 2)
+    return (f"the interval reaches past {threshold:.0%}: at least ~{needed} {figure} a side would"
+            f" resolve it (here {n}; more processes or rounds)")
 
 
 # References whose ratio drifts between runs on its own: the memory-bound ones (from 10^5 rows),
@@ -164,13 +184,13 @@ def confirmed(verdict: Verdict, stats: RatioStats, figure: str, b: Entry, n: Ent
     both_faster = stats.ratio < 1.0 / limit and times_ratio < 1.0
     if not (both_slower or both_faster):
         if verdict in (Verdict.SLOWER, Verdict.FASTER, Verdict.INCONCLUSIVE):
-            return Verdict.UNCHANGED, f"host ratios {stats.ratio:.3f}x but {witness}: not confirmed"
+            return Verdict.UNRESOLVED, f"host ratios {stats.ratio:.3f}x but {witness}: not confirmed"
         return verdict, ""
     if stats.p_value < gate.alpha:
         return (Verdict.SLOWER if both_slower else Verdict.FASTER), f"confirmed by {witness}"
     if stats.min_p_value >= gate.alpha:
         return Verdict.INCONCLUSIVE, ""
-    return Verdict.UNCHANGED, f"beyond the threshold, the host ratios not significant ({witness})"
+    return Verdict.UNRESOLVED, f"beyond the threshold, the host ratios not significant ({witness})"
 
 
 def _median(values: tuple[float, ...]) -> float:

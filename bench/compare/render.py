@@ -69,6 +69,13 @@ def _summary_lines(c: Comparison) -> list[str]:
             f"{r.label} ({r.verdict})" for r in c.regressions))
     else:
         lines.append("no significant regression")
+    unresolved = [r for r in c.rows if r.verdict == "unresolved"]
+    if unresolved:  # not a failure, and not a pass either: say which, and what would tell
+        lines.append(f"UNRESOLVED ({len(unresolved)}): no change shown and none ruled out at"
+                     f" {c.gate.threshold:.0%}, the interval reaches past it (more processes or"
+                     " rounds would tell): " + ", ".join(
+                         f"{r.label} ({r.stats.ratio:.3f}x [{r.stats.ci_low:.3f}, {r.stats.ci_high:.3f}])"
+                         if r.stats else r.label for r in unresolved))
     return lines
 
 

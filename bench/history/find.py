@@ -76,7 +76,7 @@ def classify(verdict: str, stats: RatioStats | None, gate: MedianGate) -> str:
         return SLOWER
     if verdict in NOT_RUN:
         return FAILED
-    if stats is not None and verdict in (Verdict.UNCHANGED, Verdict.FASTER) \
+    if stats is not None and verdict in (Verdict.UNCHANGED, Verdict.UNRESOLVED, Verdict.FASTER) \
             and stats.ci_high <= 1.0 + gate.threshold:
         return NOT_SLOWER
     return INCONCLUSIVE
