@@ -120,22 +120,29 @@ def environment(site: Path | None, kind: str | None, worker: bool = False) -> di
 
 # --- the measurements ---------------------------------------------------------------------------
 
-def measure_truth(out: Path, kind: str, site: Path | None, pairs: int) -> None:
+def measure_truth(out: Path, kind: str, site: Path | None, pairs: int, repeats: int = 1) -> None:
+    """The kind's true size per measurement: true_slowdown.py in `repeats` fresh processes, the
+    median one kept whole with every repeat's ratio (one process is one draw: results/gil-blocks)."""
     truth = out / "truth.jsonl"
     if any(r["kind"] == kind for r in read_jsonl(truth)):
         return
-    say(f"{kind}: true size, {pairs} alternating block pairs per size in one process")
-    part = out / f"truth-{kind}.jsonl"
-    part.unlink(missing_ok=True)
-    done = run([sys.executable, rel(TRUTH_SCRIPT), "--checkpoint", rel(out / "train" / "model.pth"),
-                "--kinds", kind, "--pairs", str(pairs), "--json", rel(part)],
-               env=environment(site, None, worker=True))
-    print(done.stdout, end="", flush=True)
-    rows = read_jsonl(part)
+    say(f"{kind}: true size, {pairs} alternating block pairs per size in one process, {repeats}x")
+    (part := out / f"truth-{kind}.jsonl").unlink(missing_ok=True)
+    for _ in range(repeats):
+        done = run([sys.executable, rel(TRUTH_SCRIPT), "--checkpoint", rel(out / "train" / "model.pth"),
+                    "--kinds", kind, "--pairs", str(pairs), "--json", rel(part)],
+                   env=environment(site, None, worker=True))
+        print(done.stdout, end="", flush=True)
+    by_target: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in read_jsonl(part):
+        by_target.setdefault((r["phase"], r["size"]), []).append(r)
     load = os.getloadavg()
     with truth.open("a") as f:
-        for r in rows:
-            f.write(json.dumps({**r, "load_after": [round(x, 2) for x in load]}) + "\n")
+        for rows in by_target.values():
+            ranked = sorted(rows, key=lambda r: r["ratio"])
+            kept = ranked[(len(ranked) - 1) // 2]  # the median repeat (the lower one of an even count)
+            f.write(json.dumps({**kept, "repeats": [r["ratio"] for r in rows],
+                                "load_after": [round(x, 2) for x in load]}) + "\n")
     part.unlink()
 
 
@@ -247,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     p.add_argument("--no-null", action="store_true", help="skip the null pairs")
     p.add_argument("--truth-pairs", type=int, default=60, help="block pairs of each true size (default 60)")
+    p.add_argument("--truth-repeats", type=int, default=3,
+                   help="fresh processes per true size, the median kept (default 3)")
     p.add_argument("--truth-only", action="store_true", help="measure the true sizes only")
     p.add_argument("--analyze", action="store_true", help="write README.md from what is there, run nothing")
     p.add_argument("--regate", action="store_true",
@@ -270,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         done = {(r["kind"], r["pair"]) for r in read_jsonl(out / "pairs.jsonl")}
         for kind in [*args.kinds, *([] if args.no_null or args.truth_only else [NULL])]:
             if kind != NULL:
-                measure_truth(out, kind, site, args.truth_pairs)  # right before its pairs: the
+                measure_truth(out, kind, site, args.truth_pairs, args.truth_repeats)  # right before its pairs: the
             if not args.truth_only:                               # host's load shapes some kinds
                 for i in range(args.pairs):
                     if (kind, i) in done:
