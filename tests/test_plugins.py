@@ -65,7 +65,8 @@ def test_a_plugin_is_benched_like_a_builtin(installed, exported: Path, tmp_path:
     capsys.readouterr()
     assert main(["compare", str(out / "results.json"), str(out / "results.json"), "--json"]) == 0
     rows = {r["label"]: r["verdict"] for r in json.loads(capsys.readouterr().out)["measurements"]}
-    assert rows["inference/numpy/cpu/1"] == "unchanged"
+    # a file against itself: ratio 1; "unchanged" only where its few draws' interval shows +/-10%
+    assert rows["inference/numpy/cpu/1"] in ("unchanged", "unresolved")
 
 
 def test_loadgen_runs_a_plugin_and_records_a_broken_one_as_failed(installed, exported: Path, tmp_path: Path,
