@@ -26,7 +26,7 @@ FLAGGED = (Verdict.SLOWER, Verdict.FASTER)
 
 @dataclass(frozen=True)
 class Judgement:
-    verdict: Verdict               # faster | slower | unchanged | inconclusive
+    verdict: Verdict               # faster | slower | unchanged | unresolved | inconclusive
     stats: RatioStats | None       # None when the ratio is within the threshold (no test needed)
     ratio: float
 
