@@ -69,3 +69,35 @@ def test_compile_runs_afresh_for_every_size() -> None:
     for m in ms:
         assert m.extra["compile_cache"] in ("cold", "warm"), m.spec.label
         assert m.parity is not None and m.parity.passed
+
+
+@pytest.mark.slow
+def test_compiled_sizes_compile_once_and_time_every_round(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each round is a fresh instance (a draw), but only a size's first round compiles: later
+    rounds keep dynamo's cache, so torch.compile gets as many draws as the others."""
+    import torch._dynamo
+
+    resets: list[int] = []
+    real_reset = torch._dynamo.reset
+    monkeypatch.setattr(torch._dynamo, "reset", lambda: (resets.append(1), real_reset())[1])
+    ms = measure_training("torch_compile", "cpu", [40, 1000], threads=1, timing=TINY, parity_epochs=0)
+    assert len(resets) == 2  # one compile per size
+    assert [len(m.extra["rounds"]) for m in ms] == [TINY.rounds] * 2
+
+
+@pytest.mark.slow
+def test_the_compiled_runtime_binds_a_size_again_without_compiling(monkeypatch: pytest.MonkeyPatch,
+                                                                   checkpoint) -> None:
+    import torch._dynamo
+
+    from bench.runtimes import runtime_entry
+    from bench.runtimes.base import Artifacts, make_input
+
+    resets: list[int] = []
+    real_reset = torch._dynamo.reset
+    monkeypatch.setattr(torch._dynamo, "reset", lambda: (resets.append(1), real_reset())[1])
+    runtime = runtime_entry("torch_compile").make()
+    runtime.load(Artifacts(checkpoint=checkpoint), "cpu", 1)
+    outputs = [runtime.bind(make_input(n)).output() for n in (10, 10, 1000)]
+    assert len(resets) == 2  # batch 10 compiled once for both bindings, then batch 1000
+    assert torch.equal(outputs[0], outputs[1])

@@ -79,12 +79,12 @@ class TimingConfig:
                 f"max_total_s ({self.max_total_s}) must be >= min_total_s ({self.min_total_s})"
             )
 
-    def rounds_for(self, size: int, compiled: bool = False) -> int:
+    def rounds_for(self, size: int) -> int:
         """Rounds for a call of `size`: a call's time varies between instances (where its buffers
         landed: ONNX Runtime at 10^6 moved 1.8-2.6x its reference between processes); from
-        ROUNDS_BELOW on a round costs seconds, and one instance is timed. A `compiled` call
-        (torch.compile) generates code for every fresh instance: one round."""
-        return self.rounds if size < ROUNDS_BELOW and not compiled else 1
+        ROUNDS_BELOW on a round costs seconds, and one instance is timed. torch.compile compiles
+        in a size's first round only: later rounds run that code on fresh buffers."""
+        return self.rounds if size < ROUNDS_BELOW else 1
 
     def per_round(self, rounds: int) -> "TimingConfig":
         """The budget of one of `rounds` rounds: the timed work and the warmup time are shared

@@ -89,7 +89,7 @@ def _measure_one(runtime: Any, entry: RuntimeEntry, spec: Spec, artifacts: Artif
     parity = check_parity(reference, bound.output(), ulps=entry.parity_ulps(spec.device))
     del reference
     extra = {k: v for k, v in bound.extra.items() if not k.startswith("_")}
-    rounds = timing.rounds_for(spec.batch_size, entry.compiled)
+    rounds = timing.rounds_for(spec.batch_size)
     per_round = timing.per_round(rounds)
     timed = []
     for r in range(rounds):

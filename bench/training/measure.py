@@ -57,11 +57,11 @@ def measure_training(
     results: list[Measurement] = []
     for spec in specs:
         parity = _parity(variant, spec.batch_size, device, parity_epochs)
-        rounds = timing.rounds_for(spec.batch_size, variant_entry(variant).compiled)
+        rounds = timing.rounds_for(spec.batch_size)
         timed: list[Measurement] = []
         for r in range(rounds):  # later rounds keep the first one's calls per block (same cost)
             timed.append(_timed_round(variant, spec, threads, timing.per_round(rounds), sync, parity,
-                                      timed[0].calls_per_sample if r else None))
+                                      timed[0].calls_per_sample if r else None, compile_anew=not r))
         m = with_efficiency(merge_rounds(timed), (floors_bytes_per_s or {}).get(str(spec.batch_size)))
         results.append(m)
         if on_done:
@@ -70,12 +70,13 @@ def measure_training(
 
 
 def _timed_round(variant: str, spec: Spec, threads: int, timing: TimingConfig,
-                 sync: Callable[[], None] | None, parity: Any, calls: int | None = None) -> Measurement:
+                 sync: Callable[[], None] | None, parity: Any, calls: int | None = None,
+                 compile_anew: bool = True) -> Measurement:
     """One round: fresh data and a fresh loop (model, optimizer) after a spacer (another draw of
     layout, bench/engine/layout.py), then its timed blocks."""
     spacer = layout_spacer()  # noqa: F841 - alive while the round's buffers are made and used
     X, y = make_train_data(spec.batch_size, spec.device)
-    loop, extra = _first_step(variant, X, y, spec.device, sync)
+    loop, extra = _first_step(variant, X, y, spec.device, sync, compile_anew)
     extra = {"timed": "train_epoch (one full-batch step)", **extra}
     with device_context(spec.device):
         return measure(loop.step, spec, timing, sync=sync,
@@ -83,14 +84,15 @@ def _timed_round(variant: str, spec: Spec, threads: int, timing: TimingConfig,
                        reference=interleaved_reference(spec, timing, "autograd"))
 
 
-def _first_step(variant: str, X: Any, y: Any, device: str,
-                sync: Callable[[], None] | None) -> tuple[Any, dict[str, Any]]:
+def _first_step(variant: str, X: Any, y: Any, device: str, sync: Callable[[], None] | None,
+                compile_anew: bool = True) -> tuple[Any, dict[str, Any]]:
     """Build the loop and run its first step, which compiles (torch.compile) or captures (CUDA
-    graphs): that time is reported as compile_s, never as part of the median."""
+    graphs): that time is reported as compile_s, never as part of the median. A size's later
+    rounds (not compile_anew) keep dynamo's cache: the same static-shape code, fresh buffers."""
     import torch
 
     entry = variant_entry(variant)
-    if entry.inductor:
+    if entry.inductor and compile_anew:
         torch._dynamo.reset()  # this size compiles its own static-shape graph, timed below
     # only inductor reads the cache counters: importing torch._dynamo costs an eager worker ~2 s
     cache_before = compile_cache_state() if entry.inductor else {}
