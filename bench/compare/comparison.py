@@ -19,6 +19,7 @@ from bench.compare.counts import FIGURE as COUNTS_FIGURE, InstructionGate, judge
 from bench.compare.files import CONFIG_KEYS, HOST_RATIOS, BenchFile, Entry, load_bench_file
 from bench.compare.gate import MedianGate, Verdict, is_failure
 from bench.compare.memory import MemoryChange, memory_changes
+from bench.compare.runs import needed_to_resolve
 from bench.compare.significance import RatioStats, compare_samples, mann_whitney_u, ratio_of_medians
 from bench.store.schema import ENRICHED_FINGERPRINT_KEYS, THREAD_FINGERPRINT_KEYS
 from linreg.errors import LinregError, first_line
@@ -141,7 +142,7 @@ def resolving_hint(stats: RatioStats, threshold: float, figure: str) -> str:
     n = min(stats.n_base, stats.n_new)
     if room < 1e-3 or n < 1:
         return f"the interval reaches past {threshold:.0%} and the ratio sits at it"
-    needed = math.ceil(n * (half / room) ** 2)
+    needed = needed_to_resolve(n, half, room)
     return (f"the interval reaches past {threshold:.0%}: at least ~{needed} {figure} a side would"
             f" resolve it (here {n}; more processes or rounds)")
 

@@ -61,3 +61,9 @@ def welch_log_ratio(base: Sequence[float], new: Sequence[float], confidence: flo
     c = welch_contrast((base, new), (-1.0, 1.0), confidence)
     return RatioStats(math.exp(c.value), math.exp(c.low), math.exp(c.high), c.p_value,
                       len(base), len(new), 0.0)
+
+
+def needed_to_resolve(n: int, half: float, gap: float) -> int:
+    """How many values (rounds, pairs, draws) a half-width `half` measured after n needs to shrink
+    under `gap`, as 1/sqrt(n) (t's fall with the degrees of freedom aside)."""
+    return math.ceil(n * (half / gap) ** 2)

@@ -41,7 +41,7 @@ from typing import Callable
 
 from bench.compare.files import match_key, results_bench_file
 from bench.compare.gate import MedianGate
-from bench.compare.runs import Contrast, welch_contrast, welch_log_ratio
+from bench.compare.runs import Contrast, needed_to_resolve, welch_contrast, welch_log_ratio
 from bench.compare.significance import RatioStats
 from bench.history.backfill import MEASURED_CODE, CommitFailure, run_commit
 from bench.history.commits import Commit, has_file
@@ -156,11 +156,6 @@ def alternating_rounds(commits: tuple[Commit, ...], measure: Measure, cap: int,
     return result, ""
 
 
-def _needed(n: int, half: float, gap: float) -> int:
-    """Rounds for a half-width `half` after n to shrink under `gap`, as 1/sqrt(n) (t's fall aside)."""
-    return math.ceil(n * (half / gap) ** 2)
-
-
 def pairs_to_decide(stats: RatioStats, gate: MedianGate, pairs: int) -> str:
     """How many pairs would decide an inconclusive step at the runs' spread: the interval's
     half-width (in logs) must fit between the ratio and the threshold."""
@@ -168,7 +163,7 @@ def pairs_to_decide(stats: RatioStats, gate: MedianGate, pairs: int) -> str:
     gap = abs(math.log(stats.ratio) - math.log(1.0 + gate.threshold))
     if gap < 1e-3 * half:
         return "the ratio sits on the threshold: no number of pairs decides it"
-    return f"at this run-to-run spread about {_needed(pairs, half, gap)} pairs would decide it"
+    return f"at this run-to-run spread about {needed_to_resolve(pairs, half, gap)} pairs would decide it"
 
 
 def own_bench_measure(repo: Path, key: str, options: tuple[str, ...], checkpoint: Callable[[], Path],
@@ -257,7 +252,7 @@ def rounds_to_separate(ends: RatioStats, rounds: int) -> str:
     half, gap = math.log(ends.ci_high / ends.ratio), math.log(ends.ratio)
     if gap <= 1e-3 * half:
         return "the ends measured alike: the step is not in these runs"
-    return f"at this run-to-run spread about {_needed(rounds, half, gap)} rounds would tell the ends apart"
+    return f"at this run-to-run spread about {needed_to_resolve(rounds, half, gap)} rounds would tell the ends apart"
 
 
 def rounds_to_place(c: Contrast, rounds: int) -> str:
@@ -265,7 +260,7 @@ def rounds_to_place(c: Contrast, rounds: int) -> str:
     half = (c.high - c.low) / 2.0
     if abs(c.value) < 1e-3 * half:
         return "M sits at the ends' midpoint: no number of rounds places it"
-    return f"at this run-to-run spread about {_needed(rounds, half, abs(c.value))} rounds would place it"
+    return f"at this run-to-run spread about {needed_to_resolve(rounds, half, abs(c.value))} rounds would place it"
 
 
 def bisect_runs(base: Commit, commits: list[Commit], ends: StepRunner, place: MiddleRunner,

@@ -64,6 +64,7 @@ class CompileRuntime(TorchModuleRuntime):
 
     def __init__(self) -> None:
         super().__init__("torch_compile", "checkpoint")
+        self.compiled_shape: tuple[int, ...] | None = None  # the size self.module was compiled for
 
     def load(self, artifacts: Artifacts, device: str, threads: int) -> None:
         from export.quiet import quiet
@@ -78,7 +79,7 @@ class CompileRuntime(TorchModuleRuntime):
 
         xd = x.to(self.device)
         sync = device_sync(self.device)
-        if getattr(self, "compiled_shape", None) == tuple(xd.shape):
+        if self.compiled_shape == tuple(xd.shape):
             return super().bind(x)  # a later round of this size: the same code, a fresh input
         self.compiled_shape = tuple(xd.shape)
         torch._dynamo.reset()  # nothing compiled for an earlier size is reused

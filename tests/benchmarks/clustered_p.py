@@ -25,6 +25,7 @@ import subprocess
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 from bench.compare.comparison import DRIFTING_REFERENCES  # noqa: E402
 from bench.compare.gate import DEFAULT_ALPHA, STABLE_HOST_ALPHA  # noqa: E402
 from bench.compare.significance import mann_whitney_u  # noqa: E402
-from tests.benchmarks.verdict_census import BIG, RESULTS, consecutive, size_class  # noqa: E402
+from tests.benchmarks.verdict_census import (  # noqa: E402
+    big_change, consecutive, null_series, regression_pairs, size_class)
 
 THRESHOLD = 0.05
 Side = tuple[list[list[float]], list[float], str]  # log ratios by process, draw times, reference
@@ -72,15 +74,6 @@ def design_effect(groups: list[list[float]]) -> float:
     return 1.0 + (m0 - 1.0) * icc
 
 
-def z_of(p: float) -> float:
-    """The |z| whose two-sided normal p is p (bisection: no scipy)."""
-    lo, hi = 0.0, 40.0
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if math.erfc(mid / math.sqrt(2)) > p else (lo, mid)
-    return lo
-
-
 def said(base: Side, new: Side, clustered: bool, level: float | None) -> str:
     """slower | faster | none, by compare's rule on the host ratios at this p."""
     xb, xn = np.concatenate(base[0]), np.concatenate(new[0])
@@ -89,7 +82,8 @@ def said(base: Side, new: Side, clustered: bool, level: float | None) -> str:
     if clustered:
         centred = [list(np.asarray(g) - xb.mean()) for g in base[0]] + \
                   [list(np.asarray(g) - xn.mean()) for g in new[0]]
-        p = math.erfc(z_of(p) / math.sqrt(design_effect(centred)) / math.sqrt(2))
+        z = -NormalDist().inv_cdf(max(p, 1e-300) / 2.0)  # the |z| of that two-sided p (tails: exact)
+        p = 2.0 * NormalDist().cdf(-z / math.sqrt(design_effect(centred)))
     drifting = base[2] in DRIFTING_REFERENCES
     alpha = level or (DEFAULT_ALPHA if drifting else STABLE_HOST_ALPHA)
     times = float(np.median(new[1]) / np.median(base[1]))
@@ -103,24 +97,14 @@ def said(base: Side, new: Side, clustered: bool, level: float | None) -> str:
 def pairs() -> tuple[list[tuple[str, Side, Side, str]], list[tuple[str, Side, Side]]]:
     """(size, base, new, expected) of the real changes; (size, a, b) of the null pairs."""
     real: list[tuple[str, Side, Side, str]] = []
-    for series in sorted(RESULTS.glob("regressions*/truth.jsonl")):
-        truth = {(t["kind"], t["phase"], int(t["size"])): t["ratio"]
-                 for t in map(json.loads, series.read_text().splitlines())}
-        for c in sorted(series.parent.glob("runs/*/*-compare.json")):
-            kind, pair = c.parent.name, c.name[:2]
-            b, n = c.parent / f"{pair}-base/results.json", c.parent / f"{pair}-new/results.json"
-            if not (b.is_file() and n.is_file()):
-                continue
-            sb, sn = sides(b), sides(n)
-            for label in sorted(sb.keys() & sn.keys()):
-                phase, _, _, size = label.split("/")
-                true = truth.get((kind, phase, int(size)))
-                if true is not None and not 1 / BIG < true < BIG:
-                    real.append((size_class(label), sb[label], sn[label], "slower" if true > 1 else "faster"))
+    for _, kind, base, new, truth in regression_pairs():
+        sb, sn = sides(base), sides(new)
+        for label in sorted(sb.keys() & sn.keys()):
+            true = big_change(truth, kind, label)
+            if true is not None:
+                real.append((size_class(label), sb[label], sn[label], "slower" if true > 1 else "faster"))
     null: list[tuple[str, Side, Side]] = []
-    series_files = [sorted(d.glob("runs/*/*-base/results.json")) for d in sorted(RESULTS.glob("regressions*"))]
-    series_files += [sorted(d.glob("*/results.json")) for d in sorted((RESULTS / "spread").iterdir()) if d.is_dir()]
-    for files in series_files:
+    for files in null_series().values():
         for a, b in consecutive(files):
             sa, sb = sides(a), sides(b)
             null += [(size_class(k), sa[k], sb[k]) for k in sorted(sa.keys() & sb.keys())]

@@ -22,6 +22,9 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measure_regressions import environment  # noqa: E402  (the plug-in on PYTHONPATH, the workers' allocator)
+
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "tests" / "plugins" / "regress_runtime"
 SCRIPT = Path(__file__).resolve().parent / "true_slowdown.py"
@@ -29,21 +32,12 @@ BLOCKS_S = (0.005, 0.01, 0.03, 0.1, 0.3)
 CASES = (("gil", "train_epoch:40"), ("gil", "inference:1"), ("python", "train_epoch:40"))
 
 
-def environment() -> dict[str, str]:
-    sys.path.insert(0, str(ROOT))
-    from bench.engine.allocator import ALLOCATOR_ENV
-
-    env = {k: v for k, v in os.environ.items() if k != "LINREG_REGRESS"}
-    env["PYTHONPATH"] = os.pathsep.join([str(PLUGIN), str(ROOT)])
-    return {**env, **ALLOCATOR_ENV}
-
-
 def truth(kind: str, target: str, block_s: float, checkpoint: Path, pairs: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "row.jsonl"
         subprocess.run([sys.executable, str(SCRIPT), "--checkpoint", str(checkpoint), "--kinds", kind,
                         "--targets", target, "--block-s", str(block_s), "--pairs", str(pairs),
-                        "--json", str(out)], env=environment(), check=True, capture_output=True)
+                        "--json", str(out)], env=environment(PLUGIN, None, worker=True), check=True, capture_output=True)
         return float(json.loads(out.read_text().splitlines()[0])["ratio"])
 
 

@@ -21,6 +21,7 @@ import sys
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -50,9 +51,9 @@ def outcome(c: Comparison, label: str) -> str:
     return str(row.verdict)
 
 
-def real_changes(gate: MedianGate) -> dict[tuple[str, str], Counter]:
-    """(size class, kind) -> outcome counts over the pairs whose true change is >= 10%."""
-    counts: dict[tuple[str, str], Counter] = defaultdict(Counter)
+def regression_pairs() -> Iterator[tuple[str, str, Path, Path, dict[tuple[str, str, int], float]]]:
+    """(series, kind, BASE results.json, NEW results.json, true ratios by (kind, phase, size)) of
+    every committed pair of results/regressions*/."""
     for series in sorted(RESULTS.glob("regressions*/truth.jsonl")):
         truth = {}
         for line in series.read_text().splitlines():
@@ -61,21 +62,41 @@ def real_changes(gate: MedianGate) -> dict[tuple[str, str], Counter]:
         for compare in sorted(series.parent.glob("runs/*/*-compare.json")):
             kind, pair = compare.parent.name, compare.name[:2]
             base, new = compare.parent / f"{pair}-base/results.json", compare.parent / f"{pair}-new/results.json"
-            if not (base.is_file() and new.is_file()):
+            if base.is_file() and new.is_file():
+                yield series.parent.name, kind, base, new, truth
+
+
+def big_change(truth: dict[tuple[str, str, int], float], kind: str, label: str) -> float | None:
+    """The true ratio of a measurement where it is a change of BIG or more, else None."""
+    phase, _, _, size = label.split("/")
+    true = truth.get((kind, phase, int(size)))
+    return None if true is None or 1 / BIG < true < BIG else true
+
+
+def null_series() -> dict[str, list[Path]]:
+    """Each series of runs of one configuration: the BASE runs of each regression campaign and
+    every results/spread/*/ series (consecutive() orders them)."""
+    series = {f"{d.name} (BASE runs)": sorted(d.glob("runs/*/*-base/results.json"))
+              for d in sorted(RESULTS.glob("regressions*")) if d.is_dir()}
+    return series | {f"spread/{d.name}": sorted(d.glob("*/results.json"))
+                     for d in sorted((RESULTS / "spread").iterdir()) if d.is_dir()}
+
+
+def real_changes(gate: MedianGate) -> dict[tuple[str, str], Counter]:
+    """(size class, kind) -> outcome counts over the pairs whose true change is >= 10%."""
+    counts: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for name, kind, base, new, truth in regression_pairs():
+        c = gated(base, new, gate)
+        for row in c.rows:
+            if row.base is None or row.new is None or row.stats is None:
                 continue
-            c = gated(base, new, gate)
-            for row in c.rows:
-                if row.base is None or row.new is None or row.stats is None:
-                    continue
-                phase, _, _, size = row.label.split("/")
-                true = truth.get((kind, phase, int(size)))
-                if true is None or 1 / BIG < true < BIG:
-                    continue
-                said = outcome(c, row.label)
-                right = "slower" if true > 1 else "faster"
-                wrong = "faster" if true > 1 else "slower"
-                said = {right: "called", wrong: "wrong way"}.get(said, said)
-                counts[(size_class(row.label), f"{series.parent.name}: {kind}")][said] += 1
+            true = big_change(truth, kind, row.label)
+            if true is None:
+                continue
+            right, wrong = ("slower", "faster") if true > 1 else ("faster", "slower")
+            said = outcome(c, row.label)
+            said = {right: "called", wrong: "wrong way"}.get(said, said)
+            counts[(size_class(row.label), f"{name}: {kind}")][said] += 1
     return counts
 
 
@@ -86,12 +107,8 @@ def consecutive(files: list[Path]) -> list[tuple[Path, Path]]:
 
 def null_pairs(gate: MedianGate) -> dict[tuple[str, str], Counter]:
     """(size class, series) -> outcome counts over consecutive runs of one configuration."""
-    series = {f"{d.name} (BASE runs)": sorted(d.glob("runs/*/*-base/results.json"))
-              for d in sorted(RESULTS.glob("regressions*")) if d.is_dir()}
-    series |= {f"spread/{d.name}": sorted(d.glob("*/results.json"))
-               for d in sorted((RESULTS / "spread").iterdir()) if d.is_dir()}
     counts: dict[tuple[str, str], Counter] = defaultdict(Counter)
-    for name, files in series.items():
+    for name, files in null_series().items():
         for a, b in consecutive(files):
             c = gated(a, b, gate)
             for row in c.rows:
