@@ -4,6 +4,7 @@ repository whose one commit makes the model's forward really slower, found by in
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -132,8 +133,11 @@ def test_find_names_the_commit_that_made_the_model_slower(tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     """Real interleaved steps on a 16-commit repository: commit 9 adds ~20 us of interpreter work
     to every ~7 us forward call (about 3x: unmistakable on a busy machine, where a 1.5x step was
-    seen inconclusive), on the CPU clock's p10 blocks; find names it in at most five steps. The
-    20% target is tests/benchmarks/find_synthetic.py's."""
+    seen inconclusive), on the CPU clock's p10 blocks; find names it. On a quiet host that takes
+    five steps (max_steps(15)); on a noisy one an inconclusive step is measured again and an
+    undecided middle from the other side (2026-12-07, a 2-vCPU VM whose 0.5 s blocks of one code
+    moved 15-30%: 11 step lines over 7 distinct pairs), so what is bounded is the walk: at most two
+    pairs per halving. The 20% target is tests/benchmarks/find_synthetic.py's."""
     from bench.history.store import open_store
     from tests.git_synthetic import linreg_repo
 
@@ -145,7 +149,9 @@ def test_find_names_the_commit_that_made_the_model_slower(tmp_path: Path,
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"found: {hashes[9]} commit 9: the slowdown" in out
-    assert sum(1 for line in out.splitlines() if line.startswith("step ")) <= 5
+    steps = [line for line in out.splitlines() if line.startswith("step ")]
+    pairs = {re.findall(r" - (\w+) '.*' against (\w+) \(", line)[0] for line in steps}
+    assert len(pairs) <= 2 * max_steps(15) and len(steps) <= 2 * len(pairs), out
     assert not math.isnan(float(out.split("the step: ")[1].split("x")[0]))
 
 
