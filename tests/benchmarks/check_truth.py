@@ -27,9 +27,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.engine.estimate import quantile  # noqa: E402  (after the path: this checkout's bench)
-from bench.engine.ladder import LADDER_KEY  # noqa: E402
+from bench.engine.ladder import LADDER_KEY  # noqa: E402  (after the path: this checkout's bench)
 from bench.report.answer import HOST_NORMALISED, outcome  # noqa: E402
+from host_state import host_moved  # noqa: E402  (tests/benchmarks)
 from records import machine  # noqa: E402  (tests/benchmarks: the one machine line)
 
 PUBLISHED_WITHIN = 0.10   # point 3: estimate_s within 10% of the run's raw median
@@ -41,16 +41,10 @@ def timed(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [m for m in doc.get("measurements", []) if m.get("times_s") and not m.get("skip_reason")]
 
 
-def host_moved(m: dict[str, Any]) -> float | None:
-    """How far the host moved during the measurement, seen by fixed code: the third over the first
-    quartile of the companion reference's time across the draws (a draw's reference time: its
-    median over its host ratio). None without a reference in every draw, or with under 4 draws."""
+def moved(m: dict[str, Any]) -> float | None:
+    """How far the host moved during the measurement (host_state.host_moved), or None."""
     est = m.get("estimate") or {}
-    draws, ratios = est.get("draw_medians_s") or [], (est.get("host") or {}).get("draw_ratios") or []
-    if len(draws) < 4 or len(ratios) != len(draws) or not all(r and r > 0 for r in ratios):
-        return None
-    refs = [d / r for d, r in zip(draws, ratios)]
-    return quantile(refs, 0.75) / quantile(refs, 0.25)
+    return host_moved(est.get("draw_medians_s") or [], (est.get("host") or {}).get("draw_ratios") or [])
 
 
 def published_rows(name: str, doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -60,7 +54,7 @@ def published_rows(name: str, doc: dict[str, Any]) -> list[dict[str, Any]]:
         est = m.get("estimate_s") or raw
         rows.append({"run": name, "label": f"{m['phase']}/{m['runtime']}/{m['device']}/{m['batch_size']}",
                      "estimate_s": est, "raw_median_s": raw, "ratio": est / raw,
-                     "within": abs(est / raw - 1) <= PUBLISHED_WITHIN, "host_moved": host_moved(m)})
+                     "within": abs(est / raw - 1) <= PUBLISHED_WITHIN, "host_moved": moved(m)})
     return rows
 
 

@@ -26,16 +26,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.engine.estimate import quantile  # noqa: E402  (after the path: this checkout's bench)
+from host_state import host_fast_draws, reference_times  # noqa: E402  (tests/benchmarks)
 from records import short_commit  # noqa: E402
 
 FIGURES = ("median", "q1", "host-fast 5%", "host-fast 10%", "raw")
 TARGET = 1.15
-
-
-def host_fast(draws: list[float], references: list[float], within: float) -> float:
-    """The median of the draws whose reference time is within `within` of the fastest one's."""
-    fastest = min(references)
-    return statistics.median(d for d, r in zip(draws, references) if r <= (1 + within) * fastest)
 
 
 def figures(m: dict[str, Any]) -> dict[str, float]:
@@ -43,10 +38,9 @@ def figures(m: dict[str, Any]) -> dict[str, float]:
     out = {"median": statistics.median(draws), "q1": quantile(draws, 0.25),
            "raw": statistics.median(m["times_s"])}
     ratios = (m["estimate"].get("host") or {}).get("draw_ratios") or []
-    if len(ratios) == len(draws):
-        references = [d / r for d, r in zip(draws, ratios)]
-        out["host-fast 5%"] = host_fast(draws, references, 0.05)
-        out["host-fast 10%"] = host_fast(draws, references, 0.10)
+    if reference_times(draws, ratios):
+        out["host-fast 5%"] = statistics.median(host_fast_draws(draws, ratios, 0.05))
+        out["host-fast 10%"] = statistics.median(host_fast_draws(draws, ratios, 0.10))
     return out
 
 

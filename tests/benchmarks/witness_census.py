@@ -9,7 +9,7 @@ For every committed pair gated on such a reference (the census's pairs, verdict_
 this counts (shipped verdict, candidate verdict): real changes of 10% or more called the right
 way, and false alarms among consecutive runs of one configuration.
 
-    .venv/bin/python tests/benchmarks/witness_census.py 1.05 1.10 1.20 > results/verdicts/witness.txt
+    .venv/bin/python tests/benchmarks/witness_census.py 0.05 0.10 0.20 > results/verdicts/witness.txt
 """
 from __future__ import annotations
 
@@ -27,23 +27,18 @@ import bench.compare.comparison as comparison  # noqa: E402
 import verdict_census as census  # noqa: E402  (tests/benchmarks)
 from bench.compare.gate import MedianGate, Verdict  # noqa: E402
 from bench.compare.significance import ratio_of_medians  # noqa: E402
+from host_state import host_fast_draws  # noqa: E402  (tests/benchmarks)
 from records import short_commit  # noqa: E402
 
 SHIPPED = comparison.confirmed
 CALLS = ("slower", "faster")
 
 
-def host_fast(entry: Any, tol: float) -> np.ndarray:
-    """The draws' medians whose reference time is within `tol` of the fastest (all, under 3)."""
-    draws, ratios = entry.draws_s, entry.host_ratios
-    refs = [d / r for d, r in zip(draws, ratios)]
-    chosen = [d for d, ref in zip(draws, refs) if ref <= tol * min(refs)] if len(refs) == len(draws) else []
-    return np.asarray(chosen if len(chosen) >= 3 else draws, dtype=float)
-
-
 def candidate(verdict: Verdict, stats: Any, b: Any, n: Any, gate: MedianGate, tol: float) -> str:
     """`confirmed`'s rule with the host-fast draws as the witness."""
-    times = ratio_of_medians(host_fast(b, tol), host_fast(n, tol))
+    base, new = (np.asarray(host_fast_draws(e.draws_s, e.host_ratios, tol, at_least=3), dtype=float)
+                 for e in (b, n))
+    times = ratio_of_medians(base, new)
     limit = 1.0 + gate.threshold
     slower, faster = stats.ratio > limit and times > 1.0, stats.ratio < 1.0 / limit and times < 1.0
     if not (slower or faster):
@@ -86,13 +81,13 @@ def census_of(tols: list[float]) -> tuple[dict[str, Counter], dict[str, Counter]
 
 
 def main(argv: list[str]) -> int:
-    tols = [float(a) for a in argv] or [1.10]
+    tols = [float(a) for a in argv] or [0.10]
     real, null = census_of(tols)
     print(f"# witness_census.py {' '.join(argv)} at commit {short_commit()}: pairs gated on a"
           " memory-bound reference (all at 10^6 rows)")
     print("| witness | real changes >= 10% called | null pairs: false alarms |\n|---|---|---|")
     for name in real:
-        label = "the draws' times (shipped)" if name == "shipped" else f"host-fast draws, within {name}"
+        label = "the draws' times (shipped)" if name == "shipped" else f"host-fast draws, within {float(name):.0%}"
         print(f"| {label} | {real[name][True]} of {sum(real[name].values())} | "
               f"{null[name][True]} of {sum(null[name].values())} |")
     return 0
