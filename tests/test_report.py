@@ -92,7 +92,7 @@ def test_answer_names_a_winner_only_where_the_intervals_separate() -> None:
     # overlapping intervals: a tie, never a winner
     assert "batch 10^5: no single fastest; **eager**, **inference_mode** tie" in text
     assert "- inference on cpu, batch 10^6: **eager** is fastest, 2.00x onnxruntime (the runner-up) [2.00, 2.00]." in text
-    assert "`inference/onnxruntime/cpu/1`: 2.00 µs [1.90 µs, 2.10 µs] (12 draws)" in text
+    assert "`inference/onnxruntime/cpu/1`: 2.00 µs [1.90 µs, 2.10 µs] (12 draws; raw median 2.02 µs)" in text
     assert "error of the floor" in text and "153%" in text
 
 

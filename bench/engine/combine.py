@@ -10,7 +10,7 @@ from dataclasses import replace
 import statistics
 from typing import Any, Sequence
 
-from bench.engine.estimate import Draw, estimate
+from bench.engine.estimate import QUIET_HOST, Draw, estimate
 from bench.engine.measurement import Measurement
 from bench.engine.timing import UNSTABLE_IQR_RATIO, UNSTABLE_PREFIX
 
@@ -70,7 +70,7 @@ def combine(runs: Sequence[Measurement]) -> Measurement:
                    outlier_medians=[m.median_s for m in timed])
     est["processes"], est["draws"] = len(timed), len(flat)
     times = tuple(t for m in timed for t in m.times_s)
-    warnings = _whole_warnings(timed, times) + est.pop("warnings")
+    warnings = _whole_warnings(timed, times, (est.get("host") or {}).get("host_moved")) + est.pop("warnings")
     extra = {k: v for k, v in first.extra.items() if k not in ("reference", "rounds")}
     extra["processes"] = [_process_record(m, ds) for m, ds in zip(timed, draws)]
     extra["estimate_s"] = est.pop("estimate_s")
@@ -112,14 +112,23 @@ def references_of(m: Measurement) -> list[dict[str, Any]]:
     return [r["reference"] for r in _round_records(m) if isinstance(r.get("reference"), dict)]
 
 
-def _whole_warnings(timed: Sequence[Measurement], times: Sequence[float]) -> list[str]:
+def _whole_warnings(timed: Sequence[Measurement], times: Sequence[float],
+                    moved: float | None = None) -> list[str]:
     """The processes' warnings, each once, except the per-instance "unstable" lines: the spread
     that a reader compares with the table is the whole measurement's, so that one is recomputed
-    on all the samples (the draws' spread shows in the interval and the outlier warnings)."""
+    on all the samples (the draws' spread shows in the interval and the outlier warnings). Where
+    the companion's fixed reference says how far the host moved meanwhile (`moved`), the line
+    names the cause: the host's phases, or, with the host still, the workload's own spread."""
     rest = [w for m in timed for w in m.warnings if not w.startswith(UNSTABLE_PREFIX)]
     out = list(dict.fromkeys(rest))
     pooled = Measurement(timed[0].spec, tuple(times))
     if pooled.median_s > 0 and pooled.iqr_s / pooled.median_s > UNSTABLE_IQR_RATIO:
-        out.append(f"{UNSTABLE_PREFIX}{100 * pooled.iqr_s / pooled.median_s:.1f}% of the median"
-                   f" over all {len(times)} samples (> 10%)")
+        line = (f"{UNSTABLE_PREFIX}{100 * pooled.iqr_s / pooled.median_s:.1f}% of the median"
+                f" over all {len(times)} samples (> 10%)")
+        if moved is not None:
+            line += (f"; the host moved {moved:.2f}x meanwhile (the companion's fixed reference,"
+                     " q3/q1 over the draws)" if moved > QUIET_HOST else
+                     f"; the host held still (its fixed reference within {QUIET_HOST - 1:.0%}):"
+                     " the workload's own spread")
+        out.append(line)
     return out

@@ -38,6 +38,7 @@ SMALL_SPREAD = 0.05          # ratios spread <= 5% (sd or MAD over draws): usabl
                              # spread (small_spread below)
 OUTLIER_FACTOR = 1.5         # a process 1.5x off the others' median is an outlier
 FAST_QUANTILE = 0.25         # estimate_s: the first quartile of the draw medians (the fast state)
+QUIET_HOST = 1.10            # the host held still: its fixed reference's q3/q1 over the draws <= 1.10
 METHOD = "first quartile of draw medians"
 # every method whose estimate_s is a time the run measured (older v3 files: the median)
 MEASURED_METHODS = (METHOD, "median of draw medians")
@@ -226,7 +227,20 @@ def host_ratio(draws: Sequence[Draw], reference: str) -> dict[str, Any] | None:
     low, high = log_interval(spread) if len(spread) > 1 else (ratios[0], ratios[0])
     value = statistics.median(ratios)  # type: ignore[type-var]
     return {"reference": reference, "ratio": value, "interval": [min(low, value), max(high, value)],
-            "draw_ratios": ratios, "usable": usable, "tracking": why}
+            "draw_ratios": ratios, "usable": usable, "tracking": why,
+            "host_moved": host_moved([d.reference_s for d in draws])}  # type: ignore[misc]
+
+
+def host_moved(reference_s: Sequence[float]) -> float | None:
+    """How far the host moved during one measurement: the third over the first quartile of its
+    companion reference's time across the draws. The reference is fixed code in a clean process,
+    so what moves it is the host, not the workload: within QUIET_HOST the host held still, and
+    the fast state is then within a few percent of the raw median (results/winners). None under
+    4 draws."""
+    good = [r for r in reference_s if r and r > 0]
+    if len(good) < 4 or len(good) != len(reference_s):
+        return None
+    return quantile(good, 0.75) / quantile(good, 0.25)
 
 
 def _within(samples: Sequence[float], value: float) -> tuple[float, float]:

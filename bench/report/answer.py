@@ -16,7 +16,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from bench.engine.estimate import MEASURED_METHODS, fast_state
+from bench.engine.estimate import MEASURED_METHODS, QUIET_HOST, fast_state
 from bench.engine.ladder import ladder_scales
 from bench.engine.reference import SINGLE_THREADED
 from bench.engine.roofline import over_roofline
@@ -145,11 +145,20 @@ def answer_lines(entries: list[Entry], floors: dict[str, Any] | None = None,
                 " run's reference ladder: a host slow phase during one runtime's measurement does not move"
                 " them. A ratio, not a time; the times are below."]
     out += ["", "What this run measured, its fast state: the first quartile over draws (worker processes"
-            " x fresh instances) of each draw's median, with its 95% interval (bench/engine/estimate.py):", ""]
+            " x fresh instances) of each draw's median, with its 95% interval (bench/engine/estimate.py);"
+            " beside it the raw median of all its samples, and how far the host moved meanwhile (its"
+            f" companion's fixed reference, third over first quartile across the draws; within"
+            f" {QUIET_HOST - 1:.0%}: held still). Where the host moved, the raw median holds its slow phases:", ""]
     for e in sorted(timed, key=lambda e: (e["phase"], e["device"], int(e["batch_size"]), e["runtime"])):
         v, lo, hi = value_of(e)
         draws = (e.get("estimate") or {}).get("draws")
         how = f"{draws} draws" if isinstance(draws, int) else "raw median, no draws"
+        raw = e.get("median_s") or (statistics.median(e["times_s"]) if e.get("times_s") else None)
+        if isinstance(draws, int) and _positive(raw):
+            how += f"; raw median {format_duration(raw)}"
+        moved = ((e.get("estimate") or {}).get("host") or {}).get("host_moved")
+        if _positive(moved):
+            how += f"; the host moved {moved:.2f}x" if moved > QUIET_HOST else "; the host held still"
         out.append(f"- `{e['phase']}/{e['runtime']}/{e['device']}/{e['batch_size']}`: "
                    f"{format_duration(v)} [{format_duration(lo)}, {format_duration(hi)}] ({how})")
     effs = {f"{e['phase']}/{e['runtime']}/{e['device']}/{e['batch_size']}": float(e["bandwidth_efficiency"])

@@ -74,7 +74,9 @@ Format history:
     - the estimate object: {interval_s (95% distribution-free interval: two order statistics of
       the draw medians), method "first quartile of draw medians", draw_medians_s, host, processes, draws, spread}; `reference`,
       `tracking`, `scale_s`, `run_scale_s` and `scale_source` are gone with the calibration file.
-    - `estimate.host`: {reference (kind), ratio, interval, draw_ratios, usable, tracking} or
+    - `estimate.host`: {reference (kind), ratio, interval, draw_ratios, usable, tracking,
+      host_moved (the reference's q3/q1 over the draws: how far the host moved meanwhile; null
+      under 4 draws; absent from files before it; read by nothing that gates)} or
       null: the host-normalised ratio, workload time / the time of a fixed reference timed in
       lockstep in a companion process (bench/engine/companion.py). Dimensionless; `compare`
       gates on draw_ratios when both files have usable ones of the same kind. Each draw's
