@@ -72,3 +72,15 @@ def test_each_published_time_stands_beside_its_raw_median_and_the_hosts_state() 
     assert listed["inference/inference_mode/cpu/1"].endswith("(18 draws; raw median 9.00 µs; the host held still)")
     assert listed["inference/torchscript/cpu/1"].endswith("(18 draws; raw median 9.00 µs)")
     assert QUIET_HOST == 1.10 and any(f"within {QUIET_HOST - 1:.0%}: held still" in line for line in lines)
+
+
+def test_the_reports_first_line_counts_the_measurements_made_while_the_host_moved() -> None:
+    from bench.report.markdown import render_report
+
+    entries = [_entry("eager", 1.45), _entry("inference_mode", 1.04), _entry("torchscript", None)]
+    first = render_report({"schema_version": 3, "measurements": entries}).splitlines()[2]
+    assert first.endswith("The host moved more than 10% during 1 of 2 measurements (their companion's"
+                          " fixed reference): there the raw median holds slow phases, and the"
+                          " published time is the fast state.")
+    plain = render_report({"schema_version": 3, "measurements": [_entry("torchscript", None)]})
+    assert "The host moved" not in plain  # files without it say nothing of it

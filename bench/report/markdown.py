@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.engine.estimate import QUIET_HOST
 from bench.engine.ladder import LADDER_KEY
 from bench.engine.measurement import entry_runtime
 from bench.engine.units import format_duration, format_size
@@ -54,6 +55,18 @@ HOW_TO_READ = """\
 
 
 
+def _host_sentence(entries: Entries) -> str:
+    """How many measurements ran while the host moved (estimate.host.host_moved), where known."""
+    moved = [((e.get("estimate") or {}).get("host") or {}).get("host_moved") for e in entries]
+    known = [m for m in moved if isinstance(m, (int, float)) and m > 0]
+    if not known:
+        return ""
+    busy = sum(m > QUIET_HOST for m in known)
+    return (f" The host moved more than {QUIET_HOST - 1:.0%} during {busy} of {len(known)} measurements"
+            " (their companion's fixed reference): there the raw median holds slow phases, and the"
+            " published time is the fast state.")
+
+
 def _summary_lines(results: dict[str, Any], entries: Entries) -> list[str]:
     summary = summarize(entries)
     failed = parity_failed_entries(entries)
@@ -61,7 +74,8 @@ def _summary_lines(results: dict[str, Any], entries: Entries) -> list[str]:
     out.append(f"Run of {results.get('created_utc', '?')} "
                f"(results schema v{results.get('schema_version', '?')}): "
                f"{summary['measured']} measured, {summary['skipped']} skipped, "
-               f"{summary['parity_failed']} parity failures, {summary['warned']} with stability warnings.")
+               f"{summary['parity_failed']} parity failures, {summary['warned']} with stability warnings."
+               + _host_sentence(entries))
     out.append("")
     if failed:
         out += [f"> **PARITY FAILED for {len(failed)} measurement(s).** Their timings are not comparable: "
