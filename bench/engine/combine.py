@@ -118,7 +118,8 @@ def _whole_warnings(timed: Sequence[Measurement], times: Sequence[float],
     that a reader compares with the table is the whole measurement's, so that one is recomputed
     on all the samples (the draws' spread shows in the interval and the outlier warnings). Where
     the companion's fixed reference says how far the host moved meanwhile (`moved`), the line
-    names the cause: the host's phases, or, with the host still, the workload's own spread."""
+    names the cause: the host's phases, or, with the host still, not them (the workload's own
+    spread, or something shorter than a draw)."""
     rest = [w for m in timed for w in m.warnings if not w.startswith(UNSTABLE_PREFIX)]
     out = list(dict.fromkeys(rest))
     pooled = Measurement(timed[0].spec, tuple(times))
@@ -128,7 +129,7 @@ def _whole_warnings(timed: Sequence[Measurement], times: Sequence[float],
         if moved is not None:
             line += (f"; the host moved {moved:.2f}x meanwhile (the companion's fixed reference,"
                      " q3/q1 over the draws)" if moved > QUIET_HOST else
-                     f"; the host held still (its fixed reference within {QUIET_HOST - 1:.0%}):"
-                     " the workload's own spread")
+                     f"; the host held still across the draws (its fixed reference within"
+                     f" {QUIET_HOST - 1:.0%}): not the host's slow phases")
         out.append(line)
     return out

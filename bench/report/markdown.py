@@ -58,7 +58,7 @@ HOW_TO_READ = """\
 def _host_sentence(entries: Entries) -> str:
     """How many measurements ran while the host moved (estimate.host.host_moved), where known."""
     moved = [((e.get("estimate") or {}).get("host") or {}).get("host_moved") for e in entries]
-    known = [m for m in moved if isinstance(m, (int, float)) and m > 0]
+    known = [m for m in moved if isinstance(m, (int, float)) and not isinstance(m, bool) and m > 0]
     if not known:
         return ""
     busy = sum(m > QUIET_HOST for m in known)
