@@ -40,7 +40,7 @@ def value_of(e: Entry) -> tuple[float, float, float]:
              for d in p.get("draws") or () if isinstance(d, dict)]
     if len(draws) > 1 and all(isinstance(d, (int, float)) and d > 0 for d in draws):
         return fast_state(draws)
-    median = float(e.get("median_s") or statistics.median(e["times_s"]))
+    median = raw_median(e)
     return median, float(e.get("min_s") or min(e["times_s"])), float(e.get("max_s") or max(e["times_s"]))
 
 
@@ -66,6 +66,18 @@ def host_value(e: Entry, scales: Scales, ladder_threads: Any) -> tuple[str, floa
 
 def _positive(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+
+
+def raw_median(e: Entry) -> float:
+    """The median of all the entry's samples: the file's own, else from its samples."""
+    return float(e.get("median_s") or statistics.median(e["times_s"]))
+
+
+def host_moved_of(e: Entry) -> float | None:
+    """How far the host moved during the measurement (estimate.host.host_moved), or None: absent
+    from older files, and anything but a positive number from a stranger's."""
+    moved = ((e.get("estimate") or {}).get("host") or {}).get("host_moved")
+    return float(moved) if _positive(moved) else None
 
 
 def _host_pair(best: tuple, other: tuple, scales: Scales) -> tuple[float, float, float]:
@@ -153,11 +165,10 @@ def answer_lines(entries: list[Entry], floors: dict[str, Any] | None = None,
         v, lo, hi = value_of(e)
         draws = (e.get("estimate") or {}).get("draws")
         how = f"{draws} draws" if isinstance(draws, int) else "raw median, no draws"
-        raw = e.get("median_s") or (statistics.median(e["times_s"]) if e.get("times_s") else None)
-        if isinstance(draws, int) and _positive(raw):
-            how += f"; raw median {format_duration(raw)}"
-        moved = ((e.get("estimate") or {}).get("host") or {}).get("host_moved")
-        if _positive(moved):
+        if isinstance(draws, int):
+            how += f"; raw median {format_duration(raw_median(e))}"
+        moved = host_moved_of(e)
+        if moved is not None:
             how += f"; the host moved {moved:.2f}x" if moved > QUIET_HOST else "; the host held still"
         out.append(f"- `{e['phase']}/{e['runtime']}/{e['device']}/{e['batch_size']}`: "
                    f"{format_duration(v)} [{format_duration(lo)}, {format_duration(hi)}] ({how})")

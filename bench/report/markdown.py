@@ -14,7 +14,7 @@ from bench.engine.estimate import QUIET_HOST
 from bench.engine.ladder import LADDER_KEY
 from bench.engine.measurement import entry_runtime
 from bench.engine.units import format_duration, format_size
-from bench.report.answer import answer_lines
+from bench.report.answer import answer_lines, host_moved_of
 from bench.report.format import (BYTES_PER_SAMPLE, INFERENCE_ORDER, LATENCY_PLOT_FILES, PLOT_FILES,
                                  PLOT_TITLES, REPORT_MD, SCALING_PNG, TRAIN_ORDER, device_rank,
                                  runtime_rank)
@@ -57,8 +57,7 @@ HOW_TO_READ = """\
 
 def _host_sentence(entries: Entries) -> str:
     """How many measurements ran while the host moved (estimate.host.host_moved), where known."""
-    moved = [((e.get("estimate") or {}).get("host") or {}).get("host_moved") for e in entries]
-    known = [m for m in moved if isinstance(m, (int, float)) and not isinstance(m, bool) and m > 0]
+    known = [m for m in map(host_moved_of, entries) if m is not None]
     if not known:
         return ""
     busy = sum(m > QUIET_HOST for m in known)

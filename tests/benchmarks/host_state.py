@@ -10,7 +10,7 @@ from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.engine.estimate import quantile  # noqa: E402  (after the path: this checkout's bench)
+from bench.engine.estimate import host_moved as estimate_host_moved  # noqa: E402  (this checkout's bench)
 
 
 def reference_times(draws: Sequence[float], ratios: Sequence[float]) -> list[float] | None:
@@ -21,9 +21,10 @@ def reference_times(draws: Sequence[float], ratios: Sequence[float]) -> list[flo
 
 
 def host_moved(draws: Sequence[float], ratios: Sequence[float]) -> float | None:
-    """The reference's third over first quartile across the draws (None under 4 draws)."""
+    """The reference's third over first quartile across the draws, as a run stores it
+    (bench/engine/estimate.py host_moved; None under 4 draws)."""
     refs = reference_times(draws, ratios)
-    return None if refs is None or len(refs) < 4 else quantile(refs, 0.75) / quantile(refs, 0.25)
+    return None if refs is None else estimate_host_moved(refs)
 
 
 def host_fast_draws(draws: Sequence[float], ratios: Sequence[float], within: float,
