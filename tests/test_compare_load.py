@@ -96,6 +96,7 @@ def test_a_memory_bound_reference_needs_the_draws_times_to_agree(tmp_path, capsy
     code, out, err = run(capsys, write(tmp_path, "a.json", base), write(tmp_path, "b.json", new),
                          "--fail-on", "median:5%")
     assert code == 0 and "not confirmed" in out, out + err
+    assert "the reference's own time 1.120x" in out, out  # the disagreement, named
     # a real regression moves both: confirmed
     code, out, err = run(capsys, write(tmp_path, "a.json", base),
                          write(tmp_path, "c.json", _with_draws(results_doc(0), 1.0, 1.12, reference="stream")),
@@ -123,6 +124,7 @@ def test_the_times_confirm_the_direction_not_the_size(tmp_path, capsys) -> None:
     code, out, err = run(capsys, base, write(tmp_path, "c.json", _with_draws(results_doc(0), 0.85, 1.12, reference="stream")),
                          "--fail-on", "median:5%")
     assert code == 0 and "but the draws' times 0.952x" in out and "not confirmed" in out, out + err
+    assert "the reference's own time 0.850x (the host's speed, or the reference's drift" in out, out
 
 
 def test_with_a_memory_bound_reference_the_ratios_decide_and_the_times_confirm(tmp_path, capsys) -> None:

@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from bench.compare.counts import FIGURE as COUNTS_FIGURE, InstructionGate, judge_counts
-from bench.compare.files import CONFIG_KEYS, HOST_RATIOS, BenchFile, Entry, load_bench_file
+from bench.compare.files import CONFIG_KEYS, BenchFile, Entry, load_bench_file
 from bench.compare.gate import MedianGate, Verdict, is_failure
 from bench.compare.memory import MemoryChange, memory_changes
 from bench.compare.runs import needed_to_resolve
-from bench.compare.significance import RatioStats, compare_samples, mann_whitney_u, ratio_of_medians
+from bench.compare.significance import RatioStats, compare_samples
+from bench.compare.witness import confirmed, gate_for
 from bench.store.schema import ENRICHED_FINGERPRINT_KEYS, THREAD_FINGERPRINT_KEYS
 from linreg.errors import LinregError, first_line
 
@@ -145,53 +144,6 @@ def resolving_hint(stats: RatioStats, threshold: float, figure: str) -> str:
     needed = needed_to_resolve(n, half, room)
     return (f"the interval reaches past {threshold:.0%}: at least ~{needed} {figure} a side would"
             f" resolve it (here {n}; more processes or rounds)")
-
-
-# References whose ratio drifts between runs on its own: the memory-bound ones (from 10^5 rows),
-# where a run's cache and page state moves workload and reference differently. Null pairs gated
-# on the host ratios alone, every stored series (results/spread/, results/regressions*/): 21 of
-# 162 at 10^6 rows, 1 of 162 at batch 1, 6 of 126 at training N=40 (all 6 with the worker
-# pinned, 8f5fb7f; 0 of 91 since). With the times' direction too, 13 of 162 at 10^6.
-DRIFTING_REFERENCES = ("stream", "ort-stream")
-
-
-def gate_for(gate: Any, figure: str, base: Entry) -> Any:
-    """The gate at the level for this figure: its host level on the host ratios against a stable
-    reference (MedianGate.host_alpha; gate.py says why), its own level on everything else."""
-    stable = figure == HOST_RATIOS and base.host_reference not in DRIFTING_REFERENCES
-    return gate.at_host_level() if stable and isinstance(gate, MedianGate) else gate
-
-
-def confirmed(verdict: Verdict, stats: RatioStats, figure: str, b: Entry, n: Entry,
-              gate: MedianGate) -> tuple[Verdict, str]:
-    """(verdict, note) on the host-normalised ratios. A process-wide or code regression moves
-    the ratios and the times; a host slow phase moves only the times (by up to 1.5x between
-    runs); a reference that drifted between the runs only the ratios, and that happens with the
-    memory-bound references (DRIFTING_REFERENCES). So the ratios decide, beyond the threshold
-    with their own U test significant, and with a memory-bound reference the draws' times must
-    also have moved the same way (their direction, not their size: a host phase in one run
-    would veto real slowdowns). Requiring that of every reference vetoed real slowdowns of
-    12-23% in 12 of 50 pairs at batch 1 and N=40 (results/regressions-layout) where the host
-    was faster in NEW; "either test" significant called 2 of 9 quiet null pairs at 10^6."""
-    if figure != HOST_RATIOS:
-        return verdict, ""
-    base_s, new_s = np.asarray(b.draws_s, dtype=float), np.asarray(n.draws_s, dtype=float)
-    times_ratio = ratio_of_medians(base_s, new_s)  # a witness: no interval needed, no bootstrap
-    limit = 1.0 + gate.threshold
-    witness = f"the draws' times {times_ratio:.3f}x, p={mann_whitney_u(base_s, new_s):.2g}"
-    if b.host_reference not in DRIFTING_REFERENCES:
-        return verdict, (f"host ratios; {witness}" if verdict in (Verdict.SLOWER, Verdict.FASTER) else "")
-    both_slower = stats.ratio > limit and times_ratio > 1.0
-    both_faster = stats.ratio < 1.0 / limit and times_ratio < 1.0
-    if not (both_slower or both_faster):
-        if verdict in (Verdict.SLOWER, Verdict.FASTER, Verdict.INCONCLUSIVE):
-            return Verdict.UNRESOLVED, f"host ratios {stats.ratio:.3f}x but {witness}: not confirmed"
-        return verdict, ""
-    if stats.p_value < gate.alpha:
-        return (Verdict.SLOWER if both_slower else Verdict.FASTER), f"confirmed by {witness}"
-    if stats.min_p_value >= gate.alpha:
-        return Verdict.INCONCLUSIVE, ""
-    return Verdict.UNRESOLVED, f"beyond the threshold, the host ratios not significant ({witness})"
 
 
 def _median(values: tuple[float, ...]) -> float:

@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from bench.compare.comparison import confirmed, gate_for
+from bench.compare.witness import confirmed, gate_for
 from bench.compare.files import RAW_SAMPLES
 from bench.compare.gate import Verdict
 from bench.history.runs import Point, Run

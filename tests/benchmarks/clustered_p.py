@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.compare.comparison import DRIFTING_REFERENCES  # noqa: E402
+from bench.compare.witness import DRIFTING_REFERENCES  # noqa: E402
 from bench.compare.gate import DEFAULT_ALPHA, STABLE_HOST_ALPHA  # noqa: E402
 from bench.compare.significance import mann_whitney_u  # noqa: E402
 from tests.benchmarks.verdict_census import (  # noqa: E402

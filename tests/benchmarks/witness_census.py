@@ -23,10 +23,12 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-import bench.compare.comparison as comparison  # noqa: E402
+import bench.compare.comparison as comparison  # noqa: E402  (compare_entry calls its `confirmed`)
 import verdict_census as census  # noqa: E402  (tests/benchmarks)
+from bench.compare.files import HOST_RATIOS  # noqa: E402
 from bench.compare.gate import MedianGate, Verdict  # noqa: E402
 from bench.compare.significance import ratio_of_medians  # noqa: E402
+from bench.compare.witness import DRIFTING_REFERENCES  # noqa: E402
 from host_state import host_fast_draws  # noqa: E402  (tests/benchmarks)
 from records import short_commit  # noqa: E402
 
@@ -53,7 +55,7 @@ def census_of(tols: list[float]) -> tuple[dict[str, Counter], dict[str, Counter]
 
     def recording(verdict, stats, figure, b, n, gate):  # type: ignore[no-untyped-def]
         shipped = SHIPPED(verdict, stats, figure, b, n, gate)
-        if figure == comparison.HOST_RATIOS and b.host_reference in comparison.DRIFTING_REFERENCES:
+        if figure == HOST_RATIOS and b.host_reference in DRIFTING_REFERENCES:
             log.append((b.label, str(shipped[0]), tuple(candidate(verdict, stats, b, n, gate, t) for t in tols)))
         return shipped
 
