@@ -17,7 +17,7 @@ from bench.compare.counts import FIGURE as COUNTS_FIGURE, InstructionGate, judge
 from bench.compare.files import CONFIG_KEYS, BenchFile, Entry, load_bench_file
 from bench.compare.gate import MedianGate, Verdict, is_failure
 from bench.compare.memory import MemoryChange, memory_changes
-from bench.compare.runs import needed_to_resolve
+from bench.compare.runs import to_resolve
 from bench.compare.significance import RatioStats, compare_samples
 from bench.compare.witness import confirmed, gate_for
 from bench.store.schema import ENRICHED_FINGERPRINT_KEYS, THREAD_FINGERPRINT_KEYS
@@ -133,15 +133,12 @@ def resolving_hint(stats: RatioStats, threshold: float, figure: str) -> str:
     n (half-width / room)^2 values a side, where room is the ratio's distance to the threshold
     (inside: to show unchanged; outside: to show the change). A floor, not a promise: draws of
     one process are not independent of each other."""
-    low, high, ratio = stats.ci_low, stats.ci_high, stats.ratio
-    if not (low > 0 and high > 0 and ratio > 0):
-        return ""
-    half = (math.log(high) - math.log(low)) / 2.0
-    room = abs(abs(math.log(ratio)) - math.log1p(threshold))
     n = min(stats.n_base, stats.n_new)
-    if room < 1e-3 or n < 1:
+    if not (stats.ci_low > 0 and stats.ci_high > 0 and stats.ratio > 0) or n < 1:
+        return ""
+    needed = to_resolve(stats, threshold, n)
+    if needed is None:
         return f"the interval reaches past {threshold:.0%} and the ratio sits at it"
-    needed = needed_to_resolve(n, half, room)
     return (f"the interval reaches past {threshold:.0%}: at least ~{needed} {figure} a side would"
             f" resolve it (here {n}; more processes or rounds)")
 

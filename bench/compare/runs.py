@@ -67,3 +67,13 @@ def needed_to_resolve(n: int, half: float, gap: float) -> int:
     """How many values (rounds, pairs, draws) a half-width `half` measured after n needs to shrink
     under `gap`, as 1/sqrt(n) (t's fall with the degrees of freedom aside)."""
     return math.ceil(n * (half / gap) ** 2)
+
+
+def to_resolve(stats: RatioStats, threshold: float, n: int) -> int | None:
+    """How many values a side (draws, pairs) would resolve `stats` at the threshold: the
+    interval's half-width against the ratio's distance to the threshold on either side, both in
+    logs (needed_to_resolve); None where the ratio sits on the threshold (within 0.1%) and no
+    count resolves it. `compare`'s unresolved hint and `history find`'s undecided step use it."""
+    half = (math.log(stats.ci_high) - math.log(stats.ci_low)) / 2.0
+    room = abs(abs(math.log(stats.ratio)) - math.log1p(threshold))
+    return None if room < 1e-3 else needed_to_resolve(n, half, room)

@@ -41,7 +41,7 @@ from typing import Callable
 
 from bench.compare.files import match_key, results_bench_file
 from bench.compare.gate import MedianGate
-from bench.compare.runs import Contrast, needed_to_resolve, welch_contrast, welch_log_ratio
+from bench.compare.runs import Contrast, needed_to_resolve, to_resolve, welch_contrast, welch_log_ratio
 from bench.compare.significance import RatioStats
 from bench.history.backfill import MEASURED_CODE, CommitFailure, run_commit
 from bench.history.commits import Commit, has_file
@@ -158,12 +158,13 @@ def alternating_rounds(commits: tuple[Commit, ...], measure: Measure, cap: int,
 
 def pairs_to_decide(stats: RatioStats, gate: MedianGate, pairs: int) -> str:
     """How many pairs would decide an inconclusive step at the runs' spread: the interval's
-    half-width (in logs) must fit between the ratio and the threshold."""
-    half = math.log(stats.ci_high / stats.ratio)
-    gap = abs(math.log(stats.ratio) - math.log(1.0 + gate.threshold))
-    if gap < 1e-3 * half:
+    half-width (in logs) must fit between the ratio and the threshold (compare's rule)."""
+    if not (stats.ci_low > 0 and stats.ci_high > 0 and stats.ratio > 0):
+        return "no interval to tell how many pairs would decide it"
+    needed = to_resolve(stats, gate.threshold, pairs)
+    if needed is None:
         return "the ratio sits on the threshold: no number of pairs decides it"
-    return f"at this run-to-run spread about {needed_to_resolve(pairs, half, gap)} pairs would decide it"
+    return f"at this run-to-run spread about {needed} pairs would decide it"
 
 
 def own_bench_measure(repo: Path, key: str, options: tuple[str, ...], checkpoint: Callable[[], Path],
