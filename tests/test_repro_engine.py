@@ -264,9 +264,9 @@ def test_each_runtime_family_gets_its_own_kind_of_reference_and_every_kind_runs_
     kinds = {(family, size): reference_kind(Spec("inference", "x", "cpu", size), family)
              for family in ("dispatch", "ort", "autograd") for size in (1, 10**6)}
     assert kinds == {("dispatch", 1): "dispatch", ("dispatch", 10**6): "stream",
-                     ("ort", 1): "ort", ("ort", 10**6): "ort-stream",
+                     ("ort", 1): "ort", ("ort", 10**6): "ort-line",
                      ("autograd", 1): "autograd", ("autograd", 10**6): "stream"}
-    for kind in sorted(set(kinds.values())):
+    for kind in sorted(set(kinds.values()) | {"ort-stream"}):  # a plug-in may still name it
         ref = CompanionReference(kind, 1, QUICK_TIMING)
         ref.sample()
         ref.sample()

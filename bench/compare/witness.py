@@ -21,7 +21,7 @@ from bench.compare.significance import RatioStats, mann_whitney_u, ratio_of_medi
 # on the host ratios alone, every stored series (results/spread/, results/regressions*/): 21 of
 # 162 at 10^6 rows, 1 of 162 at batch 1, 6 of 126 at training N=40 (all 6 with the worker
 # pinned, 8f5fb7f; 0 of 91 since). With the times' direction too, 13 of 162 at 10^6.
-DRIFTING_REFERENCES = ("stream", "ort-stream")
+DRIFTING_REFERENCES = ("stream", "ort-stream", "ort-line")
 
 
 def gate_for(gate: Any, figure: str, base: Entry) -> Any:

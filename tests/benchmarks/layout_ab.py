@@ -1,11 +1,14 @@
-"""Layout draws, A against B: separate `bench` runs of two revisions, alternating, and how much the
-host ratio moves between runs and between the processes of one run.
+"""Two revisions, A against B: separate `bench` runs of each, alternating, and how much the host
+ratio moves between runs and between the processes of one run.
 
-A (`--old REV`, a worktree) keeps each process's memory layout; B (this checkout) draws a new
-layout for every draw (bench/engine/layout.py). The runs alternate A B, B A, ... so both see the
-same host. Per arm and measurement it reports the run-to-run sd and max/min of `estimate.host`'s
-ratio, the per-process excess (the spread of a run's process means of log workload/reference
-beyond what the draws' own noise explains) and the consecutive null pairs gated at median:5%.
+A is `--old REV` (a worktree), B this checkout. First written for the layout draws (A keeps each
+process's memory layout, B draws a new one for every draw: results/layout-draws), then used for
+the ONNX Runtime large-batch reference (results/ort-reference); `--names` and `--bench` say what
+the arms are and what they run. The runs alternate A B, B A, ... so both see the same host. Per
+arm and measurement it reports the run-to-run sd and max/min of `estimate.host`'s ratio, the
+per-process excess (the spread of a run's process means of log workload/reference beyond what
+the draws' own noise explains) and the consecutive null pairs that the gate flags (slower or
+faster) at median:5%.
 
     python tests/benchmarks/layout_ab.py --old ed0bd44 --out /tmp/layout --runs 16
     python tests/benchmarks/layout_ab.py --out /tmp/layout --analyze   # the table from what is there
@@ -30,10 +33,11 @@ from records import ROOT, train_and_export  # noqa: E402
 
 BENCH = ["--devices", "cpu", "--runtimes", "eager", "onnxruntime", "--variants", "eager",
          "--batch-sizes", "1000000", "--train-sizes", "40"]
-ARMS = {"0": "A: one layout per process", "1": "B: a layout per draw"}
+NAMES = ("A: one layout per process", "B: a layout per draw")
+FLAGGED = ("slower", "faster")  # what fails or flags a null pair; unresolved and unchanged do not
 
 
-def run_arms(old: str, out: Path, runs: int) -> None:
+def run_arms(old: str, out: Path, runs: int, bench: list[str]) -> None:
     export = train_and_export(out)
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "old"
@@ -48,7 +52,7 @@ def run_arms(old: str, out: Path, runs: int) -> None:
                         continue
                     cwd = tree if arm == "0" else ROOT
                     cmd = [sys.executable, "-m", "bench", "bench", "--export-dir", str(export),
-                           "--out", str(dest), *BENCH]
+                           "--out", str(dest), *bench]
                     subprocess.run(cmd, cwd=cwd, env={**os.environ, "PYTHONPATH": str(cwd)},
                                    check=True, capture_output=True)
                     print(f"run {i} arm {arm} done", flush=True)
@@ -101,15 +105,15 @@ def null_pairs(paths: list[Path]) -> dict[str, list[str]]:
     return verdicts
 
 
-def table(out: Path) -> str:
+def table(out: Path, names: tuple[str, str] = NAMES) -> str:
     lines = ["| arm | measurement | runs | host ratio run sd | max/min | per-process excess | "
              "draw sd | null pairs flagged at median:5% |", "|---|---|---|---|---|---|---|---|"]
-    for arm, name in ARMS.items():
+    for arm, name in zip("01", names):
         paths = sorted(out.glob(f"r{arm}-*/results.json"))
         nulls = null_pairs(paths)
         for key, s in sorted(spread(paths).items()):
             flagged = nulls.get(key, [])
-            alarms = sum(not v.startswith("unchanged") for v in flagged)
+            alarms = sum(v.split()[0] in FLAGGED for v in flagged)
             lines.append(f"| {name} | {key} | {s['runs']} | {s['run_sd']:.2%} | {s['max_min']:.3f} | "
                          f"{s['process_excess']:.2%} | {s['draw_sd']:.2%} | {alarms}/{len(flagged)} |")
     return "\n".join(lines)
@@ -118,15 +122,18 @@ def table(out: Path) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--old", help="the revision of arm A (one layout per process)")
+    p.add_argument("--old", help="the revision of arm A")
     p.add_argument("--runs", type=int, default=16, help="runs per arm (default 16)")
+    p.add_argument("--names", nargs=2, default=NAMES, metavar=("A", "B"), help="what each arm is")
+    p.add_argument("--bench", nargs=argparse.REMAINDER, default=BENCH,
+                   help="the bench flags of every run, last (default: the layout experiment's)")
     p.add_argument("--analyze", action="store_true", help="print the table from the runs in --out")
     args = p.parse_args()
     if not args.analyze:
         if not args.old:
             p.error("--old REV is needed to run the arms")
-        run_arms(args.old, args.out, args.runs)
-    print(table(args.out))
+        run_arms(args.old, args.out, args.runs, args.bench)
+    print(table(args.out, tuple(args.names)))
     return 0
 
 
