@@ -14,6 +14,7 @@ import numpy as np
 from bench.compare.files import HOST_RATIOS, Entry
 from bench.compare.gate import MedianGate, Verdict
 from bench.compare.significance import RatioStats, mann_whitney_u, ratio_of_medians
+from bench.engine.estimate import draw_reference_times
 
 
 # References whose ratio drifts between runs on its own: the memory-bound ones (from 10^5 rows),
@@ -69,10 +70,9 @@ def reference_moved(b: Entry, n: Entry) -> str:
     moved, NEW over BASE; "" where a side lacks it. Where ratios and times disagree, this is why:
     the host's speed, or the reference's own drift (0.82-1.20x in the 5 real changes at 10^6 rows
     of results/regressions-layout and -truth3 that read "not confirmed")."""
-    refs = [[d / r for d, r in zip(e.draws_s, e.host_ratios) if r > 0]
-            for e in (b, n) if len(e.draws_s) == len(e.host_ratios)]
-    if len(refs) != 2 or not all(refs):
+    base, new = (draw_reference_times(e.draws_s, e.host_ratios) for e in (b, n))
+    if not base or not new:
         return ""
-    moved = statistics.median(refs[1]) / statistics.median(refs[0])
+    moved = statistics.median(new) / statistics.median(base)
     return (f"; the reference's own time {moved:.3f}x (the host's speed, or the reference's drift:"
             " one pair cannot tell which)")

@@ -231,6 +231,15 @@ def host_ratio(draws: Sequence[Draw], reference: str) -> dict[str, Any] | None:
             "host_moved": host_moved([d.reference_s for d in draws])}  # type: ignore[misc]
 
 
+def draw_reference_times(draws_s: Sequence[float], ratios: Sequence[float]) -> list[float] | None:
+    """Each draw's reference time as a results file keeps it: the draw's median over its host
+    ratio (the ratio is the median of block-pair ratios, so this is the reference's time to
+    within its spread); None unless every draw has a positive ratio."""
+    if not draws_s or len(ratios) != len(draws_s) or not all(r and r > 0 for r in ratios):
+        return None
+    return [d / r for d, r in zip(draws_s, ratios)]
+
+
 def host_moved(reference_s: Sequence[float]) -> float | None:
     """How far the host moved during one measurement: the third over the first quartile of its
     companion reference's time across the draws. The reference is fixed code in a clean process,

@@ -28,6 +28,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
@@ -65,11 +67,9 @@ def spread(values: list[float]) -> float:
 
 
 def correlation(a: list[float], b: list[float]) -> float:
-    la, lb = [math.log(x) for x in a], [math.log(x) for x in b]
-    ma, mb = statistics.fmean(la), statistics.fmean(lb)
-    sa = math.sqrt(sum((x - ma) ** 2 for x in la))
-    sb = math.sqrt(sum((y - mb) ** 2 for y in lb))
-    return sum((x - ma) * (y - mb) for x, y in zip(la, lb)) / (sa * sb) if sa and sb else math.nan
+    """Pearson's correlation of the logs (nan where one side never moved)."""
+    la, lb = np.log(a), np.log(b)
+    return float(np.corrcoef(la, lb)[0, 1]) if la.std() and lb.std() else math.nan
 
 
 def held_window(runs: list[tuple[float, float, float]]) -> list[tuple[float, float, float]]:

@@ -10,14 +10,8 @@ from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.engine.estimate import host_moved as estimate_host_moved  # noqa: E402  (this checkout's bench)
-
-
-def reference_times(draws: Sequence[float], ratios: Sequence[float]) -> list[float] | None:
-    """Each draw's reference time; None unless every draw has a positive ratio."""
-    if not draws or len(ratios) != len(draws) or not all(r and r > 0 for r in ratios):
-        return None
-    return [d / r for d, r in zip(draws, ratios)]
+from bench.engine.estimate import draw_reference_times as reference_times  # noqa: E402,F401  (this checkout's bench)
+from bench.engine.estimate import host_moved as estimate_host_moved  # noqa: E402
 
 
 def host_moved(draws: Sequence[float], ratios: Sequence[float]) -> float | None:
