@@ -87,6 +87,9 @@ def _child(job: dict[str, Any], conn: Connection, errors: str, memory_gib: float
 
     def send(obj: dict[str, Any]) -> None:
         conn.send_bytes(json.dumps(obj).encode())
+    from bench.engine.companion import fork_next_companion
+
+    fork_next_companion()  # nothing has run here yet: its companion is a fork of it (companion_fork.py)
     try:
         result = run_job(job, lambda m: send({"measurement": m.to_dict()}))
         send({"done": True, **result})

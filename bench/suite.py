@@ -1,9 +1,10 @@
 """Orchestration: which measurements run, in what order, in which process.
 
 Order: floors (their bandwidth judges every large-batch result) and the reference ladder, then
-the training variants, then the inference runtimes. Isolation "runtime" (default): a fresh worker
-process (bench.worker) per runtime and variant, with the allocator settings; "fork": forked from
-a preloaded server (bench.forked); "none": all in this process (tests). Known skips (absent
+the training variants, then the inference runtimes. Isolation "fork" (default where the platform
+has a forkserver): a worker process per runtime and variant forked from a preloaded server
+(bench.forked), its companion forked from it; "runtime": a fresh interpreter each (bench.worker),
+~2.5 s of imports for it and again for its companion; "none": all in this process (tests). Known skips (absent
 device, CUDA graphs on a CPU, torch.compile in --quick) are recorded here."""
 from __future__ import annotations
 
@@ -70,8 +71,8 @@ class SuiteConfig:
     # torch and ORT intra-op threads, equal; several: every measurement is made at each (scaling)
     threads: tuple[int, ...] = field(default_factory=lambda: (default_threads(),))
     timing: TimingConfig = TimingConfig()
-    isolation: str = "runtime"         # "runtime": a fresh worker process each | "fork": a worker
-                                       # forked from a preloaded server (bench/forked.py) | "none"
+    # "fork" (where there is a forkserver): forked from a preloaded server | "runtime" | "none"
+    isolation: str = field(default_factory=lambda: "fork" if can_fork_workers() else "runtime")
     parity_epochs: int = PARITY_EPOCHS  # epochs each training variant is compared over
     compile_skip_reason: str | None = None  # set by --quick: torch.compile is recorded as skipped
     interference: bool = True          # probe ORT's pool slowing torch in one process
@@ -132,7 +133,6 @@ class SuiteConfig:
     def quick(cls, **overrides: Any) -> "SuiteConfig":
         """Under a minute on 2 cores: fewer sizes, short min-times, no cold compiles."""
         base = cls(batch_sizes=(1, 1000, 100_000), train_sizes=(40, 10_000), timing=QUICK_TIMING,
-                   isolation="fork" if can_fork_workers() else "runtime",
                    compile_skip_reason=QUICK_COMPILE_SKIP, interference=False,
                    copy_bytes=100_000_000, parity_epochs=10)
         return replace(base, **overrides)

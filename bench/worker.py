@@ -51,8 +51,7 @@ def worker_environment(cache_dir: str | None = None) -> dict[str, str]:
 
 def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = None) -> dict[str, Any]:
     """Run one job in this process; every finished Measurement is passed to `emit`."""
-    if (job.get("task") in ("inference", "training") and (job.get("timing") or {}).get("reference")
-            and "cpu" in job.get("devices", ()) and not job.get("skip_reason")):
+    if _needs_companion(job):
         from bench.engine.companion import shared_companion
 
         shared_companion()  # the host-state reference starts now: it imports while we set up
@@ -101,6 +100,19 @@ def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = No
     out["process"] = {"pid": os.getpid(), "allocator": allocator_settings(),
                       "torch_threads": torch.get_num_threads()}
     return out
+
+
+def _needs_companion(job: dict[str, Any]) -> bool:
+    """Whether the job times against a companion: a CPU measurement with the reference on, or the
+    floors' reference ladder where the companion is forked. Started first, before the job runs
+    anything: a forked worker's companion is a fork of it (bench/engine/companion_fork.py); a
+    fresh one imports meanwhile (but not beside the floors' bandwidth, which it would disturb)."""
+    if job.get("task") == "floors":
+        from bench.engine.companion import forks_next
+
+        return bool(job.get("ladder")) and forks_next()
+    return (job.get("task") in ("inference", "training") and bool((job.get("timing") or {}).get("reference"))
+            and "cpu" in job.get("devices", ()) and not job.get("skip_reason"))
 
 
 def _count_instructions(job: dict[str, Any]) -> dict[str, Any]:

@@ -71,7 +71,7 @@ def test_the_worker_is_stopped_whole_while_the_reference_runs() -> None:
     import sys
     import time
 
-    from bench.engine.companion import _all_stopped, worker_stopped
+    from bench.engine.affinity import all_stopped, worker_stopped
 
     spin = ("import threading, time\ndef spin():\n    while True:\n        pass\n"
             "threading.Thread(target=spin, daemon=True).start()\n")
@@ -80,8 +80,8 @@ def test_the_worker_is_stopped_whole_while_the_reference_runs() -> None:
         time.sleep(0.5)  # its spinning thread is up
         assert len(os.listdir(f"/proc/{child.pid}/task")) >= 2
         with worker_stopped(child.pid):
-            assert _all_stopped(child.pid)  # every thread, the spinning one too
-        assert not _all_stopped(child.pid)  # and continued after it
+            assert all_stopped(child.pid)  # every thread, the spinning one too
+        assert not all_stopped(child.pid)  # and continued after it
     finally:
         child.kill()
         child.wait()

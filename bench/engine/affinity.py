@@ -15,7 +15,11 @@ last ran on (/proc/PID/stat, field 39). Each block's CPU is recorded with the re
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import time
+from typing import Iterator
 
 PROCESSOR_FIELD = 39  # /proc/PID/stat: the CPU the task last ran on (proc(5))
 
@@ -51,3 +55,46 @@ def follow(pid: int) -> int | None:
     except OSError:  # outside the allowed set, or not permitted: where the scheduler put it
         return None
     return cpu
+
+
+STOP_WAIT_S = 0.05  # a stopped process shows state T within microseconds; never wait longer
+
+
+@contextlib.contextmanager
+def worker_stopped(pid: int) -> Iterator[None]:
+    """The worker process, ALL its threads, stopped while the reference block runs.
+
+    Waiting on the pipe, the worker's main thread is idle, but its other threads are not: a
+    thread that spins or holds the GIL (telemetry, a thread pool) would take the CPU from the
+    reference, and the ratio would cancel the regression it is. SIGSTOP freezes them; SIGCONT
+    always follows (the companion is the worker's child: if it dies, the worker's own
+    timeout still ends the job)."""
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except OSError:  # not ours to stop (or gone): time the block anyway
+        yield
+        return
+    try:
+        deadline = time.monotonic() + STOP_WAIT_S
+        while not all_stopped(pid) and time.monotonic() < deadline:
+            pass
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def all_stopped(pid: int) -> bool:
+    """Whether every thread of `pid` shows state T (a group stop reaches each thread on its own
+    schedule: a spinning thread can still run for a moment after the main thread stopped).
+    True when /proc cannot tell (not Linux, or gone): nothing to wait for then."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return True
+    return all(_state(f"/proc/{pid}/task/{tid}/stat") in ("T", "t", "") for tid in tasks)
+
+
+def _state(path: str) -> str:
+    """The state letter of a /proc stat file ("" when it cannot be read)."""
+    fields = stat_fields(path)
+    return fields[0].decode() if fields else ""

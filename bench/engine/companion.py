@@ -21,19 +21,16 @@ library prints goes to stderr):
 from __future__ import annotations
 
 import atexit
-import contextlib
 import json
 import os
 import select
-import signal
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import IO, Any, Iterator, Sequence
+from typing import IO, Any, Sequence
 
-from bench.engine.affinity import follow, stat_fields
+from bench.engine.affinity import follow, worker_stopped
 from bench.engine.measurement import Spec
 from bench.engine.reference import SINGLE_THREADED, reference_kind
 from bench.engine.timing import TimingConfig
@@ -66,11 +63,18 @@ def companion_environment() -> dict[str, str]:
 class Companion:
     """One companion process, started at once (it imports while the worker sets up)."""
 
-    def __init__(self) -> None:
+    def __init__(self, fork: bool = False) -> None:
+        self.proc: Any
+        if fork:  # bench/engine/companion_fork.py: started in milliseconds, not ~2.5 s of imports
+            from bench.engine.companion_fork import fork_companion
+
+            self.proc, self.stdin, self.stdout = fork_companion(_serve)
+            return
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bench.engine.companion"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=companion_environment(),
             text=True, bufsize=1)
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
 
     def use(self, kind: str, threads: int, timing: dict[str, Any]) -> tuple[int, int | None]:
         """Reference `kind` at `threads`, built again for every timed instance (a draw): new
@@ -94,8 +98,7 @@ class Companion:
         return float(reply["s"]), cpu if isinstance(cpu, int) else None
 
     def _ask(self, line: str, timeout_s: float) -> dict[str, Any]:
-        stdin, stdout = self.proc.stdin, self.proc.stdout
-        assert stdin is not None and stdout is not None
+        stdin, stdout = self.stdin, self.stdout
         try:
             stdin.write(line + "\n")
             stdin.flush()
@@ -115,7 +118,7 @@ class Companion:
     def close(self) -> None:
         if self.proc.poll() is None:
             try:
-                self.proc.stdin.close()  # type: ignore[union-attr]
+                self.stdin.close()
                 self.proc.wait(timeout=5)
             except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
@@ -136,12 +139,26 @@ def interleaved_reference(spec: Spec, timing: TimingConfig, family: str = "dispa
 
 
 _SHARED: list[Companion] = []
+_FORK_NEXT: list[bool] = [False]
+
+
+def fork_next_companion() -> None:
+    """This process's first companion is forked from it, not started fresh. Only for a process
+    that has imported the preloads and run nothing yet (bench/forked.py's workers, before their
+    job): the fork is then the clean process a fresh companion would be, minus its imports."""
+    _FORK_NEXT[0] = True
+
+
+def forks_next() -> bool:
+    """Whether this process's next companion is forked (fork_next_companion)."""
+    return _FORK_NEXT[0]
 
 
 def shared_companion() -> Companion:
     """This process's companion (one per worker process, reused by every measurement in it)."""
     if not _SHARED or _SHARED[0].proc.poll() is not None:
-        _SHARED[:] = [Companion()]
+        fork, _FORK_NEXT[0] = _FORK_NEXT[0], False  # a later one: this process has run work since
+        _SHARED[:] = [Companion(fork)]
         atexit.register(_SHARED[0].close)
     return _SHARED[0]
 
@@ -174,49 +191,6 @@ class CompanionReference:
                 "calls_per_sample": self.calls, "times_s": list(self.times_s),
                 "layout_spacer_bytes": self.spacer_bytes,
                 "cpus": sorted(self.cpus) or None}
-
-
-STOP_WAIT_S = 0.05  # a stopped process shows state T within microseconds; never wait longer
-
-
-@contextlib.contextmanager
-def worker_stopped(pid: int) -> Iterator[None]:
-    """The worker process, ALL its threads, stopped while the reference block runs.
-
-    Waiting on the pipe, the worker's main thread is idle, but its other threads are not: a
-    thread that spins or holds the GIL (telemetry, a thread pool) would take the CPU from the
-    reference, and the ratio would cancel the regression it is. SIGSTOP freezes them; SIGCONT
-    always follows (the companion is the worker's child: if it dies, the worker's own
-    timeout still ends the job)."""
-    try:
-        os.kill(pid, signal.SIGSTOP)
-    except OSError:  # not ours to stop (or gone): time the block anyway
-        yield
-        return
-    try:
-        deadline = time.monotonic() + STOP_WAIT_S
-        while not _all_stopped(pid) and time.monotonic() < deadline:
-            pass
-        yield
-    finally:
-        os.kill(pid, signal.SIGCONT)
-
-
-def _all_stopped(pid: int) -> bool:
-    """Whether every thread of `pid` shows state T (a group stop reaches each thread on its own
-    schedule: a spinning thread can still run for a moment after the main thread stopped).
-    True when /proc cannot tell (not Linux, or gone): nothing to wait for then."""
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return True
-    return all(_state(f"/proc/{pid}/task/{tid}/stat") in ("T", "t", "") for tid in tasks)
-
-
-def _state(path: str) -> str:
-    """The state letter of a /proc stat file ("" when it cannot be read)."""
-    fields = stat_fields(path)
-    return fields[0].decode() if fields else ""
 
 
 def _serve(channel: IO[str], requests: IO[str]) -> None:
