@@ -33,9 +33,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help=f"training variants (default: all of {', '.join(TRAINING_VARIANTS)}; "
                         "installed plug-ins by name)")
     p.add_argument("--isolation", choices=["runtime", "fork", "none"], default=None,
-                   help="runtime: a fresh worker process per runtime (default); fork: workers forked "
-                        "from one preloaded process (--quick's default: no 2.5 s of imports each); "
-                        "none: all in this process")
+                   help="fork: workers (and their companions) forked from one preloaded process, "
+                        "no 2.5 s of imports each (default where the platform has a forkserver); "
+                        "runtime: a fresh interpreter per worker; none: all in this process")
     p.add_argument("--batch-sizes", type=size_arg, nargs="+", default=None, metavar="N",
                    help="inference batch sizes (default: 1 10 1000 10^5 10^6 10^7; --quick 1 1000 10^5)")
     p.add_argument("--train-sizes", type=size_arg, nargs="+", default=None, metavar="N",

@@ -1,16 +1,19 @@
-"""Workers forked from one preloaded server process: `isolation = "fork"` (--quick's default).
+"""Workers forked from one preloaded server process: `isolation = "fork"` (the default).
 
 A fresh `python -m bench.worker` (bench/worker.py) spends ~2.5 s of its life importing torch,
-numpy, onnx and onnxruntime before it measures anything; a `--quick` run starts seven of them.
+numpy, onnx and onnxruntime before it measures anything, and its fresh companion as long again.
 Here one server process (multiprocessing's forkserver) imports all of that once, with the
 workers' environment (the allocator settings glibc reads at process start, the inductor cache),
 and each worker is a fork of it: a separate process as before (ORT's pool and the allocator's
-state stay in it, it can crash or time out alone), started in milliseconds.
+state stay in it, it can crash or time out alone), started in milliseconds. Before its job runs
+anything, the worker forks its companion (bench/engine/companion_fork.py). The issue-9
+configuration (5 measurements, 3 processes each) took 35.6 s a run this way against 62-71 s
+with fresh interpreters on the same VM within the hour.
 
-What it gives up: every forked worker inherits the server's address-space layout, so the spread
-across K processes no longer includes layout variation (pyperf's reason for fresh interpreters).
-Full runs keep `isolation = "runtime"` (fresh interpreters); the isolation is recorded in
-results.json's config either way.
+What it gives up: every forked worker inherits the server's address-space layout (pyperf's
+reason for fresh interpreters). The buffers' layout is drawn again for every draw regardless
+(bench/engine/layout.py); `isolation = "runtime"` keeps fresh interpreters. The isolation is
+recorded in results.json's config either way.
 
 The protocol is bench/worker.py's, JSON for JSON (so a result reads the same whichever way it was
 made): one message per finished measurement, then {"done": ...}, over a pipe instead of stdout.
@@ -30,7 +33,8 @@ from multiprocessing.connection import Connection
 from typing import Any, Callable, Iterator
 
 from bench.engine.measurement import Measurement
-from bench.worker import WorkerTimeout, checked_final, failure_line, read_messages, run_job, worker_environment
+from bench.worker import (WorkerTimeout, checked_final, failure_line, needs_companion, read_messages, run_job,
+                          worker_environment)
 from linreg.lifetime import die_with_parent
 from linreg.limits import MEMORY_ENV, limit_memory
 
@@ -87,10 +91,11 @@ def _child(job: dict[str, Any], conn: Connection, errors: str, memory_gib: float
 
     def send(obj: dict[str, Any]) -> None:
         conn.send_bytes(json.dumps(obj).encode())
-    from bench.engine.companion import fork_next_companion
-
-    fork_next_companion()  # nothing has run here yet: its companion is a fork of it (companion_fork.py)
     try:
+        if needs_companion(job, forked=True):  # nothing has run here yet: a fork is a clean companion
+            from bench.engine.companion import shared_companion
+
+            shared_companion(fork=True)
         result = run_job(job, lambda m: send({"measurement": m.to_dict()}))
         send({"done": True, **result})
     except Exception as exc:  # reported to the parent as one line; it decides what to show

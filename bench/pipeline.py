@@ -164,7 +164,7 @@ def interference_lines(probe: dict[str, Any] | None) -> list[str]:
                      f"{p['slowdown_spinning']:.2f}x (spin off: {p['slowdown_no_spin']:.2f}x; "
                      f"numpy control {control:.2f}x) at batch {p['batch']}, "
                      f"{p['threads']} thread(s){verdict}")
-    if lines and probe.get("isolation") == "runtime":
+    if lines and probe.get("isolation") in ("runtime", "fork"):
         lines.append("bench: ORT runs in its own worker")
     return lines
 

@@ -51,7 +51,7 @@ def worker_environment(cache_dir: str | None = None) -> dict[str, str]:
 
 def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = None) -> dict[str, Any]:
     """Run one job in this process; every finished Measurement is passed to `emit`."""
-    if _needs_companion(job):
+    if needs_companion(job, forked=False):
         from bench.engine.companion import shared_companion
 
         shared_companion()  # the host-state reference starts now: it imports while we set up
@@ -102,15 +102,13 @@ def run_job(job: dict[str, Any], emit: Callable[[Measurement], None] | None = No
     return out
 
 
-def _needs_companion(job: dict[str, Any]) -> bool:
-    """Whether the job times against a companion: a CPU measurement with the reference on, or the
-    floors' reference ladder where the companion is forked. Started first, before the job runs
-    anything: a forked worker's companion is a fork of it (bench/engine/companion_fork.py); a
-    fresh one imports meanwhile (but not beside the floors' bandwidth, which it would disturb)."""
+def needs_companion(job: dict[str, Any], forked: bool) -> bool:
+    """Whether the job times against a companion, started before the job runs anything: a CPU
+    measurement with the reference on; the floors' reference ladder only where the companion is
+    `forked` (bench/engine/companion_fork.py: in milliseconds), since a fresh one importing beside
+    the floors' bandwidth would disturb it (the ladder then starts its own)."""
     if job.get("task") == "floors":
-        from bench.engine.companion import forks_next
-
-        return bool(job.get("ladder")) and forks_next()
+        return bool(job.get("ladder")) and forked
     return (job.get("task") in ("inference", "training") and bool((job.get("timing") or {}).get("reference"))
             and "cpu" in job.get("devices", ()) and not job.get("skip_reason"))
 

@@ -154,7 +154,8 @@ def test_probe_lines_report_what_was_measured_without_a_cause() -> None:
         "bench: eager torch after an ORT run in the same process: 2.00x (spin off: 2.10x; "
         "numpy control 1.00x) at batch 100000, 2 thread(s)",
     ]
-    assert interference_lines({**probe, "isolation": "runtime"})[-1] == "bench: ORT runs in its own worker"
+    for isolation in ("runtime", "fork"):  # either way a worker process of its own
+        assert interference_lines({**probe, "isolation": isolation})[-1] == "bench: ORT runs in its own worker"
     assert "skipped" in interference_lines({"skipped": "onnxruntime not in --runtimes"})[0]
     noisy = interference_lines({**probe, "slowdown_spinning": 1166.0, "slowdown_numpy_control": 785.0})
     assert noisy[0].endswith("UNSTABLE: the numpy control moved too, so this is host noise, not a finding")
@@ -181,8 +182,8 @@ def test_forked_worker_round_trip_failure_and_timeout() -> None:
 def test_isolation_fork_needs_a_forkserver(monkeypatch: pytest.MonkeyPatch) -> None:
     import multiprocessing
 
-    assert SuiteConfig.quick().isolation == "fork"  # Linux has one
+    assert SuiteConfig().isolation == SuiteConfig.quick().isolation == "fork"  # Linux has one
     monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
-    assert SuiteConfig.quick().isolation == "runtime"  # --quick falls back to fresh workers
+    assert SuiteConfig().isolation == SuiteConfig.quick().isolation == "runtime"  # fresh workers then
     with pytest.raises(SuiteError, match="forkserver"):
         SuiteConfig(isolation="fork")

@@ -4,8 +4,9 @@ A reference inside the measured process cancels whatever slows that whole proces
 that holds the GIL, a thread-pool or allocator setting, an import side effect. Those are part of
 what is measured, so a regression of that kind read as unchanged, or faster (a GIL-holding
 thread: raw +37%, ratio 0.945x). The host's slow phases, on the other hand, are host-wide and
-last seconds. So the reference runs in ANOTHER process, started clean (its own environment, the
-harness's allocator settings, a fixed thread count, no plug-ins imported), and the two take
+last seconds. So the reference runs in ANOTHER process, started clean (forked from the worker
+before it runs anything, bench/engine/companion_fork.py, or a fresh interpreter with its own
+environment; the harness's allocator settings, a fixed thread count, no plug-ins), and the two take
 turns: after each workload block the worker asks for one reference block and waits, blocked on
 a pipe and stopped whole (SIGSTOP: its other threads too), until its time comes back (duet benchmarking, Bulej et al. 2020; randomized multiple
 interleaved trials, Abedi and Brecht 2017). The measured process cannot bend it; the host can.
@@ -65,6 +66,7 @@ class Companion:
 
     def __init__(self, fork: bool = False) -> None:
         self.proc: Any
+        self.started = "forked from the worker" if fork else "fresh interpreter"
         if fork:  # bench/engine/companion_fork.py: started in milliseconds, not ~2.5 s of imports
             from bench.engine.companion_fork import fork_companion
 
@@ -139,25 +141,11 @@ def interleaved_reference(spec: Spec, timing: TimingConfig, family: str = "dispa
 
 
 _SHARED: list[Companion] = []
-_FORK_NEXT: list[bool] = [False]
-
-
-def fork_next_companion() -> None:
-    """This process's first companion is forked from it, not started fresh. Only for a process
-    that has imported the preloads and run nothing yet (bench/forked.py's workers, before their
-    job): the fork is then the clean process a fresh companion would be, minus its imports."""
-    _FORK_NEXT[0] = True
-
-
-def forks_next() -> bool:
-    """Whether this process's next companion is forked (fork_next_companion)."""
-    return _FORK_NEXT[0]
-
-
-def shared_companion() -> Companion:
-    """This process's companion (one per worker process, reused by every measurement in it)."""
+def shared_companion(fork: bool = False) -> Companion:
+    """This process's companion (one per worker process, reused by every measurement in it);
+    started, where none is alive, as a fork of this process (`fork`: only while it has run
+    nothing, bench/forked.py) or a fresh interpreter."""
     if not _SHARED or _SHARED[0].proc.poll() is not None:
-        fork, _FORK_NEXT[0] = _FORK_NEXT[0], False  # a later one: this process has run work since
         _SHARED[:] = [Companion(fork)]
         atexit.register(_SHARED[0].close)
     return _SHARED[0]
@@ -186,6 +174,7 @@ class CompanionReference:
         """extra["reference"]: the companion's blocks and the median of workload/reference pairs."""
         pairs = [w / r for w, r in zip(workload_s, self.times_s) if r > 0]
         return {"kind": self.kind, "threads": self.threads, "where": "companion process",
+                "started": self.companion.started,
                 "median_s": statistics.median(self.times_s),
                 "ratio": statistics.median(pairs) if pairs else None,
                 "calls_per_sample": self.calls, "times_s": list(self.times_s),

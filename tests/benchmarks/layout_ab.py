@@ -3,12 +3,12 @@ ratio moves between runs and between the processes of one run.
 
 A is `--old REV` (a worktree), B this checkout. First written for the layout draws (A keeps each
 process's memory layout, B draws a new one for every draw: results/layout-draws), then used for
-the ONNX Runtime large-batch reference (results/ort-reference); `--names` and `--bench` say what
-the arms are and what they run. The runs alternate A B, B A, ... so both see the same host. Per
-arm and measurement it reports the run-to-run sd and max/min of `estimate.host`'s ratio, the
+the ONNX Runtime large-batch reference (results/ort-reference) and forked workers
+(results/fork-isolation); `--names` and `--bench` say what the arms are and what they run. The
+runs alternate A B, B A, ... so both see the same host. Per arm and measurement it reports the run-to-run sd and max/min of `estimate.host`'s ratio, the
 per-process excess (the spread of a run's process means of log workload/reference beyond what
 the draws' own noise explains) and the consecutive null pairs that the gate flags (slower or
-faster) at median:5%.
+faster) at median:5%, with the published time's max/min (`estimate_s`) and how long a run took.
 
     python tests/benchmarks/layout_ab.py --old ed0bd44 --out /tmp/layout --runs 16
     python tests/benchmarks/layout_ab.py --out /tmp/layout --analyze   # the table from what is there
@@ -69,9 +69,12 @@ def _key(m: dict[str, Any]) -> str:
 def spread(paths: list[Path]) -> dict[str, dict[str, float]]:
     """Per measurement: run sd and max/min of the host ratio, per-process excess, draw sd."""
     ratios: dict[str, list[float]] = {}
+    estimates: dict[str, list[float]] = {}
     parts: dict[str, list[tuple[float, float, float]]] = {}
     for path in paths:
         for m in json.loads(path.read_text())["measurements"]:
+            if m.get("estimate_s"):
+                estimates.setdefault(_key(m), []).append(math.log(m["estimate_s"]))
             host = (m.get("estimate") or {}).get("host") or {}
             if host.get("ratio"):
                 ratios.setdefault(_key(m), []).append(math.log(host["ratio"]))
@@ -89,8 +92,22 @@ def spread(paths: list[Path]) -> dict[str, dict[str, float]]:
         expected = statistics.mean(p[1] for p in parts[key])
         out[key] = {"runs": len(v), "run_sd": statistics.stdev(v), "max_min": math.exp(max(v) - min(v)),
                     "process_excess": math.sqrt(max(between - expected, 0.0)),
-                    "draw_sd": statistics.mean(p[2] for p in parts[key])}
+                    "draw_sd": statistics.mean(p[2] for p in parts[key]),
+                    "estimate_max_min": math.exp(max(estimates[key]) - min(estimates[key]))}
     return out
+
+
+def run_seconds(out: Path) -> dict[str, list[float]]:
+    """Per arm, each run's seconds: the time from the previous run's results.json (either arm's)
+    to its own (`created_utc`, written as a run ends), so the first run of the series has none."""
+    from datetime import datetime
+
+    runs = sorted((datetime.fromisoformat(json.loads(p.read_text())["created_utc"].replace("Z", "+00:00")),
+                   p.parent.name.split("-")[0][1:]) for p in out.glob("r[01]-*/results.json"))
+    seconds: dict[str, list[float]] = {"0": [], "1": []}
+    for (before, _), (at, arm) in zip(runs, runs[1:]):
+        seconds[arm].append((at - before).total_seconds())
+    return seconds
 
 
 def null_pairs(paths: list[Path]) -> dict[str, list[str]]:
@@ -107,7 +124,9 @@ def null_pairs(paths: list[Path]) -> dict[str, list[str]]:
 
 def table(out: Path, names: tuple[str, str] = NAMES) -> str:
     lines = ["| arm | measurement | runs | host ratio run sd | max/min | per-process excess | "
-             "draw sd | null pairs flagged at median:5% |", "|---|---|---|---|---|---|---|---|"]
+             "draw sd | estimate_s max/min | null pairs flagged at median:5% |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    seconds = run_seconds(out)
     for arm, name in zip("01", names):
         paths = sorted(out.glob(f"r{arm}-*/results.json"))
         nulls = null_pairs(paths)
@@ -115,7 +134,13 @@ def table(out: Path, names: tuple[str, str] = NAMES) -> str:
             flagged = nulls.get(key, [])
             alarms = sum(v.split()[0] in FLAGGED for v in flagged)
             lines.append(f"| {name} | {key} | {s['runs']} | {s['run_sd']:.2%} | {s['max_min']:.3f} | "
-                         f"{s['process_excess']:.2%} | {s['draw_sd']:.2%} | {alarms}/{len(flagged)} |")
+                         f"{s['process_excess']:.2%} | {s['draw_sd']:.2%} | {s['estimate_max_min']:.3f} | "
+                         f"{alarms}/{len(flagged)} |")
+    for arm, name in zip("01", names):
+        if seconds[arm]:
+            lines.append(f"\n{name}: a run took {statistics.median(seconds[arm]):.1f} s (median; "
+                         f"{min(seconds[arm]):.1f}-{max(seconds[arm]):.1f} s over {len(seconds[arm])} runs, "
+                         "from the previous run's results to its own)")
     return "\n".join(lines)
 
 
