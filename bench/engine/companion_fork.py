@@ -1,8 +1,9 @@
 """A companion forked from its worker: the same clean reference process, without its imports.
 
 A fresh companion (`python -m bench.engine.companion`) spends ~2.5 s importing torch and
-onnxruntime, and a worker waits for it before its first block: with a fresh companion for each of
-a run's worker processes, that was a third of a run. A worker forked from bench/forked.py's
+onnxruntime, and a worker waits for it before its first block: with forked workers and fresh
+companions the issue-9 configuration took 50-53 s a run on the AMD VM, with forked companions
+36-38 s (results/fork-isolation). A worker forked from bench/forked.py's
 preloaded server has those modules imported and has run nothing yet; forked at that moment (before
 the job loads a runtime, a plug-in or an effect, starts a thread or runs a torch op), the child is
 what a fresh companion is after its imports: no plug-in imported, no thread, no OpenMP pool, the
@@ -12,7 +13,7 @@ fresh one is: it stops and follows its parent (bench/engine/affinity.py) and die
 from __future__ import annotations
 
 import os
-from typing import IO, Any, Callable
+from typing import IO, Callable
 
 from linreg.lifetime import PARENT_PID_ENV, die_with_parent
 
