@@ -7,8 +7,8 @@ workers' environment (the allocator settings glibc reads at process start, the i
 and each worker is a fork of it: a separate process as before (ORT's pool and the allocator's
 state stay in it, it can crash or time out alone), started in milliseconds. Before its job runs
 anything, the worker forks its companion (bench/engine/companion_fork.py). The issue-9
-configuration (5 measurements, 3 processes each) took 35.6 s a run this way against 62-71 s
-with fresh interpreters on the same VM within the hour.
+configuration (5 measurements, 3 processes each) took 36 s a run this way against 66 s with
+fresh interpreters, alternating on one VM (results/fork-isolation).
 
 What it gives up: every forked worker inherits the server's address-space layout (pyperf's
 reason for fresh interpreters). The buffers' layout is drawn again for every draw regardless

@@ -141,6 +141,8 @@ def interleaved_reference(spec: Spec, timing: TimingConfig, family: str = "dispa
 
 
 _SHARED: list[Companion] = []
+
+
 def shared_companion(fork: bool = False) -> Companion:
     """This process's companion (one per worker process, reused by every measurement in it);
     started, where none is alive, as a fork of this process (`fork`: only while it has run

@@ -28,7 +28,7 @@ from bench.engine.timing import TimingConfig
 LADDER_KEY = "reference_ladder"  # its top-level key in results.json
 KINDS = ("dispatch", "autograd", "ort", "stream", "ort-stream", "ort-line")
 ANCHOR = "dispatch"       # the ladder's unit: each kind's time over dispatch's, round by round
-ROUNDS, ROUNDS_QUICK = 40, 12  # 5 ms blocks: a round of the five kinds is ~25 ms
+ROUNDS, ROUNDS_QUICK = 40, 12  # 5 ms blocks: a round of the six kinds is ~30 ms
 
 
 def ladder_rounds(quick: bool) -> int:
