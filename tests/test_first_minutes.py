@@ -8,7 +8,7 @@ import pytest
 
 from bench.cli import main
 from bench.runtimes.interference import probe_off_reason
-from bench.suite import QUICK_COMPILE_SKIP, SuiteConfig
+from bench.suite import DEFAULT_PROCESSES, QUICK_COMPILE_SKIP, SuiteConfig
 from bench.runtimes.interference import interference_record
 from tests.helpers import one_error_line
 
@@ -38,7 +38,7 @@ def test_an_option_with_no_close_match_is_still_one_error_line(capsys: pytest.Ca
 def test_config_show_shows_the_process_count_bench_and_run_use(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config", "--show"]) == 0
     out = capsys.readouterr().out
-    assert "# processes = 3\n" in out and "(default 3" in out
+    assert f"# processes = {DEFAULT_PROCESSES}\n" in out and f"(default {DEFAULT_PROCESSES}" in out
 
 
 def test_the_probe_says_why_it_is_off() -> None:

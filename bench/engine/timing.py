@@ -56,7 +56,7 @@ class TimingConfig:
     latency_calls: int = 20_000   # inference: single calls timed one by one (p99.9 needs 10,000)
     latency_max_s: float = 0.5    # ...but at most this long (big batches get fewer, and say so)
     reference: bool = False       # CPU: a same-kind reference block after each block (reference.py)
-    rounds: int = 6               # sizes < ROUNDS_BELOW: fresh instances timed apart (x 3 processes = 18 draws)
+    rounds: int = 6               # sizes < ROUNDS_BELOW: fresh instances timed apart (x 6 processes = 36 draws)
     latency: bool = True          # time single calls too (the suite: in the first of K processes)
 
     def __post_init__(self) -> None:
