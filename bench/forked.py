@@ -47,6 +47,11 @@ PRELOAD = ("numpy", "torch", "torch._dynamo", "onnx", "onnxruntime", "bench.runt
 _started: dict[str, Any] = {}
 
 
+def missing_preloads() -> list[str]:
+    """The PRELOAD modules this process has not imported (in a forked worker: none)."""
+    return [name for name in PRELOAD if name not in sys.modules]
+
+
 def can_fork_workers() -> bool:
     """Whether this platform has multiprocessing's forkserver (Linux and macOS; not Windows)."""
     return "forkserver" in multiprocessing.get_all_start_methods()

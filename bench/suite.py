@@ -38,7 +38,7 @@ from linreg.limits import check_memory_gib, default_child_memory_gib
 ISOLATIONS = ("runtime", "fork", "none")
 DEFAULT_DEVICES = ("cpu", "cuda")  # cuda is always listed: on a CPU machine it is a skip record
 QUICK_COMPILE_SKIP = "skipped in --quick: compile takes ~20 s cold"
-DEFAULT_PROCESSES = 6   # 36 draws a measurement; forked, ~11 s a run more than 3 (results/processes-six)
+DEFAULT_PROCESSES = 6   # 36 draws a measurement, as fast a run as 3 were (results/processes-six)
 QUICK_PROCESSES = 1     # --quick: 3 rounds in one process give its 3 draws (a worker starts in ~2.5 s)
 
 

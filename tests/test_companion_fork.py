@@ -83,3 +83,12 @@ def test_a_forked_worker_measures_against_a_forked_companion() -> None:
     references = [r["reference"] for r in got[0].extra["rounds"]]
     assert references and all(r["started"] == "forked from the worker" for r in references)
     assert all(r["times_s"] and min(r["times_s"]) > 0 for r in references)
+
+
+def test_a_forked_worker_starts_with_every_preload_imported() -> None:
+    from bench.forked import PRELOAD, fork_context, missing_preloads
+
+    # torch.optim's first call imports torch._dynamo: ~2 s in every training worker without it
+    assert "torch._dynamo" in PRELOAD
+    with fork_context().Pool(1) as pool:
+        assert pool.apply(missing_preloads) == []
