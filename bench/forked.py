@@ -38,10 +38,9 @@ from bench.worker import (WorkerTimeout, checked_final, failure_line, needs_comp
 from linreg.lifetime import die_with_parent
 from linreg.limits import MEMORY_ENV, limit_memory
 
-# what a worker imports before it measures (the server imports them once); no torch op runs in
-# the server, so no OpenMP pool or CUDA context exists to be broken by fork, and no thread runs in the
-# server; torch._dynamo too: torch.optim's first call imports it (~2 s a training worker, each of
-# its 6 processes), and importing it starts no thread and runs no op
+# what a worker imports before it measures (the server imports them once). No torch op runs in the
+# server, so no OpenMP pool, CUDA context or thread exists to be broken by fork. torch._dynamo:
+# torch.optim's first call imports it, ~2 s in each training worker process otherwise
 PRELOAD = ("numpy", "torch", "torch._dynamo", "onnx", "onnxruntime", "bench.runtimes.measure",
            "bench.runtimes.ort", "bench.training.measure", "bench.engine.floors", "bench.engine.reference")
 _started: dict[str, Any] = {}
