@@ -8,7 +8,8 @@ and each worker is a fork of it: a separate process as before (ORT's pool and th
 state stay in it, it can crash or time out alone), started in milliseconds. Before its job runs
 anything, the worker forks its companion (bench/engine/companion_fork.py). The issue-9
 configuration (5 measurements, 3 processes each) took 36 s a run this way against 66 s with
-fresh interpreters, alternating on one VM (results/fork-isolation).
+fresh interpreters, alternating on one VM (results/fork-isolation); with 6 processes each (the
+default since) and torch._dynamo preloaded, 41.5 s (results/processes-six).
 
 What it gives up: every forked worker inherits the server's address-space layout (pyperf's
 reason for fresh interpreters). The buffers' layout is drawn again for every draw regardless
