@@ -22,7 +22,8 @@ from bench.training import variant_entry
 from export.manifest import FORMATS
 
 LOG_EVERY_S = 10.0          # a log line at least this often, when nothing else was said
-WORKER_START_S = {"runtime": 3.0, "fork": 1.5, "none": 0.0}  # a fresh worker imports torch & co.
+WORKER_START_S = {"runtime": 3.0, "fork": 0.3, "none": 0.0}  # a fresh worker imports torch & co.;
+# a forked one has them (torch._dynamo too): 3 jobs x 6 processes took 19 s after the floors (fda8cb5)
 COMPILE_S = 3.0             # torch.compile, per size and process, from a warm Inductor cache (cold: ~20 s)
 FLOORS_S = 8.0              # copy bandwidth and roofline, and the ORT interference probe
 MEASURE_OVERHEAD_S = 0.5    # per measurement and process: data, model, parity check

@@ -94,7 +94,7 @@ def _first_step(variant: str, X: Any, y: Any, device: str, sync: Callable[[], No
     entry = variant_entry(variant)
     if entry.inductor and compile_anew:
         torch._dynamo.reset()  # this size compiles its own static-shape graph, timed below
-    # only inductor reads the cache counters: importing torch._dynamo costs an eager worker ~2 s
+    # only inductor reads the cache counters (the other variants have none to read)
     cache_before = compile_cache_state() if entry.inductor else {}
     start = time.perf_counter()
     with warnings.catch_warnings(), device_context(device):  # inductor touches torch.jit
